@@ -1,0 +1,773 @@
+/**
+ * The emulated kernel's core: processes, threads, the deterministic scheduler, the virtual clock with its timer
+ * queue, DPCs, stops and checks. Only one emulated thread runs at a time; control changes hands only at
+ * scheduling points, so a run is a pure function of (program, seed, strategy) and can be replayed from the
+ * recorded choice list.
+ */
+import { Trace, type TraceKind } from "../trace/index.js";
+import { BUGCHECK } from "./bugcodes.js";
+import { DISPATCH_LEVEL, irqlName, PASSIVE_LEVEL } from "./irql.js";
+import type { DispatcherObject, WaitBlock, WaitReason } from "./object.js";
+import { Prng } from "./prng.js";
+import { BugCheckError, EmulatorUsageError, KernelStop, type StopKind, type WaitEdge } from "./stop.js";
+import {
+  FifoStrategy,
+  makeStrategy,
+  type PickContext,
+  RandomStrategy,
+  type SchedulingStrategy,
+  type StrategyName,
+} from "./strategy.js";
+import { KProcess, KThread, type ThreadEntry, ThreadState } from "./thread.js";
+import { type TimerEntry, TimerQueue } from "./timers.js";
+
+/** How a check reacts to a violation: stop the run (a bug check), record it and go on, or ignore it. */
+export type CheckMode = "stop" | "record" | "off";
+
+/** Kernel-level checks; higher layers (RDBSS, the verifier) register more names. */
+export const KERNEL_CHECKS = {
+  irql: "A DDI called above its maximum IRQL, a wait at DISPATCH_LEVEL or above, IRQL raise/lower misuse.",
+  locks: "Lock ownership and mode rules: non-owner release, recursive non-recursive locks, self-deadlock.",
+  deadlock: "Every live thread blocked with nothing that can wake one of them.",
+  threadExit: "A thread ending at raised IRQL, inside a critical region, or holding locks.",
+  systemService: "A system service returning to user mode at raised IRQL, in a critical region, or holding locks.",
+  workItem: "Work-queue protocol: re-queuing a queued item, a worker returning at raised IRQL.",
+} as const;
+
+export interface KernelOptions {
+  /** Seed for the random strategy and every other seeded choice (fault injection …). Default 1. */
+  readonly seed?: number | string;
+  /** "fifo" (default), "random", or a strategy object (replay, PCT, DFS …). */
+  readonly strategy?: StrategyName | SchedulingStrategy;
+  /** Record the event trace. */
+  readonly trace?: boolean;
+  /** Stop with RUN_LIMIT_EXCEEDED after this many scheduling steps. Default 5,000,000. */
+  readonly maxSteps?: number;
+  /** Stop with RUN_LIMIT_EXCEEDED when virtual time would pass this (100 ns units). Default 1 day. */
+  readonly maxTime?: number;
+  /** Per-check modes; unspecified checks stop. */
+  readonly checks?: Readonly<Record<string, CheckMode>>;
+}
+
+export interface RunResult {
+  /** "idle": every live thread is idle-waiting and nothing is ready; "stopped": see `stop`. */
+  readonly outcome: "idle" | "stopped";
+  readonly stop: KernelStop | null;
+  /** Violations recorded by checks in "record" mode. */
+  readonly violations: readonly KernelStop[];
+  /** Errors thrown by user-mode test threads (not bug checks). */
+  readonly threadErrors: readonly { thread: string; error: unknown }[];
+  readonly steps: number;
+  readonly time: number;
+  /** The recorded scheduling choices (indices), for replay. */
+  readonly choices: readonly number[];
+}
+
+/** A deferred procedure call (KDPC). The routine runs at DISPATCH_LEVEL and must not wait. */
+export class KDPC {
+  readonly name: string;
+  readonly routine: (dpc: KDPC, context: unknown, arg1: unknown, arg2: unknown) => void;
+  readonly context: unknown;
+  queued = false;
+  arg1: unknown = undefined;
+  arg2: unknown = undefined;
+  constructor(routine: KDPC["routine"], context: unknown, name: string) {
+    this.routine = routine;
+    this.context = context;
+    this.name = name;
+  }
+}
+
+const DEFAULT_MAX_STEPS = 5_000_000;
+const ONE_DAY = 864_000_000_000;
+
+export class KernelCore {
+  readonly seed: number | string;
+  readonly prng: Prng;
+  readonly strategy: SchedulingStrategy;
+  readonly trace: Trace;
+  /** Virtual time in 100 ns units since boot. */
+  now = 0;
+  /** The running thread (or the DPC pseudo-thread while DPCs run); null between runs. */
+  current: KThread | null = null;
+  readonly systemProcess: KProcess;
+  /** Pseudo-thread representing DPC context. */
+  readonly dpcThread: KThread;
+  readonly choices: number[] = [];
+  steps = 0;
+  readonly maxSteps: number;
+  readonly maxTime: number;
+  readonly violations: KernelStop[] = [];
+  readonly threadErrors: { thread: string; error: unknown }[] = [];
+
+  private readonly ready: KThread[] = [];
+  private readonly threads: KThread[] = [];
+  private readonly processes: KProcess[] = [];
+  private readonly dpcQueue: KDPC[] = [];
+  readonly timers = new TimerQueue();
+  private liveThreads = 0;
+  private idleWaiters = 0;
+  private nextThreadId = 1;
+  private nextProcessId = 8;
+  private stopInfo: KernelStop | null = null;
+  private runState: "idle" | "running" | "stopped" = "idle";
+  private runToken = 0;
+  private resolveRun: ((r: RunResult) => void) | null = null;
+  private decision = 0;
+  private readonly checkModes = new Map<string, CheckMode>();
+  /** Hot-path check switches. */
+  checkIrql = true;
+  checkLocks = true;
+  private readonly addresses = new WeakMap<object, bigint>();
+  private nextAddress = 0xffffa00000100000n;
+  private readonly pick: MutablePickContext;
+
+  constructor(options: KernelOptions = {}) {
+    this.seed = options.seed ?? 1;
+    this.prng = new Prng(this.seed);
+    const s = options.strategy ?? "fifo";
+    this.strategy = typeof s === "string" ? makeStrategy(s, this.seed) : s;
+    this.trace = new Trace(options.trace ?? false);
+    this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+    this.maxTime = options.maxTime ?? ONE_DAY;
+    for (const [k, v] of Object.entries(options.checks ?? {})) this.setCheck(k, v);
+    this.systemProcess = new KProcess(4, "System", true);
+    this.processes.push(this.systemProcess);
+    this.dpcThread = new KThread(0, "DPC", this.systemProcess, () => undefined, true);
+    this.dpcThread.irql = DISPATCH_LEVEL;
+    this.dpcThread.state = ThreadState.Running;
+    this.pick = new MutablePickContext(this.ready);
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  setCheck(check: string, mode: CheckMode): void {
+    this.checkModes.set(check, mode);
+    if (check === "irql") this.checkIrql = mode !== "off";
+    if (check === "locks") this.checkLocks = mode !== "off";
+  }
+
+  checkMode(check: string): CheckMode {
+    return this.checkModes.get(check) ?? "stop";
+  }
+
+  /**
+   * A check found a violation. In "stop" mode this is a bug check (never returns); in "record" mode the
+   * violation is kept in the run's report and execution goes on; in "off" mode nothing happens.
+   */
+  violation(
+    check: string,
+    code: number,
+    params: readonly [bigint, bigint, bigint, bigint],
+    reason: string,
+  ): void {
+    const mode = this.checkMode(check);
+    if (mode === "off") return;
+    const stop = this.makeStop("bugcheck", code, params, reason, check);
+    if (mode === "record") {
+      this.violations.push(stop);
+      return;
+    }
+    this.raiseStop(stop);
+  }
+
+  /** KeBugCheckEx: stop the run. Never returns. */
+  bugCheck(code: number, params: readonly [bigint, bigint, bigint, bigint], reason: string, check?: string): never {
+    this.raiseStop(this.makeStop("bugcheck", code, params, reason, check));
+  }
+
+  /** The stop that ended the run, if any. */
+  get stopped(): KernelStop | null {
+    return this.stopInfo;
+  }
+
+  private makeStop(
+    kind: StopKind,
+    code: number,
+    params: readonly [bigint, bigint, bigint, bigint] | undefined,
+    reason: string,
+    check?: string,
+    extra?: { waits?: WaitEdge[]; cause?: unknown; thread?: KThread | null },
+  ): KernelStop {
+    const t = extra?.thread !== undefined ? extra.thread : this.current;
+    return new KernelStop({
+      kind,
+      code,
+      ...(params ? { params } : {}),
+      reason,
+      thread: t ? t.label() : null,
+      callChain: t ? [...t.frames] : [],
+      time: this.now,
+      step: this.steps,
+      ...(extra?.waits ? { waits: extra.waits } : {}),
+      ...(extra?.cause !== undefined ? { cause: extra.cause } : {}),
+      ...(check ? { check } : {}),
+    });
+  }
+
+  private raiseStop(stop: KernelStop): never {
+    if (this.stopInfo === null) {
+      this.stopInfo = stop;
+      if (this.trace.active) this.emit("stop", stop.name, { code: stop.code, reason: stop.reason });
+      this.finish();
+    }
+    throw new BugCheckError(this.stopInfo);
+  }
+
+  /** Stop for an exception thrown by driver code running in kernel mode. */
+  exceptionStop(t: KThread, error: unknown): void {
+    if (this.stopInfo !== null) return;
+    const code = t.process.isSystem || t.isDpcContext
+      ? BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED
+      : BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED;
+    const exCode = error instanceof TypeError || error instanceof RangeError ? 0xc0000005n : 0xe0000001n;
+    const msg = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const stop = this.makeStop(
+      "bugcheck",
+      code,
+      [exCode, 0n, 0n, 0n],
+      `Driver code threw an exception that nothing handled (${msg}). In Windows this is ${
+        exCode === 0xc0000005n ? "an access violation (0xC0000005)" : "an unhandled software exception"
+      } in kernel mode.`,
+      undefined,
+      { cause: error, thread: t },
+    );
+    this.stopInfo = stop;
+    if (this.trace.active) this.emit("stop", stop.name, { code: stop.code, reason: stop.reason });
+    this.finish();
+  }
+
+  /** A deterministic fake kernel address for an object, for bug-check parameters. */
+  addressOf(obj: object): bigint {
+    let a = this.addresses.get(obj);
+    if (a === undefined) {
+      a = this.nextAddress;
+      this.nextAddress += 0x100n;
+      this.addresses.set(obj, a);
+    }
+    return a;
+  }
+
+  // ---------------------------------------------------------------- DDI entry
+
+  /**
+   * Enter a DDI: check the caller's IRQL against the DDI's maximum and push the call-chain frame. Pair with
+   * `leave`. Returns the calling thread.
+   */
+  enter(name: string, maxIrql: number): KThread {
+    const t = this.current;
+    if (t === null) throw this.outsideThread(name);
+    if (t.irql > maxIrql && this.checkIrql) this.irqlTooHigh(t, name, maxIrql);
+    t.frames.push(name);
+    return t;
+  }
+
+  leave(t: KThread): void {
+    t.frames.pop();
+  }
+
+  /** The running thread; throws a usage error when called outside any emulated thread. */
+  thread(name = "this call"): KThread {
+    const t = this.current;
+    if (t === null) throw this.outsideThread(name);
+    return t;
+  }
+
+  outsideThread(name: string): EmulatorUsageError {
+    return new EmulatorUsageError(
+      "NOT_IN_THREAD",
+      `${name} must be called from an emulated thread (kernel.createThread / run), not from plain JavaScript.`,
+    );
+  }
+
+  irqlTooHigh(t: KThread, name: string, maxIrql: number): void {
+    this.violation(
+      "irql",
+      BUGCHECK.IRQL_NOT_LESS_OR_EQUAL,
+      [0n, BigInt(t.irql), 0n, 0n],
+      `${name} was called at ${irqlName(t.irql)}, but it may only be called at ${irqlName(maxIrql)} or below.`,
+    );
+  }
+
+  // ---------------------------------------------------------------- processes and threads
+
+  createProcess(name: string): KProcess {
+    const p = new KProcess(this.nextProcessId, name, false);
+    this.nextProcessId += 4;
+    this.processes.push(p);
+    return p;
+  }
+
+  get allProcesses(): readonly KProcess[] {
+    return this.processes;
+  }
+
+  get allThreads(): readonly KThread[] {
+    return this.threads;
+  }
+
+  /**
+   * Create a thread in `process` that runs `entry`. It becomes ready at once and runs when the scheduler picks
+   * it (within `run()`).
+   */
+  createThread(process: KProcess, name: string, entry: ThreadEntry): KThread {
+    if (this.stopInfo !== null) throw new BugCheckError(this.stopInfo);
+    const t = new KThread(this.nextThreadId++, name, process, entry);
+    this.threads.push(t);
+    this.liveThreads++;
+    t.resume = () => queueMicrotask(() => void this.runThread(t));
+    t.state = ThreadState.Ready;
+    this.ready.push(t);
+    this.strategy.onThreadCreated?.(t);
+    if (this.trace.active) this.emit("thread.create", name, { id: t.id, process: process.name });
+    return t;
+  }
+
+  private async runThread(t: KThread): Promise<void> {
+    try {
+      await t.entry(t);
+    } catch (e) {
+      if (e instanceof BugCheckError || this.stopInfo !== null) return;
+      if (t.kernelDepth === 0 && !t.process.isSystem) {
+        t.error = e;
+        this.threadErrors.push({ thread: t.name, error: e });
+      } else {
+        this.exceptionStop(t, e);
+        return;
+      }
+    }
+    if (this.stopInfo !== null) return;
+    try {
+      this.exitThread(t);
+    } catch (e) {
+      if (!(e instanceof BugCheckError)) this.exceptionStop(t, e);
+    }
+  }
+
+  /** Hook for the exit checks (held locks …), overridden by the full kernel. */
+  protected checkThreadExit(_t: KThread): void {}
+
+  private exitThread(t: KThread): void {
+    this.checkThreadExit(t);
+    t.state = ThreadState.Terminated;
+    this.liveThreads--;
+    if (this.trace.active) this.emit("thread.exit", t.name);
+    this.signalObject(t);
+    if (this.current === t) this.dispatchNext();
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  /**
+   * A scheduling point where the running thread stays runnable. Returns undefined when it keeps running (always,
+   * under a non-preemptive strategy or when nothing else is ready), else a promise to await.
+   */
+  schedulePoint(label: string): Promise<number> | undefined {
+    if (this.stopInfo !== null) throw new BugCheckError(this.stopInfo);
+    const t = this.current;
+    if (t === null || t.isDpcContext || t.irql >= DISPATCH_LEVEL) return undefined;
+    if (++this.steps > this.maxSteps) this.limitStop();
+    if (this.dpcQueue.length > 0) this.drainDpcs();
+    if (this.ready.length === 0 || !this.strategy.preemptive) return undefined;
+    const idx = this.choose(label, true);
+    if (idx === 0) return undefined;
+    return this.switchAway(t, idx - 1, label);
+  }
+
+  /** KeYieldThread / ZwYieldExecution: give up the processor to the next ready thread, even under FIFO. */
+  yieldThread(label = "KeYieldThread"): Promise<number> | undefined {
+    if (this.stopInfo !== null) throw new BugCheckError(this.stopInfo);
+    const t = this.current;
+    if (t === null || t.isDpcContext || t.irql >= DISPATCH_LEVEL) return undefined;
+    if (++this.steps > this.maxSteps) this.limitStop();
+    if (this.dpcQueue.length > 0) this.drainDpcs();
+    if (this.ready.length === 0) return undefined;
+    const idx = this.ready.length > 1 ? this.choose(label, false) : 0;
+    return this.switchAway(t, idx, label);
+  }
+
+  private switchAway(t: KThread, readyIndex: number, label: string): Promise<number> {
+    const next = this.takeReady(readyIndex);
+    t.state = ThreadState.Ready;
+    this.ready.push(t);
+    if (this.trace.active) this.emit("yield", label);
+    const p = new Promise<number>((res) => {
+      t.resume = res;
+    });
+    this.switchTo(next);
+    return p;
+  }
+
+  /**
+   * Park the running thread until `readyThread` is called for it; resolves with the wait status. `idle` marks
+   * a wait that does not keep a run alive (a worker waiting for work).
+   */
+  block(reason: WaitReason, idle = false): Promise<number> {
+    if (this.stopInfo !== null) throw new BugCheckError(this.stopInfo);
+    const t = this.current;
+    if (t === null) throw this.outsideThread("a wait");
+    if (t.isDpcContext || t.irql >= DISPATCH_LEVEL) {
+      this.violation(
+        "irql",
+        BUGCHECK.IRQL_NOT_LESS_OR_EQUAL,
+        [0n, BigInt(t.irql), 0n, 0n],
+        `A thread tried to wait (on ${reason.describe()}) at ${irqlName(t.irql)}. Waiting is only allowed below DISPATCH_LEVEL: the processor cannot switch threads at this level.`,
+      );
+    }
+    if (++this.steps > this.maxSteps) this.limitStop();
+    t.state = ThreadState.Waiting;
+    t.waitReason = reason;
+    t.idleWait = idle;
+    if (idle) this.idleWaiters++;
+    if (this.trace.active) this.emit("wait", reason.describe());
+    const p = new Promise<number>((res) => {
+      t.resume = res;
+    });
+    this.dispatchNext();
+    return p;
+  }
+
+  /** Make a waiting thread ready with `status` as its wait result. */
+  readyThread(t: KThread, status: number): void {
+    if (t.state !== ThreadState.Waiting) return;
+    t.state = ThreadState.Ready;
+    t.waitStatus = status;
+    t.waitReason = null;
+    if (t.idleWait) {
+      t.idleWait = false;
+      this.idleWaiters--;
+    }
+    this.ready.push(t);
+    if (this.trace.active) this.emit("wake", t.name, { id: t.id, status });
+  }
+
+  private choose(label: string, includesCurrent: boolean): number {
+    const ctx = this.pick;
+    ctx.includesCurrent = includesCurrent;
+    ctx.current = includesCurrent ? this.current : null;
+    ctx.count = this.ready.length + (includesCurrent ? 1 : 0);
+    ctx.point = label;
+    ctx.decision = this.decision++;
+    let idx = this.strategy.pick(ctx);
+    if (!(idx >= 0 && idx < ctx.count)) idx = 0;
+    this.choices.push(idx);
+    return idx;
+  }
+
+  private takeReady(i: number): KThread {
+    return (i === 0 ? this.ready.shift() : this.ready.splice(i, 1)[0]) as KThread;
+  }
+
+  private switchTo(next: KThread): void {
+    const prev = this.current;
+    this.current = next;
+    next.state = ThreadState.Running;
+    if (this.trace.active && prev !== next) this.emit("switch", next.name, { id: next.id });
+    const r = next.resume as (s: number) => void;
+    next.resume = null;
+    r(next.waitStatus);
+  }
+
+  /** The running thread cannot continue: run DPCs and due timers, then the next ready thread, or end the run. */
+  private dispatchNext(): void {
+    for (;;) {
+      if (this.stopInfo !== null) return;
+      if (this.timers.peekDue() <= this.now) this.fireDueTimers();
+      if (this.dpcQueue.length > 0) this.drainDpcs();
+      const n = this.ready.length;
+      if (n > 0) {
+        const idx = n > 1 ? this.choose("dispatch", false) : 0;
+        this.switchTo(this.takeReady(idx));
+        return;
+      }
+      this.current = null;
+      if (this.liveThreads - this.idleWaiters <= 0) {
+        this.finish();
+        return;
+      }
+      const due = this.timers.peekDue();
+      if (due !== Number.POSITIVE_INFINITY) {
+        if (due > this.maxTime) {
+          this.stopInfo = this.makeStop(
+            "limit",
+            0,
+            undefined,
+            `Virtual time would pass the run's limit (${this.maxTime / 1e7} s).`,
+          );
+          this.finish();
+          return;
+        }
+        this.now = due;
+        if (this.trace.active) this.emit("clock", "advance", { now: due });
+        continue;
+      }
+      this.stopInfo = this.deadlockStop();
+      if (this.trace.active) this.emit("stop", "DEADLOCK");
+      this.finish();
+      return;
+    }
+  }
+
+  private limitStop(): never {
+    this.raiseStop(
+      this.makeStop(
+        "limit",
+        0,
+        undefined,
+        `The run took more than ${this.maxSteps} scheduling steps: a livelock, or a loop that never blocks.`,
+      ),
+    );
+  }
+
+  private deadlockStop(): KernelStop {
+    const waits: WaitEdge[] = [];
+    for (const t of this.threads) {
+      if (t.state !== ThreadState.Waiting || t.idleWait || t.waitReason === null) continue;
+      waits.push({
+        thread: t.label(),
+        waitsFor: t.waitReason.describe(),
+        heldBy: t.waitReason.owners().map((o) => o.label()),
+      });
+    }
+    const cycle = findCycle(this.threads);
+    const reason = cycle
+      ? `Deadlock: ${cycle.map((t) => `"${t.name}"`).join(" → ")} → "${(cycle[0] as KThread).name}" each wait for a lock the next one holds.`
+      : `Every live thread is blocked and nothing can wake any of them (no timer is pending, no thread is ready).`;
+    return this.makeStop("deadlock", 0, undefined, reason, "deadlock", { waits, thread: null });
+  }
+
+  // ---------------------------------------------------------------- dispatcher-object waits
+
+  /**
+   * Wake the waiters an object now satisfies, in arrival order, until it stops being signaled.
+   */
+  signalObject(obj: DispatcherObject): void {
+    const list = obj.waitList;
+    let i = 0;
+    while (i < list.length) {
+      const wb = list[i] as WaitBlock;
+      if (!wb.waitAll) {
+        if (obj.isSignaledFor(wb.thread)) {
+          const extra = obj.acquireFor(wb.thread);
+          this.completeWait(wb, wb.objects.indexOf(obj) + extra);
+          continue;
+        }
+      } else if (wb.objects.every((o) => o.isSignaledFor(wb.thread))) {
+        let extra = 0;
+        for (const o of wb.objects) extra |= o.acquireFor(wb.thread);
+        this.completeWait(wb, extra);
+        continue;
+      }
+      i++;
+    }
+  }
+
+  completeWait(wb: WaitBlock, status: number): void {
+    wb.satisfied = true;
+    for (const o of wb.objects) {
+      const j = o.waitList.indexOf(wb);
+      if (j >= 0) o.waitList.splice(j, 1);
+    }
+    if (wb.timeout) this.timers.cancel(wb.timeout as TimerEntry);
+    this.readyThread(wb.thread, status);
+  }
+
+  // ---------------------------------------------------------------- DPCs and timers
+
+  queueDpc(dpc: KDPC, arg1: unknown, arg2: unknown): boolean {
+    if (dpc.queued) return false;
+    dpc.queued = true;
+    dpc.arg1 = arg1;
+    dpc.arg2 = arg2;
+    this.dpcQueue.push(dpc);
+    return true;
+  }
+
+  removeDpc(dpc: KDPC): boolean {
+    if (!dpc.queued) return false;
+    dpc.queued = false;
+    const i = this.dpcQueue.indexOf(dpc);
+    if (i >= 0) this.dpcQueue.splice(i, 1);
+    return true;
+  }
+
+  /** Run every queued DPC at DISPATCH_LEVEL, in the DPC pseudo-thread. */
+  drainDpcs(): void {
+    const saved = this.current;
+    this.current = this.dpcThread;
+    try {
+      while (this.dpcQueue.length > 0) {
+        const d = this.dpcQueue.shift() as KDPC;
+        d.queued = false;
+        if (this.trace.active) this.emit("dpc", d.name);
+        this.dpcThread.frames.length = 0;
+        this.dpcThread.frames.push(`DPC ${d.name}`);
+        this.dpcThread.irql = DISPATCH_LEVEL;
+        let r: unknown;
+        try {
+          r = d.routine(d, d.context, d.arg1, d.arg2);
+        } catch (e) {
+          if (e instanceof BugCheckError) throw e;
+          this.exceptionStop(this.dpcThread, e);
+          throw new BugCheckError(this.stopInfo as KernelStop);
+        }
+        if (r !== undefined && typeof (r as { then?: unknown }).then === "function") {
+          this.violation(
+            "irql",
+            BUGCHECK.IRQL_NOT_LESS_OR_EQUAL,
+            [0n, BigInt(DISPATCH_LEVEL), 0n, 0n],
+            `DPC routine ${d.name} returned a promise: a DPC runs at DISPATCH_LEVEL and cannot wait or be async.`,
+          );
+        }
+        if (this.dpcThread.held.length > 0) {
+          this.violation(
+            "locks",
+            BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+            [0n, 0n, 0n, 0n],
+            `DPC routine ${d.name} returned holding ${this.dpcThread.held.map((h) => `${h.lock.lockType} "${h.lock.name}"`).join(", ")}.`,
+          );
+        }
+        this.dpcThread.frames.length = 0;
+      }
+    } finally {
+      this.current = saved;
+    }
+  }
+
+  /** Add a timer entry at absolute virtual time `due`. */
+  addTimer(due: number, fire: () => void): TimerEntry {
+    return this.timers.add(due, fire);
+  }
+
+  /** Fire every timer entry due at or before now. */
+  fireDueTimers(): void {
+    for (;;) {
+      const e = this.timers.popDue(this.now);
+      if (e === undefined) return;
+      if (this.trace.active) this.emit("timer", "expire", { due: e.due });
+      e.fire();
+    }
+  }
+
+  /** Convert an NT due time (negative: relative, in 100 ns; positive: absolute) to an absolute time. */
+  absoluteDue(dueTime: number): number {
+    return dueTime < 0 ? this.now - dueTime : Math.max(dueTime, this.now);
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /**
+   * Run until every live thread is idle-waiting (or there are none) with nothing ready, or until a stop. Can
+   * be called again after creating more threads. Never rejects for driver bugs: they are in the result.
+   */
+  run(): Promise<RunResult> {
+    if (this.stopInfo !== null) return Promise.resolve(this.result());
+    if (this.runState === "running") {
+      return Promise.reject(new EmulatorUsageError("ALREADY_RUNNING", "run() called while the kernel is running."));
+    }
+    this.runState = "running";
+    const token = ++this.runToken;
+    const p = new Promise<RunResult>((res) => {
+      this.resolveRun = res;
+    });
+    // Everything in the emulated kernel progresses through microtasks. If the macrotask queue gets a turn
+    // while the run is still going, a thread is waiting on something outside the kernel: a hang.
+    setImmediate(() => {
+      if (this.runState === "running" && this.runToken === token) this.hangStop();
+    });
+    if (this.current === null) this.dispatchNext();
+    return p;
+  }
+
+  private hangStop(): void {
+    const t = this.current;
+    this.stopInfo = this.makeStop(
+      "hang",
+      0,
+      undefined,
+      t
+        ? `Thread "${t.name}" awaited something outside the emulated kernel (a real timer, real I/O, or a promise nobody settles) and never reached a scheduling point. Everything inside the kernel must wait through kernel objects.`
+        : "The run stopped making progress outside any thread.",
+      undefined,
+      { thread: t },
+    );
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.stopInfo !== null) this.runState = "stopped";
+    else this.runState = "idle";
+    const r = this.resolveRun;
+    this.resolveRun = null;
+    if (r) r(this.result());
+  }
+
+  result(): RunResult {
+    return {
+      outcome: this.stopInfo ? "stopped" : "idle",
+      stop: this.stopInfo,
+      violations: this.violations,
+      threadErrors: this.threadErrors,
+      steps: this.steps,
+      time: this.now,
+      choices: this.choices,
+    };
+  }
+
+  // ---------------------------------------------------------------- trace
+
+  emit(kind: TraceKind, what: string, data?: Readonly<Record<string, string | number | boolean>>): void {
+    this.trace.emit(this.now, this.current ? this.current.id : -1, kind, what, data);
+  }
+
+  get isPreemptive(): boolean {
+    return this.strategy.preemptive;
+  }
+
+  get strategyName(): string {
+    return this.strategy.name;
+  }
+}
+
+class MutablePickContext implements PickContext {
+  count = 0;
+  includesCurrent = false;
+  current: KThread | null = null;
+  point = "";
+  decision = 0;
+  private readonly ready: KThread[];
+  constructor(ready: KThread[]) {
+    this.ready = ready;
+  }
+  candidate(i: number): KThread {
+    if (this.includesCurrent) return (i === 0 ? this.current : this.ready[i - 1]) as KThread;
+    return this.ready[i] as KThread;
+  }
+}
+
+/** A cycle in the waits-for graph (thread → owner of what it waits for), if there is one. */
+function findCycle(threads: readonly KThread[]): KThread[] | null {
+  const next = (t: KThread): readonly KThread[] =>
+    t.state === ThreadState.Waiting && t.waitReason ? t.waitReason.owners() : [];
+  for (const start of threads) {
+    const path: KThread[] = [];
+    const seen = new Set<KThread>();
+    const dfs = (t: KThread): KThread[] | null => {
+      if (t === start && path.length > 0) return [...path];
+      if (seen.has(t)) return null;
+      seen.add(t);
+      path.push(t);
+      for (const o of next(t)) {
+        const c = dfs(o);
+        if (c) return c;
+      }
+      path.pop();
+      return null;
+    };
+    const c = dfs(start);
+    if (c) return c;
+  }
+  return null;
+}
+
+export { FifoStrategy, RandomStrategy, PASSIVE_LEVEL };

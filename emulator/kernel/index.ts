@@ -1,0 +1,55 @@
+/** The emulated kernel: threads and the deterministic scheduler, IRQL, locks, timers, DPCs, work queues, stops. */
+export { BUGCHECK, bugCheckName } from "./bugcodes.js";
+export { type CheckMode, KDPC, KERNEL_CHECKS, type KernelOptions, type RunResult } from "./core.js";
+export { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, Irql, irqlName, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
+export {
+  DV,
+  type FullKernelOptions,
+  KERNEL_DDIS,
+  Kernel,
+  type KernelDdiName,
+  type WorkerLimits,
+} from "./kernel.js";
+export { DispatcherObject, WaitBlock, type WaitReason } from "./object.js";
+export { hashString, Prng } from "./prng.js";
+export * from "./status.js";
+export {
+  BugCheckError,
+  EmulatorUsageError,
+  formatTime,
+  hex32,
+  hex64,
+  KernelStop,
+  type StopKind,
+  type StopThread,
+  type WaitEdge,
+} from "./stop.js";
+export {
+  FifoStrategy,
+  type PickContext,
+  RandomStrategy,
+  ReplayDivergence,
+  ReplayStrategy,
+  type SchedulingStrategy,
+  type StrategyName,
+} from "./strategy.js";
+export {
+  ERESOURCE,
+  type EVENT_TYPE,
+  EventType,
+  FAST_MUTEX,
+  KEVENT,
+  KMUTEX,
+  KSPIN_LOCK,
+  KTIMER,
+  LockWait,
+  type ResourceOwner,
+  ResourceOwnerPointer,
+  type TIMER_TYPE,
+  TimerType,
+  WORK_QUEUE_ITEM,
+  type WORK_QUEUE_TYPE,
+  WaitType,
+  WorkQueueType,
+} from "./sync.js";
+export { type HeldLock, KProcess, KThread, type LockLike, type ThreadEntry, ThreadState } from "./thread.js";

@@ -1,0 +1,1153 @@
+/**
+ * The emulated NT kernel's executive surface: KeXxx / ExXxx / PsXxx routines with the WDK's names, each with its
+ * maximum IRQL declared in `KERNEL_DDIS` and checked on every call, and with the ownership rules Driver Verifier
+ * checks (non-owner release, recursive fast mutex, shared→exclusive upgrade, waits at DISPATCH_LEVEL …).
+ *
+ * Waits and contended acquisitions return a promise; an uncontended acquisition returns its result
+ * synchronously, so hot paths can skip the `await`:  `const r = k.ExAcquireResourceSharedLite(res, true);
+ * if (r !== true) await r;`.
+ */
+import { BUGCHECK } from "./bugcodes.js";
+import { KDPC, KernelCore, type KernelOptions } from "./core.js";
+import { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, irqlName, isValidIrql, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
+import { type DispatcherObject, WaitBlock } from "./object.js";
+import { BugCheckError } from "./stop.js";
+import {
+  ERESOURCE,
+  type EVENT_TYPE,
+  EventType,
+  FAST_MUTEX,
+  KEVENT,
+  KMUTEX,
+  KSPIN_LOCK,
+  KTIMER,
+  LockWait,
+  type ResourceOwner,
+  ResourceOwnerPointer,
+  type TIMER_TYPE,
+  TimerType,
+  WORK_QUEUE_ITEM,
+  WORK_QUEUE_NAMES,
+  type WORK_QUEUE_TYPE,
+  WorkQueueType,
+} from "./sync.js";
+import { type KProcess, KThread, type LockLike, type ThreadEntry, ThreadState } from "./thread.js";
+
+/** Maximum IRQL of every kernel DDI (from the WDK's "IRQL" requirement of each routine). */
+export const KERNEL_DDIS = {
+  KeRaiseIrql: HIGH_LEVEL,
+  KeLowerIrql: HIGH_LEVEL,
+  KeGetCurrentIrql: HIGH_LEVEL,
+  KeEnterCriticalRegion: APC_LEVEL,
+  KeLeaveCriticalRegion: APC_LEVEL,
+  KeInitializeEvent: HIGH_LEVEL,
+  KeSetEvent: DISPATCH_LEVEL,
+  KeResetEvent: DISPATCH_LEVEL,
+  KeClearEvent: HIGH_LEVEL,
+  KeReadStateEvent: HIGH_LEVEL,
+  KeWaitForSingleObject: DISPATCH_LEVEL,
+  KeWaitForMultipleObjects: DISPATCH_LEVEL,
+  KeDelayExecutionThread: APC_LEVEL,
+  KeInitializeMutex: PASSIVE_LEVEL,
+  KeReleaseMutex: DISPATCH_LEVEL,
+  KeInitializeTimer: DISPATCH_LEVEL,
+  KeSetTimer: DISPATCH_LEVEL,
+  KeSetTimerEx: DISPATCH_LEVEL,
+  KeCancelTimer: DISPATCH_LEVEL,
+  KeReadStateTimer: HIGH_LEVEL,
+  KeInitializeDpc: HIGH_LEVEL,
+  KeInsertQueueDpc: HIGH_LEVEL,
+  KeRemoveQueueDpc: HIGH_LEVEL,
+  KeQuerySystemTime: HIGH_LEVEL,
+  KeQueryInterruptTime: HIGH_LEVEL,
+  KeYieldThread: APC_LEVEL,
+  ExInitializeFastMutex: DISPATCH_LEVEL,
+  ExAcquireFastMutex: APC_LEVEL,
+  ExTryToAcquireFastMutex: APC_LEVEL,
+  ExReleaseFastMutex: APC_LEVEL,
+  ExAcquireFastMutexUnsafe: APC_LEVEL,
+  ExReleaseFastMutexUnsafe: APC_LEVEL,
+  KeInitializeSpinLock: HIGH_LEVEL,
+  KeAcquireSpinLock: DISPATCH_LEVEL,
+  KeReleaseSpinLock: DISPATCH_LEVEL,
+  KeAcquireSpinLockAtDpcLevel: DISPATCH_LEVEL,
+  KeReleaseSpinLockFromDpcLevel: DISPATCH_LEVEL,
+  ExInitializeResourceLite: DISPATCH_LEVEL,
+  ExDeleteResourceLite: APC_LEVEL,
+  ExAcquireResourceExclusiveLite: APC_LEVEL,
+  ExAcquireResourceSharedLite: APC_LEVEL,
+  ExAcquireSharedStarveExclusive: APC_LEVEL,
+  ExConvertExclusiveToSharedLite: APC_LEVEL,
+  ExReleaseResourceLite: DISPATCH_LEVEL,
+  ExReleaseResourceForThreadLite: DISPATCH_LEVEL,
+  ExSetResourceOwnerPointer: DISPATCH_LEVEL,
+  ExIsResourceAcquiredExclusiveLite: DISPATCH_LEVEL,
+  ExIsResourceAcquiredSharedLite: DISPATCH_LEVEL,
+  ExGetExclusiveWaiterCount: DISPATCH_LEVEL,
+  ExGetSharedWaiterCount: DISPATCH_LEVEL,
+  ExInitializeWorkItem: HIGH_LEVEL,
+  ExQueueWorkItem: DISPATCH_LEVEL,
+  PsCreateSystemThread: PASSIVE_LEVEL,
+  PsGetCurrentProcess: HIGH_LEVEL,
+  PsGetCurrentThread: HIGH_LEVEL,
+  IoGetCurrentProcess: HIGH_LEVEL,
+} as const;
+
+export type KernelDdiName = keyof typeof KERNEL_DDIS;
+
+/** Driver Verifier 0xC4 parameter-1 sub-codes used by the kernel checks. */
+export const DV = {
+  RAISE_IRQL_TO_LOWER: 0x30n,
+  LOWER_IRQL_TO_HIGHER: 0x31n,
+  SPINLOCK_RELEASE_BAD_IRQL: 0x32n,
+  FAST_MUTEX_ACQUIRE_BAD_IRQL: 0x33n,
+  FAST_MUTEX_RELEASE_BAD_IRQL: 0x34n,
+  SPINLOCK_ACQUIRE_BAD_IRQL: 0x35n,
+  SELF_DEADLOCK: 0x1000n,
+  DEADLOCK_DETECTED: 0x1001n,
+  RELEASE_NOT_OWNED: 0x1003n,
+  RELEASE_BY_OTHER_THREAD: 0x1004n,
+  THREAD_EXIT_HOLDING_LOCK: 0x1005n,
+  RESOURCE_DELETED_WHILE_HELD: 0x1006n,
+} as const;
+
+/** Highest number of worker threads per system work queue (created on demand). */
+export interface WorkerLimits {
+  readonly critical: number;
+  readonly delayed: number;
+  readonly hyperCritical: number;
+}
+
+export interface FullKernelOptions extends KernelOptions {
+  readonly workers?: Partial<WorkerLimits>;
+}
+
+const STATUS_SUCCESS = 0;
+const STATUS_TIMEOUT = 0x102;
+const STATUS_MUTANT_NOT_OWNED = 0xc0000046n;
+
+class WorkQueue {
+  readonly type: WORK_QUEUE_TYPE;
+  readonly items: WORK_QUEUE_ITEM[] = [];
+  readonly idle: KThread[] = [];
+  workers = 0;
+  readonly max: number;
+  constructor(type: WORK_QUEUE_TYPE, max: number) {
+    this.type = type;
+    this.max = max;
+  }
+}
+
+class QueueWait {
+  readonly q: WorkQueue;
+  constructor(q: WorkQueue) {
+    this.q = q;
+  }
+  describe(): string {
+    return `work in ${WORK_QUEUE_NAMES[this.q.type]}`;
+  }
+  owners(): readonly KThread[] {
+    return [];
+  }
+}
+
+export class Kernel extends KernelCore {
+  private readonly workQueues: readonly WorkQueue[];
+
+  constructor(options: FullKernelOptions = {}) {
+    super(options);
+    const w = options.workers ?? {};
+    this.workQueues = [
+      new WorkQueue(WorkQueueType.CriticalWorkQueue, w.critical ?? 3),
+      new WorkQueue(WorkQueueType.DelayedWorkQueue, w.delayed ?? 2),
+      new WorkQueue(WorkQueueType.HyperCriticalWorkQueue, w.hyperCritical ?? 1),
+    ];
+  }
+
+  // ============================================================== IRQL
+
+  KeGetCurrentIrql(): KIRQL {
+    return this.thread("KeGetCurrentIrql").irql;
+  }
+
+  /** Raise the IRQL; returns the previous one (the OldIrql out-parameter). */
+  KeRaiseIrql(newIrql: KIRQL): KIRQL {
+    const t = this.thread("KeRaiseIrql");
+    const old = t.irql;
+    if (!isValidIrql(newIrql)) throw new RangeError(`KeRaiseIrql: ${newIrql} is not an IRQL`);
+    if (newIrql < old && this.checkIrql) {
+      this.violation(
+        "irql",
+        BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL,
+        [BigInt(old), BigInt(newIrql), 0n, 0n],
+        `KeRaiseIrql was asked to "raise" from ${irqlName(old)} to the lower ${irqlName(newIrql)}; use KeLowerIrql to lower.`,
+      );
+    }
+    this.setIrql(t, newIrql);
+    return old;
+  }
+
+  KeRaiseIrqlToDpcLevel(): KIRQL {
+    return this.KeRaiseIrql(DISPATCH_LEVEL);
+  }
+
+  KeLowerIrql(newIrql: KIRQL): void {
+    const t = this.thread("KeLowerIrql");
+    if (!isValidIrql(newIrql)) throw new RangeError(`KeLowerIrql: ${newIrql} is not an IRQL`);
+    if (newIrql > t.irql && this.checkIrql) {
+      this.violation(
+        "irql",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.LOWER_IRQL_TO_HIGHER, BigInt(t.irql), BigInt(newIrql), 0n],
+        `KeLowerIrql was asked to "lower" from ${irqlName(t.irql)} to the higher ${irqlName(newIrql)}.`,
+      );
+    }
+    this.setIrql(t, newIrql);
+    if (newIrql < DISPATCH_LEVEL && !t.isDpcContext) this.runPendingDpcs();
+  }
+
+  private setIrql(t: KThread, irql: KIRQL): void {
+    const old = t.irql;
+    t.irql = irql;
+    if (this.trace.active && old !== irql) this.emit("irql", irqlName(irql), { from: old, to: irql });
+  }
+
+  KeEnterCriticalRegion(): void {
+    const t = this.enter("KeEnterCriticalRegion", KERNEL_DDIS.KeEnterCriticalRegion);
+    t.criticalRegion++;
+    this.leave(t);
+  }
+
+  KeLeaveCriticalRegion(): void {
+    const t = this.enter("KeLeaveCriticalRegion", KERNEL_DDIS.KeLeaveCriticalRegion);
+    if (t.criticalRegion === 0) {
+      this.violation(
+        "locks",
+        BUGCHECK.APC_INDEX_MISMATCH,
+        [0n, 0n, BigInt(t.criticalRegion - 1), 0n],
+        "KeLeaveCriticalRegion without a matching KeEnterCriticalRegion (the APC-disable count went negative).",
+      );
+    } else t.criticalRegion--;
+    this.leave(t);
+  }
+
+  /** FsRtlEnterFileSystem: KeEnterCriticalRegion, as file systems do on entry. */
+  FsRtlEnterFileSystem(): void {
+    this.KeEnterCriticalRegion();
+  }
+
+  FsRtlExitFileSystem(): void {
+    this.KeLeaveCriticalRegion();
+  }
+
+  // ============================================================== processes and threads
+
+  PsGetCurrentProcess(): KProcess {
+    return this.thread("PsGetCurrentProcess").process;
+  }
+
+  IoGetCurrentProcess(): KProcess {
+    return this.thread("IoGetCurrentProcess").process;
+  }
+
+  PsGetCurrentThread(): KThread {
+    return this.thread("PsGetCurrentThread");
+  }
+
+  /** PsCreateSystemThread: a thread in the system process. */
+  PsCreateSystemThread(name: string, entry: ThreadEntry): KThread {
+    if (this.current !== null) {
+      const t = this.enter("PsCreateSystemThread", KERNEL_DDIS.PsCreateSystemThread);
+      this.leave(t);
+    }
+    return this.createThread(this.systemProcess, name, entry);
+  }
+
+  protected override checkThreadExit(t: KThread): void {
+    if (t.irql !== PASSIVE_LEVEL) {
+      this.violation(
+        "threadExit",
+        t.process.isSystem ? BUGCHECK.WORKER_THREAD_RETURNED_AT_BAD_IRQL : BUGCHECK.IRQL_GT_ZERO_AT_SYSTEM_SERVICE,
+        [0n, BigInt(t.irql), 0n, 0n],
+        `Thread "${t.name}" ended at ${irqlName(t.irql)}; threads must end at PASSIVE_LEVEL.`,
+      );
+    }
+    if (t.held.length > 0) {
+      const h = t.held[0] as { lock: LockLike };
+      this.violation(
+        "threadExit",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.THREAD_EXIT_HOLDING_LOCK, this.addressOf(h.lock), this.addressOf(t), 0n],
+        `Thread "${t.name}" ended holding ${describeHeld(t)}. Nobody can release ${t.held.length > 1 ? "them" : "it"} now.`,
+      );
+    }
+    if (t.criticalRegion !== 0) {
+      this.violation(
+        "threadExit",
+        BUGCHECK.APC_INDEX_MISMATCH,
+        [0n, 0n, BigInt(t.criticalRegion), 0n],
+        `Thread "${t.name}" ended inside ${t.criticalRegion} critical region(s) (KeEnterCriticalRegion without KeLeaveCriticalRegion).`,
+      );
+    }
+  }
+
+  /**
+   * Called by the I/O manager around every system service (Nt*): on return to user mode the thread must be at
+   * PASSIVE_LEVEL, outside any critical region, and hold no kernel lock.
+   */
+  systemServiceEnter(t: KThread): void {
+    t.kernelDepth++;
+  }
+
+  systemServiceExit(t: KThread, service: string): void {
+    t.kernelDepth--;
+    if (t.kernelDepth > 0) return;
+    if (t.irql !== PASSIVE_LEVEL) {
+      this.violation(
+        "systemService",
+        BUGCHECK.IRQL_GT_ZERO_AT_SYSTEM_SERVICE,
+        [0n, BigInt(t.irql), 0n, 0n],
+        `${service} returned to user mode at ${irqlName(t.irql)}: something raised the IRQL and did not lower it.`,
+      );
+    }
+    if (t.criticalRegion !== 0) {
+      this.violation(
+        "systemService",
+        BUGCHECK.APC_INDEX_MISMATCH,
+        [0n, 0n, BigInt(t.criticalRegion), 0n],
+        `${service} returned to user mode with kernel APCs disabled ${t.criticalRegion} time(s): a KeEnterCriticalRegion / FsRtlEnterFileSystem (or a held KMUTEX) was not balanced.`,
+      );
+    }
+    if (t.held.length > 0) {
+      this.violation(
+        "systemService",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.THREAD_EXIT_HOLDING_LOCK, this.addressOf((t.held[0] as { lock: LockLike }).lock), this.addressOf(t), 0n],
+        `${service} returned to user mode holding ${describeHeld(t)}.`,
+      );
+    }
+  }
+
+  // ============================================================== events, mutexes, timers, waits
+
+  KeInitializeEvent(type: EVENT_TYPE, state: boolean, name = "event"): KEVENT {
+    return new KEVENT(type, state, name);
+  }
+
+  /** Signal an event; returns the previous state (nonzero if it was signaled). */
+  KeSetEvent(event: KEVENT, _increment = 0, _wait = false): number {
+    const t = this.enter("KeSetEvent", KERNEL_DDIS.KeSetEvent);
+    const prev = event.signaled ? 1 : 0;
+    event.signaled = true;
+    if (event.waitList.length > 0) this.signalObject(event);
+    this.leave(t);
+    return prev;
+  }
+
+  KeResetEvent(event: KEVENT): number {
+    const t = this.enter("KeResetEvent", KERNEL_DDIS.KeResetEvent);
+    const prev = event.signaled ? 1 : 0;
+    event.signaled = false;
+    this.leave(t);
+    return prev;
+  }
+
+  KeClearEvent(event: KEVENT): void {
+    event.signaled = false;
+  }
+
+  KeReadStateEvent(event: KEVENT): number {
+    return event.signaled ? 1 : 0;
+  }
+
+  KeInitializeMutex(level = 0, name = "mutex"): KMUTEX {
+    return new KMUTEX(level, name);
+  }
+
+  /** Release a KMUTEX; a non-owner release raises STATUS_MUTANT_NOT_OWNED, which kernel mode cannot handle. */
+  KeReleaseMutex(mutex: KMUTEX, _wait = false): number {
+    const t = this.enter("KeReleaseMutex", KERNEL_DDIS.KeReleaseMutex);
+    if (mutex.owner !== t) {
+      this.violation(
+        "locks",
+        BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED,
+        [STATUS_MUTANT_NOT_OWNED, this.addressOf(mutex), 0n, 0n],
+        `KeReleaseMutex on KMUTEX "${mutex.name}" by thread "${t.name}", which does not own it (${
+          mutex.owner ? `owner: "${mutex.owner.name}"` : "it is not owned"
+        }): the kernel raises STATUS_MUTANT_NOT_OWNED.`,
+      );
+      this.leave(t);
+      return 0;
+    }
+    const prev = mutex.recursion;
+    if (--mutex.recursion === 0) {
+      mutex.owner = null;
+      removeHeld(t, mutex);
+      t.criticalRegion--;
+      if (mutex.waitList.length > 0) this.signalObject(mutex);
+    }
+    this.leave(t);
+    return prev;
+  }
+
+  KeInitializeTimer(type: TIMER_TYPE = TimerType.NotificationTimer, name = "timer"): KTIMER {
+    return new KTIMER(type, name);
+  }
+
+  /** Arm a timer; `dueTime` < 0 is relative (100 ns units), > 0 absolute. Returns whether it was already set. */
+  KeSetTimer(timer: KTIMER, dueTime: number, dpc: KDPC | null = null): boolean {
+    return this.KeSetTimerEx(timer, dueTime, 0, dpc);
+  }
+
+  /** `period` in milliseconds, as in the WDK. */
+  KeSetTimerEx(timer: KTIMER, dueTime: number, period: number, dpc: KDPC | null = null): boolean {
+    const t = this.enter("KeSetTimerEx", KERNEL_DDIS.KeSetTimerEx);
+    const wasSet = timer.inserted;
+    if (timer.entry) this.timers.cancel(timer.entry);
+    timer.signaled = false;
+    timer.dpc = dpc;
+    timer.period = period;
+    this.armTimer(timer, this.absoluteDue(dueTime));
+    this.leave(t);
+    return wasSet;
+  }
+
+  private armTimer(timer: KTIMER, due: number): void {
+    timer.dueTime = due;
+    timer.entry = this.addTimer(due, () => {
+      timer.entry = null;
+      timer.signaled = true;
+      if (this.trace.active) this.emit("timer", timer.name);
+      if (timer.waitList.length > 0) this.signalObject(timer);
+      if (timer.dpc) this.queueDpc(timer.dpc, undefined, undefined);
+      if (timer.period > 0) this.armTimer(timer, this.now + timer.period * 10_000);
+    });
+  }
+
+  KeCancelTimer(timer: KTIMER): boolean {
+    const t = this.enter("KeCancelTimer", KERNEL_DDIS.KeCancelTimer);
+    const wasSet = timer.inserted;
+    if (timer.entry) this.timers.cancel(timer.entry);
+    timer.entry = null;
+    this.leave(t);
+    return wasSet;
+  }
+
+  KeReadStateTimer(timer: KTIMER): boolean {
+    return timer.signaled;
+  }
+
+  KeInitializeDpc(routine: KDPC["routine"], context: unknown, name = "dpc"): KDPC {
+    return new KDPC(routine, context, name);
+  }
+
+  /** Queue a DPC; it runs at DISPATCH_LEVEL at the next scheduling point. Returns FALSE if already queued. */
+  KeInsertQueueDpc(dpc: KDPC, arg1?: unknown, arg2?: unknown): boolean {
+    return this.queueDpc(dpc, arg1, arg2);
+  }
+
+  KeRemoveQueueDpc(dpc: KDPC): boolean {
+    return this.removeDpc(dpc);
+  }
+
+  /** System time, 100 ns units since boot (the emulator's epoch). */
+  KeQuerySystemTime(): number {
+    return this.now;
+  }
+
+  KeQueryInterruptTime(): number {
+    return this.now;
+  }
+
+  /**
+   * KeWaitForSingleObject. `timeout` as in the WDK: undefined waits forever, 0 polls, < 0 is relative and
+   * > 0 absolute (100 ns units). Resolves with STATUS_SUCCESS (STATUS_WAIT_0) or STATUS_TIMEOUT.
+   */
+  KeWaitForSingleObject(object: DispatcherObject, timeout?: number): number | Promise<number> {
+    return this.waitForObjects("KeWaitForSingleObject", [object], false, timeout);
+  }
+
+  /** KeWaitForMultipleObjects with WaitAny (status = STATUS_WAIT_0 + index) or WaitAll. */
+  KeWaitForMultipleObjects(
+    objects: readonly DispatcherObject[],
+    waitType: "WaitAll" | "WaitAny",
+    timeout?: number,
+  ): number | Promise<number> {
+    return this.waitForObjects("KeWaitForMultipleObjects", objects, waitType === "WaitAll", timeout);
+  }
+
+  private waitForObjects(
+    name: string,
+    objects: readonly DispatcherObject[],
+    waitAll: boolean,
+    timeout: number | undefined,
+  ): number | Promise<number> {
+    const t = this.thread(name);
+    if (this.checkIrql) {
+      if (t.irql > DISPATCH_LEVEL || (t.irql === DISPATCH_LEVEL && timeout !== 0)) {
+        this.violation(
+          "irql",
+          BUGCHECK.IRQL_NOT_LESS_OR_EQUAL,
+          [this.addressOf(objects[0] ?? t), BigInt(t.irql), 0n, 0n],
+          `${name} on ${objects.map((o) => o.describe()).join(", ")} at ${irqlName(t.irql)}: a wait with a nonzero timeout is only allowed below DISPATCH_LEVEL.`,
+        );
+      }
+    }
+    // Satisfied at once?
+    if (waitAll) {
+      if (objects.every((o) => o.isSignaledFor(t))) {
+        let extra = 0;
+        for (const o of objects) extra |= o.acquireFor(t);
+        return STATUS_SUCCESS + extra;
+      }
+    } else {
+      for (let i = 0; i < objects.length; i++) {
+        const o = objects[i] as DispatcherObject;
+        if (o.isSignaledFor(t)) return i + o.acquireFor(t);
+      }
+    }
+    if (timeout === 0) return STATUS_TIMEOUT;
+    t.frames.push(name);
+    const wb = new WaitBlock(t, objects, waitAll);
+    for (const o of objects) o.waitList.push(wb);
+    if (timeout !== undefined) {
+      wb.timeout = this.addTimer(this.absoluteDue(timeout), () => {
+        wb.timeout = null;
+        if (!wb.satisfied) this.completeWait(wb, STATUS_TIMEOUT);
+      });
+    }
+    return this.block(wb).then(
+      (s) => {
+        t.frames.pop();
+        return s;
+      },
+      (e) => {
+        t.frames.pop();
+        throw e;
+      },
+    );
+  }
+
+  /** KeDelayExecutionThread: sleep for `interval` (< 0 relative, 100 ns units). */
+  KeDelayExecutionThread(interval: number): Promise<number> {
+    const t = this.enter("KeDelayExecutionThread", KERNEL_DDIS.KeDelayExecutionThread);
+    this.leave(t);
+    const timer = new KTIMER(TimerType.NotificationTimer, `${t.name} sleep`);
+    this.armTimer(timer, this.absoluteDue(interval));
+    return Promise.resolve(this.waitForObjects("KeDelayExecutionThread", [timer], false, undefined));
+  }
+
+  /** ZwYieldExecution / KeYieldThread. */
+  async KeYieldThread(): Promise<void> {
+    const p = this.yieldThread("KeYieldThread");
+    if (p) await p;
+  }
+
+  // ============================================================== FAST_MUTEX
+
+  ExInitializeFastMutex(name = "fast mutex"): FAST_MUTEX {
+    return new FAST_MUTEX(name);
+  }
+
+  /** Acquire a FAST_MUTEX and raise to APC_LEVEL. Returns undefined when acquired without waiting. */
+  ExAcquireFastMutex(m: FAST_MUTEX): Promise<void> | undefined {
+    const t = this.thread("ExAcquireFastMutex");
+    if (t.irql > APC_LEVEL && this.checkIrql) {
+      this.violation(
+        "irql",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.FAST_MUTEX_ACQUIRE_BAD_IRQL, BigInt(t.irql), this.addressOf(m), 0n],
+        `ExAcquireFastMutex on "${m.name}" at ${irqlName(t.irql)}; the maximum is APC_LEVEL.`,
+      );
+    }
+    return this.acquireFastMutex(t, m, false);
+  }
+
+  /** ExAcquireFastMutexUnsafe: the caller has already disabled APCs; IRQL is not raised. */
+  ExAcquireFastMutexUnsafe(m: FAST_MUTEX): Promise<void> | undefined {
+    const t = this.enter("ExAcquireFastMutexUnsafe", KERNEL_DDIS.ExAcquireFastMutexUnsafe);
+    this.leave(t);
+    return this.acquireFastMutex(t, m, true);
+  }
+
+  private acquireFastMutex(t: KThread, m: FAST_MUTEX, unsafe: boolean): Promise<void> | undefined {
+    if (m.owner === t && this.checkLocks) {
+      this.violation(
+        "locks",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.SELF_DEADLOCK, this.addressOf(m), this.addressOf(t), 0n],
+        `Thread "${t.name}" acquired FAST_MUTEX "${m.name}" again while holding it. Fast mutexes are not recursive: this thread would wait for itself forever.`,
+      );
+    }
+    if (m.owner === null) {
+      this.takeFastMutex(t, m, unsafe);
+      return undefined;
+    }
+    m.waiters.push(t);
+    t.frames.push(unsafe ? "ExAcquireFastMutexUnsafe" : "ExAcquireFastMutex");
+    return this.block(new LockWait(m, "exclusive")).then(() => {
+      t.frames.pop();
+      this.takeFastMutex(t, m, unsafe);
+    });
+  }
+
+  private takeFastMutex(t: KThread, m: FAST_MUTEX, unsafe: boolean): void {
+    m.owner = t;
+    m.unsafe = unsafe;
+    t.held.push({ lock: m, mode: "exclusive" });
+    if (!unsafe) {
+      m.oldIrql = t.irql;
+      if (t.irql < APC_LEVEL) this.setIrql(t, APC_LEVEL);
+    }
+    if (this.trace.active) this.emit("lock.acquire", m.name, { type: "FAST_MUTEX" });
+  }
+
+  ExTryToAcquireFastMutex(m: FAST_MUTEX): boolean {
+    const t = this.enter("ExTryToAcquireFastMutex", KERNEL_DDIS.ExTryToAcquireFastMutex);
+    this.leave(t);
+    if (m.owner !== null) return false;
+    this.takeFastMutex(t, m, false);
+    return true;
+  }
+
+  ExReleaseFastMutex(m: FAST_MUTEX): void {
+    this.releaseFastMutex(m, false);
+  }
+
+  ExReleaseFastMutexUnsafe(m: FAST_MUTEX): void {
+    this.releaseFastMutex(m, true);
+  }
+
+  private releaseFastMutex(m: FAST_MUTEX, unsafe: boolean): void {
+    const name = unsafe ? "ExReleaseFastMutexUnsafe" : "ExReleaseFastMutex";
+    const t = this.thread(name);
+    if (m.owner !== t) {
+      this.violation(
+        "locks",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [m.owner ? DV.RELEASE_BY_OTHER_THREAD : DV.RELEASE_NOT_OWNED, this.addressOf(m), this.addressOf(t), 0n],
+        `${name} on FAST_MUTEX "${m.name}" by thread "${t.name}", which does not own it (${
+          m.owner ? `owner: "${m.owner.name}"` : "it is not held"
+        }).`,
+      );
+      return;
+    }
+    if (!unsafe && t.irql !== APC_LEVEL && this.checkIrql) {
+      this.violation(
+        "irql",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.FAST_MUTEX_RELEASE_BAD_IRQL, BigInt(t.irql), this.addressOf(m), 0n],
+        `ExReleaseFastMutex on "${m.name}" at ${irqlName(t.irql)}; a held fast mutex keeps the thread at APC_LEVEL.`,
+      );
+    }
+    m.owner = null;
+    removeHeld(t, m);
+    if (!m.unsafe) this.setIrql(t, m.oldIrql);
+    if (this.trace.active) this.emit("lock.release", m.name, { type: "FAST_MUTEX" });
+    const next = m.waiters.shift();
+    if (next) this.readyThread(next, STATUS_SUCCESS);
+    if (t.irql < DISPATCH_LEVEL && !t.isDpcContext) this.runPendingDpcs();
+  }
+
+  // ============================================================== spin locks
+
+  KeInitializeSpinLock(name = "spin lock"): KSPIN_LOCK {
+    return new KSPIN_LOCK(name);
+  }
+
+  /** Acquire a spin lock and raise to DISPATCH_LEVEL; returns the old IRQL. */
+  KeAcquireSpinLock(lock: KSPIN_LOCK): KIRQL {
+    const t = this.thread("KeAcquireSpinLock");
+    if (t.irql > DISPATCH_LEVEL && this.checkIrql) {
+      this.violation(
+        "irql",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.SPINLOCK_ACQUIRE_BAD_IRQL, BigInt(t.irql), this.addressOf(lock), 0n],
+        `KeAcquireSpinLock on "${lock.name}" at ${irqlName(t.irql)}; spin locks may only be acquired at DISPATCH_LEVEL or below.`,
+      );
+    }
+    const old = t.irql;
+    if (t.irql < DISPATCH_LEVEL) this.setIrql(t, DISPATCH_LEVEL);
+    this.takeSpinLock(t, lock, "KeAcquireSpinLock");
+    return old;
+  }
+
+  KeAcquireSpinLockAtDpcLevel(lock: KSPIN_LOCK): void {
+    const t = this.thread("KeAcquireSpinLockAtDpcLevel");
+    if (t.irql < DISPATCH_LEVEL && this.checkIrql) {
+      this.violation(
+        "irql",
+        BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL,
+        [BigInt(t.irql), BigInt(DISPATCH_LEVEL), 0n, 0n],
+        `KeAcquireSpinLockAtDpcLevel on "${lock.name}" at ${irqlName(t.irql)}; the caller must already be at DISPATCH_LEVEL.`,
+      );
+    } else if (t.irql > DISPATCH_LEVEL && this.checkIrql) {
+      this.violation(
+        "irql",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.SPINLOCK_ACQUIRE_BAD_IRQL, BigInt(t.irql), this.addressOf(lock), 0n],
+        `KeAcquireSpinLockAtDpcLevel on "${lock.name}" at ${irqlName(t.irql)}; above DISPATCH_LEVEL use an interrupt spin lock.`,
+      );
+    }
+    this.takeSpinLock(t, lock, "KeAcquireSpinLockAtDpcLevel");
+  }
+
+  private takeSpinLock(t: KThread, lock: KSPIN_LOCK, name: string): void {
+    if (lock.owner !== null && this.checkLocks) {
+      this.violation(
+        "locks",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.SELF_DEADLOCK, this.addressOf(lock), this.addressOf(t), 0n],
+        lock.owner === t
+          ? `${name}: thread "${t.name}" acquired spin lock "${lock.name}" that it already holds; it would spin forever.`
+          : `${name}: spin lock "${lock.name}" is held by "${lock.owner.name}", which cannot run to release it while this processor spins at DISPATCH_LEVEL.`,
+      );
+    }
+    lock.owner = t;
+    t.held.push({ lock, mode: "exclusive" });
+    if (this.trace.active) this.emit("lock.acquire", lock.name, { type: "KSPIN_LOCK" });
+  }
+
+  KeReleaseSpinLock(lock: KSPIN_LOCK, oldIrql: KIRQL): void {
+    const t = this.thread("KeReleaseSpinLock");
+    if (t.irql !== DISPATCH_LEVEL && this.checkIrql) {
+      this.violation(
+        "irql",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.SPINLOCK_RELEASE_BAD_IRQL, BigInt(t.irql), this.addressOf(lock), 0n],
+        `KeReleaseSpinLock on "${lock.name}" at ${irqlName(t.irql)}; a spin lock holder is at DISPATCH_LEVEL.`,
+      );
+    }
+    this.dropSpinLock(t, lock, "KeReleaseSpinLock");
+    this.setIrql(t, oldIrql);
+    if (oldIrql < DISPATCH_LEVEL && !t.isDpcContext) this.runPendingDpcs();
+  }
+
+  KeReleaseSpinLockFromDpcLevel(lock: KSPIN_LOCK): void {
+    const t = this.thread("KeReleaseSpinLockFromDpcLevel");
+    this.dropSpinLock(t, lock, "KeReleaseSpinLockFromDpcLevel");
+  }
+
+  private dropSpinLock(t: KThread, lock: KSPIN_LOCK, name: string): void {
+    if (lock.owner !== t && this.checkLocks) {
+      this.violation(
+        "locks",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [lock.owner ? DV.RELEASE_BY_OTHER_THREAD : DV.RELEASE_NOT_OWNED, this.addressOf(lock), this.addressOf(t), 0n],
+        `${name}: thread "${t.name}" released spin lock "${lock.name}" that ${
+          lock.owner ? `"${lock.owner.name}" holds` : "nobody holds"
+        }.`,
+      );
+      return;
+    }
+    lock.owner = null;
+    removeHeld(t, lock);
+    if (this.trace.active) this.emit("lock.release", lock.name, { type: "KSPIN_LOCK" });
+  }
+
+  /** Lowering below DISPATCH_LEVEL lets queued DPCs run (as the DISPATCH software interrupt would). */
+  private runPendingDpcs(): void {
+    this.drainDpcs();
+  }
+
+  // ============================================================== ERESOURCE
+
+  ExInitializeResourceLite(name = "resource", lockClass?: string): ERESOURCE {
+    return new ERESOURCE(name, lockClass);
+  }
+
+  ExDeleteResourceLite(res: ERESOURCE): number {
+    const t = this.enter("ExDeleteResourceLite", KERNEL_DDIS.ExDeleteResourceLite);
+    if (res.activeCount > 0 || res.waiters.length > 0) {
+      this.violation(
+        "locks",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.RESOURCE_DELETED_WHILE_HELD, this.addressOf(res), 0n, 0n],
+        `ExDeleteResourceLite on ERESOURCE "${res.name}" while it is held (${res.activeCount} acquisition(s)) or waited for (${res.waiters.length}).`,
+      );
+    }
+    res.deleted = true;
+    this.leave(t);
+    return STATUS_SUCCESS;
+  }
+
+  /**
+   * Acquire exclusive. Returns true (acquired at once), false (Wait = FALSE and not available), or a promise of
+   * true when the caller must wait.
+   */
+  ExAcquireResourceExclusiveLite(res: ERESOURCE, wait: boolean): boolean | Promise<boolean> {
+    const t = this.enter("ExAcquireResourceExclusiveLite", KERNEL_DDIS.ExAcquireResourceExclusiveLite);
+    this.checkResourceUsable(res, "ExAcquireResourceExclusiveLite");
+    if (res.exclusiveOwner === t) {
+      res.exclusiveCount++;
+      this.leave(t);
+      return true;
+    }
+    if (res.sharedOwners.has(t)) {
+      if (!wait) {
+        this.leave(t);
+        return false;
+      }
+      if (this.checkLocks) {
+        this.violation(
+          "locks",
+          BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+          [DV.SELF_DEADLOCK, this.addressOf(res), this.addressOf(t), 0n],
+          `Thread "${t.name}" holds ERESOURCE "${res.name}" shared and asked for it exclusive. An ERESOURCE cannot be upgraded: the thread waits for itself to release its shared hold (self-deadlock).`,
+        );
+      }
+    }
+    if (res.exclusiveOwner === null && res.sharedOwners.size === 0 && res.waiters.length === 0) {
+      this.grantExclusive(res, t);
+      this.leave(t);
+      return true;
+    }
+    if (!wait) {
+      this.leave(t);
+      return false;
+    }
+    res.waiters.push({ thread: t, exclusive: true });
+    return this.block(new LockWait(res, "exclusive")).then(() => {
+      this.leave(t);
+      return true;
+    });
+  }
+
+  /** Acquire shared; an exclusive owner may acquire shared too (it counts as a recursive exclusive hold). */
+  ExAcquireResourceSharedLite(res: ERESOURCE, wait: boolean): boolean | Promise<boolean> {
+    return this.acquireShared(res, wait, "ExAcquireResourceSharedLite", false);
+  }
+
+  /** Shared even when exclusive waiters are queued. */
+  ExAcquireSharedStarveExclusive(res: ERESOURCE, wait: boolean): boolean | Promise<boolean> {
+    return this.acquireShared(res, wait, "ExAcquireSharedStarveExclusive", true);
+  }
+
+  private acquireShared(
+    res: ERESOURCE,
+    wait: boolean,
+    name: "ExAcquireResourceSharedLite" | "ExAcquireSharedStarveExclusive",
+    starveExclusive: boolean,
+  ): boolean | Promise<boolean> {
+    const t = this.enter(name, KERNEL_DDIS[name]);
+    this.checkResourceUsable(res, name);
+    if (res.exclusiveOwner === t) {
+      res.exclusiveCount++;
+      this.leave(t);
+      return true;
+    }
+    const mine = res.sharedOwners.get(t);
+    if (mine !== undefined) {
+      res.sharedOwners.set(t, mine + 1);
+      this.leave(t);
+      return true;
+    }
+    if (res.exclusiveOwner === null && (starveExclusive || res.exclusiveWaiters === 0)) {
+      this.grantShared(res, t);
+      this.leave(t);
+      return true;
+    }
+    if (!wait) {
+      this.leave(t);
+      return false;
+    }
+    res.waiters.push({ thread: t, exclusive: false });
+    return this.block(new LockWait(res, "shared")).then(() => {
+      this.leave(t);
+      return true;
+    });
+  }
+
+  private grantExclusive(res: ERESOURCE, owner: KThread): void {
+    res.exclusiveOwner = owner;
+    res.exclusiveCount = 1;
+    owner.held.push({ lock: res, mode: "exclusive" });
+    if (this.trace.active) this.emit("lock.acquire", res.name, { type: "ERESOURCE", mode: "exclusive" });
+  }
+
+  private grantShared(res: ERESOURCE, owner: KThread): void {
+    res.sharedOwners.set(owner, 1);
+    owner.held.push({ lock: res, mode: "shared" });
+    if (this.trace.active) this.emit("lock.acquire", res.name, { type: "ERESOURCE", mode: "shared" });
+  }
+
+  private checkResourceUsable(res: ERESOURCE, name: string): void {
+    if (res.deleted) {
+      this.violation(
+        "locks",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.RESOURCE_DELETED_WHILE_HELD, this.addressOf(res), 0n, 0n],
+        `${name} on ERESOURCE "${res.name}" after ExDeleteResourceLite.`,
+      );
+    }
+  }
+
+  /** ExReleaseResourceLite: release one acquisition held by the calling thread. */
+  ExReleaseResourceLite(res: ERESOURCE): void {
+    const t = this.enter("ExReleaseResourceLite", KERNEL_DDIS.ExReleaseResourceLite);
+    this.releaseResource(res, t, t, "ExReleaseResourceLite");
+    this.leave(t);
+  }
+
+  /** Release on behalf of `owner` (a thread, or an owner pointer set with ExSetResourceOwnerPointer). */
+  ExReleaseResourceForThreadLite(res: ERESOURCE, owner: ResourceOwner): void {
+    const t = this.enter("ExReleaseResourceForThreadLite", KERNEL_DDIS.ExReleaseResourceForThreadLite);
+    this.releaseResource(res, owner, t, "ExReleaseResourceForThreadLite");
+    this.leave(t);
+  }
+
+  private releaseResource(res: ERESOURCE, owner: ResourceOwner, caller: KThread, name: string): void {
+    if (res.exclusiveOwner === owner) {
+      if (--res.exclusiveCount === 0) {
+        res.exclusiveOwner = null;
+        if (owner instanceof KThread) removeHeld(owner, res);
+        if (this.trace.active) this.emit("lock.release", res.name, { type: "ERESOURCE", mode: "exclusive" });
+        this.wakeResourceWaiters(res);
+      }
+      return;
+    }
+    const n = res.sharedOwners.get(owner);
+    if (n !== undefined) {
+      if (n > 1) res.sharedOwners.set(owner, n - 1);
+      else {
+        res.sharedOwners.delete(owner);
+        if (owner instanceof KThread) removeHeld(owner, res);
+        if (this.trace.active) this.emit("lock.release", res.name, { type: "ERESOURCE", mode: "shared" });
+        this.wakeResourceWaiters(res);
+      }
+      return;
+    }
+    const holders = describeResourceOwners(res);
+    this.violation(
+      "locks",
+      BUGCHECK.RESOURCE_NOT_OWNED,
+      [this.addressOf(res), this.addressOf(caller), this.addressOf(res.sharedOwners), 0n],
+      `${name} on ERESOURCE "${res.name}" for ${
+        owner === caller ? `thread "${caller.name}"` : ownerLabel(owner)
+      }, which does not own it (${holders}). A resource may only be released by its owner, or for it with ExReleaseResourceForThreadLite.`,
+    );
+  }
+
+  private wakeResourceWaiters(res: ERESOURCE): void {
+    if (res.exclusiveOwner !== null || res.waiters.length === 0) return;
+    const head = res.waiters[0] as { thread: KThread; exclusive: boolean };
+    if (head.exclusive) {
+      if (res.sharedOwners.size > 0) return;
+      res.waiters.shift();
+      this.grantExclusive(res, head.thread);
+      this.readyThread(head.thread, STATUS_SUCCESS);
+      return;
+    }
+    // Grant every shared waiter ahead of the first exclusive one.
+    while (res.waiters.length > 0 && !(res.waiters[0] as { exclusive: boolean }).exclusive) {
+      const w = res.waiters.shift() as { thread: KThread };
+      this.grantShared(res, w.thread);
+      this.readyThread(w.thread, STATUS_SUCCESS);
+    }
+  }
+
+  ExConvertExclusiveToSharedLite(res: ERESOURCE): void {
+    const t = this.enter("ExConvertExclusiveToSharedLite", KERNEL_DDIS.ExConvertExclusiveToSharedLite);
+    if (res.exclusiveOwner !== t) {
+      this.violation(
+        "locks",
+        BUGCHECK.RESOURCE_NOT_OWNED,
+        [this.addressOf(res), this.addressOf(t), 0n, 1n],
+        `ExConvertExclusiveToSharedLite on ERESOURCE "${res.name}" by thread "${t.name}", which does not hold it exclusive.`,
+      );
+      this.leave(t);
+      return;
+    }
+    const count = res.exclusiveCount;
+    res.exclusiveOwner = null;
+    res.exclusiveCount = 0;
+    res.sharedOwners.set(t, count);
+    const h = t.held.find((x) => x.lock === res);
+    if (h) (h as { mode: string }).mode = "shared";
+    while (res.waiters.length > 0 && !(res.waiters[0] as { exclusive: boolean }).exclusive) {
+      const w = res.waiters.shift() as { thread: KThread };
+      this.grantShared(res, w.thread);
+      this.readyThread(w.thread, STATUS_SUCCESS);
+    }
+    this.leave(t);
+  }
+
+  /**
+   * ExSetResourceOwnerPointer: hand the calling thread's ownership to an owner pointer, so that another thread
+   * can later release it with ExReleaseResourceForThreadLite(res, pointer).
+   */
+  ExSetResourceOwnerPointer(res: ERESOURCE, pointer: ResourceOwnerPointer): void {
+    const t = this.enter("ExSetResourceOwnerPointer", KERNEL_DDIS.ExSetResourceOwnerPointer);
+    if (res.exclusiveOwner === t) {
+      res.exclusiveOwner = pointer;
+    } else if (res.sharedOwners.has(t)) {
+      const n = res.sharedOwners.get(t) as number;
+      res.sharedOwners.delete(t);
+      res.sharedOwners.set(pointer, (res.sharedOwners.get(pointer) ?? 0) + n);
+    } else {
+      this.violation(
+        "locks",
+        BUGCHECK.RESOURCE_NOT_OWNED,
+        [this.addressOf(res), this.addressOf(t), 0n, 2n],
+        `ExSetResourceOwnerPointer on ERESOURCE "${res.name}" by thread "${t.name}", which does not own it.`,
+      );
+      this.leave(t);
+      return;
+    }
+    removeHeld(t, res);
+    this.leave(t);
+  }
+
+  ExIsResourceAcquiredExclusiveLite(res: ERESOURCE): boolean {
+    return res.exclusiveOwner === this.thread("ExIsResourceAcquiredExclusiveLite");
+  }
+
+  /** The number of times the caller holds the resource (shared or exclusive); 0 if not at all. */
+  ExIsResourceAcquiredSharedLite(res: ERESOURCE): number {
+    const t = this.thread("ExIsResourceAcquiredSharedLite");
+    if (res.exclusiveOwner === t) return res.exclusiveCount;
+    return res.sharedOwners.get(t) ?? 0;
+  }
+
+  ExGetExclusiveWaiterCount(res: ERESOURCE): number {
+    return res.exclusiveWaiters;
+  }
+
+  ExGetSharedWaiterCount(res: ERESOURCE): number {
+    return res.sharedWaiters;
+  }
+
+  /** A fresh owner pointer (what RDBSS builds as `RxContext | 3`). */
+  makeResourceOwnerPointer(label: string): ResourceOwnerPointer {
+    return new ResourceOwnerPointer(label);
+  }
+
+  // ============================================================== work queues
+
+  ExInitializeWorkItem(routine: WORK_QUEUE_ITEM["routine"], parameter: unknown, name = "work item"): WORK_QUEUE_ITEM {
+    return new WORK_QUEUE_ITEM(routine, parameter, name);
+  }
+
+  /**
+   * Queue a work item to a system worker thread. Re-queuing an item that is still queued is bug check 0xE4.
+   */
+  ExQueueWorkItem(item: WORK_QUEUE_ITEM, queueType: WORK_QUEUE_TYPE): void {
+    const t = this.enter("ExQueueWorkItem", KERNEL_DDIS.ExQueueWorkItem);
+    if (item.queuedOn !== null) {
+      this.violation(
+        "workItem",
+        BUGCHECK.WORKER_INVALID,
+        [0n, this.addressOf(item), BigInt(item.queuedOn), 0n],
+        `ExQueueWorkItem: work item "${item.name}" is already queued on ${WORK_QUEUE_NAMES[item.queuedOn]}. An item may be queued again only after its routine has started.`,
+      );
+      this.leave(t);
+      return;
+    }
+    const q = this.workQueues[queueType] as WorkQueue;
+    item.queuedOn = queueType;
+    if (this.trace.active) this.emit("work.queue", item.name, { queue: WORK_QUEUE_NAMES[queueType] });
+    const idle = q.idle.shift();
+    if (idle) {
+      idle.tls.set("workItem", item);
+      this.readyThread(idle, STATUS_SUCCESS);
+    } else {
+      q.items.push(item);
+      if (q.workers < q.max) this.startWorker(q);
+    }
+    this.leave(t);
+  }
+
+  private startWorker(q: WorkQueue): void {
+    q.workers++;
+    const name = `${WORK_QUEUE_NAMES[q.type].replace("WorkQueue", "")} worker ${q.workers}`;
+    this.createThread(this.systemProcess, name, async (t) => {
+      for (;;) {
+        let item = q.items.shift();
+        if (item === undefined) {
+          q.idle.push(t);
+          await this.block(new QueueWait(q), true);
+          item = t.tls.get("workItem") as WORK_QUEUE_ITEM;
+          t.tls.delete("workItem");
+        }
+        item.queuedOn = null;
+        if (this.trace.active) this.emit("work.run", item.name);
+        t.frames.push(`worker: ${item.name}`);
+        await item.routine(item.parameter);
+        t.frames.pop();
+        if (t.irql !== PASSIVE_LEVEL) {
+          this.violation(
+            "workItem",
+            BUGCHECK.WORKER_THREAD_RETURNED_AT_BAD_IRQL,
+            [0n, BigInt(t.irql), 0n, 0n],
+            `Work item "${item.name}" returned at ${irqlName(t.irql)}; worker routines must return at PASSIVE_LEVEL.`,
+          );
+          t.irql = PASSIVE_LEVEL;
+        }
+        if (t.held.length > 0 || t.criticalRegion !== 0) {
+          this.violation(
+            "workItem",
+            BUGCHECK.WORKER_THREAD_RETURNED_AT_BAD_IRQL,
+            [0n, BigInt(t.irql), this.addressOf(item), BigInt(t.criticalRegion)],
+            `Work item "${item.name}" returned ${t.held.length ? `holding ${describeHeld(t)}` : `inside ${t.criticalRegion} critical region(s)`}.`,
+          );
+        }
+      }
+    });
+  }
+
+  /** Number of worker threads created so far per queue (for tests and reports). */
+  workerCounts(): WorkerLimits {
+    return {
+      critical: (this.workQueues[0] as WorkQueue).workers,
+      delayed: (this.workQueues[1] as WorkQueue).workers,
+      hyperCritical: (this.workQueues[2] as WorkQueue).workers,
+    };
+  }
+
+  // ============================================================== helpers for higher layers
+
+  /**
+   * Run `fn` as a DDI frame: check the IRQL, push the frame, pop it when `fn` settles. For async DDIs
+   * implemented in higher layers.
+   */
+  async callDdi<T>(name: string, maxIrql: KIRQL, fn: (t: KThread) => Promise<T> | T): Promise<T> {
+    const t = this.enter(name, maxIrql);
+    try {
+      return await fn(t);
+    } finally {
+      if (this.stopped === null) this.leave(t);
+    }
+  }
+
+  /** A thread that runs `fn` in a new process (a user-mode test program). */
+  spawn(processName: string, threadName: string, entry: ThreadEntry): KThread {
+    return this.createThread(this.createProcess(processName), threadName, entry);
+  }
+}
+
+function removeHeld(t: KThread, lock: LockLike): void {
+  const h = t.held;
+  for (let i = h.length - 1; i >= 0; i--) {
+    if ((h[i] as { lock: LockLike }).lock === lock) {
+      h.splice(i, 1);
+      return;
+    }
+  }
+}
+
+function describeHeld(t: KThread): string {
+  return t.held.map((h) => `${h.lock.lockType} "${h.lock.name}" (${h.mode})`).join(", ");
+}
+
+function ownerLabel(o: ResourceOwner): string {
+  return o instanceof ResourceOwnerPointer ? `owner pointer ${o.label}` : `thread "${o.name}"`;
+}
+
+function describeResourceOwners(res: ERESOURCE): string {
+  const parts: string[] = [];
+  if (res.exclusiveOwner) parts.push(`held exclusive by ${ownerLabel(res.exclusiveOwner)}`);
+  for (const [o, n] of res.sharedOwners) parts.push(`held shared ×${n} by ${ownerLabel(o)}`);
+  return parts.length ? parts.join("; ") : "it is not held at all";
+}
+
+export { BugCheckError, EventType, ThreadState, TimerType, WorkQueueType };

@@ -1,0 +1,208 @@
+/**
+ * State of the kernel's synchronization objects. The DDIs that operate on them (KeSetEvent,
+ * ExAcquireResourceExclusiveLite …) live on the Kernel class, which checks IRQL and ownership rules.
+ */
+import type { KDPC } from "./core.js";
+import { DispatcherObject, type WaitReason } from "./object.js";
+import type { KThread, LockLike } from "./thread.js";
+import type { TimerEntry } from "./timers.js";
+
+export const EventType = { NotificationEvent: 0, SynchronizationEvent: 1 } as const;
+export type EVENT_TYPE = (typeof EventType)[keyof typeof EventType];
+
+export const TimerType = { NotificationTimer: 0, SynchronizationTimer: 1 } as const;
+export type TIMER_TYPE = (typeof TimerType)[keyof typeof TimerType];
+
+/** KEVENT: a notification event stays signaled and releases every waiter; a synchronization event auto-resets. */
+export class KEVENT extends DispatcherObject {
+  readonly objectType = "KEVENT";
+  readonly type: EVENT_TYPE;
+  signaled: boolean;
+  constructor(type: EVENT_TYPE, initialState: boolean, name = "event") {
+    super(name);
+    this.type = type;
+    this.signaled = initialState;
+  }
+  isSignaledFor(): boolean {
+    return this.signaled;
+  }
+  acquireFor(): number {
+    if (this.type === EventType.SynchronizationEvent) this.signaled = false;
+    return 0;
+  }
+}
+
+/** KMUTEX (mutant): recursive for its owner; acquiring it enters a critical region. */
+export class KMUTEX extends DispatcherObject implements LockLike {
+  readonly objectType = "KMUTEX";
+  readonly lockType = "KMUTEX";
+  readonly level: number;
+  owner: KThread | null = null;
+  recursion = 0;
+  constructor(level = 0, name = "mutex") {
+    super(name);
+    this.level = level;
+  }
+  isSignaledFor(t: KThread): boolean {
+    return this.owner === null || this.owner === t;
+  }
+  acquireFor(t: KThread): number {
+    if (this.owner !== t) {
+      this.owner = t;
+      t.held.push({ lock: this, mode: "exclusive" });
+      t.criticalRegion++;
+    }
+    this.recursion++;
+    return 0;
+  }
+  override owners(): readonly KThread[] {
+    return this.owner ? [this.owner] : [];
+  }
+}
+
+/** KTIMER: signaled when it expires; optionally queues a DPC; optionally periodic. */
+export class KTIMER extends DispatcherObject {
+  readonly objectType = "KTIMER";
+  readonly type: TIMER_TYPE;
+  signaled = false;
+  entry: TimerEntry | null = null;
+  dpc: KDPC | null = null;
+  period = 0;
+  dueTime = 0;
+  constructor(type: TIMER_TYPE = TimerType.NotificationTimer, name = "timer") {
+    super(name);
+    this.type = type;
+  }
+  isSignaledFor(): boolean {
+    return this.signaled;
+  }
+  acquireFor(): number {
+    if (this.type === TimerType.SynchronizationTimer) this.signaled = false;
+    return 0;
+  }
+  get inserted(): boolean {
+    return this.entry !== null && !this.entry.cancelled;
+  }
+}
+
+/** FAST_MUTEX: not recursive; raises to APC_LEVEL while held. */
+export class FAST_MUTEX implements LockLike {
+  readonly lockType = "FAST_MUTEX";
+  readonly name: string;
+  owner: KThread | null = null;
+  oldIrql = 0;
+  /** Acquired with ExAcquireFastMutexUnsafe (no IRQL raise). */
+  unsafe = false;
+  readonly waiters: KThread[] = [];
+  constructor(name = "fast mutex") {
+    this.name = name;
+  }
+  owners(): readonly KThread[] {
+    return this.owner ? [this.owner] : [];
+  }
+}
+
+/** KSPIN_LOCK: raises to DISPATCH_LEVEL while held. */
+export class KSPIN_LOCK implements LockLike {
+  readonly lockType = "KSPIN_LOCK";
+  readonly name: string;
+  owner: KThread | null = null;
+  constructor(name = "spin lock") {
+    this.name = name;
+  }
+  owners(): readonly KThread[] {
+    return this.owner ? [this.owner] : [];
+  }
+}
+
+/**
+ * An owner of an ERESOURCE: a thread, or an owner pointer set with ExSetResourceOwnerPointer (RDBSS uses
+ * `RxContext | 3` so another thread can release the resource for the context).
+ */
+export type ResourceOwner = KThread | ResourceOwnerPointer;
+
+export class ResourceOwnerPointer {
+  readonly label: string;
+  constructor(label: string) {
+    this.label = label;
+  }
+}
+
+interface ResourceWaiter {
+  readonly thread: KThread;
+  readonly exclusive: boolean;
+}
+
+/** ERESOURCE: a readers/writer lock with recursive exclusive and shared ownership, and owner tracking. */
+export class ERESOURCE implements LockLike {
+  readonly lockType = "ERESOURCE";
+  readonly name: string;
+  exclusiveOwner: ResourceOwner | null = null;
+  exclusiveCount = 0;
+  readonly sharedOwners = new Map<ResourceOwner, number>();
+  readonly waiters: ResourceWaiter[] = [];
+  deleted = false;
+  /** Lock class for ordering checks (e.g. "netname table", "FCB table", "FCB"); defaults to the name. */
+  readonly lockClass: string;
+  constructor(name = "resource", lockClass?: string) {
+    this.name = name;
+    this.lockClass = lockClass ?? name;
+  }
+  owners(): readonly KThread[] {
+    const out: KThread[] = [];
+    if (this.exclusiveOwner && !(this.exclusiveOwner instanceof ResourceOwnerPointer)) out.push(this.exclusiveOwner);
+    for (const o of this.sharedOwners.keys()) if (!(o instanceof ResourceOwnerPointer)) out.push(o);
+    return out;
+  }
+  get exclusiveWaiters(): number {
+    let n = 0;
+    for (const w of this.waiters) if (w.exclusive) n++;
+    return n;
+  }
+  get sharedWaiters(): number {
+    return this.waiters.length - this.exclusiveWaiters;
+  }
+  /** Total acquisitions (exclusive recursion + shared counts). */
+  get activeCount(): number {
+    let n = this.exclusiveCount;
+    for (const c of this.sharedOwners.values()) n += c;
+    return n;
+  }
+}
+
+/** A wait on a non-dispatcher lock, for deadlock reports. */
+export class LockWait implements WaitReason {
+  readonly lock: LockLike;
+  readonly mode: "exclusive" | "shared";
+  constructor(lock: LockLike, mode: "exclusive" | "shared") {
+    this.lock = lock;
+    this.mode = mode;
+  }
+  describe(): string {
+    return `${this.lock.lockType} "${this.lock.name}" (${this.mode})`;
+  }
+  owners(): readonly KThread[] {
+    return this.lock.owners();
+  }
+}
+
+export const WorkQueueType = { CriticalWorkQueue: 0, DelayedWorkQueue: 1, HyperCriticalWorkQueue: 2 } as const;
+export type WORK_QUEUE_TYPE = (typeof WorkQueueType)[keyof typeof WorkQueueType];
+export const WORK_QUEUE_NAMES = ["CriticalWorkQueue", "DelayedWorkQueue", "HyperCriticalWorkQueue"] as const;
+
+/** WORK_QUEUE_ITEM: run `routine(parameter)` on a system worker thread at PASSIVE_LEVEL. */
+export class WORK_QUEUE_ITEM {
+  routine: (parameter: unknown) => Promise<void> | void;
+  parameter: unknown;
+  readonly name: string;
+  /** Non-null while the item sits in a queue (List.Flink in the real structure). */
+  queuedOn: WORK_QUEUE_TYPE | null = null;
+  constructor(routine: WORK_QUEUE_ITEM["routine"], parameter: unknown, name = "work item") {
+    this.routine = routine;
+    this.parameter = parameter;
+    this.name = name;
+  }
+}
+
+export const WaitType = { WaitAll: 0, WaitAny: 1 } as const;
+export type WAIT_TYPE = (typeof WaitType)[keyof typeof WaitType];

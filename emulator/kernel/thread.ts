@@ -1,0 +1,102 @@
+/**
+ * KPROCESS / KTHREAD. An emulated thread is an async function run by the kernel's scheduler; it only runs when
+ * the scheduler hands it control, and gives control back only at scheduling points (a wait, a contended lock, a
+ * yield point, its exit).
+ */
+import { DispatcherObject, type WaitReason } from "./object.js";
+
+export const ThreadState = {
+  Initialized: 0,
+  Ready: 1,
+  Running: 2,
+  Waiting: 3,
+  Terminated: 4,
+} as const;
+export type ThreadStateValue = (typeof ThreadState)[keyof typeof ThreadState];
+
+export class KProcess {
+  readonly id: number;
+  readonly name: string;
+  readonly isSystem: boolean;
+  /** Slot for the I/O manager's handle table (owned by emulator/io). */
+  handleTable: unknown = null;
+
+  constructor(id: number, name: string, isSystem: boolean) {
+    this.id = id;
+    this.name = name;
+    this.isSystem = isSystem;
+  }
+}
+
+/** A lock a thread holds, for reports, exit checks and deadlock explanations. */
+export interface HeldLock {
+  readonly lock: LockLike;
+  readonly mode: "exclusive" | "shared";
+}
+
+export interface LockLike {
+  readonly lockType: string;
+  readonly name: string;
+  owners(): readonly KThread[];
+}
+
+export type ThreadEntry = (thread: KThread) => Promise<void> | void;
+
+export class KThread extends DispatcherObject {
+  readonly objectType = "KTHREAD";
+  readonly id: number;
+  readonly process: KProcess;
+  readonly entry: ThreadEntry;
+  /** True for the pseudo-thread that represents DPC (arbitrary thread) context. */
+  readonly isDpcContext: boolean;
+  irql = 0;
+  state: ThreadStateValue = ThreadState.Initialized;
+  /** Emulated call chain: DDIs, IRP dispatch routines and MRx calls currently active on this thread. */
+  readonly frames: string[] = [];
+  /** Depth of system-service (Nt*) calls; > 0 means the thread is in kernel mode. */
+  kernelDepth = 0;
+  /** KernelApcDisable: KeEnterCriticalRegion / FsRtlEnterFileSystem nesting. */
+  criticalRegion = 0;
+  /** Locks held, in acquisition order. */
+  readonly held: HeldLock[] = [];
+  /** Set while Waiting: what the thread waits for. */
+  waitReason: WaitReason | null = null;
+  /** Idle waits (a worker waiting for work, a receive thread waiting for a packet) do not keep a run alive. */
+  idleWait = false;
+  /** Status the current wait completed with. */
+  waitStatus = 0;
+  /** Resolver of the promise the thread is parked on; null while running. */
+  resume: ((status: number) => void) | null = null;
+  /** The exception that ended a user-mode thread, if any. */
+  error: unknown = undefined;
+  /** Free-form per-thread data for higher layers (I/O manager's current IRP, RDBSS top-level context …). */
+  readonly tls: Map<string, unknown> = new Map();
+
+  constructor(id: number, name: string, process: KProcess, entry: ThreadEntry, isDpcContext = false) {
+    super(name);
+    this.id = id;
+    this.process = process;
+    this.entry = entry;
+    this.isDpcContext = isDpcContext;
+  }
+
+  isSignaledFor(): boolean {
+    return this.state === ThreadState.Terminated;
+  }
+
+  acquireFor(): number {
+    return 0;
+  }
+
+  get terminated(): boolean {
+    return this.state === ThreadState.Terminated;
+  }
+
+  override describe(): string {
+    return `thread ${this.id} "${this.name}"`;
+  }
+
+  label(): { id: number; name: string; process: string } {
+    return { id: this.id, name: this.name, process: this.process.name };
+  }
+}

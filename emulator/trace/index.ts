@@ -1,0 +1,1 @@
+export { formatEvent, Trace, type TraceEvent, type TraceKind, traceChannel } from "./events.js";
