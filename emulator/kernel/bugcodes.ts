@@ -251,12 +251,7 @@ export const BUGCHECK_INFO: Readonly<Record<BugCheckCode, BugCheckInfo>> = {
   [BUGCHECK.FAST_ERESOURCE_PRECONDITION_VIOLATION]: {
     name: "FAST_ERESOURCE_PRECONDITION_VIOLATION",
     summary: "A fast-resource routine was called in a state it forbids (IRQL too high, bad owner entry, APCs on…).",
-    params: [
-      "violation type",
-      "depends on parameter 1",
-      "depends on parameter 1",
-      "depends on parameter 1",
-    ],
+    params: ["violation type", "depends on parameter 1", "depends on parameter 1", "depends on parameter 1"],
   },
 };
 

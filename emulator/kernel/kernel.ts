@@ -7,7 +7,7 @@
  * synchronously, so hot paths can skip the `await`:  `const r = k.ExAcquireResourceSharedLite(res, true);
  * if (r !== true) await r;`.
  */
-import { BUGCHECK } from "./bugcodes.js";
+import { BUGCHECK, VERIFIER_C4 } from "./bugcodes.js";
 import { KDPC, KernelCore, type KernelOptions } from "./core.js";
 import { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, irqlName, isValidIrql, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
 import { type DispatcherObject, WaitBlock } from "./object.js";
@@ -95,20 +95,24 @@ export const KERNEL_DDIS = {
 
 export type KernelDdiName = keyof typeof KERNEL_DDIS;
 
-/** Driver Verifier 0xC4 parameter-1 sub-codes used by the kernel checks. */
+/**
+ * Driver Verifier 0xC4 parameter-1 sub-codes used by the kernel checks (values from the 0xC4 bug-check page,
+ * see VERIFIER_C4 in bugcodes.ts).
+ */
 export const DV = {
-  RAISE_IRQL_TO_LOWER: 0x30n,
-  LOWER_IRQL_TO_HIGHER: 0x31n,
-  SPINLOCK_RELEASE_BAD_IRQL: 0x32n,
-  FAST_MUTEX_ACQUIRE_BAD_IRQL: 0x33n,
-  FAST_MUTEX_RELEASE_BAD_IRQL: 0x34n,
-  SPINLOCK_ACQUIRE_BAD_IRQL: 0x35n,
-  SELF_DEADLOCK: 0x1000n,
-  DEADLOCK_DETECTED: 0x1001n,
-  RELEASE_NOT_OWNED: 0x1003n,
-  RELEASE_BY_OTHER_THREAD: 0x1004n,
-  THREAD_EXIT_HOLDING_LOCK: 0x1005n,
-  RESOURCE_DELETED_WHILE_HELD: 0x1006n,
+  RAISE_IRQL_TO_LOWER: BigInt(VERIFIER_C4.RAISE_IRQL_INVALID.code),
+  LOWER_IRQL_TO_HIGHER: BigInt(VERIFIER_C4.LOWER_IRQL_INVALID.code),
+  SPINLOCK_RELEASE_BAD_IRQL: BigInt(VERIFIER_C4.SPIN_LOCK_RELEASE_NOT_AT_DISPATCH.code),
+  FAST_MUTEX_ACQUIRE_BAD_IRQL: BigInt(VERIFIER_C4.FAST_MUTEX_ACQUIRE_ABOVE_APC.code),
+  FAST_MUTEX_RELEASE_BAD_IRQL: BigInt(VERIFIER_C4.FAST_MUTEX_RELEASE_NOT_AT_APC.code),
+  SPINLOCK_ACQUIRE_BAD_IRQL: BigInt(VERIFIER_C4.SPIN_LOCK_ACQUIRE_ABOVE_DISPATCH.code),
+  SELF_DEADLOCK: BigInt(VERIFIER_C4.SELF_DEADLOCK.code),
+  LOCK_HIERARCHY_VIOLATION: BigInt(VERIFIER_C4.LOCK_HIERARCHY_VIOLATION.code),
+  RELEASE_NOT_OWNED: BigInt(VERIFIER_C4.RELEASE_OF_UNACQUIRED_LOCK.code),
+  RELEASE_BY_OTHER_THREAD: BigInt(VERIFIER_C4.RELEASE_BY_WRONG_THREAD.code),
+  THREAD_EXIT_HOLDING_LOCK: BigInt(VERIFIER_C4.THREAD_TERMINATED_HOLDING_LOCK.code),
+  RESOURCE_DELETED_WHILE_HELD: BigInt(VERIFIER_C4.DELETED_LOCK_STILL_OWNED.code),
+  LEAVE_CRITICAL_REGION_NOT_IN_REGION: BigInt(VERIFIER_C4.LEAVE_CRITICAL_REGION_NOT_IN_REGION.code),
 } as const;
 
 /** Highest number of worker threads per system work queue (created on demand). */
@@ -223,8 +227,8 @@ export class Kernel extends KernelCore {
     if (t.criticalRegion === 0) {
       this.violation(
         "locks",
-        BUGCHECK.APC_INDEX_MISMATCH,
-        [0n, 0n, BigInt(t.criticalRegion - 1), 0n],
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.LEAVE_CRITICAL_REGION_NOT_IN_REGION, this.addressOf(t), 0n, 0n],
         "KeLeaveCriticalRegion without a matching KeEnterCriticalRegion (the APC-disable count went negative).",
       );
     } else t.criticalRegion--;

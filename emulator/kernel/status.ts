@@ -4,7 +4,7 @@
  * Layout of an NTSTATUS (ntdef.h): bits 31-30 severity (0 success, 1 informational, 2 warning, 3 error),
  * bit 29 "customer" (set for codes not defined by Microsoft), bits 27-16 facility, bits 15-0 code.
  *
- * Values follow the public ntstatus.h headers (checked against a Wine copy of ntstatus.h) and, for the codes it
+ * Values follow the public ntstatus.h definitions (checked against public copies of the header) and, for the codes it
  * names, the status list at the end of §9 of reference/rdbss-semantics.md. The one exception is
  * STATUS_REDIRECTOR_STOPPED: the MRxStop page documents the name but no public header defines a value for it,
  * so the emulator gives it a customer-range value (see EMULATOR_DEFINED_STATUSES).
@@ -407,6 +407,7 @@ export const STATUS = {
   STATUS_STACK_BUFFER_OVERRUN: 0xc0000409,
   STATUS_ASSERTION_FAILURE: 0xc0000420,
   STATUS_FILE_SYSTEM_LIMITATION: 0xc0000427,
+  STATUS_SERVER_UNAVAILABLE: 0xc0000466,
   STATUS_FILE_NOT_AVAILABLE: 0xc0000467,
 
   // ── Emulator-defined (customer bit set; no public header defines these) ─────────────────────────────────
@@ -417,7 +418,9 @@ export const STATUS = {
 export type NtStatusName = keyof typeof STATUS;
 
 /** Names whose values the emulator chose itself because no public header defines them. */
-export const EMULATOR_DEFINED_STATUSES: ReadonlySet<NtStatusName> = new Set<NtStatusName>(["STATUS_REDIRECTOR_STOPPED"]);
+export const EMULATOR_DEFINED_STATUSES: ReadonlySet<NtStatusName> = new Set<NtStatusName>([
+  "STATUS_REDIRECTOR_STOPPED",
+]);
 
 export type StatusSeverity = "success" | "information" | "warning" | "error";
 
