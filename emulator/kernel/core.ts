@@ -155,12 +155,7 @@ export class KernelCore {
    * A check found a violation. In "stop" mode this is a bug check (never returns); in "record" mode the
    * violation is kept in the run's report and execution goes on; in "off" mode nothing happens.
    */
-  violation(
-    check: string,
-    code: number,
-    params: readonly [bigint, bigint, bigint, bigint],
-    reason: string,
-  ): void {
+  violation(check: string, code: number, params: readonly [bigint, bigint, bigint, bigint], reason: string): void {
     const mode = this.checkMode(check);
     if (mode === "off") return;
     const stop = this.makeStop("bugcheck", code, params, reason, check);
@@ -217,9 +212,10 @@ export class KernelCore {
   /** Stop for an exception thrown by driver code running in kernel mode. */
   exceptionStop(t: KThread, error: unknown): void {
     if (this.stopInfo !== null) return;
-    const code = t.process.isSystem || t.isDpcContext
-      ? BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED
-      : BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED;
+    const code =
+      t.process.isSystem || t.isDpcContext
+        ? BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED
+        : BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED;
     const exCode = error instanceof TypeError || error instanceof RangeError ? 0xc0000005n : 0xe0000001n;
     const msg = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const stop = this.makeStop(

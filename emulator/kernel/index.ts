@@ -1,5 +1,15 @@
 /** The emulated kernel: threads and the deterministic scheduler, IRQL, locks, timers, DPCs, work queues, stops. */
-export { BUGCHECK, bugCheckName } from "./bugcodes.js";
+export {
+  BUGCHECK,
+  BUGCHECK_INFO,
+  bugCheckName,
+  formatBugCheck,
+  RDBSS_BUG_CHECK,
+  rdbssBugCheckParam1,
+  VERIFIER_C4,
+  VERIFIER_C9,
+  WORKER_INVALID_CODES,
+} from "./bugcodes.js";
 export { type CheckMode, KDPC, KERNEL_CHECKS, type KernelOptions, type RunResult } from "./core.js";
 export { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, Irql, irqlName, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
 export {

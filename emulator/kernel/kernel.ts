@@ -7,7 +7,7 @@
  * synchronously, so hot paths can skip the `await`:  `const r = k.ExAcquireResourceSharedLite(res, true);
  * if (r !== true) await r;`.
  */
-import { BUGCHECK, VERIFIER_C4 } from "./bugcodes.js";
+import { BUGCHECK, VERIFIER_C4, WORKER_INVALID_CODES } from "./bugcodes.js";
 import { KDPC, KernelCore, type KernelOptions } from "./core.js";
 import { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, irqlName, isValidIrql, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
 import { type DispatcherObject, WaitBlock } from "./object.js";
@@ -1041,7 +1041,7 @@ export class Kernel extends KernelCore {
       this.violation(
         "workItem",
         BUGCHECK.WORKER_INVALID,
-        [0n, this.addressOf(item), BigInt(item.queuedOn), 0n],
+        [BigInt(WORKER_INVALID_CODES.ACTIVE_ITEM_QUEUED.code), this.addressOf(item), BigInt(item.queuedOn), 0n],
         `ExQueueWorkItem: work item "${item.name}" is already queued on ${WORK_QUEUE_NAMES[item.queuedOn]}. An item may be queued again only after its routine has started.`,
       );
       this.leave(t);

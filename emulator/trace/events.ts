@@ -59,9 +59,10 @@ export class Trace {
     what: string,
     data?: Readonly<Record<string, string | number | boolean>>,
   ): void {
-    const ev: TraceEvent = data === undefined
-      ? { seq: this.seq++, time, thread, kind, what }
-      : { seq: this.seq++, time, thread, kind, what, data };
+    const ev: TraceEvent =
+      data === undefined
+        ? { seq: this.seq++, time, thread, kind, what }
+        : { seq: this.seq++, time, thread, kind, what, data };
     if (this.enabled) this.events.push(ev);
     if (traceChannel.hasSubscribers) traceChannel.publish(ev);
   }

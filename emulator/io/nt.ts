@@ -1,0 +1,1011 @@
+/**
+ * System services: the Nt* calls a user-mode program makes (and the Zw* forms kernel components use), with
+ * per-process handle tables. Each call builds an IRP, sends it to the top of the file's device stack, and either
+ * waits for it (synchronous file objects, opened with FILE_SYNCHRONOUS_IO_*) or returns STATUS_PENDING with an
+ * IoRequest the caller can wait on or cancel (asynchronous file objects).
+ */
+import {
+  KEVENT,
+  type KProcess,
+  type KThread,
+  type NTSTATUS,
+  PASSIVE_LEVEL,
+  STATUS,
+  statusName,
+} from "../kernel/index.js";
+import {
+  ACCESS_FROM_CTL_CODE,
+  DELETE,
+  FILE_ADD_FILE,
+  FILE_APPEND_DATA,
+  FILE_CREATE,
+  FILE_DELETE_ON_CLOSE,
+  FILE_DIRECTORY_FILE,
+  FILE_LIST_DIRECTORY,
+  FILE_MAXIMUM_DISPOSITION,
+  FILE_NO_INTERMEDIATE_BUFFERING,
+  FILE_NON_DIRECTORY_FILE,
+  FILE_OPEN,
+  FILE_OPEN_IF,
+  FILE_RANDOM_ACCESS,
+  FILE_READ_ACCESS,
+  FILE_READ_ATTRIBUTES,
+  FILE_READ_DATA,
+  FILE_SEQUENTIAL_ONLY,
+  FILE_SYNCHRONOUS_IO_ALERT,
+  FILE_SYNCHRONOUS_IO_NONALERT,
+  FILE_VALID_OPTION_FLAGS,
+  FILE_WRITE_ACCESS,
+  FILE_WRITE_ATTRIBUTES,
+  FILE_WRITE_DATA,
+  FILE_WRITE_THROUGH,
+  FO_ALERTABLE_IO,
+  FO_NO_INTERMEDIATE_BUFFERING,
+  FO_RANDOM_ACCESS,
+  FO_SEQUENTIAL_ONLY,
+  FO_SYNCHRONOUS_IO,
+  FO_WRITE_THROUGH,
+  IO_REPARSE,
+  IRP_BUFFERED_IO,
+  IRP_CREATE_OPERATION,
+  IRP_INPUT_OPERATION,
+  IRP_MJ_CREATE,
+  IRP_MJ_DEVICE_CONTROL,
+  IRP_MJ_DIRECTORY_CONTROL,
+  IRP_MJ_FILE_SYSTEM_CONTROL,
+  IRP_MJ_FLUSH_BUFFERS,
+  IRP_MJ_LOCK_CONTROL,
+  IRP_MJ_NAMES,
+  IRP_MJ_QUERY_INFORMATION,
+  IRP_MJ_QUERY_VOLUME_INFORMATION,
+  IRP_MJ_READ,
+  IRP_MJ_SET_INFORMATION,
+  IRP_MJ_WRITE,
+  IRP_MN_LOCK,
+  IRP_MN_NOTIFY_CHANGE_DIRECTORY,
+  IRP_MN_QUERY_DIRECTORY,
+  IRP_MN_UNLOCK_ALL,
+  IRP_MN_UNLOCK_SINGLE,
+  IRP_MN_USER_FS_REQUEST,
+  IRP_SYNCHRONOUS_API,
+  METHOD_BUFFERED,
+  METHOD_FROM_CTL_CODE,
+  METHOD_NEITHER,
+  mapGenericMask,
+  SL_EXCLUSIVE_LOCK,
+  SL_FAIL_IMMEDIATELY,
+  SL_INDEX_SPECIFIED,
+  SL_RESTART_SCAN,
+  SL_RETURN_SINGLE_ENTRY,
+  SL_WATCH_TREE,
+  SYNCHRONIZE,
+} from "./constants.js";
+import { FILE_INFORMATION_CLASS } from "./constants.js";
+import {
+  type FILE_FULL_EA_INFORMATION,
+  IO_STATUS_BLOCK,
+  type IO_STACK_LOCATION,
+  type IRP,
+  type KPROCESSOR_MODE,
+} from "./irp.js";
+import type { IoManager } from "./iomgr.js";
+import type { FILE_OBJECT } from "./objects.js";
+
+const {
+  FileAllocationInformation,
+  FileBasicInformation,
+  FileDispositionInformation,
+  FileDispositionInformationEx,
+  FileEndOfFileInformation,
+  FileLinkInformation,
+  FileRenameInformation,
+} = FILE_INFORMATION_CLASS;
+const { STATUS_SUCCESS, STATUS_PENDING, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, STATUS_ACCESS_DENIED } =
+  STATUS;
+
+/** A handle-table entry: the object and the access granted to the handle. */
+export interface HandleEntry {
+  readonly object: FILE_OBJECT;
+  readonly GrantedAccess: number;
+}
+
+/** A process's handle table. Handle values are multiples of 4 and are not reused within a run. */
+export class HandleTable {
+  private readonly entries = new Map<number, HandleEntry>();
+  private next = 4;
+  insert(object: FILE_OBJECT, GrantedAccess: number): number {
+    const h = this.next;
+    this.next += 4;
+    this.entries.set(h, { object, GrantedAccess });
+    return h;
+  }
+  get(handle: number): HandleEntry | undefined {
+    return this.entries.get(handle);
+  }
+  remove(handle: number): HandleEntry | undefined {
+    const e = this.entries.get(handle);
+    if (e) this.entries.delete(handle);
+    return e;
+  }
+  get size(): number {
+    return this.entries.size;
+  }
+  handles(): number[] {
+    return [...this.entries.keys()];
+  }
+}
+
+/**
+ * An I/O request in flight, as the caller sees it: NT's IO_STATUS_BLOCK plus the event that is signaled when the
+ * IRP completes. Returned by every call on an asynchronous file object.
+ */
+export class IoRequest {
+  readonly id: number;
+  readonly major: number;
+  readonly minor: number;
+  readonly file: FILE_OBJECT;
+  readonly thread: KThread;
+  readonly IoStatusBlock = new IO_STATUS_BLOCK();
+  readonly event: KEVENT;
+  /** The data buffer of the request (read data, query results, notification records). */
+  buffer: Uint8Array | null = null;
+  done = false;
+  irp: IRP | null;
+  private readonly nt: SystemServices;
+
+  constructor(nt: SystemServices, irp: IRP, file: FILE_OBJECT, thread: KThread, major: number, minor: number) {
+    this.nt = nt;
+    this.id = irp.id;
+    this.irp = irp;
+    this.file = file;
+    this.thread = thread;
+    this.major = major;
+    this.minor = minor;
+    this.event = new KEVENT(0, false, `request ${irp.id}`);
+  }
+
+  get Status(): NTSTATUS {
+    return this.done ? this.IoStatusBlock.Status : STATUS_PENDING;
+  }
+
+  /** Wait (from an emulated thread) until the request completes; returns its final status block. */
+  async wait(timeout?: number): Promise<IO_STATUS_BLOCK | null> {
+    if (this.done) return this.IoStatusBlock;
+    const s = await this.nt.io.k.KeWaitForSingleObject(this.event, timeout);
+    return s === STATUS.STATUS_TIMEOUT ? null : this.IoStatusBlock;
+  }
+
+  label(): string {
+    return `${IRP_MJ_NAMES[this.major] ?? this.major} request #${this.id}`;
+  }
+}
+
+export interface IoResult {
+  /** The status the call returned: the final status, or STATUS_PENDING for asynchronous I/O still in flight. */
+  readonly Status: NTSTATUS;
+  /** IoStatusBlock.Information when the request has completed, else 0. */
+  readonly Information: number;
+  /** The request (always set for asynchronous file objects; null when the call failed before an IRP was sent). */
+  readonly request: IoRequest | null;
+}
+
+export interface NtCreateFileArgs {
+  readonly ObjectName: string;
+  readonly RootDirectory?: number;
+  readonly DesiredAccess: number;
+  readonly FileAttributes?: number;
+  readonly ShareAccess?: number;
+  readonly CreateDisposition: number;
+  readonly CreateOptions?: number;
+  readonly EaBuffer?: readonly FILE_FULL_EA_INFORMATION[];
+  readonly AllocationSize?: number;
+}
+
+export interface NtCreateFileResult {
+  readonly Status: NTSTATUS;
+  /** The new handle, or 0 on failure. */
+  readonly FileHandle: number;
+  /** FILE_CREATED, FILE_OPENED … */
+  readonly Information: number;
+}
+
+export interface ReadWriteArgs {
+  /** The caller's buffer (reads fill it; writes send it). */
+  readonly Buffer?: Uint8Array;
+  /** Bytes to transfer (default: the buffer's length). */
+  readonly Length?: number;
+  /** Offset; required for asynchronous file objects, defaults to CurrentByteOffset for synchronous ones. */
+  readonly ByteOffset?: number;
+  readonly Key?: number;
+}
+
+export interface IoControlArgs {
+  readonly InputBuffer?: Uint8Array | unknown;
+  readonly InputBufferLength?: number;
+  readonly OutputBuffer?: Uint8Array;
+  readonly OutputBufferLength?: number;
+}
+
+/** Per-call options of every Nt service. */
+export interface CallOptions {
+  /** An event to signal at completion (as the Event parameter of the NT call). */
+  readonly Event?: KEVENT;
+}
+
+/** Maximum IRQL of the system services: PASSIVE_LEVEL. */
+export const NT_SERVICES = [
+  "NtCreateFile",
+  "NtOpenFile",
+  "NtClose",
+  "NtReadFile",
+  "NtWriteFile",
+  "NtDeviceIoControlFile",
+  "NtFsControlFile",
+  "NtQueryDirectoryFile",
+  "NtNotifyChangeDirectoryFile",
+  "NtQueryInformationFile",
+  "NtSetInformationFile",
+  "NtQueryVolumeInformationFile",
+  "NtLockFile",
+  "NtUnlockFile",
+  "NtFlushBuffersFile",
+  "NtCancelIoFile",
+  "NtCancelIoFileEx",
+] as const;
+
+class FileObjectLock {
+  readonly lockType = "file object lock";
+  readonly name: string;
+  readonly fo: FILE_OBJECT;
+  constructor(fo: FILE_OBJECT) {
+    this.fo = fo;
+    this.name = fo.label();
+  }
+  owners(): readonly KThread[] {
+    return this.fo.busy ? [this.fo.busy] : [];
+  }
+  describe(): string {
+    return `synchronous-I/O lock of ${this.fo.label()}`;
+  }
+}
+
+export class SystemServices {
+  readonly io: IoManager;
+
+  constructor(io: IoManager) {
+    this.io = io;
+  }
+
+  /** The handle table of a process (created on first use). */
+  handleTable(p: KProcess): HandleTable {
+    if (!(p.handleTable instanceof HandleTable)) p.handleTable = new HandleTable();
+    return p.handleTable as HandleTable;
+  }
+
+  /** Look up a handle in the calling thread's process (or the system process for kernel handles). */
+  referenceByHandle(handle: number, mode: KPROCESSOR_MODE = "UserMode"): HandleEntry | undefined {
+    const t = this.io.k.thread("ObReferenceObjectByHandle");
+    const table = this.handleTable(mode === "KernelMode" ? this.io.k.systemProcess : t.process);
+    return table.get(handle);
+  }
+
+  /** ObReferenceObjectByHandle: the file object behind a handle, with a reference the caller must drop. */
+  ObReferenceObjectByHandle(
+    handle: number,
+    mode: KPROCESSOR_MODE = "KernelMode",
+  ): { status: NTSTATUS; object: FILE_OBJECT | null } {
+    const e = this.referenceByHandle(handle, mode);
+    if (!e) return { status: STATUS_INVALID_HANDLE, object: null };
+    this.io.ObReferenceObject(e.object);
+    return { status: STATUS_SUCCESS, object: e.object };
+  }
+
+  // ------------------------------------------------------------ service frame
+
+  private async service<T>(name: string, mode: KPROCESSOR_MODE, body: (t: KThread) => Promise<T>): Promise<T> {
+    const k = this.io.k;
+    const t = k.enter(name, PASSIVE_LEVEL);
+    const user = mode === "UserMode";
+    if (user) k.systemServiceEnter(t);
+    try {
+      return await body(t);
+    } finally {
+      if (k.stopped === null) {
+        k.leave(t);
+        if (user) k.systemServiceExit(t, name);
+      }
+    }
+  }
+
+  private tableFor(t: KThread, mode: KPROCESSOR_MODE): HandleTable {
+    return this.handleTable(mode === "KernelMode" ? this.io.k.systemProcess : t.process);
+  }
+
+  // ------------------------------------------------------------ create / close
+
+  NtCreateFile(args: NtCreateFileArgs): Promise<NtCreateFileResult> {
+    return this.service("NtCreateFile", "UserMode", (t) => this.createFile(t, args, "UserMode"));
+  }
+
+  /** NtOpenFile: NtCreateFile with FILE_OPEN. */
+  NtOpenFile(args: Omit<NtCreateFileArgs, "CreateDisposition">): Promise<NtCreateFileResult> {
+    return this.service("NtOpenFile", "UserMode", (t) =>
+      this.createFile(t, { ...args, CreateDisposition: FILE_OPEN }, "UserMode"),
+    );
+  }
+
+  /** ZwCreateFile from kernel mode: a kernel handle in the system process, no access checks. */
+  ZwCreateFile(args: NtCreateFileArgs): Promise<NtCreateFileResult> {
+    return this.service("ZwCreateFile", "KernelMode", (t) => this.createFile(t, args, "KernelMode"));
+  }
+
+  private async createFile(t: KThread, args: NtCreateFileArgs, mode: KPROCESSOR_MODE): Promise<NtCreateFileResult> {
+    const fail = (Status: NTSTATUS): NtCreateFileResult => ({ Status, FileHandle: 0, Information: 0 });
+    const options = args.CreateOptions ?? 0;
+    const disposition = args.CreateDisposition;
+    const access = mapGenericMask(args.DesiredAccess);
+    // IoCreateFile's parameter checks.
+    if (
+      disposition > FILE_MAXIMUM_DISPOSITION ||
+      disposition < 0 ||
+      (options & ~FILE_VALID_OPTION_FLAGS) !== 0 ||
+      ((options & FILE_SYNCHRONOUS_IO_ALERT) !== 0 && (options & FILE_SYNCHRONOUS_IO_NONALERT) !== 0) ||
+      ((options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT)) !== 0 && (access & SYNCHRONIZE) === 0) ||
+      ((options & FILE_DELETE_ON_CLOSE) !== 0 && (access & DELETE) === 0) ||
+      ((options & FILE_DIRECTORY_FILE) !== 0 && (options & FILE_NON_DIRECTORY_FILE) !== 0) ||
+      ((options & FILE_DIRECTORY_FILE) !== 0 &&
+        disposition !== FILE_CREATE &&
+        disposition !== FILE_OPEN &&
+        disposition !== FILE_OPEN_IF)
+    ) {
+      return fail(STATUS_INVALID_PARAMETER);
+    }
+    const table = this.tableFor(t, mode);
+    let related: FILE_OBJECT | null = null;
+    if (args.RootDirectory !== undefined && args.RootDirectory !== 0) {
+      const e = table.get(args.RootDirectory);
+      if (!e) return fail(STATUS_INVALID_HANDLE);
+      if (args.ObjectName.startsWith("\\")) return fail(STATUS.STATUS_OBJECT_NAME_INVALID);
+      related = e.object;
+    }
+    let name = args.ObjectName;
+    for (let reparse = 0; reparse < 32; reparse++) {
+      let device: FILE_OBJECT["DeviceObject"];
+      let remaining: string;
+      if (related) {
+        device = related.DeviceObject;
+        remaining = name;
+      } else {
+        const parsed = this.io.parseName(name);
+        if ("status" in parsed) return fail(parsed.status);
+        device = parsed.device;
+        remaining = parsed.remaining;
+      }
+      const fo = this.io.newFileObject(device, remaining);
+      fo.RelatedFileObject = related;
+      if (options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT)) fo.Flags |= FO_SYNCHRONOUS_IO;
+      if (options & FILE_SYNCHRONOUS_IO_ALERT) fo.Flags |= FO_ALERTABLE_IO;
+      if (options & FILE_NO_INTERMEDIATE_BUFFERING) fo.Flags |= FO_NO_INTERMEDIATE_BUFFERING;
+      if (options & FILE_WRITE_THROUGH) fo.Flags |= FO_WRITE_THROUGH;
+      if (options & FILE_SEQUENTIAL_ONLY) fo.Flags |= FO_SEQUENTIAL_ONLY;
+      if (options & FILE_RANDOM_ACCESS) fo.Flags |= FO_RANDOM_ACCESS;
+      const top = this.io.IoGetAttachedDevice(device);
+      const irp = this.io.IoAllocateIrp(top.StackSize);
+      irp.Thread = t;
+      irp.RequestorMode = mode;
+      irp.OriginalFileObject = fo;
+      irp.Flags = IRP_CREATE_OPERATION | IRP_SYNCHRONOUS_API;
+      const sp = this.io.IoGetNextIrpStackLocation(irp);
+      sp.MajorFunction = IRP_MJ_CREATE;
+      sp.FileObject = fo;
+      const p = sp.Parameters;
+      p.SecurityContext = { DesiredAccess: access, RequestorMode: mode };
+      p.Options = ((disposition & 0xff) << 24) | (options & 0xffffff);
+      p.FileAttributes = args.FileAttributes ?? 0;
+      p.ShareAccess = args.ShareAccess ?? 0;
+      p.EaBuffer = args.EaBuffer ?? null;
+      p.EaLength = args.EaBuffer ? args.EaBuffer.length : 0;
+      p.AllocationSize = args.AllocationSize ?? 0;
+      const iosb = new IO_STATUS_BLOCK();
+      const ev = new KEVENT(0, false, `create ${irp.label()}`);
+      irp.finalizer = (done) => {
+        iosb.Status = done.IoStatus.Status;
+        iosb.Information = done.IoStatus.Information;
+        this.io.k.KeSetEvent(ev);
+      };
+      let status = await this.io.IoCallDriver(top, irp);
+      this.io.topLevelReturned(irp, status);
+      if (status === STATUS_PENDING || !irp.completed) {
+        await this.io.k.KeWaitForSingleObject(ev);
+      }
+      status = irp.completed ? iosb.Status : status;
+      if (status === STATUS.STATUS_REPARSE && iosb.Information === IO_REPARSE) {
+        name = fo.FileName;
+        related = null;
+        continue;
+      }
+      if ((status | 0) < 0) return { Status: status, FileHandle: 0, Information: iosb.Information };
+      fo.opened = true;
+      fo.GrantedAccess = access;
+      fo.HandleCount = 1;
+      const handle = table.insert(fo, access);
+      return { Status: status, FileHandle: handle, Information: iosb.Information };
+    }
+    return fail(STATUS.STATUS_REPARSE_POINT_NOT_RESOLVED ?? STATUS.STATUS_OBJECT_NAME_INVALID);
+  }
+
+  /** NtClose: IRP_MJ_CLEANUP when the last handle goes, IRP_MJ_CLOSE when the last reference goes. */
+  NtClose(handle: number): Promise<NTSTATUS> {
+    return this.service("NtClose", "UserMode", (t) => this.close(t, handle, "UserMode"));
+  }
+
+  ZwClose(handle: number): Promise<NTSTATUS> {
+    return this.service("ZwClose", "KernelMode", (t) => this.close(t, handle, "KernelMode"));
+  }
+
+  private async close(t: KThread, handle: number, mode: KPROCESSOR_MODE): Promise<NTSTATUS> {
+    const e = this.tableFor(t, mode).remove(handle);
+    if (!e) return STATUS_INVALID_HANDLE;
+    const fo = e.object;
+    if (--fo.HandleCount === 0) await this.io.sendCleanup(fo);
+    await this.io.ObDereferenceObject(fo);
+    return STATUS_SUCCESS;
+  }
+
+  // ------------------------------------------------------------ the common IRP path
+
+  private async lockFile(t: KThread, fo: FILE_OBJECT): Promise<void> {
+    if (fo.busy === null) {
+      fo.busy = t;
+      return;
+    }
+    fo.busyWaiters.push(t);
+    const lock = new FileObjectLock(fo);
+    await this.io.k.block({ describe: () => lock.describe(), owners: () => lock.owners() });
+  }
+
+  private unlockFile(fo: FILE_OBJECT): void {
+    const next = fo.busyWaiters.shift();
+    if (next) {
+      fo.busy = next;
+      this.io.k.readyThread(next, STATUS_SUCCESS);
+    } else fo.busy = null;
+  }
+
+  /**
+   * Build and send an IRP for an open handle. `setup` fills the stack location; the request's buffer is where the
+   * caller will find the result.
+   */
+  private async issue(
+    t: KThread,
+    handle: number,
+    mode: KPROCESSOR_MODE,
+    requiredAccess: number,
+    major: number,
+    minor: number,
+    setup: (sp: IO_STACK_LOCATION, irp: IRP, fo: FILE_OBJECT) => NTSTATUS | undefined,
+    opts: CallOptions = {},
+    outputLength = 0,
+  ): Promise<IoResult> {
+    const e = this.tableFor(t, mode).get(handle);
+    if (!e) return { Status: STATUS_INVALID_HANDLE, Information: 0, request: null };
+    if (mode === "UserMode" && requiredAccess !== 0 && (e.GrantedAccess & requiredAccess) === 0) {
+      return { Status: STATUS_ACCESS_DENIED, Information: 0, request: null };
+    }
+    const fo = e.object;
+    const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
+    if (sync) await this.lockFile(t, fo);
+    const top = this.io.IoGetRelatedDeviceObject(fo);
+    const irp = this.io.IoAllocateIrp(top.StackSize);
+    irp.Thread = t;
+    irp.RequestorMode = mode;
+    irp.OriginalFileObject = fo;
+    const sp = this.io.IoGetNextIrpStackLocation(irp);
+    sp.MajorFunction = major;
+    sp.MinorFunction = minor;
+    sp.FileObject = fo;
+    const bad = setup(sp, irp, fo);
+    if (bad !== undefined) {
+      this.io.IoFreeIrp(irp);
+      if (sync) this.unlockFile(fo);
+      return { Status: bad, Information: 0, request: null };
+    }
+    this.io.ObReferenceObject(fo);
+    const req = new IoRequest(this, irp, fo, t, major, minor);
+    req.buffer = irp.userOutput ?? irp.MdlAddress ?? (irp.UserBuffer instanceof Uint8Array ? irp.UserBuffer : null);
+    const userEvent = opts.Event ?? null;
+    if (userEvent) this.io.k.KeResetEvent(userEvent);
+    if (!sync) this.io.k.KeClearEvent(fo.Event);
+    let threadSet = this.io.threadIrps.get(t);
+    if (!threadSet) {
+      threadSet = new Set();
+      this.io.threadIrps.set(t, threadSet);
+    }
+    threadSet.add(irp);
+    fo.pendingIrps.add(irp);
+    irp.finalizer = (done) => {
+      this.io.copyBufferedOutput(done, outputLength);
+      req.IoStatusBlock.Status = done.IoStatus.Status;
+      req.IoStatusBlock.Information = done.IoStatus.Information;
+      req.done = true;
+      req.irp = null;
+      done.freed = true;
+      threadSet.delete(done);
+      fo.pendingIrps.delete(done);
+      this.io.k.KeSetEvent(req.event);
+      if (userEvent) this.io.k.KeSetEvent(userEvent);
+      if (!sync) this.io.k.KeSetEvent(fo.Event);
+      if (sync && (done.IoStatus.Status | 0) >= 0 && (major === IRP_MJ_READ || major === IRP_MJ_WRITE)) {
+        fo.CurrentByteOffset = sp.Parameters.ByteOffset + done.IoStatus.Information;
+      }
+      const d = this.io.ObDereferenceObject(fo);
+      if (d) void d;
+    };
+    const status = await this.io.IoCallDriver(top, irp);
+    this.io.topLevelReturned(irp, status);
+    if (sync) {
+      if (status === STATUS_PENDING || !req.done) await this.io.k.KeWaitForSingleObject(req.event);
+      this.unlockFile(fo);
+      const final = req.done ? req.IoStatusBlock.Status : status;
+      return { Status: final, Information: req.IoStatusBlock.Information, request: req };
+    }
+    if (status === STATUS_PENDING) return { Status: STATUS_PENDING, Information: 0, request: req };
+    return { Status: status, Information: req.IoStatusBlock.Information, request: req };
+  }
+
+  // ------------------------------------------------------------ read / write
+
+  NtReadFile(handle: number, args: ReadWriteArgs, opts?: CallOptions): Promise<IoResult & { Buffer: Uint8Array }> {
+    return this.service("NtReadFile", "UserMode", (t) =>
+      this.readWrite(t, handle, args, opts, "UserMode", IRP_MJ_READ),
+    );
+  }
+
+  NtWriteFile(handle: number, args: ReadWriteArgs, opts?: CallOptions): Promise<IoResult & { Buffer: Uint8Array }> {
+    return this.service("NtWriteFile", "UserMode", (t) =>
+      this.readWrite(t, handle, args, opts, "UserMode", IRP_MJ_WRITE),
+    );
+  }
+
+  ZwReadFile(handle: number, args: ReadWriteArgs, opts?: CallOptions): Promise<IoResult & { Buffer: Uint8Array }> {
+    return this.service("ZwReadFile", "KernelMode", (t) =>
+      this.readWrite(t, handle, args, opts, "KernelMode", IRP_MJ_READ),
+    );
+  }
+
+  ZwWriteFile(handle: number, args: ReadWriteArgs, opts?: CallOptions): Promise<IoResult & { Buffer: Uint8Array }> {
+    return this.service("ZwWriteFile", "KernelMode", (t) =>
+      this.readWrite(t, handle, args, opts, "KernelMode", IRP_MJ_WRITE),
+    );
+  }
+
+  private async readWrite(
+    t: KThread,
+    handle: number,
+    args: ReadWriteArgs,
+    opts: CallOptions | undefined,
+    mode: KPROCESSOR_MODE,
+    major: number,
+  ): Promise<IoResult & { Buffer: Uint8Array }> {
+    const length = args.Length ?? args.Buffer?.length ?? 0;
+    const buffer = args.Buffer ?? new Uint8Array(length);
+    if (length > buffer.length)
+      return { Status: STATUS.STATUS_INVALID_USER_BUFFER, Information: 0, request: null, Buffer: buffer };
+    const required = major === IRP_MJ_READ ? FILE_READ_DATA : FILE_WRITE_DATA | FILE_APPEND_DATA;
+    const r = await this.issue(
+      t,
+      handle,
+      mode,
+      required,
+      major,
+      0,
+      (sp, irp, fo) => {
+        const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
+        if (args.ByteOffset === undefined && !sync) return STATUS_INVALID_PARAMETER;
+        let offset = args.ByteOffset ?? fo.CurrentByteOffset;
+        if (offset === -1) offset = Number.MAX_SAFE_INTEGER; // FILE_WRITE_TO_END_OF_FILE
+        sp.Parameters.Length = length;
+        sp.Parameters.ByteOffset = offset;
+        sp.Parameters.Key = args.Key ?? 0;
+        const view = buffer.subarray(0, length);
+        irp.UserBuffer = view;
+        irp.MdlAddress = view;
+        if (major === IRP_MJ_READ) irp.Flags |= IRP_INPUT_OPERATION;
+        return undefined;
+      },
+      opts,
+    );
+    return { ...r, Buffer: buffer };
+  }
+
+  // ------------------------------------------------------------ device and file-system control
+
+  NtDeviceIoControlFile(
+    handle: number,
+    code: number,
+    args: IoControlArgs = {},
+    opts?: CallOptions,
+  ): Promise<IoResult & { OutputBuffer: Uint8Array | null }> {
+    return this.service("NtDeviceIoControlFile", "UserMode", (t) =>
+      this.control(t, handle, code, args, opts, "UserMode", IRP_MJ_DEVICE_CONTROL),
+    );
+  }
+
+  ZwDeviceIoControlFile(
+    handle: number,
+    code: number,
+    args: IoControlArgs = {},
+    opts?: CallOptions,
+  ): Promise<IoResult & { OutputBuffer: Uint8Array | null }> {
+    return this.service("ZwDeviceIoControlFile", "KernelMode", (t) =>
+      this.control(t, handle, code, args, opts, "KernelMode", IRP_MJ_DEVICE_CONTROL),
+    );
+  }
+
+  NtFsControlFile(
+    handle: number,
+    code: number,
+    args: IoControlArgs = {},
+    opts?: CallOptions,
+  ): Promise<IoResult & { OutputBuffer: Uint8Array | null }> {
+    return this.service("NtFsControlFile", "UserMode", (t) =>
+      this.control(t, handle, code, args, opts, "UserMode", IRP_MJ_FILE_SYSTEM_CONTROL),
+    );
+  }
+
+  ZwFsControlFile(
+    handle: number,
+    code: number,
+    args: IoControlArgs = {},
+    opts?: CallOptions,
+  ): Promise<IoResult & { OutputBuffer: Uint8Array | null }> {
+    return this.service("ZwFsControlFile", "KernelMode", (t) =>
+      this.control(t, handle, code, args, opts, "KernelMode", IRP_MJ_FILE_SYSTEM_CONTROL),
+    );
+  }
+
+  private async control(
+    t: KThread,
+    handle: number,
+    code: number,
+    args: IoControlArgs,
+    opts: CallOptions | undefined,
+    mode: KPROCESSOR_MODE,
+    major: number,
+  ): Promise<IoResult & { OutputBuffer: Uint8Array | null }> {
+    const method = METHOD_FROM_CTL_CODE(code);
+    const ctlAccess = ACCESS_FROM_CTL_CODE(code);
+    let required = 0;
+    if (ctlAccess & FILE_READ_ACCESS) required |= FILE_READ_DATA;
+    if (ctlAccess & FILE_WRITE_ACCESS) required |= FILE_WRITE_DATA;
+    const input = args.InputBuffer ?? null;
+    const inLen = args.InputBufferLength ?? (input instanceof Uint8Array ? input.length : 0);
+    const outLen = args.OutputBufferLength ?? args.OutputBuffer?.length ?? 0;
+    const output = args.OutputBuffer ?? (outLen > 0 ? new Uint8Array(outLen) : null);
+    if (output && outLen > output.length) {
+      return { Status: STATUS.STATUS_INVALID_USER_BUFFER, Information: 0, request: null, OutputBuffer: output };
+    }
+    const r = await this.issue(
+      t,
+      handle,
+      mode,
+      required === (FILE_READ_DATA | FILE_WRITE_DATA) ? required : required,
+      major,
+      major === IRP_MJ_FILE_SYSTEM_CONTROL ? IRP_MN_USER_FS_REQUEST : 0,
+      (sp, irp) => {
+        const p = sp.Parameters;
+        p.IoControlCode = code;
+        p.FsControlCode = code;
+        p.InputBufferLength = inLen;
+        p.OutputBufferLength = outLen;
+        if (method === METHOD_NEITHER) {
+          p.Type3InputBuffer = input;
+          irp.UserBuffer = output;
+        } else {
+          const sysLen = method === METHOD_BUFFERED ? Math.max(inLen, outLen) : inLen;
+          const sys = new Uint8Array(sysLen);
+          if (input instanceof Uint8Array) sys.set(input.subarray(0, inLen));
+          irp.SystemBuffer = sys;
+          irp.Flags |= IRP_BUFFERED_IO;
+          if (method === METHOD_BUFFERED) {
+            irp.userOutput = output;
+            irp.Flags |= IRP_INPUT_OPERATION;
+          } else irp.MdlAddress = output ? output.subarray(0, outLen) : null;
+          if (!(input instanceof Uint8Array)) p.Type3InputBuffer = input;
+        }
+        return undefined;
+      },
+      opts,
+      outLen,
+    );
+    return { ...r, OutputBuffer: output };
+  }
+
+  // ------------------------------------------------------------ directories
+
+  NtQueryDirectoryFile(
+    handle: number,
+    args: {
+      readonly FileInformationClass: number;
+      readonly Length: number;
+      readonly ReturnSingleEntry?: boolean;
+      readonly FileName?: string;
+      readonly RestartScan?: boolean;
+      readonly FileIndex?: number;
+    },
+    opts?: CallOptions,
+  ): Promise<IoResult & { Buffer: Uint8Array }> {
+    return this.service("NtQueryDirectoryFile", "UserMode", async (t) => {
+      const buffer = new Uint8Array(args.Length);
+      const r = await this.issue(
+        t,
+        handle,
+        "UserMode",
+        FILE_LIST_DIRECTORY,
+        IRP_MJ_DIRECTORY_CONTROL,
+        IRP_MN_QUERY_DIRECTORY,
+        (sp, irp) => {
+          const p = sp.Parameters;
+          p.Length = args.Length;
+          p.FileInformationClass = args.FileInformationClass;
+          p.FileName = args.FileName ?? null;
+          p.FileIndex = args.FileIndex ?? 0;
+          if (args.RestartScan) sp.Flags |= SL_RESTART_SCAN;
+          if (args.ReturnSingleEntry) sp.Flags |= SL_RETURN_SINGLE_ENTRY;
+          if (args.FileIndex !== undefined) sp.Flags |= SL_INDEX_SPECIFIED;
+          irp.UserBuffer = buffer;
+          irp.MdlAddress = buffer;
+          return undefined;
+        },
+        opts,
+      );
+      return { ...r, Buffer: buffer };
+    });
+  }
+
+  /** NtNotifyChangeDirectoryFile: completes when something matching the filter changes (usually pends). */
+  NtNotifyChangeDirectoryFile(
+    handle: number,
+    args: { readonly CompletionFilter: number; readonly WatchTree?: boolean; readonly Length: number },
+    opts?: CallOptions,
+  ): Promise<IoResult & { Buffer: Uint8Array }> {
+    return this.service("NtNotifyChangeDirectoryFile", "UserMode", async (t) => {
+      const buffer = new Uint8Array(args.Length);
+      const r = await this.issue(
+        t,
+        handle,
+        "UserMode",
+        FILE_LIST_DIRECTORY,
+        IRP_MJ_DIRECTORY_CONTROL,
+        IRP_MN_NOTIFY_CHANGE_DIRECTORY,
+        (sp, irp) => {
+          if (args.CompletionFilter === 0) return STATUS_INVALID_PARAMETER;
+          sp.Parameters.Length = args.Length;
+          sp.Parameters.CompletionFilter = args.CompletionFilter;
+          if (args.WatchTree) sp.Flags |= SL_WATCH_TREE;
+          irp.UserBuffer = buffer;
+          irp.MdlAddress = buffer;
+          return undefined;
+        },
+        opts,
+      );
+      return { ...r, Buffer: buffer };
+    });
+  }
+
+  // ------------------------------------------------------------ information
+
+  NtQueryInformationFile(
+    handle: number,
+    args: { readonly FileInformationClass: number; readonly Length: number },
+    opts?: CallOptions,
+  ): Promise<IoResult & { Buffer: Uint8Array }> {
+    return this.service("NtQueryInformationFile", "UserMode", async (t) => {
+      const buffer = new Uint8Array(args.Length);
+      const r = await this.issue(
+        t,
+        handle,
+        "UserMode",
+        args.FileInformationClass === FileBasicInformation ? FILE_READ_ATTRIBUTES : 0,
+        IRP_MJ_QUERY_INFORMATION,
+        0,
+        (sp, irp) => {
+          sp.Parameters.Length = args.Length;
+          sp.Parameters.FileInformationClass = args.FileInformationClass;
+          irp.SystemBuffer = new Uint8Array(args.Length);
+          irp.userOutput = buffer;
+          irp.Flags |= IRP_BUFFERED_IO | IRP_INPUT_OPERATION;
+          return undefined;
+        },
+        opts,
+        args.Length,
+      );
+      return { ...r, Buffer: buffer };
+    });
+  }
+
+  NtSetInformationFile(
+    handle: number,
+    args: { readonly FileInformationClass: number; readonly Buffer: Uint8Array },
+    opts?: CallOptions,
+  ): Promise<IoResult> {
+    return this.service("NtSetInformationFile", "UserMode", async (t) => {
+      const cls = args.FileInformationClass;
+      let required = 0;
+      if (cls === FileBasicInformation) required = FILE_WRITE_ATTRIBUTES;
+      else if (cls === FileDispositionInformation || cls === FileDispositionInformationEx) required = DELETE;
+      else if (cls === FileEndOfFileInformation || cls === FileAllocationInformation) required = FILE_WRITE_DATA;
+      else if (cls === FileRenameInformation || cls === FileLinkInformation)
+        required = cls === FileRenameInformation ? DELETE : 0;
+      return this.issue(
+        t,
+        handle,
+        "UserMode",
+        required,
+        IRP_MJ_SET_INFORMATION,
+        0,
+        (sp, irp) => {
+          sp.Parameters.Length = args.Buffer.length;
+          sp.Parameters.FileInformationClass = cls;
+          if (cls === FileRenameInformation || cls === FileLinkInformation) {
+            // ReplaceIfExists is the first byte of FILE_RENAME_INFORMATION.
+            sp.Parameters.ReplaceIfExists = (args.Buffer[0] ?? 0) !== 0;
+            sp.Parameters.FileObject = null;
+          }
+          const sys = new Uint8Array(args.Buffer.length);
+          sys.set(args.Buffer);
+          irp.SystemBuffer = sys;
+          irp.Flags |= IRP_BUFFERED_IO;
+          return undefined;
+        },
+        opts,
+      );
+    });
+  }
+
+  NtQueryVolumeInformationFile(
+    handle: number,
+    args: { readonly FsInformationClass: number; readonly Length: number },
+    opts?: CallOptions,
+  ): Promise<IoResult & { Buffer: Uint8Array }> {
+    return this.service("NtQueryVolumeInformationFile", "UserMode", async (t) => {
+      const buffer = new Uint8Array(args.Length);
+      const r = await this.issue(
+        t,
+        handle,
+        "UserMode",
+        0,
+        IRP_MJ_QUERY_VOLUME_INFORMATION,
+        0,
+        (sp, irp) => {
+          sp.Parameters.Length = args.Length;
+          sp.Parameters.FsInformationClass = args.FsInformationClass;
+          irp.SystemBuffer = new Uint8Array(args.Length);
+          irp.userOutput = buffer;
+          irp.Flags |= IRP_BUFFERED_IO | IRP_INPUT_OPERATION;
+          return undefined;
+        },
+        opts,
+        args.Length,
+      );
+      return { ...r, Buffer: buffer };
+    });
+  }
+
+  // ------------------------------------------------------------ locks, flush
+
+  NtLockFile(
+    handle: number,
+    args: {
+      readonly ByteOffset: number;
+      readonly Length: number;
+      readonly Key?: number;
+      readonly FailImmediately?: boolean;
+      readonly ExclusiveLock?: boolean;
+    },
+    opts?: CallOptions,
+  ): Promise<IoResult> {
+    return this.service("NtLockFile", "UserMode", (t) =>
+      this.issue(
+        t,
+        handle,
+        "UserMode",
+        FILE_READ_DATA | FILE_WRITE_DATA,
+        IRP_MJ_LOCK_CONTROL,
+        IRP_MN_LOCK,
+        (sp) => {
+          if (args.Length <= 0) return STATUS_INVALID_PARAMETER;
+          sp.Parameters.ByteOffset = args.ByteOffset;
+          sp.Parameters.Length = args.Length;
+          sp.Parameters.Key = args.Key ?? 0;
+          if (args.FailImmediately) sp.Flags |= SL_FAIL_IMMEDIATELY;
+          if (args.ExclusiveLock) sp.Flags |= SL_EXCLUSIVE_LOCK;
+          return undefined;
+        },
+        opts,
+      ),
+    );
+  }
+
+  NtUnlockFile(
+    handle: number,
+    args: { readonly ByteOffset: number; readonly Length: number; readonly Key?: number } | "all",
+  ): Promise<IoResult> {
+    return this.service("NtUnlockFile", "UserMode", (t) =>
+      this.issue(
+        t,
+        handle,
+        "UserMode",
+        FILE_READ_DATA | FILE_WRITE_DATA,
+        IRP_MJ_LOCK_CONTROL,
+        args === "all" ? IRP_MN_UNLOCK_ALL : IRP_MN_UNLOCK_SINGLE,
+        (sp) => {
+          if (args !== "all") {
+            sp.Parameters.ByteOffset = args.ByteOffset;
+            sp.Parameters.Length = args.Length;
+            sp.Parameters.Key = args.Key ?? 0;
+          }
+          return undefined;
+        },
+      ),
+    );
+  }
+
+  NtFlushBuffersFile(handle: number): Promise<IoResult> {
+    return this.service("NtFlushBuffersFile", "UserMode", (t) =>
+      this.issue(
+        t,
+        handle,
+        "UserMode",
+        FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_ADD_FILE,
+        IRP_MJ_FLUSH_BUFFERS,
+        0,
+        () => undefined,
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------ cancellation
+
+  /**
+   * NtCancelIoFile: cancel every request the calling thread issued on this handle's file object, and wait (up to
+   * five virtual minutes, as NT does) for them to complete.
+   */
+  NtCancelIoFile(handle: number): Promise<NTSTATUS> {
+    return this.service("NtCancelIoFile", "UserMode", async (t) => {
+      const e = this.tableFor(t, "UserMode").get(handle);
+      if (!e) return STATUS_INVALID_HANDLE;
+      const mine = [...(this.io.threadIrps.get(t) ?? [])].filter((i) => i.OriginalFileObject === e.object);
+      const waits: KEVENT[] = [];
+      for (const irp of mine) {
+        const ev = new KEVENT(0, false, `cancel wait ${irp.label()}`);
+        const prev = irp.finalizer;
+        irp.finalizer = (d) => {
+          prev?.(d);
+          this.io.k.KeSetEvent(ev);
+        };
+        waits.push(ev);
+        this.io.IoCancelIrp(irp);
+      }
+      const pending = waits.filter((w) => !w.signaled);
+      if (pending.length > 0) await this.io.k.KeWaitForMultipleObjects(pending, "WaitAll", -5 * 60 * 10_000_000);
+      return STATUS_SUCCESS;
+    });
+  }
+
+  /** NtCancelIoFileEx: cancel one request (or all requests on the file, from any thread); does not wait. */
+  NtCancelIoFileEx(handle: number, request?: IoRequest): Promise<NTSTATUS> {
+    return this.service("NtCancelIoFileEx", "UserMode", async (t) => {
+      const e = this.tableFor(t, "UserMode").get(handle);
+      if (!e) return STATUS_INVALID_HANDLE;
+      const targets = request ? (request.irp ? [request.irp] : []) : [...e.object.pendingIrps];
+      if (targets.length === 0) return STATUS.STATUS_NOT_FOUND;
+      for (const irp of targets) this.io.IoCancelIrp(irp);
+      return STATUS_SUCCESS;
+    });
+  }
+
+  describeStatus(s: NTSTATUS): string {
+    return statusName(s);
+  }
+}

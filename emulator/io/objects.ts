@@ -1,0 +1,107 @@
+/**
+ * DRIVER_OBJECT, DEVICE_OBJECT, FILE_OBJECT and SHARE_ACCESS (wdm.h), with the emulator's reference counts.
+ */
+import type { KEVENT, KThread } from "../kernel/index.js";
+import type { DriverDispatch, IRP } from "./irp.js";
+
+export const IRP_MJ_COUNT = 0x1c;
+
+export class DRIVER_OBJECT {
+  readonly DriverName: string;
+  /** MajorFunction[IRP_MJ_*]: null entries complete with STATUS_INVALID_DEVICE_REQUEST. */
+  readonly MajorFunction: (DriverDispatch | null)[] = new Array(IRP_MJ_COUNT).fill(null);
+  DriverUnload: ((driver: DRIVER_OBJECT) => Promise<void> | void) | null = null;
+  readonly devices: DEVICE_OBJECT[] = [];
+  /** Free slot for the driver's global state. */
+  DriverExtension: unknown = null;
+  constructor(name: string) {
+    this.DriverName = name;
+  }
+}
+
+export class DEVICE_OBJECT<Ext = unknown> {
+  readonly DriverObject: DRIVER_OBJECT;
+  /** Full object-namespace name (\Device\Foo) or null for an unnamed device. */
+  readonly Name: string | null;
+  readonly DeviceType: number;
+  Characteristics: number;
+  Flags: number;
+  StackSize = 1;
+  /** The device attached on top of this one (a filter), if any. */
+  AttachedDevice: DEVICE_OBJECT | null = null;
+  /** The device this one is attached to (what IoAttachDeviceToDeviceStack returned). */
+  LowerDevice: DEVICE_OBJECT | null = null;
+  DeviceExtension: Ext;
+  deleted = false;
+  constructor(driver: DRIVER_OBJECT, name: string | null, type: number, characteristics: number, extension: Ext) {
+    this.DriverObject = driver;
+    this.Name = name;
+    this.DeviceType = type;
+    this.Characteristics = characteristics;
+    this.Flags = 0;
+    this.DeviceExtension = extension;
+  }
+  label(): string {
+    return this.Name ?? `unnamed device of ${this.DriverObject.DriverName}`;
+  }
+}
+
+export class SHARE_ACCESS {
+  OpenCount = 0;
+  Readers = 0;
+  Writers = 0;
+  Deleters = 0;
+  SharedRead = 0;
+  SharedWrite = 0;
+  SharedDelete = 0;
+}
+
+export class FILE_OBJECT {
+  readonly id: number;
+  /** The device the file was opened on (the named device at the bottom of its stack). */
+  DeviceObject: DEVICE_OBJECT;
+  FsContext: unknown = null;
+  FsContext2: unknown = null;
+  /** The name relative to the device (what IRP_MJ_CREATE sees), e.g. "\server\share\dir\file". */
+  FileName: string;
+  RelatedFileObject: FILE_OBJECT | null = null;
+  Flags = 0;
+  CurrentByteOffset = 0;
+  ReadAccess = false;
+  WriteAccess = false;
+  DeleteAccess = false;
+  SharedRead = false;
+  SharedWrite = false;
+  SharedDelete = false;
+  DeletePending = false;
+  FinalStatus = 0;
+  /** Signaled when an I/O on an asynchronous file object completes (NT's FileObject->Event / the object itself). */
+  Event: KEVENT;
+  /** Granted access of the open (the handle's access mask). */
+  GrantedAccess = 0;
+
+  // ---- object-manager bookkeeping
+  /** PointerCount: every reference, including one per handle. */
+  PointerCount = 1;
+  HandleCount = 0;
+  cleanupSent = false;
+  closeSent = false;
+  /** IRP_MJ_CREATE completed successfully: only then do CLEANUP / CLOSE reach the driver. */
+  opened = false;
+  /** Synchronous-I/O serialization (IopAcquireFileObjectLock). */
+  busy: KThread | null = null;
+  readonly busyWaiters: KThread[] = [];
+  /** IRPs in flight on this file object. */
+  readonly pendingIrps = new Set<IRP>();
+
+  constructor(id: number, device: DEVICE_OBJECT, fileName: string, event: KEVENT) {
+    this.id = id;
+    this.DeviceObject = device;
+    this.FileName = fileName;
+    this.Event = event;
+  }
+
+  label(): string {
+    return `FILE_OBJECT#${this.id} "${this.FileName}"`;
+  }
+}
