@@ -1329,11 +1329,13 @@ export function formatFlags(group: SymbolGroup, value: number): string {
       covered = (covered | c) >>> 0;
     }
   }
-  const seen = new Set<number>();
-  const bits = entries
-    .filter(([, val]) => isSingleBit(val >>> 0))
-    .filter(([, val]) => (seen.has(val) ? false : (seen.add(val), true)))
-    .sort((x, y) => (x[1] >>> 0) - (y[1] >>> 0));
+  // One name per bit: the first listed wins over later aliases.
+  const byBit = new Map<number, string>();
+  for (const [name, val] of entries) {
+    const b = val >>> 0;
+    if (isSingleBit(b) && !byBit.has(b)) byBit.set(b, name);
+  }
+  const bits = [...byBit].map(([b, name]) => [name, b] as const).sort((x, y) => x[1] - y[1]);
   for (const [name, val] of bits) {
     const b = val >>> 0;
     if ((v & b) !== 0 && (covered & b) === 0) {

@@ -471,7 +471,7 @@ export class IoManager {
       this.k.bugCheck(
         BUGCHECK.MULTIPLE_IRP_COMPLETE_REQUESTS,
         [this.k.addressOf(irp), 0n, 0n, 0n],
-        `IoCompleteRequest on ${irp.label()}, which ${irp.freed ? "was already freed" : "was already completed"}. A driver completed the same IRP twice (often a completion racing a cancel routine).`,
+        `IoCompleteRequest on ${irp.label()}, which ${irp.completed || irp.completing ? "was already completed" : "was already freed"}. A driver completed the same IRP twice (often a completion racing a cancel routine).`,
       );
     }
     const status = irp.IoStatus.Status;
