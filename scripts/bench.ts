@@ -67,7 +67,7 @@ const cases: Case[] = [
         const r = k.ExInitializeResourceLite("bench");
         const s = process.hrtime.bigint();
         for (let i = 0; i < n; i++) {
-          k.ExAcquireResourceExclusiveLite(r, true);
+          if (k.ExAcquireResourceExclusiveLite(r, true) !== true) throw new Error("contended");
           k.ExReleaseResourceLite(r);
         }
         return elapsed(s);
@@ -81,7 +81,7 @@ const cases: Case[] = [
         const r = k.ExInitializeResourceLite("bench");
         const s = process.hrtime.bigint();
         for (let i = 0; i < n; i++) {
-          k.ExAcquireResourceSharedLite(r, true);
+          if (k.ExAcquireResourceSharedLite(r, true) !== true) throw new Error("contended");
           k.ExReleaseResourceLite(r);
         }
         return elapsed(s);
@@ -95,7 +95,7 @@ const cases: Case[] = [
         const m = k.ExInitializeFastMutex("bench");
         const s = process.hrtime.bigint();
         for (let i = 0; i < n; i++) {
-          k.ExAcquireFastMutex(m);
+          if (k.ExAcquireFastMutex(m) !== undefined) throw new Error("contended");
           k.ExReleaseFastMutex(m);
         }
         return elapsed(s);
@@ -181,7 +181,9 @@ for (const c of cases) await c.run(Math.min(N, 10_000));
 for (let r = 0; r < runs; r++) {
   for (const c of cases) {
     const ns = await c.run(N);
-    (perOp[c.key] ??= []).push(ns / N);
+    const list = perOp[c.key] ?? [];
+    list.push(ns / N);
+    perOp[c.key] = list;
   }
 }
 const base = median(perOp.plainCall as number[]);
