@@ -2,6 +2,16 @@
 // `npm test`: type-check, lint, then every ava test; the last line printed is
 // "N passed, N failed" (", N skipped" when any), which CI reads.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+// On a fresh clone, install exactly what the lockfile says first.
+if (!existsSync(new URL("../node_modules/.bin/ava", import.meta.url))) {
+  const ci = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { stdio: "inherit" });
+  if (ci.status !== 0) {
+    process.stdout.write("npm ci failed\n0 passed, 1 failed\n");
+    process.exit(1);
+  }
+}
 
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
 const bin = (name) => new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
