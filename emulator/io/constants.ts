@@ -1319,16 +1319,17 @@ export function formatFlags(group: SymbolGroup, value: number): string {
   const table = SYMBOLS[group] as Readonly<Record<string, number>>;
   const names: string[] = [];
   let covered = 0;
-  const composites = [...(FORMAT_COMPOSITES[group] ?? [])].sort(
-    (a, b) => popcount(table[b] as number) - popcount(table[a] as number),
-  );
-  for (const name of composites) {
+  // Pick composites largest first (so FILE_ALL_ACCESS wins over FILE_GENERIC_*), print them in table order.
+  const listed = FORMAT_COMPOSITES[group] ?? [];
+  const chosen = new Set<string>();
+  for (const name of [...listed].sort((a, b) => popcount(table[b] as number) - popcount(table[a] as number))) {
     const c = (table[name] as number) >>> 0;
     if ((v & c) >>> 0 === c && (c & ~covered) !== 0) {
-      names.push(name);
+      chosen.add(name);
       covered = (covered | c) >>> 0;
     }
   }
+  names.push(...listed.filter((n) => chosen.has(n)));
   // One name per bit: the first listed wins over later aliases.
   const byBit = new Map<number, string>();
   for (const [name, val] of entries) {

@@ -4,7 +4,10 @@
  *
  * Conventions:
  * - little-endian; names are UTF-16LE code units (a JS string is written unit by unit, so lone surrogates survive);
- * - LARGE_INTEGER fields (times in 100 ns units, sizes, file ids) are JS numbers, exact up to 2^53;
+ * - LARGE_INTEGER fields (times in 100 ns units, sizes, file ids) are JS numbers. Every integral double in the
+ *   int64 range round-trips exactly, but a current FILETIME (~1.3e17) is above 2^53, so only multiples of 16
+ *   (1.6 µs) are representable there: times coarser than that are exact, finer ones are rounded by the caller's
+ *   arithmetic, never by these codecs;
  * - BOOLEAN fields are JS booleans (any non-zero byte decodes as true);
  * - HANDLE fields (RootDirectory) are 8 bytes on x64 and are carried as numbers.
  *

@@ -253,8 +253,8 @@ export class KernelCore {
   enter(name: string, maxIrql: number): KThread {
     const t = this.current;
     if (t === null) throw this.outsideThread(name);
-    if (t.irql > maxIrql && this.checkIrql) this.irqlTooHigh(t, name, maxIrql);
     t.frames.push(name);
+    if (t.irql > maxIrql && this.checkIrql) this.irqlTooHigh(t, name, maxIrql);
     return t;
   }
 
@@ -398,11 +398,11 @@ export class KernelCore {
    * Park the running thread until `readyThread` is called for it; resolves with the wait status. `idle` marks
    * a wait that does not keep a run alive (a worker waiting for work).
    */
-  block(reason: WaitReason, idle = false): Promise<number> {
+  block(reason: WaitReason, idle = false, irqlChecked = false): Promise<number> {
     if (this.stopInfo !== null) throw new BugCheckError(this.stopInfo);
     const t = this.current;
     if (t === null) throw this.outsideThread("a wait");
-    if (t.isDpcContext || t.irql >= DISPATCH_LEVEL) {
+    if (!irqlChecked && this.checkIrql && (t.isDpcContext || t.irql >= DISPATCH_LEVEL)) {
       this.violation(
         "irql",
         BUGCHECK.IRQL_NOT_LESS_OR_EQUAL,
@@ -589,10 +589,11 @@ export class KernelCore {
 
   /** Run every queued DPC at DISPATCH_LEVEL, in the DPC pseudo-thread. */
   drainDpcs(): void {
+    if (this.stopInfo !== null) return;
     const saved = this.current;
     this.current = this.dpcThread;
     try {
-      while (this.dpcQueue.length > 0) {
+      while (this.dpcQueue.length > 0 && this.stopInfo === null) {
         const d = this.dpcQueue.shift() as KDPC;
         d.queued = false;
         if (this.trace.active) this.emit("dpc", d.name);
@@ -605,7 +606,7 @@ export class KernelCore {
         } catch (e) {
           if (e instanceof BugCheckError) throw e;
           this.exceptionStop(this.dpcThread, e);
-          throw new BugCheckError(this.stopInfo as KernelStop);
+          throw new BugCheckError(this.stopped as KernelStop);
         }
         if (r !== undefined && typeof (r as { then?: unknown }).then === "function") {
           this.violation(
@@ -671,7 +672,14 @@ export class KernelCore {
     setImmediate(() => {
       if (this.runState === "running" && this.runToken === token) this.hangStop();
     });
-    if (this.current === null) this.dispatchNext();
+    if (this.current === null) {
+      try {
+        this.dispatchNext();
+      } catch (e) {
+        // A DPC or timer that stops the run during the first dispatch: the stop is already recorded.
+        if (!(e instanceof BugCheckError)) throw e;
+      }
+    }
     return p;
   }
 

@@ -168,6 +168,15 @@ export class Kernel extends KernelCore {
     ];
   }
 
+  /**
+   * Check a DDI's declared maximum IRQL when it is called from an emulated thread. Initializers and queries
+   * may also be called from plain setup code outside any thread, where there is no IRQL to check.
+   */
+  private checkDdi(name: KernelDdiName): void {
+    const t = this.current;
+    if (t !== null && this.checkIrql && t.irql > KERNEL_DDIS[name]) this.irqlTooHigh(t, name, KERNEL_DDIS[name]);
+  }
+
   // ============================================================== IRQL
 
   KeGetCurrentIrql(): KIRQL {
@@ -247,6 +256,7 @@ export class Kernel extends KernelCore {
   // ============================================================== processes and threads
 
   PsGetCurrentProcess(): KProcess {
+    this.checkDdi("PsGetCurrentProcess");
     return this.thread("PsGetCurrentProcess").process;
   }
 
@@ -335,6 +345,7 @@ export class Kernel extends KernelCore {
   // ============================================================== events, mutexes, timers, waits
 
   KeInitializeEvent(type: EVENT_TYPE, state: boolean, name = "event"): KEVENT {
+    this.checkDdi("KeInitializeEvent");
     return new KEVENT(type, state, name);
   }
 
@@ -357,14 +368,17 @@ export class Kernel extends KernelCore {
   }
 
   KeClearEvent(event: KEVENT): void {
+    this.checkDdi("KeClearEvent");
     event.signaled = false;
   }
 
   KeReadStateEvent(event: KEVENT): number {
+    this.checkDdi("KeReadStateEvent");
     return event.signaled ? 1 : 0;
   }
 
   KeInitializeMutex(level = 0, name = "mutex"): KMUTEX {
+    this.checkDdi("KeInitializeMutex");
     return new KMUTEX(level, name);
   }
 
@@ -383,7 +397,8 @@ export class Kernel extends KernelCore {
       this.leave(t);
       return 0;
     }
-    const prev = mutex.recursion;
+    // The previous signal state of a mutant is 1 - recursion: 0 when this release leaves it signaled.
+    const prev = 1 - mutex.recursion;
     if (--mutex.recursion === 0) {
       mutex.owner = null;
       removeHeld(t, mutex);
@@ -395,6 +410,7 @@ export class Kernel extends KernelCore {
   }
 
   KeInitializeTimer(type: TIMER_TYPE = TimerType.NotificationTimer, name = "timer"): KTIMER {
+    this.checkDdi("KeInitializeTimer");
     return new KTIMER(type, name);
   }
 
@@ -438,28 +454,34 @@ export class Kernel extends KernelCore {
   }
 
   KeReadStateTimer(timer: KTIMER): boolean {
+    this.checkDdi("KeReadStateTimer");
     return timer.signaled;
   }
 
   KeInitializeDpc(routine: KDPC["routine"], context: unknown, name = "dpc"): KDPC {
+    this.checkDdi("KeInitializeDpc");
     return new KDPC(routine, context, name);
   }
 
   /** Queue a DPC; it runs at DISPATCH_LEVEL at the next scheduling point. Returns FALSE if already queued. */
   KeInsertQueueDpc(dpc: KDPC, arg1?: unknown, arg2?: unknown): boolean {
+    this.checkDdi("KeInsertQueueDpc");
     return this.queueDpc(dpc, arg1, arg2);
   }
 
   KeRemoveQueueDpc(dpc: KDPC): boolean {
+    this.checkDdi("KeRemoveQueueDpc");
     return this.removeDpc(dpc);
   }
 
   /** System time, 100 ns units since boot (the emulator's epoch). */
   KeQuerySystemTime(): number {
+    this.checkDdi("KeQuerySystemTime");
     return this.now;
   }
 
   KeQueryInterruptTime(): number {
+    this.checkDdi("KeQueryInterruptTime");
     return this.now;
   }
 
@@ -520,7 +542,7 @@ export class Kernel extends KernelCore {
         if (!wb.satisfied) this.completeWait(wb, STATUS_TIMEOUT);
       });
     }
-    return this.block(wb).then(
+    return this.block(wb, false, true).then(
       (s) => {
         t.frames.pop();
         return s;
@@ -543,6 +565,7 @@ export class Kernel extends KernelCore {
 
   /** ZwYieldExecution / KeYieldThread. */
   async KeYieldThread(): Promise<void> {
+    this.checkDdi("KeYieldThread");
     const p = this.yieldThread("KeYieldThread");
     if (p) await p;
   }
@@ -550,6 +573,7 @@ export class Kernel extends KernelCore {
   // ============================================================== FAST_MUTEX
 
   ExInitializeFastMutex(name = "fast mutex"): FAST_MUTEX {
+    this.checkDdi("ExInitializeFastMutex");
     return new FAST_MUTEX(name);
   }
 
@@ -587,11 +611,15 @@ export class Kernel extends KernelCore {
       this.takeFastMutex(t, m, unsafe);
       return undefined;
     }
-    m.waiters.push(t);
+    m.waiters.push({ thread: t, unsafe });
     t.frames.push(unsafe ? "ExAcquireFastMutexUnsafe" : "ExAcquireFastMutex");
+    // The releaser hands ownership to us (see releaseFastMutex); on wake only the IRQL is left to raise.
     return this.block(new LockWait(m, "exclusive")).then(() => {
       t.frames.pop();
-      this.takeFastMutex(t, m, unsafe);
+      if (!unsafe) {
+        m.oldIrql = t.irql;
+        if (t.irql < APC_LEVEL) this.setIrql(t, APC_LEVEL);
+      }
     });
   }
 
@@ -649,13 +677,21 @@ export class Kernel extends KernelCore {
     if (!m.unsafe) this.setIrql(t, m.oldIrql);
     if (this.trace.active) this.emit("lock.release", m.name, { type: "FAST_MUTEX" });
     const next = m.waiters.shift();
-    if (next) this.readyThread(next, STATUS_SUCCESS);
+    if (next) {
+      // Direct handoff: the waiter owns the mutex from now on, so the releaser cannot take it back first.
+      m.owner = next.thread;
+      m.unsafe = next.unsafe;
+      next.thread.held.push({ lock: m, mode: "exclusive" });
+      if (this.trace.active) this.emit("lock.acquire", m.name, { type: "FAST_MUTEX", to: next.thread.id });
+      this.readyThread(next.thread, STATUS_SUCCESS);
+    }
     if (t.irql < DISPATCH_LEVEL && !t.isDpcContext) this.runPendingDpcs();
   }
 
   // ============================================================== spin locks
 
   KeInitializeSpinLock(name = "spin lock"): KSPIN_LOCK {
+    this.checkDdi("KeInitializeSpinLock");
     return new KSPIN_LOCK(name);
   }
 
@@ -757,6 +793,7 @@ export class Kernel extends KernelCore {
   // ============================================================== ERESOURCE
 
   ExInitializeResourceLite(name = "resource", lockClass?: string): ERESOURCE {
+    this.checkDdi("ExInitializeResourceLite");
     return new ERESOURCE(name, lockClass);
   }
 
@@ -968,8 +1005,14 @@ export class Kernel extends KernelCore {
     res.sharedOwners.set(t, count);
     const h = t.held.find((x) => x.lock === res);
     if (h) (h as { mode: string }).mode = "shared";
-    while (res.waiters.length > 0 && !(res.waiters[0] as { exclusive: boolean }).exclusive) {
-      const w = res.waiters.shift() as { thread: KThread };
+    // "The current thread and any other threads waiting for shared access are given shared access."
+    for (let i = 0; i < res.waiters.length; ) {
+      const w = res.waiters[i] as { thread: KThread; exclusive: boolean };
+      if (w.exclusive) {
+        i++;
+        continue;
+      }
+      res.waiters.splice(i, 1);
       this.grantShared(res, w.thread);
       this.readyThread(w.thread, STATUS_SUCCESS);
     }
@@ -1003,21 +1046,25 @@ export class Kernel extends KernelCore {
   }
 
   ExIsResourceAcquiredExclusiveLite(res: ERESOURCE): boolean {
+    this.checkDdi("ExIsResourceAcquiredExclusiveLite");
     return res.exclusiveOwner === this.thread("ExIsResourceAcquiredExclusiveLite");
   }
 
   /** The number of times the caller holds the resource (shared or exclusive); 0 if not at all. */
   ExIsResourceAcquiredSharedLite(res: ERESOURCE): number {
+    this.checkDdi("ExIsResourceAcquiredSharedLite");
     const t = this.thread("ExIsResourceAcquiredSharedLite");
     if (res.exclusiveOwner === t) return res.exclusiveCount;
     return res.sharedOwners.get(t) ?? 0;
   }
 
   ExGetExclusiveWaiterCount(res: ERESOURCE): number {
+    this.checkDdi("ExGetExclusiveWaiterCount");
     return res.exclusiveWaiters;
   }
 
   ExGetSharedWaiterCount(res: ERESOURCE): number {
+    this.checkDdi("ExGetSharedWaiterCount");
     return res.sharedWaiters;
   }
 
@@ -1029,6 +1076,7 @@ export class Kernel extends KernelCore {
   // ============================================================== work queues
 
   ExInitializeWorkItem(routine: WORK_QUEUE_ITEM["routine"], parameter: unknown, name = "work item"): WORK_QUEUE_ITEM {
+    this.checkDdi("ExInitializeWorkItem");
     return new WORK_QUEUE_ITEM(routine, parameter, name);
   }
 
@@ -1037,6 +1085,17 @@ export class Kernel extends KernelCore {
    */
   ExQueueWorkItem(item: WORK_QUEUE_ITEM, queueType: WORK_QUEUE_TYPE): void {
     const t = this.enter("ExQueueWorkItem", KERNEL_DDIS.ExQueueWorkItem);
+    const q = this.workQueues[queueType];
+    if (q === undefined) {
+      this.violation(
+        "workItem",
+        BUGCHECK.WORKER_INVALID,
+        [BigInt(WORKER_INVALID_CODES.INVALID_QUEUE_TYPE.code), this.addressOf(item), BigInt(queueType), 0n],
+        `ExQueueWorkItem: ${String(queueType)} is not a work queue type (CriticalWorkQueue, DelayedWorkQueue or HyperCriticalWorkQueue).`,
+      );
+      this.leave(t);
+      return;
+    }
     if (item.queuedOn !== null) {
       this.violation(
         "workItem",
@@ -1047,7 +1106,6 @@ export class Kernel extends KernelCore {
       this.leave(t);
       return;
     }
-    const q = this.workQueues[queueType] as WorkQueue;
     item.queuedOn = queueType;
     if (this.trace.active) this.emit("work.queue", item.name, { queue: WORK_QUEUE_NAMES[queueType] });
     const idle = q.idle.shift();

@@ -83,7 +83,7 @@ export class ReplayStrategy implements SchedulingStrategy {
   pick(ctx: PickContext): number {
     if (this.i < this.choices.length) {
       const c = this.choices[this.i++] as number;
-      if (c < ctx.count) return c;
+      if (Number.isInteger(c) && c >= 0 && c < ctx.count) return c;
       this.divergence ??= `decision ${ctx.decision} at ${ctx.point}: recorded choice ${c} but only ${ctx.count} candidates`;
       return 0;
     }

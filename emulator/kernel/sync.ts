@@ -93,7 +93,7 @@ export class FAST_MUTEX implements LockLike {
   oldIrql = 0;
   /** Acquired with ExAcquireFastMutexUnsafe (no IRQL raise). */
   unsafe = false;
-  readonly waiters: KThread[] = [];
+  readonly waiters: { readonly thread: KThread; readonly unsafe: boolean }[] = [];
   constructor(name = "fast mutex") {
     this.name = name;
   }
