@@ -99,6 +99,15 @@ export class IoManager {
   constructor(kernel: Kernel) {
     this.k = kernel;
     this.cancelSpinLock = kernel.KeInitializeSpinLock("IoCancelSpinLock");
+    kernel.onThreadExit.push((t) => this.IoCancelThreadIo(t));
+  }
+
+  /** IoCancelThreadIo: a thread that ends cancels the IRPs it issued that are still in flight. */
+  IoCancelThreadIo(t: KThread): void {
+    const irps = this.threadIrps.get(t);
+    if (!irps) return;
+    for (const irp of [...irps]) if (!irp.completed) this.IoCancelIrp(irp);
+    this.threadIrps.delete(t);
   }
 
   // ============================================================== namespace
@@ -592,7 +601,7 @@ export class IoManager {
       this.k.violation(
         "irp",
         BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
-        [BigInt(0x1004), this.k.addressOf(this.cancelSpinLock), this.k.addressOf(irp), 0n],
+        [0n, this.k.addressOf(this.cancelSpinLock), this.k.addressOf(irp), 0n],
         `The cancel routine for ${irp.label()} returned without releasing the cancel spin lock (IoReleaseCancelSpinLock(Irp->CancelIrql)).`,
       );
       this.IoReleaseCancelSpinLock(old);
@@ -653,7 +662,10 @@ export class IoManager {
     const out = irp.userOutput;
     if (out === null || irp.SystemBuffer === null) return;
     let n = irp.IoStatus.Information;
-    if ((irp.IoStatus.Status | 0) < 0 && irp.IoStatus.Status >>> 0 !== 0x80000005) n = 0;
+    // IopCompleteRequest copies back for every status that is not an error (success, information, warning),
+    // except STATUS_VERIFY_REQUIRED.
+    const st = irp.IoStatus.Status >>> 0;
+    if (st >= 0xc0000000 || st === 0x80000016) n = 0;
     if (n > outputLength) {
       this.k.violation(
         "irp",

@@ -109,12 +109,19 @@ export interface HandleEntry {
   readonly GrantedAccess: number;
 }
 
+/** Kernel handles (OBJ_KERNEL_HANDLE, in the System process's table) have this bit set, as on x64 Windows. */
+export const KERNEL_HANDLE_FLAG = 0x80000000;
+
 /** A process's handle table. Handle values are multiples of 4 and are not reused within a run. */
 export class HandleTable {
   private readonly entries = new Map<number, HandleEntry>();
   private next = 4;
+  private readonly flag: number;
+  constructor(kernelHandles = false) {
+    this.flag = kernelHandles ? KERNEL_HANDLE_FLAG : 0;
+  }
   insert(object: FILE_OBJECT, GrantedAccess: number): number {
-    const h = this.next;
+    const h = (this.next + this.flag) >>> 0;
     this.next += 4;
     this.entries.set(h, { object, GrantedAccess });
     return h;
@@ -278,15 +285,24 @@ export class SystemServices {
 
   /** The handle table of a process (created on first use). */
   handleTable(p: KProcess): HandleTable {
-    if (!(p.handleTable instanceof HandleTable)) p.handleTable = new HandleTable();
+    if (!(p.handleTable instanceof HandleTable)) p.handleTable = new HandleTable(p.isSystem);
     return p.handleTable as HandleTable;
   }
 
-  /** Look up a handle in the calling thread's process (or the system process for kernel handles). */
+  /**
+   * Look up a handle: kernel handles (KERNEL_HANDLE_FLAG) live in the System process's table and only kernel mode
+   * may use them; any other handle is looked up in the calling thread's process. AccessMode does not choose the
+   * table, as in NT.
+   */
   referenceByHandle(handle: number, mode: KPROCESSOR_MODE = "UserMode"): HandleEntry | undefined {
     const t = this.io.k.thread("ObReferenceObjectByHandle");
-    const table = this.handleTable(mode === "KernelMode" ? this.io.k.systemProcess : t.process);
-    return table.get(handle);
+    return this.tableForHandle(t, handle, mode)?.get(handle);
+  }
+
+  private tableForHandle(t: KThread, handle: number, mode: KPROCESSOR_MODE): HandleTable | undefined {
+    if ((handle & KERNEL_HANDLE_FLAG) !== 0)
+      return mode === "KernelMode" ? this.handleTable(this.io.k.systemProcess) : undefined;
+    return this.handleTable(t.process);
   }
 
   /** ObReferenceObjectByHandle: the file object behind a handle, with a reference the caller must drop. */
@@ -317,6 +333,7 @@ export class SystemServices {
     }
   }
 
+  /** Where a new handle goes: kernel-mode opens create kernel handles (OBJ_KERNEL_HANDLE). */
   private tableFor(t: KThread, mode: KPROCESSOR_MODE): HandleTable {
     return this.handleTable(mode === "KernelMode" ? this.io.k.systemProcess : t.process);
   }
@@ -363,7 +380,7 @@ export class SystemServices {
     const table = this.tableFor(t, mode);
     let related: FILE_OBJECT | null = null;
     if (args.RootDirectory !== undefined && args.RootDirectory !== 0) {
-      const e = table.get(args.RootDirectory);
+      const e = this.tableForHandle(t, args.RootDirectory, mode)?.get(args.RootDirectory);
       if (!e) return fail(STATUS_INVALID_HANDLE);
       if (args.ObjectName.startsWith("\\")) return fail(STATUS.STATUS_OBJECT_NAME_INVALID);
       related = e.object;
@@ -444,10 +461,16 @@ export class SystemServices {
   }
 
   private async close(t: KThread, handle: number, mode: KPROCESSOR_MODE): Promise<NTSTATUS> {
-    const e = this.tableFor(t, mode).remove(handle);
+    const e = this.tableForHandle(t, handle, mode)?.remove(handle);
     if (!e) return STATUS_INVALID_HANDLE;
     const fo = e.object;
-    if (--fo.HandleCount === 0) await this.io.sendCleanup(fo);
+    if (--fo.HandleCount === 0) {
+      // IopCloseFile: a synchronous file object's CLEANUP waits for the I/O in progress on it.
+      const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
+      if (sync) await this.lockFile(t, fo);
+      await this.io.sendCleanup(fo);
+      if (sync) this.unlockFile(fo);
+    }
     await this.io.ObDereferenceObject(fo);
     return STATUS_SUCCESS;
   }
@@ -487,7 +510,7 @@ export class SystemServices {
     opts: CallOptions = {},
     outputLength = 0,
   ): Promise<IoResult> {
-    const e = this.tableFor(t, mode).get(handle);
+    const e = this.tableForHandle(t, handle, mode)?.get(handle);
     if (!e) return { Status: STATUS_INVALID_HANDLE, Information: 0, request: null };
     if (mode === "UserMode" && requiredAccess !== 0 && (e.GrantedAccess & requiredAccess) === 0) {
       return { Status: STATUS_ACCESS_DENIED, Information: 0, request: null };
@@ -535,9 +558,6 @@ export class SystemServices {
       this.io.k.KeSetEvent(req.event);
       if (userEvent) this.io.k.KeSetEvent(userEvent);
       if (!sync) this.io.k.KeSetEvent(fo.Event);
-      if (sync && (done.IoStatus.Status | 0) >= 0 && (major === IRP_MJ_READ || major === IRP_MJ_WRITE)) {
-        fo.CurrentByteOffset = sp.Parameters.ByteOffset + done.IoStatus.Information;
-      }
       const d = this.io.ObDereferenceObject(fo);
       if (d) void d;
     };
@@ -973,7 +993,7 @@ export class SystemServices {
    */
   NtCancelIoFile(handle: number): Promise<NTSTATUS> {
     return this.service("NtCancelIoFile", "UserMode", async (t) => {
-      const e = this.tableFor(t, "UserMode").get(handle);
+      const e = this.tableForHandle(t, handle, "UserMode")?.get(handle);
       if (!e) return STATUS_INVALID_HANDLE;
       const mine = [...(this.io.threadIrps.get(t) ?? [])].filter((i) => i.OriginalFileObject === e.object);
       const waits: KEVENT[] = [];
@@ -996,7 +1016,7 @@ export class SystemServices {
   /** NtCancelIoFileEx: cancel one request (or all requests on the file, from any thread); does not wait. */
   NtCancelIoFileEx(handle: number, request?: IoRequest): Promise<NTSTATUS> {
     return this.service("NtCancelIoFileEx", "UserMode", async (t) => {
-      const e = this.tableFor(t, "UserMode").get(handle);
+      const e = this.tableForHandle(t, handle, "UserMode")?.get(handle);
       if (!e) return STATUS_INVALID_HANDLE;
       const targets = request ? (request.irp ? [request.irp] : []) : [...e.object.pendingIrps];
       if (targets.length === 0) return STATUS.STATUS_NOT_FOUND;

@@ -343,7 +343,11 @@ export class KernelCore {
   /** Hook for the exit checks (held locks …), overridden by the full kernel. */
   protected checkThreadExit(_t: KThread): void {}
 
+  /** Called for every thread that ends, before it is marked terminated (the I/O manager cancels its IRPs). */
+  readonly onThreadExit: ((t: KThread) => void)[] = [];
+
   private exitThread(t: KThread): void {
+    for (const f of this.onThreadExit) f(t);
     this.checkThreadExit(t);
     t.state = ThreadState.Terminated;
     this.liveThreads--;

@@ -4,8 +4,7 @@
  * notifications with a cancel routine (completed by writes, cancelled at cleanup), and answers a custom IOCTL.
  * It exercises the kernel and I/O manager the way a real driver does; knobs make it misbehave on purpose.
  */
-import type { Kernel, KDPC, KTIMER, NTSTATUS } from "../../emulator/kernel/index.js";
-import { STATUS } from "../../emulator/kernel/index.js";
+
 import {
   CTL_CODE,
   type DEVICE_OBJECT,
@@ -15,11 +14,12 @@ import {
   FILE_CREATE,
   FILE_CREATED,
   FILE_DEVICE_NETWORK_FILE_SYSTEM,
+  type FILE_OBJECT,
   FILE_OPEN,
   FILE_OPEN_IF,
   FILE_OPENED,
   FILE_REMOTE_DEVICE,
-  type FILE_OBJECT,
+  FO_SYNCHRONOUS_IO,
   IOCTL_REDIR_QUERY_PATH,
   type IoSystem,
   type IRP,
@@ -36,6 +36,8 @@ import {
   type QUERY_PATH_RESPONSE,
   SHARE_ACCESS,
 } from "../../emulator/io/index.js";
+import type { KDPC, Kernel, KTIMER, NTSTATUS } from "../../emulator/kernel/index.js";
+import { STATUS } from "../../emulator/kernel/index.js";
 
 /** IOCTL_PENDING_ECHO: METHOD_BUFFERED, echoes its input reversed. */
 export const IOCTL_PENDING_ECHO = CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS);
@@ -43,6 +45,8 @@ export const IOCTL_PENDING_ECHO = CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, 0x80
 export interface PendingDriverOptions {
   /** Device name (default \Device\PendingRdr). */
   readonly deviceName?: string;
+  /** Driver-object name (default \Driver\ + the last component of the device name, e.g. \Driver\PendingRdr). */
+  readonly driverName?: string;
   /** The UNC prefix it claims, e.g. "\pend" claims \\pend\… (default "\pend"). */
   readonly claim?: string;
   /** Virtual latency before a read/write completes, in 100 ns units (default 10 ms). */
@@ -103,6 +107,11 @@ export class PendingDriver {
     return this.opts.deviceName ?? "\\Device\\PendingRdr";
   }
 
+  get driverName(): string {
+    const dev = this.deviceName;
+    return this.opts.driverName ?? `\\Driver\\${dev.slice(dev.lastIndexOf("\\") + 1)}`;
+  }
+
   get claim(): string {
     return this.opts.claim ?? "\\pend";
   }
@@ -110,7 +119,7 @@ export class PendingDriver {
   /** Load the driver and register it with MUP. Call from an emulated system thread. */
   async load(): Promise<NTSTATUS> {
     const io = this.sys.io;
-    const { status } = await io.IoCreateDriver("\\Driver\\PendingRdr", (driver) => {
+    const { status } = await io.IoCreateDriver(this.driverName, (driver) => {
       this.driver = driver;
       const { status: s, device } = io.IoCreateDevice(
         driver,
@@ -218,6 +227,9 @@ export class PendingDriver {
     const node = fcb.node;
     const offset = sp.Parameters.Read.ByteOffset;
     const length = sp.Parameters.Read.Length;
+    const fo = sp.FileObject as FILE_OBJECT;
+    // As a file system does: a synchronous file object's current offset follows each transfer.
+    const synchronous = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
     const buf = irp.MdlAddress as Uint8Array;
     const timer = this.k.KeInitializeTimer(undefined, `${write ? "write" : "read"} ${irp.label()}`);
     const entry: PendingIo = {
@@ -240,6 +252,7 @@ export class PendingDriver {
             }
             node.data.set(buf.subarray(0, length), end - length);
             n = length;
+            if (synchronous) fo.CurrentByteOffset = end;
             this.notifyChange(fcb.name);
           } else {
             if (offset >= node.data.length) {
@@ -248,6 +261,7 @@ export class PendingDriver {
             }
             n = Math.min(length, node.data.length - offset);
             buf.set(node.data.subarray(offset, offset + n));
+            if (synchronous) fo.CurrentByteOffset = offset + n;
           }
           this.complete(irp, STATUS.STATUS_SUCCESS, n);
           if (this.opts.bugs?.doubleComplete && !write) this.complete(irp, STATUS.STATUS_SUCCESS, n);
