@@ -1,0 +1,45 @@
+/**
+ * The RDBSS room: the six structures, the name tables, references and finalization, RX_CONTEXT and LowIo, the
+ * IRP paths, the scavenger, registration and start/stop, and the MINIRDR_DISPATCH type. A mini-redirector
+ * imports only from here (and the kernel's DDIs).
+ */
+export * from "./constants.js";
+export * from "./context.js";
+export { RDBSS_DEVICE_OBJECT, RDBSS_SCAVENGER, RX_DEVICE_FCB, ScavengerState } from "./device.js";
+export {
+  type ExtractedNetRootName,
+  type MaybePromise,
+  type MINIRDR_DISPATCH,
+  type MRX_CALLDOWN,
+  NEVER_CALLED_ENTRIES,
+  REQUIRED_ENTRIES,
+  validateDispatch,
+} from "./dispatch.js";
+export { RdbssFsd } from "./fsd.js";
+export {
+  DOCS_PROFILE,
+  PROFILE_OPTION_DOCS,
+  PROFILES,
+  type ProfileName,
+  type RdbssProfile,
+  REACTOS_PROFILE,
+  resolveProfile,
+} from "./profile.js";
+export {
+  currentRxContext,
+  type LockRequirement,
+  type MrxCallRecord,
+  processLogonId,
+  processSessionId,
+  RDBSS_ASSERT,
+  RDBSS_CHECKS,
+  RDBSS_DDIS,
+  Rdbss,
+  type RdbssDdiName,
+  type RdbssDdiSpec,
+  type RdbssOptions,
+  RX_WORK_QUEUE_ITEM,
+  type RxWorkerRoutine,
+} from "./rdbss.js";
+export * from "./structs.js";
+export { type PrefixContainer, RX_FCB_TABLE, RX_PREFIX_TABLE, type RX_PREFIX_ENTRY } from "./tables.js";

@@ -1,0 +1,1955 @@
+/**
+ * The RDBSS emulator: the routines of the seed pages and their family (RxCreate*, RxReference / RxDereference,
+ * RxFinalize*, RxFinalizeConnection …) with their IRQL and lock preconditions declared in RDBSS_DDIS and checked
+ * on every call, the MINIRDR_CALL path into mini-redirectors, the RDBSS dispatcher (worker queues in the RDBSS
+ * process), cancellation, and registration / start / stop.
+ *
+ * Behaviour follows ../shared/reference/rdbss-semantics.md; where the documentation and ReactOS differ, the
+ * profile (profile.ts) decides.
+ */
+import type { DEVICE_OBJECT, DRIVER_OBJECT, IoSystem, IRP } from "../io/index.js";
+import { IRP_MJ_DIRECTORY_CONTROL, IRP_MN_NOTIFY_CHANGE_DIRECTORY, SHARE_ACCESS } from "../io/index.js";
+import {
+  APC_LEVEL,
+  BUGCHECK,
+  DISPATCH_LEVEL,
+  type ERESOURCE,
+  HIGH_LEVEL,
+  KEVENT,
+  type Kernel,
+  type KProcess,
+  type KThread,
+  NT_SUCCESS,
+  type NTSTATUS,
+  RDBSS_BUG_CHECK,
+  STATUS,
+  statusName,
+  type WORK_QUEUE_TYPE,
+  WorkQueueType,
+} from "../kernel/index.js";
+import {
+  Condition,
+  FCB_STATE,
+  FOBX_FLAG,
+  type LOCK_HOLDING_STATE,
+  LockHoldingState,
+  NETROOT_FLAG,
+  NodeType,
+  nodeTypeName,
+  RDBSS_MANAGE,
+  RdbssState,
+  RX_CONTEXT_FLAG,
+  RX_REGISTERMINI_FLAG,
+  RX_SCAVENGER_MASK,
+  SRVCALL_FLAG,
+  SRVOPEN_FLAG,
+  VALID_FCB_FILE_TYPES,
+} from "./constants.js";
+import { type MRX_CALLDOWN_CANCEL, RX_CONTEXT } from "./context.js";
+import { RDBSS_DEVICE_OBJECT, ScavengerState } from "./device.js";
+import { type MaybePromise, type MINIRDR_DISPATCH, validateDispatch } from "./dispatch.js";
+import { RdbssFsd } from "./fsd.js";
+import { type RdbssProfile, resolveProfile } from "./profile.js";
+import {
+  type AnyRxNode,
+  FCB,
+  FOBX,
+  type FreedAt,
+  type MiniRdrExtensions,
+  NET_ROOT,
+  type RxNode,
+  SRV_CALL,
+  SRV_OPEN,
+  V_NET_ROOT,
+} from "./structs.js";
+import { RX_FCB_TABLE, RX_PREFIX_TABLE } from "./tables.js";
+
+const { STATUS_SUCCESS, STATUS_PENDING, STATUS_CANCELLED } = STATUS;
+
+/** Lock a routine requires, as declared in the WDK pages and the reference's §1.6 table. */
+export type LockRequirement = "netname-exclusive" | "netname-any" | "fcbtable-exclusive" | "fcb-exclusive" | "none";
+
+export interface RdbssDdiSpec {
+  readonly maxIrql: number;
+  readonly lock: LockRequirement;
+}
+
+/** The RDBSS routines with their maximum IRQL and lock precondition (checked on every call). */
+export const RDBSS_DDIS = {
+  RxCreateSrvCall: { maxIrql: APC_LEVEL, lock: "netname-exclusive" },
+  RxCreateNetRoot: { maxIrql: APC_LEVEL, lock: "netname-exclusive" },
+  RxCreateVNetRoot: { maxIrql: APC_LEVEL, lock: "netname-exclusive" },
+  RxCreateNetFcb: { maxIrql: APC_LEVEL, lock: "fcbtable-exclusive" },
+  RxCreateSrvOpen: { maxIrql: APC_LEVEL, lock: "fcb-exclusive" },
+  RxCreateNetFobx: { maxIrql: APC_LEVEL, lock: "fcb-exclusive" },
+  RxReference: { maxIrql: APC_LEVEL, lock: "none" },
+  RxDereference: { maxIrql: APC_LEVEL, lock: "none" },
+  RxpReferenceNetFcb: { maxIrql: APC_LEVEL, lock: "none" },
+  RxpDereferenceNetFcb: { maxIrql: APC_LEVEL, lock: "none" },
+  RxpDereferenceAndFinalizeNetFcb: { maxIrql: APC_LEVEL, lock: "fcb-exclusive" },
+  RxFinalizeSrvCall: { maxIrql: APC_LEVEL, lock: "netname-exclusive" },
+  RxFinalizeNetRoot: { maxIrql: APC_LEVEL, lock: "netname-exclusive" },
+  RxFinalizeVNetRoot: { maxIrql: APC_LEVEL, lock: "netname-exclusive" },
+  RxFinalizeNetFcb: { maxIrql: APC_LEVEL, lock: "fcb-exclusive" },
+  RxFinalizeSrvOpen: { maxIrql: APC_LEVEL, lock: "fcb-exclusive" },
+  RxFinalizeNetFobx: { maxIrql: APC_LEVEL, lock: "fcb-exclusive" },
+  RxFinalizeConnection: { maxIrql: APC_LEVEL, lock: "none" },
+  RxForceFinalizeAllVNetRoots: { maxIrql: APC_LEVEL, lock: "netname-exclusive" },
+  RxFinishFcbInitialization: { maxIrql: APC_LEVEL, lock: "none" },
+  RxSetSrvCallDomainName: { maxIrql: APC_LEVEL, lock: "none" },
+  RxSetMinirdrCancelRoutine: { maxIrql: DISPATCH_LEVEL, lock: "none" },
+  RxLowIoCompletion: { maxIrql: DISPATCH_LEVEL, lock: "none" },
+  RxPostToWorkerThread: { maxIrql: DISPATCH_LEVEL, lock: "none" },
+  RxDispatchToWorkerThread: { maxIrql: DISPATCH_LEVEL, lock: "none" },
+  RxGetRDBSSProcess: { maxIrql: HIGH_LEVEL, lock: "none" },
+  RxPrefixTableLookupName: { maxIrql: APC_LEVEL, lock: "netname-any" },
+  RxRegisterMinirdr: { maxIrql: APC_LEVEL, lock: "none" },
+  RxStartMinirdr: { maxIrql: APC_LEVEL, lock: "none" },
+  RxStopMinirdr: { maxIrql: APC_LEVEL, lock: "none" },
+  RxUnregisterMinirdr: { maxIrql: APC_LEVEL, lock: "none" },
+} as const satisfies Record<string, RdbssDdiSpec>;
+export type RdbssDdiName = keyof typeof RDBSS_DDIS;
+
+/** The checks RDBSS adds to the kernel's. */
+export const RDBSS_CHECKS = {
+  rdbssLocks: "An RDBSS routine called without the lock its documentation requires, or with a lying LockHoldingState.",
+  references: "Reference-count underflow on one of the six structures; referencing a type RxReference does not take.",
+  useAfterFree:
+    "An RDBSS routine given a SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN or FOBX after its memory was released.",
+  minirdrContract:
+    "Mini-redirector contracts: two-phase construction (STATUS_PENDING, exactly one callback), MRxFinalizeSrvCall clears Context, fMiniInited cleared, valid FileType, pending notifications armed with a cancel routine, a request completed once.",
+} as const;
+
+/** RX_WORK_QUEUE_ITEM: a preallocated item for RxPostToWorkerThread. */
+export class RX_WORK_QUEUE_ITEM {
+  queued = false;
+  readonly name: string;
+  constructor(name = "RX_WORK_QUEUE_ITEM") {
+    this.name = name;
+  }
+}
+
+export type RxWorkerRoutine = (context: unknown) => MaybePromise<void>;
+
+/** What a recorded MRx call looked like (for reports and expectations). */
+export interface MrxCallRecord {
+  readonly name: string;
+  readonly device: string;
+  readonly target: string;
+  readonly thread: string;
+  readonly time: number;
+  status?: string;
+}
+
+export interface RdbssOptions {
+  readonly profile?: RdbssProfile | "docs" | "reactos";
+  readonly profileOverrides?: Partial<RdbssProfile>;
+  /** Keep a log of every MRx call (default true). */
+  readonly logMrxCalls?: boolean;
+}
+
+/** The RDBSS_BUG_CHECK_ASSERT sub-codes the emulator uses for the RDBSS-level checks (parameter 1 low word). */
+export const RDBSS_ASSERT = {
+  LOCK_NOT_HELD: 0x0001,
+  LOCK_STATE_LIE: 0x0002,
+  REFERENCE_UNDERFLOW: 0x0003,
+  BAD_NODE_TYPE: 0x0004,
+  USE_AFTER_FREE: 0x0005,
+  CALLBACK_TWICE: 0x0010,
+  NOT_PENDING: 0x0011,
+  CALLBACK_NEVER: 0x0012,
+  CONTEXT_NOT_CLEARED: 0x0013,
+  MINI_INITED_LEFT: 0x0014,
+  BAD_FILE_TYPE: 0x0015,
+  NOTIFY_WITHOUT_CANCEL: 0x0016,
+  NOTIFY_LEFT_PENDING: 0x0017,
+  CREATE_INFORMATION: 0x0018,
+  FORCE_MUST_BE_FALSE: 0x0019,
+  TABLE_NOT_EMPTY: 0x001a,
+  NO_FOBX: 0x001b,
+} as const;
+
+export class Rdbss {
+  readonly k: Kernel;
+  readonly sys: IoSystem;
+  readonly profile: RdbssProfile;
+  /** RxData.Resource */
+  readonly RxDataResource: ERESOURCE;
+  /** The process RxDriverEntry ran in: the "file system process". */
+  readonly OurProcess: KProcess;
+  /** RxActiveContexts */
+  readonly ActiveContexts = new Set<RX_CONTEXT>();
+  readonly devices: RDBSS_DEVICE_OBJECT[] = [];
+  readonly mrxLog: MrxCallRecord[] = [];
+  readonly logMrxCalls: boolean;
+  private serial = 0;
+  private contextSerial = 0;
+
+  constructor(kernel: Kernel, sys: IoSystem, options: RdbssOptions = {}) {
+    this.k = kernel;
+    this.sys = sys;
+    const p = options.profile ?? "docs";
+    this.profile = resolveProfile(p, options.profileOverrides ?? {});
+    this.RxDataResource = kernel.ExInitializeResourceLite("RxData.Resource", "RxData");
+    this.OurProcess = kernel.systemProcess;
+    this.logMrxCalls = options.logMrxCalls ?? true;
+  }
+
+  nextSerial(): number {
+    return ++this.serial;
+  }
+
+  // ================================================================== checks
+
+  /** Enter an RDBSS routine: IRQL check and call-chain frame. */
+  enterDdi(name: RdbssDdiName): KThread {
+    return this.k.enter(name, RDBSS_DDIS[name].maxIrql);
+  }
+
+  leaveDdi(t: KThread): void {
+    if (this.k.stopped === null) this.k.leave(t);
+  }
+
+  /** An RDBSS assertion: bug check 0x27 RDR_FILE_SYSTEM with RDBSS_BUG_CHECK_ASSERT | sub-code. */
+  rdbssViolation(check: keyof typeof RDBSS_CHECKS, subCode: number, obj: object | null, reason: string, p3 = 0n): void {
+    this.k.violation(
+      check,
+      BUGCHECK.RDR_FILE_SYSTEM,
+      [BigInt((RDBSS_BUG_CHECK.ASSERT | subCode) >>> 0), obj ? this.k.addressOf(obj) : 0n, p3, 0n],
+      reason,
+    );
+  }
+
+  /** Use after free: any RDBSS routine given a freed structure. Bug check 0xD5 as special pool reports it. */
+  checkAlive(obj: RxNode | null | undefined, routine: string): void {
+    if (obj == null || obj.freed === null) return;
+    const f = obj.freed;
+    this.k.violation(
+      "useAfterFree",
+      BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
+      [this.k.addressOf(obj), 0n, 0n, 0n],
+      `${routine} was given ${obj.label()}, whose memory was released by ${f.by} on thread "${f.thread}" at ${(f.time / 1e7).toFixed(6)} s (call chain: ${f.callChain.join(" → ") || "—"}).`,
+    );
+  }
+
+  /** The caller must hold `res` (exclusive, or at least shared). */
+  requireLock(routine: string, res: ERESOURCE, exclusive: boolean, subject: string): void {
+    const t = this.k.current;
+    if (t === null) return;
+    const ok = exclusive ? res.exclusiveOwner === t : res.exclusiveOwner === t || res.sharedOwners.has(t);
+    if (ok) return;
+    const holds = res.exclusiveOwner === t ? "exclusive" : res.sharedOwners.has(t) ? "shared" : "not at all";
+    this.rdbssViolation(
+      "rdbssLocks",
+      RDBSS_ASSERT.LOCK_NOT_HELD,
+      res,
+      `${routine}${subject ? ` (${subject})` : ""} requires the ${res.name} held ${exclusive ? "exclusive" : "shared or exclusive"}, but thread "${t.name}" holds it ${holds}.`,
+      this.k.addressOf(res),
+    );
+  }
+
+  private netNameTableOf(obj: SRV_CALL | NET_ROOT | V_NET_ROOT): RX_PREFIX_TABLE {
+    const sc = obj instanceof SRV_CALL ? obj : obj instanceof NET_ROOT ? obj.pSrvCall : obj.pNetRoot.pSrvCall;
+    return (sc.RxDeviceObject as RDBSS_DEVICE_OBJECT).pRxNetNameTable;
+  }
+
+  deviceOf(obj: AnyRxNode): RDBSS_DEVICE_OBJECT {
+    switch (obj.kind) {
+      case "SRV_CALL":
+        return obj.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      case "NET_ROOT":
+        return obj.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      case "V_NET_ROOT":
+        return obj.pNetRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      case "FCB":
+        return obj.pNetRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      case "SRV_OPEN":
+        return obj.pFcb.pNetRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      case "FOBX":
+        return obj.pSrvOpen.pFcb.pNetRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+    }
+  }
+
+  fcbTableOf(netRoot: NET_ROOT): RX_FCB_TABLE {
+    return netRoot.FcbTable as RX_FCB_TABLE;
+  }
+
+  private freedAt(by: string): FreedAt {
+    const t = this.k.current;
+    return { by, thread: t ? t.name : "?", callChain: t ? [...t.frames] : [], time: this.k.now };
+  }
+
+  private free(obj: RxNode, by: string): void {
+    obj.poison(this.freedAt(by));
+    if (this.k.trace.active) this.k.emit("note", `free ${obj.label()}`, { by });
+  }
+
+  // ================================================================== calling the mini-redirector
+
+  /**
+   * MINIRDR_CALL: a cancelled context returns STATUS_CANCELLED without calling; MRxContext[] is zeroed; the call
+   * is bracketed by scheduling points and recorded. `through` gives MINIRDR_CALL_THROUGH (no cancel check, no
+   * zeroing).
+   */
+  async callMRx<T>(
+    dev: RDBSS_DEVICE_OBJECT,
+    name: string,
+    target: { label(): string } | null,
+    ctx: RX_CONTEXT | null,
+    fn: () => MaybePromise<T>,
+    through = false,
+  ): Promise<T | NTSTATUS> {
+    if (ctx !== null && !through) {
+      if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
+      ctx.MRxContext[0] = ctx.MRxContext[1] = ctx.MRxContext[2] = ctx.MRxContext[3] = null;
+    }
+    dev.mrxCalls.set(name, (dev.mrxCalls.get(name) ?? 0) + 1);
+    const t = this.k.thread(name);
+    const rec: MrxCallRecord | null = this.logMrxCalls
+      ? { name, device: dev.MiniRdrName, target: target ? target.label() : "", thread: t.name, time: this.k.now }
+      : null;
+    if (rec) this.mrxLog.push(rec);
+    if (this.k.trace.active) this.k.emit("note", name, { target: rec?.target ?? "" });
+    const before = this.k.schedulePoint(`before ${name}`);
+    if (before) await before;
+    t.frames.push(`${name} [${dev.MiniRdrName}]`);
+    let r: T;
+    try {
+      const v = fn();
+      r = v instanceof Promise ? await v : v;
+    } finally {
+      if (this.k.stopped === null) t.frames.pop();
+    }
+    if (rec && typeof r === "number") rec.status = statusName(r);
+    const after = this.k.schedulePoint(`after ${name}`);
+    if (after) await after;
+    return r;
+  }
+
+  /** How many times an MRx entry was called on a device (all devices when omitted). */
+  mrxCallCount(name: string, dev?: RDBSS_DEVICE_OBJECT): number {
+    if (dev) return dev.mrxCalls.get(name) ?? 0;
+    let n = 0;
+    for (const d of this.devices) n += d.mrxCalls.get(name) ?? 0;
+    return n;
+  }
+
+  // ================================================================== locks (RxAcquire… helpers)
+
+  /** Acquire an ERESOURCE, waiting if needed. */
+  async acquire(res: ERESOURCE, exclusive: boolean): Promise<void> {
+    const r = exclusive
+      ? this.k.ExAcquireResourceExclusiveLite(res, true)
+      : this.k.ExAcquireResourceSharedLite(res, true);
+    if (r !== true) await r;
+  }
+
+  release(res: ERESOURCE): void {
+    this.k.ExReleaseResourceLite(res);
+  }
+
+  RxAcquirePrefixTableLockExclusive(table: RX_PREFIX_TABLE, wait = true): MaybePromise<boolean> {
+    return this.k.ExAcquireResourceExclusiveLite(table.TableLock, wait);
+  }
+
+  RxAcquirePrefixTableLockShared(table: RX_PREFIX_TABLE, wait = true): MaybePromise<boolean> {
+    return this.k.ExAcquireResourceSharedLite(table.TableLock, wait);
+  }
+
+  RxReleasePrefixTableLock(table: RX_PREFIX_TABLE): void {
+    this.k.ExReleaseResourceLite(table.TableLock);
+  }
+
+  /** RxAcquireExclusiveFcb (no RX_CONTEXT): returns STATUS_SUCCESS, or STATUS_CANCELLED for a cancelled context. */
+  async RxAcquireExclusiveFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
+    this.checkAlive(fcb, "RxAcquireExclusiveFcb");
+    if (ctx && ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
+    await this.acquire(fcb.Header.Resource, true);
+    return STATUS_SUCCESS;
+  }
+
+  async RxAcquireSharedFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
+    this.checkAlive(fcb, "RxAcquireSharedFcb");
+    if (ctx && ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
+    await this.acquire(fcb.Header.Resource, false);
+    return STATUS_SUCCESS;
+  }
+
+  RxReleaseFcb(_ctx: RX_CONTEXT | null, fcb: FCB): void {
+    this.checkAlive(fcb, "RxReleaseFcb");
+    this.k.ExReleaseResourceLite(fcb.Header.Resource);
+  }
+
+  RxIsFcbAcquiredExclusive(fcb: FCB): boolean {
+    return this.k.ExIsResourceAcquiredExclusiveLite(fcb.Header.Resource);
+  }
+
+  /** The resource of an FCB after its final free: its holders no longer hold anything. */
+  private retireResource(res: ERESOURCE): void {
+    for (const t of res.owners()) {
+      const i = t.held.findIndex((h) => h.lock === res);
+      if (i >= 0) t.held.splice(i, 1);
+    }
+    res.exclusiveOwner = null;
+    res.exclusiveCount = 0;
+    res.sharedOwners.clear();
+    res.deleted = true;
+  }
+
+  // ================================================================== creating the structures
+
+  private extension<T>(dev: RDBSS_DEVICE_OBJECT, bit: number, factory: (() => T) | undefined): T | null {
+    return dev.Dispatch.MRxFlags & bit && factory ? factory() : null;
+  }
+
+  /** RxCreateSrvCall: a SRV_CALL in the netname table (count 1). Requires the netname table exclusive. */
+  RxCreateSrvCall(ctx: RX_CONTEXT | null, name: string, _innerNamePrefix: string | null, connectionId = ""): SRV_CALL {
+    const t = this.enterDdi("RxCreateSrvCall");
+    const dev = (ctx?.RxDeviceObject ?? this.devices[0]) as RDBSS_DEVICE_OBJECT;
+    this.requireLock("RxCreateSrvCall", dev.pRxNetNameTable.TableLock, true, name);
+    const sc = new SRV_CALL(this.nextSerial(), name, dev, connectionId);
+    sc.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION, dev.Dispatch.MRxSrvCallExtension);
+    sc.SerialNumberForEnum = sc.serial;
+    dev.pRxNetNameTable.insert({
+      Prefix: name,
+      CaseInsensitiveLength: name.length,
+      ConnectionId: connectionId,
+      ContainingRecord: sc,
+    });
+    sc.NodeReferenceCount = 1;
+    this.leaveDdi(t);
+    return sc;
+  }
+
+  /** RxCreateNetRoot: a NET_ROOT "\server\share" referencing its SRV_CALL. Requires the netname table exclusive. */
+  RxCreateNetRoot(srvCall: SRV_CALL, name: string, netRootFlags = 0, connectionId = ""): NET_ROOT | null {
+    const t = this.enterDdi("RxCreateNetRoot");
+    this.checkAlive(srvCall, "RxCreateNetRoot");
+    const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+    this.requireLock("RxCreateNetRoot", dev.pRxNetNameTable.TableLock, true, name);
+    const full = name.toUpperCase().startsWith(srvCall.pSrvCallName.toUpperCase()) ? name : srvCall.pSrvCallName + name;
+    if (full.length * 2 > 0xffff) {
+      this.leaveDdi(t);
+      return null;
+    }
+    const nr = new NET_ROOT(this.nextSerial(), srvCall, full, connectionId);
+    nr.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_NET_ROOT_EXTENSION, dev.Dispatch.MRxNetRootExtension);
+    const caseInsensitive = (srvCall.Flags & SRVCALL_FLAG.SRVCALL_FLAG_CASE_INSENSITIVE_NETROOTS) !== 0;
+    dev.pRxNetNameTable.insert({
+      Prefix: full,
+      CaseInsensitiveLength: caseInsensitive ? full.length : srvCall.pSrvCallName.length,
+      ConnectionId: connectionId,
+      ContainingRecord: nr,
+    });
+    nr.NodeReferenceCount = 1;
+    nr.Flags |= netRootFlags;
+    const lock = this.k.ExInitializeResourceLite(`FCB table of ${full}`, "FCB table");
+    nr.FcbTable = new RX_FCB_TABLE(lock, true);
+    this.referenceInternal(srvCall, "RxCreateNetRoot (NET_ROOT → SRV_CALL)");
+    this.leaveDdi(t);
+    return nr;
+  }
+
+  /** RxCreateVNetRoot: a V_NET_ROOT referencing its NET_ROOT, linked into its list. Requires the netname table exclusive. */
+  RxCreateVNetRoot(
+    ctx: RX_CONTEXT | null,
+    netRoot: NET_ROOT,
+    canonicalName: string,
+    _localNetRootName: string,
+    filePath: string,
+    connectionId = "",
+  ): V_NET_ROOT | null {
+    const t = this.enterDdi("RxCreateVNetRoot");
+    this.checkAlive(netRoot, "RxCreateVNetRoot");
+    const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+    this.requireLock("RxCreateVNetRoot", dev.pRxNetNameTable.TableLock, true, canonicalName);
+    const proc = ctx?.OriginalThread?.process ?? t.process;
+    const logonId = ctx?.Create.UserName ?? processLogonId(proc);
+    const vnr = new V_NET_ROOT(this.nextSerial(), netRoot, canonicalName, filePath, logonId, connectionId);
+    vnr.Context = this.extension(
+      dev,
+      RDBSS_MANAGE.RDBSS_MANAGE_V_NET_ROOT_EXTENSION,
+      dev.Dispatch.MRxVNetRootExtension,
+    );
+    if (ctx) {
+      vnr.pUserName = ctx.Create.UserName;
+      vnr.pPassword = ctx.Create.Password;
+      vnr.pUserDomainName = ctx.Create.UserDomainName;
+      vnr.IsExplicitConnection = ctx.Create.UserName !== null;
+    }
+    vnr.SessionId = processSessionId(proc);
+    dev.pRxNetNameTable.insert({
+      Prefix: canonicalName,
+      CaseInsensitiveLength: canonicalName.length,
+      ConnectionId: connectionId,
+      ContainingRecord: vnr,
+    });
+    vnr.NodeReferenceCount = 1;
+    this.referenceInternal(netRoot, "RxCreateVNetRoot (V_NET_ROOT → NET_ROOT)");
+    netRoot.VirtualNetRoots.push(vnr);
+    netRoot.NumberOfVirtualNetRoots++;
+    if (netRoot.DefaultVNetRoot === null) netRoot.DefaultVNetRoot = vnr;
+    this.leaveDdi(t);
+    return vnr;
+  }
+
+  /**
+   * RxCreateNetFcb: an FCB for `name` (relative to the NET_ROOT) in the FCB table, referencing its V_NET_ROOT;
+   * count 2 (table + creator). Requires the FCB table exclusive.
+   */
+  RxCreateNetFcb(ctx: RX_CONTEXT | null, vNetRoot: V_NET_ROOT, name: string): FCB {
+    const t = this.enterDdi("RxCreateNetFcb");
+    this.checkAlive(vNetRoot, "RxCreateNetFcb");
+    const netRoot = vNetRoot.pNetRoot;
+    const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+    const table = this.fcbTableOf(netRoot);
+    if (this.profile.fcbCreateLock === "fcb-table") this.requireLock("RxCreateNetFcb", table.TableLock, true, name);
+    else this.requireLock("RxCreateNetFcb", dev.pRxNetNameTable.TableLock, true, name);
+    const k = this.k;
+    const fcb = new FCB(
+      this.nextSerial(),
+      netRoot,
+      vNetRoot,
+      name,
+      {
+        Resource: k.ExInitializeResourceLite(`FCB ${netRoot.pNetRootName}${name}`, "FCB"),
+        PagingIoResource: k.ExInitializeResourceLite(`FCB paging ${netRoot.pNetRootName}${name}`, "FCB paging"),
+      },
+      new SHARE_ACCESS(),
+      new SHARE_ACCESS(),
+    );
+    fcb.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_FCB_EXTENSION, dev.Dispatch.MRxFcbExtension);
+    fcb.FcbState |= FCB_STATE.FCB_STATE_COLLAPSING_ENABLED;
+    table.insert(fcb);
+    if (this.profile.fcbReferences === "v-net-root")
+      this.referenceInternal(vNetRoot, "RxCreateNetFcb (FCB → V_NET_ROOT)");
+    else this.referenceInternal(netRoot, "RxCreateNetFcb (FCB → NET_ROOT)");
+    netRoot.NumberOfFcbs++;
+    dev.NumberOfActiveFcbs++;
+    fcb.NodeReferenceCount = 2;
+    if (ctx) ctx.pFcb = fcb;
+    this.leaveDdi(t);
+    return fcb;
+  }
+
+  /** RxCreateSrvOpen: count 1; references the V_NET_ROOT and the FCB. Requires the FCB exclusive. */
+  RxCreateSrvOpen(vNetRoot: V_NET_ROOT, fcb: FCB): SRV_OPEN {
+    const t = this.enterDdi("RxCreateSrvOpen");
+    this.checkAlive(fcb, "RxCreateSrvOpen");
+    this.checkAlive(vNetRoot, "RxCreateSrvOpen");
+    this.requireLock("RxCreateSrvOpen", fcb.Header.Resource, true, fcb.label());
+    const dev = this.deviceOf(fcb);
+    const so = new SRV_OPEN(this.nextSerial(), fcb, vNetRoot);
+    so.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_SRV_OPEN_EXTENSION, dev.Dispatch.MRxSrvOpenExtension);
+    so.NodeReferenceCount = 1;
+    so.Condition = Condition.Condition_InTransition;
+    this.referenceInternal(vNetRoot, "RxCreateSrvOpen (SRV_OPEN → V_NET_ROOT)");
+    this.fcbRef(fcb);
+    fcb.SrvOpenList.push(so);
+    fcb.SrvOpenListVersion++;
+    fcb.pNetRoot.NumberOfSrvOpens++;
+    this.leaveDdi(t);
+    return so;
+  }
+
+  /**
+   * RxCreateNetFobx: called by the mini-redirector at the end of a successful MRxCreate. Count 1; references the
+   * SRV_OPEN. Requires the FCB exclusive. Returns the FOBX (store it in RxContext->pFobx).
+   */
+  RxCreateNetFobx(ctx: RX_CONTEXT, srvOpen: SRV_OPEN): FOBX {
+    const t = this.enterDdi("RxCreateNetFobx");
+    this.checkAlive(srvOpen, "RxCreateNetFobx");
+    const fcb = srvOpen.pFcb;
+    this.requireLock("RxCreateNetFobx", fcb.Header.Resource, true, fcb.label());
+    const dev = this.deviceOf(fcb);
+    const fobx = new FOBX(this.nextSerial(), srvOpen);
+    fobx.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_FOBX_EXTENSION, dev.Dispatch.MRxFobxExtension);
+    fobx.NodeReferenceCount = 1;
+    fobx.FobxSerialNumber = 0;
+    if (ctx.Create.CanonicalName.startsWith("\\;:")) fobx.Flags |= FOBX_FLAG.FOBX_FLAG_UNC_NAME;
+    if (ctx.Create.NtCreateParameters.CreateOptions & 0x4000) fobx.Flags |= FOBX_FLAG.FOBX_FLAG_BACKUP_INTENT;
+    this.referenceInternal(srvOpen, "RxCreateNetFobx (FOBX → SRV_OPEN)");
+    if (srvOpen.pVNetRoot) srvOpen.pVNetRoot.NumberOfFobxs++;
+    srvOpen.FobxList.push(fobx);
+    this.leaveDdi(t);
+    return fobx;
+  }
+
+  // ================================================================== references
+
+  /** Increment without the DDI checks (RDBSS-internal references). */
+  referenceInternal(obj: AnyRxNode, _by: string): void {
+    obj.NodeReferenceCount++;
+    if (obj.scavengerMarked) this.undoScavengerMark(obj);
+  }
+
+  private fcbRef(fcb: FCB): number {
+    return ++fcb.NodeReferenceCount;
+  }
+
+  /**
+   * RxReference: SRV_CALL, NET_ROOT, V_NET_ROOT, SRV_OPEN or FOBX. A reference rescues an object marked for
+   * scavenged finalization (the mark's extra reference is dropped).
+   */
+  RxReference(obj: AnyRxNode): void {
+    const t = this.enterDdi("RxReference");
+    this.checkAlive(obj, "RxReference");
+    if (obj.kind === "FCB") {
+      this.rdbssViolation(
+        "references",
+        RDBSS_ASSERT.BAD_NODE_TYPE,
+        obj,
+        `RxReference was given ${obj.label()}: FCBs are referenced with RxpReferenceNetFcb, not RxReference.`,
+      );
+    } else this.referenceInternal(obj, "RxReference");
+    this.leaveDdi(t);
+  }
+
+  /**
+   * RxDereference: decrement; at the threshold, finalize now if the caller holds the right lock exclusive
+   * (the netname table for SRV_CALL / NET_ROOT / V_NET_ROOT, the FCB for SRV_OPEN / FOBX), otherwise mark the
+   * object for scavenged finalization. The declared LockHoldingState is checked against what the thread holds.
+   */
+  async RxDereference(obj: AnyRxNode, lockHoldingState: LOCK_HOLDING_STATE): Promise<void> {
+    const t = this.enterDdi("RxDereference");
+    try {
+      this.checkAlive(obj, "RxDereference");
+      if (obj.kind === "FCB") {
+        this.rdbssViolation(
+          "references",
+          RDBSS_ASSERT.BAD_NODE_TYPE,
+          obj,
+          `RxDereference was given ${obj.label()}: FCBs are dereferenced with RxpDereferenceNetFcb / RxpDereferenceAndFinalizeNetFcb.`,
+        );
+        return;
+      }
+      const table = obj.kind === "SRV_CALL" || obj.kind === "NET_ROOT" || obj.kind === "V_NET_ROOT";
+      const res = table
+        ? this.netNameTableOf(obj).TableLock
+        : (obj.kind === "SRV_OPEN" ? obj.pFcb : obj.pSrvOpen.pFcb).Header.Resource;
+      this.checkLockHoldingState(obj, res, lockHoldingState);
+      const n = --obj.NodeReferenceCount;
+      if (n < 0) {
+        obj.NodeReferenceCount = 0;
+        this.rdbssViolation(
+          "references",
+          RDBSS_ASSERT.REFERENCE_UNDERFLOW,
+          obj,
+          `RxDereference took ${obj.label()} below zero: a reference was dropped that was never taken (or dropped twice).`,
+        );
+        return;
+      }
+      if (n > 1) return;
+      if (lockHoldingState !== LockHoldingState.LHS_ExclusiveLockHeld) {
+        if ((table && n <= 1) || (obj.kind === "FOBX" && n === 0)) this.markForScavenge(obj);
+        return;
+      }
+      if (obj.scavengerMarked) this.undoScavengerMark(obj);
+      switch (obj.kind) {
+        case "SRV_CALL":
+          await this.RxFinalizeSrvCall(obj, true);
+          break;
+        case "NET_ROOT":
+          await this.RxFinalizeNetRoot(obj, true, true);
+          break;
+        case "V_NET_ROOT":
+          await this.RxFinalizeVNetRoot(obj, true, true);
+          break;
+        case "SRV_OPEN":
+          if (obj.OpenCount === 0) await this.RxFinalizeSrvOpen(obj, false, false);
+          break;
+        case "FOBX":
+          await this.RxFinalizeNetFobx(obj, true, false);
+          break;
+      }
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  private checkLockHoldingState(obj: AnyRxNode, res: ERESOURCE, lhs: LOCK_HOLDING_STATE): void {
+    const t = this.k.current;
+    if (t === null || lhs === LockHoldingState.LHS_LockNotHeld) return;
+    const excl = res.exclusiveOwner === t;
+    const any = excl || res.sharedOwners.has(t);
+    const lie =
+      (lhs === LockHoldingState.LHS_ExclusiveLockHeld && !excl) ||
+      (lhs === LockHoldingState.LHS_SharedLockHeld && !any);
+    if (!lie) return;
+    this.rdbssViolation(
+      "rdbssLocks",
+      RDBSS_ASSERT.LOCK_STATE_LIE,
+      obj,
+      `RxDereference(${obj.label()}, ${lhs === LockHoldingState.LHS_ExclusiveLockHeld ? "LHS_ExclusiveLockHeld" : "LHS_SharedLockHeld"}) but thread "${t.name}" holds the ${res.name} ${excl ? "exclusive" : any ? "shared" : "not at all"}. Finalizing without the lock races concurrent lookups (use after free).`,
+      this.k.addressOf(res),
+    );
+  }
+
+  /** RxpReferenceNetFcb: plain increment; returns the new count. */
+  RxpReferenceNetFcb(fcb: FCB): number {
+    const t = this.enterDdi("RxpReferenceNetFcb");
+    this.checkAlive(fcb, "RxpReferenceNetFcb");
+    const n = this.fcbRef(fcb);
+    this.leaveDdi(t);
+    return n;
+  }
+
+  /** RxpDereferenceNetFcb: plain decrement, never finalizes; returns the new count. */
+  RxpDereferenceNetFcb(fcb: FCB): number {
+    const t = this.enterDdi("RxpDereferenceNetFcb");
+    this.checkAlive(fcb, "RxpDereferenceNetFcb");
+    const n = --fcb.NodeReferenceCount;
+    if (n < 0) {
+      fcb.NodeReferenceCount = 0;
+      this.rdbssViolation(
+        "references",
+        RDBSS_ASSERT.REFERENCE_UNDERFLOW,
+        fcb,
+        `RxpDereferenceNetFcb took ${fcb.label()} below zero.`,
+      );
+    }
+    this.leaveDdi(t);
+    return n;
+  }
+
+  // ================================================================== finalization
+
+  /**
+   * RxFinalizeSrvCall: requires the netname table exclusive; finalizes only at count 1 unless forced. The upper
+   * finalization removes the name and calls MRxFinalizeSrvCall exactly once — inline under the caller's lock, or
+   * (depending on the calling process and the profile) from a delayed worker without the lock, in which case TRUE
+   * means "will be freed" and the memory is released only after MRxFinalizeSrvCall returns.
+   */
+  async RxFinalizeSrvCall(srvCall: SRV_CALL, forceFinalize: boolean): Promise<boolean> {
+    const t = this.enterDdi("RxFinalizeSrvCall");
+    try {
+      this.checkAlive(srvCall, "RxFinalizeSrvCall");
+      const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      this.requireLock("RxFinalizeSrvCall", dev.pRxNetNameTable.TableLock, true, srvCall.label());
+      if (srvCall.NodeReferenceCount !== 1 && !forceFinalize) return false;
+      if (!srvCall.UpperFinalizationDone) {
+        dev.pRxNetNameTable.remove(srvCall);
+        if (forceFinalize) srvCall.Flags |= SRVCALL_FLAG.SRVCALL_FLAG_FORCE_FINALIZED;
+        srvCall.UpperFinalizationDone = true;
+        const inRdbss = t.process === this.OurProcess;
+        const post = this.profile.srvCallFinalizePostedFrom === "non-rdbss-process" ? !inRdbss : inRdbss;
+        if (post) {
+          const willFree = srvCall.NodeReferenceCount === 1;
+          this.referenceInternal(srvCall, "RxFinalizeSrvCall (posted destroy)");
+          srvCall.destroyPosted = true;
+          const st = this.RxDispatchToWorkerThread(
+            dev,
+            WorkQueueType.DelayedWorkQueue,
+            () => this.destroySrvCall(srvCall, forceFinalize),
+            srvCall,
+            `RxpDestroySrvCall ${srvCall.label()}`,
+          );
+          if (NT_SUCCESS(st)) return willFree;
+          // The dispatcher is gone (the device is spinning down): finalize inline instead.
+          srvCall.destroyPosted = false;
+          srvCall.NodeReferenceCount--;
+        }
+        await this.miniFinalizeSrvCall(srvCall, forceFinalize);
+      }
+      if (srvCall.NodeReferenceCount === 1) {
+        srvCall.pDomainName = null;
+        this.free(srvCall, "RxFinalizeSrvCall");
+        return true;
+      }
+      return forceFinalize;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** MRxFinalizeSrvCall, exactly once, then the Context check (it must clear Context and Context2). */
+  private async miniFinalizeSrvCall(srvCall: SRV_CALL, force: boolean): Promise<void> {
+    if (srvCall.miniFinalized) return;
+    srvCall.miniFinalized = true;
+    const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+    const mrx = dev.Dispatch.MRxFinalizeSrvCall;
+    if (mrx)
+      await this.callMRx(dev, "MRxFinalizeSrvCall", srvCall, null, () => mrx.call(dev.Dispatch, srvCall, force), true);
+    const managed = (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
+    if ((!managed && srvCall.Context !== null) || srvCall.Context2 !== null) {
+      this.rdbssViolation(
+        "minirdrContract",
+        RDBSS_ASSERT.CONTEXT_NOT_CLEARED,
+        srvCall,
+        `After MRxFinalizeSrvCall, ${srvCall.label()} still has ${srvCall.Context2 !== null ? "Context2" : "Context"} set: the mini-redirector must free its connection state and clear both (RxFreeObject asserts they are NULL).`,
+      );
+    }
+  }
+
+  /** RxpDestroySrvCall, on a delayed worker: MRxFinalizeSrvCall without the lock, then free under it. */
+  private async destroySrvCall(srvCall: SRV_CALL, force: boolean): Promise<void> {
+    await this.miniFinalizeSrvCall(srvCall, force);
+    const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+    await this.acquire(dev.pRxNetNameTable.TableLock, true);
+    srvCall.destroyPosted = false;
+    srvCall.NodeReferenceCount--;
+    await this.RxFinalizeSrvCall(srvCall, force);
+    this.release(dev.pRxNetNameTable.TableLock);
+  }
+
+  /**
+   * RxFinalizeNetRoot: requires the netname table exclusive. Sets FINALIZATION_IN_PROGRESS; with `recursive`
+   * purges FCBs; frees at count 1 (even when forced it needs count 1) and dereferences the SRV_CALL. It does not
+   * call MRxFinalizeNetRoot (that happens when the last V_NET_ROOT goes).
+   */
+  async RxFinalizeNetRoot(netRoot: NET_ROOT, recursive: boolean, _force: boolean): Promise<boolean> {
+    const t = this.enterDdi("RxFinalizeNetRoot");
+    try {
+      this.checkAlive(netRoot, "RxFinalizeNetRoot");
+      const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      this.requireLock("RxFinalizeNetRoot", dev.pRxNetNameTable.TableLock, true, netRoot.label());
+      if (netRoot.Flags & NETROOT_FLAG.NETROOT_FLAG_FINALIZATION_IN_PROGRESS) return false;
+      netRoot.Flags |= NETROOT_FLAG.NETROOT_FLAG_FINALIZATION_IN_PROGRESS;
+      const table = this.fcbTableOf(netRoot);
+      if (recursive && table.size > 0) {
+        await this.acquire(table.TableLock, true);
+        const orphanedOnly = this.profile.finalizeNetRootPurges === "orphaned";
+        for (const fcb of table.all()) {
+          const orphaned = (fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) !== 0;
+          if (orphaned !== orphanedOnly) continue;
+          await this.purgeFcb(fcb);
+        }
+        this.release(table.TableLock);
+      }
+      if (netRoot.NodeReferenceCount !== 1) {
+        if (!this.profile.finalizeNetRootStickyFlag)
+          netRoot.Flags &= ~NETROOT_FLAG.NETROOT_FLAG_FINALIZATION_IN_PROGRESS;
+        return false;
+      }
+      if (table.size !== 0) {
+        this.rdbssViolation(
+          "references",
+          RDBSS_ASSERT.TABLE_NOT_EMPTY,
+          netRoot,
+          `RxFinalizeNetRoot freeing ${netRoot.label()} whose FCB table still holds ${table
+            .all()
+            .map((f) => f.label())
+            .join(", ")}.`,
+        );
+      }
+      if (!(netRoot.Flags & NETROOT_FLAG.NETROOT_FLAG_NAME_ALREADY_REMOVED)) {
+        dev.pRxNetNameTable.remove(netRoot);
+        netRoot.Flags |= NETROOT_FLAG.NETROOT_FLAG_NAME_ALREADY_REMOVED;
+      }
+      this.free(netRoot, "RxFinalizeNetRoot");
+      await this.RxDereference(netRoot.pSrvCall, LockHoldingState.LHS_ExclusiveLockHeld);
+      return true;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxFinalizeVNetRoot: requires the netname table exclusive. The upper finalization orphans its SRV_OPENs, leaves
+   * the NET_ROOT's list (the last one removes the NET_ROOT's name and calls MRxFinalizeNetRoot(NetRoot, NULL)) and
+   * removes its own name; at count 1 it calls MRxFinalizeVNetRoot(VNetRoot, NULL), dereferences the NET_ROOT and
+   * is freed.
+   */
+  async RxFinalizeVNetRoot(vNetRoot: V_NET_ROOT, _recursive: boolean, force: boolean): Promise<boolean> {
+    const t = this.enterDdi("RxFinalizeVNetRoot");
+    try {
+      this.checkAlive(vNetRoot, "RxFinalizeVNetRoot");
+      const netRoot = vNetRoot.pNetRoot;
+      const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      this.requireLock("RxFinalizeVNetRoot", dev.pRxNetNameTable.TableLock, true, vNetRoot.label());
+      if (vNetRoot.NodeReferenceCount !== 1 && !force) return false;
+      if (!vNetRoot.UpperFinalizationDone) {
+        vNetRoot.UpperFinalizationDone = true;
+        this.referenceInternal(netRoot, "RxFinalizeVNetRoot (upper finalization)");
+        this.orphanSrvOpens(vNetRoot);
+        this.checkNotifiesGone(vNetRoot);
+        const i = netRoot.VirtualNetRoots.indexOf(vNetRoot);
+        if (i >= 0) {
+          netRoot.VirtualNetRoots.splice(i, 1);
+          netRoot.NumberOfVirtualNetRoots--;
+        }
+        if (netRoot.DefaultVNetRoot === vNetRoot) netRoot.DefaultVNetRoot = netRoot.VirtualNetRoots[0] ?? null;
+        if (netRoot.NumberOfVirtualNetRoots === 0) {
+          if (!(netRoot.Flags & NETROOT_FLAG.NETROOT_FLAG_NAME_ALREADY_REMOVED)) {
+            dev.pRxNetNameTable.remove(netRoot);
+            netRoot.Flags |= NETROOT_FLAG.NETROOT_FLAG_NAME_ALREADY_REMOVED;
+          }
+          if (!netRoot.miniFinalized) {
+            netRoot.miniFinalized = true;
+            const mrx = dev.Dispatch.MRxFinalizeNetRoot;
+            if (mrx)
+              await this.callMRx(
+                dev,
+                "MRxFinalizeNetRoot",
+                netRoot,
+                null,
+                () => mrx.call(dev.Dispatch, netRoot, null),
+                true,
+              );
+          }
+        }
+        await this.RxDereference(netRoot, LockHoldingState.LHS_ExclusiveLockHeld);
+        dev.pRxNetNameTable.remove(vNetRoot);
+      }
+      if (vNetRoot.NodeReferenceCount === 1) {
+        if (!vNetRoot.miniFinalized) {
+          vNetRoot.miniFinalized = true;
+          const mrx = dev.Dispatch.MRxFinalizeVNetRoot;
+          if (mrx)
+            await this.callMRx(
+              dev,
+              "MRxFinalizeVNetRoot",
+              vNetRoot,
+              null,
+              () => mrx.call(dev.Dispatch, vNetRoot, null),
+              true,
+            );
+        }
+        vNetRoot.pPassword = null;
+        this.free(vNetRoot, "RxFinalizeVNetRoot");
+        await this.RxDereference(netRoot, LockHoldingState.LHS_ExclusiveLockHeld);
+        return true;
+      }
+      return false;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** Orphan the FCBs and SRV_OPENs still open through a V_NET_ROOT being torn down (RxOrphanSrvOpens). */
+  private orphanSrvOpens(vNetRoot: V_NET_ROOT): void {
+    const table = this.fcbTableOf(vNetRoot.pNetRoot);
+    for (const fcb of table.all()) {
+      let orphanedAny = false;
+      for (const so of fcb.SrvOpenList) {
+        if (so.pVNetRoot === vNetRoot && !(so.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED)) {
+          so.Flags |= SRVOPEN_FLAG.SRVOPEN_FLAG_ORPHANED;
+          orphanedAny = true;
+        }
+      }
+      if (fcb.VNetRoot === vNetRoot && (orphanedAny || fcb.UncleanCount > 0 || fcb.OpenCount > 0)) {
+        fcb.FcbState |= FCB_STATE.FCB_STATE_ORPHANED;
+        // An orphaned FCB leaves the table, so a new open builds a new FCB.
+        if (table.remove(fcb)) fcb.FcbState |= FCB_STATE.FCB_STATE_NAME_ALREADY_REMOVED;
+      }
+    }
+  }
+
+  /** Pattern 9: a change notification still pending on a V_NET_ROOT that is being upper-finalized. */
+  private checkNotifiesGone(vNetRoot: V_NET_ROOT): void {
+    for (const ctx of this.ActiveContexts) {
+      if (
+        ctx.MajorFunction === IRP_MJ_DIRECTORY_CONTROL &&
+        ctx.MinorFunction === IRP_MN_NOTIFY_CHANGE_DIRECTORY &&
+        ctx.NotifyChangeDirectory.pVNetRoot === vNetRoot &&
+        !ctx.completed
+      ) {
+        this.rdbssViolation(
+          "minirdrContract",
+          RDBSS_ASSERT.NOTIFY_LEFT_PENDING,
+          ctx,
+          `${vNetRoot.label()} is being torn down while a change notification (${ctx.label()}) is still pending on it ${ctx.MRxCancelRoutine === null ? "with no cancel routine armed, so RxFinalizeConnection could not cancel it" : "and its cancel routine did not complete it"}. The IRP would later complete against an orphaned or freed V_NET_ROOT.`,
+        );
+      }
+    }
+  }
+
+  /**
+   * RxpDereferenceAndFinalizeNetFcb: requires the FCB exclusive; Force must be FALSE. Drops a reference and, when
+   * the FCB is unused, takes the FCB table (with the lock-order dance) and finalizes it. TRUE means the FCB memory
+   * is gone: the caller must not release it.
+   */
+  async RxpDereferenceAndFinalizeNetFcb(
+    fcb: FCB,
+    ctx: RX_CONTEXT | null,
+    recursive: boolean,
+    force: boolean,
+  ): Promise<boolean> {
+    const t = this.enterDdi("RxpDereferenceAndFinalizeNetFcb");
+    try {
+      this.checkAlive(fcb, "RxpDereferenceAndFinalizeNetFcb");
+      if (this.profile.fcbFinalizeAssertions === "asserted") {
+        this.requireLock("RxpDereferenceAndFinalizeNetFcb", fcb.Header.Resource, true, fcb.label());
+        if (force) {
+          this.rdbssViolation(
+            "rdbssLocks",
+            RDBSS_ASSERT.FORCE_MUST_BE_FALSE,
+            fcb,
+            `RxpDereferenceAndFinalizeNetFcb(${fcb.label()}, ForceFinalize = TRUE): RDBSS asserts ForceFinalize is FALSE.`,
+          );
+        }
+      }
+      const n = --fcb.NodeReferenceCount;
+      if (n < 0) {
+        fcb.NodeReferenceCount = 0;
+        this.rdbssViolation(
+          "references",
+          RDBSS_ASSERT.REFERENCE_UNDERFLOW,
+          fcb,
+          `RxpDereferenceAndFinalizeNetFcb took ${fcb.label()} below zero.`,
+        );
+        return false;
+      }
+      if (!recursive && (fcb.OpenCount !== 0 || fcb.UncleanCount !== 0 || n > 1)) return false;
+      const orphaned = (fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) !== 0;
+      const netRoot = fcb.pNetRoot;
+      const table = this.fcbTableOf(netRoot);
+      let tookTable = false;
+      if (!orphaned) {
+        this.referenceInternal(netRoot, "RxpDereferenceAndFinalizeNetFcb");
+        if (table.TableLock.exclusiveOwner !== t) {
+          if (ctx) ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_BYPASS_VALIDOP_CHECK;
+          const got = this.k.ExAcquireResourceExclusiveLite(table.TableLock, false);
+          if (got !== true) {
+            // Lock order is FCB table → FCB: drop the FCB, wait for the table, re-take the FCB.
+            this.k.ExReleaseResourceLite(fcb.Header.Resource);
+            await this.acquire(table.TableLock, true);
+            await this.acquire(fcb.Header.Resource, true);
+          }
+          tookTable = true;
+        }
+      }
+      const freed = await this.RxFinalizeNetFcb(fcb, recursive, force, fcb.NodeReferenceCount);
+      if (tookTable) this.release(table.TableLock);
+      if (!orphaned) await this.RxDereference(netRoot, LockHoldingState.LHS_LockNotHeld);
+      return freed;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxFinalizeNetFcb: requires the FCB exclusive and (unless orphaned) the FCB table exclusive. Frees at count 1
+   * when nothing is open (or recursively), calling MRxDeallocateForFcb unconditionally.
+   */
+  async RxFinalizeNetFcb(fcb: FCB, recursive: boolean, force: boolean, referenceCount: number): Promise<boolean> {
+    const t = this.enterDdi("RxFinalizeNetFcb");
+    try {
+      this.checkAlive(fcb, "RxFinalizeNetFcb");
+      const orphaned = (fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) !== 0;
+      const table = this.fcbTableOf(fcb.pNetRoot);
+      if (this.profile.fcbFinalizeAssertions === "asserted") {
+        this.requireLock("RxFinalizeNetFcb", fcb.Header.Resource, true, fcb.label());
+        if (!orphaned) {
+          const dev = this.deviceOf(fcb);
+          const lock = this.profile.fcbCreateLock === "fcb-table" ? table.TableLock : dev.pRxNetNameTable.TableLock;
+          this.requireLock("RxFinalizeNetFcb", lock, true, fcb.label());
+        }
+        if (force) {
+          this.rdbssViolation(
+            "rdbssLocks",
+            RDBSS_ASSERT.FORCE_MUST_BE_FALSE,
+            fcb,
+            `RxFinalizeNetFcb(${fcb.label()}, Force = TRUE): RDBSS asserts Force is FALSE.`,
+          );
+        }
+      }
+      if (recursive) {
+        for (const so of [...fcb.SrvOpenList]) await this.RxFinalizeSrvOpen(so, true, true);
+      } else if (fcb.OpenCount !== 0 || fcb.UncleanCount !== 0) {
+        return false;
+      }
+      if (referenceCount !== 1) return false;
+      if (!fcb.UpperFinalizationDone) {
+        fcb.UpperFinalizationDone = true;
+        fcb.FileLocks.length = 0;
+        if (!orphaned && !(fcb.FcbState & FCB_STATE.FCB_STATE_NAME_ALREADY_REMOVED)) {
+          table.remove(fcb);
+          fcb.FcbState |= FCB_STATE.FCB_STATE_NAME_ALREADY_REMOVED;
+        }
+      }
+      const dev = this.deviceOf(fcb);
+      if (!fcb.miniDeallocated) {
+        fcb.miniDeallocated = true;
+        await this.callMRx(dev, "MRxDeallocateForFcb", fcb, null, () => dev.Dispatch.MRxDeallocateForFcb(fcb), true);
+      }
+      if (fcb.fMiniInited) {
+        this.rdbssViolation(
+          "minirdrContract",
+          RDBSS_ASSERT.MINI_INITED_LEFT,
+          fcb,
+          `${fcb.label()} is being freed with fMiniInited still set: MRxDeallocateForFcb must release the mini-redirector's FCB state and clear it.`,
+        );
+      }
+      this.retireResource(fcb.Header.Resource);
+      this.retireResource(fcb.Header.PagingIoResource);
+      fcb.pNetRoot.NumberOfFcbs--;
+      dev.NumberOfActiveFcbs--;
+      this.free(fcb, "RxFinalizeNetFcb");
+      if (this.profile.fcbReferences === "v-net-root")
+        await this.RxDereference(fcb.VNetRoot, LockHoldingState.LHS_LockNotHeld);
+      else await this.RxDereference(fcb.pNetRoot, LockHoldingState.LHS_LockNotHeld);
+      this.onFcbFreed?.(dev);
+      return true;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** Set by the start/stop module: notified when an FCB goes (a stop in progress may be waiting). */
+  onFcbFreed: ((dev: RDBSS_DEVICE_OBJECT) => void) | null = null;
+
+  /**
+   * RxFinalizeSrvOpen: requires the FCB exclusive. With `recursive` finalizes its FOBXs first; stops while the
+   * count is not 0 unless forced; the upper finalization (when closed or not Good) calls MRxForceClosed, unlinks it
+   * and dereferences the V_NET_ROOT; at count 0 it is freed and the FCB dereferenced.
+   */
+  async RxFinalizeSrvOpen(srvOpen: SRV_OPEN, recursive: boolean, force: boolean): Promise<boolean> {
+    const t = this.enterDdi("RxFinalizeSrvOpen");
+    try {
+      this.checkAlive(srvOpen, "RxFinalizeSrvOpen");
+      const fcb = srvOpen.pFcb;
+      this.requireLock("RxFinalizeSrvOpen", fcb.Header.Resource, true, srvOpen.label());
+      if (recursive) for (const fobx of [...srvOpen.FobxList]) await this.RxFinalizeNetFobx(fobx, true, force);
+      if (srvOpen.NodeReferenceCount !== 0 && !force) return false;
+      const closed = (srvOpen.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED) !== 0;
+      if (!srvOpen.UpperFinalizationDone && (closed || srvOpen.Condition !== Condition.Condition_Good || force)) {
+        srvOpen.UpperFinalizationDone = true;
+        const dev = this.deviceOf(fcb);
+        if (!(fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) && dev.Dispatch.MRxForceClosed) {
+          const mrx = dev.Dispatch.MRxForceClosed;
+          await this.callMRx(dev, "MRxForceClosed", srvOpen, null, () => mrx.call(dev.Dispatch, srvOpen), true);
+        }
+        const i = fcb.SrvOpenList.indexOf(srvOpen);
+        if (i >= 0) {
+          fcb.SrvOpenList.splice(i, 1);
+          fcb.SrvOpenListVersion++;
+        }
+        fcb.pNetRoot.NumberOfSrvOpens--;
+        const vnr = srvOpen.pVNetRoot;
+        srvOpen.pVNetRoot = null;
+        if (vnr) await this.RxDereference(vnr, LockHoldingState.LHS_LockNotHeld);
+      }
+      if (srvOpen.NodeReferenceCount === 0) {
+        this.free(srvOpen, "RxFinalizeSrvOpen");
+        fcb.NodeReferenceCount--;
+        return true;
+      }
+      return false;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxFinalizeNetFobx: requires the FCB exclusive. The upper finalization unlinks it, calls MRxDeallocateForFobx
+   * and closes the associated SRV_OPEN (→ MRxCloseSrvOpen); at count 0 it is freed and the SRV_OPEN dereferenced
+   * (which may finalize it).
+   */
+  async RxFinalizeNetFobx(fobx: FOBX, _recursive: boolean, force: boolean): Promise<boolean> {
+    const t = this.enterDdi("RxFinalizeNetFobx");
+    try {
+      this.checkAlive(fobx, "RxFinalizeNetFobx");
+      const srvOpen = fobx.pSrvOpen;
+      const fcb = srvOpen.pFcb;
+      this.requireLock("RxFinalizeNetFobx", fcb.Header.Resource, true, fobx.label());
+      if (fobx.NodeReferenceCount !== 0 && !force) return false;
+      if (!fobx.UpperFinalizationDone) {
+        fobx.UpperFinalizationDone = true;
+        const i = srvOpen.FobxList.indexOf(fobx);
+        if (i >= 0) srvOpen.FobxList.splice(i, 1);
+        fobx.UnicodeQueryTemplate = null;
+        const dev = this.deviceOf(fcb);
+        if (dev.Dispatch.MRxDeallocateForFobx) {
+          const mrx = dev.Dispatch.MRxDeallocateForFobx;
+          await this.callMRx(dev, "MRxDeallocateForFobx", fobx, null, () => mrx.call(dev.Dispatch, fobx), true);
+        }
+        if (!(fobx.Flags & FOBX_FLAG.FOBX_FLAG_SRVOPEN_CLOSED)) await this.closeAssociatedSrvOpen(fobx, null);
+      }
+      if (fobx.NodeReferenceCount === 0) {
+        if (srvOpen.pVNetRoot) srvOpen.pVNetRoot.NumberOfFobxs--;
+        else this.vNetRootOfFobx.get(fobx)?.decrementFobxs();
+        this.free(fobx, "RxFinalizeNetFobx");
+        await this.RxDereference(srvOpen, LockHoldingState.LHS_ExclusiveLockHeld);
+        return true;
+      }
+      return false;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** FOBXs whose SRV_OPEN lost its V_NET_ROOT pointer before they were freed (forced teardown). */
+  private readonly vNetRootOfFobx = new WeakMap<FOBX, { decrementFobxs(): void }>();
+
+  /**
+   * RxCloseAssociatedSrvOpen: the FOBX's open of the SRV_OPEN ends; at the SRV_OPEN's last open (unless it is
+   * delay-closed) MRxCloseSrvOpen runs, the SRV_OPEN becomes CLOSED (Key = -1) and its open reference is dropped.
+   */
+  async closeAssociatedSrvOpen(fobx: FOBX, ctx: RX_CONTEXT | null): Promise<NTSTATUS> {
+    if (fobx.Flags & FOBX_FLAG.FOBX_FLAG_SRVOPEN_CLOSED) return STATUS_SUCCESS;
+    fobx.Flags |= FOBX_FLAG.FOBX_FLAG_SRVOPEN_CLOSED;
+    const srvOpen = fobx.pSrvOpen;
+    const fcb = srvOpen.pFcb;
+    if (srvOpen.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED) return STATUS_SUCCESS;
+    if (srvOpen.OpenCount > 0) srvOpen.OpenCount--;
+    if (srvOpen.OpenCount > 0) return STATUS_SUCCESS;
+    const dev = this.deviceOf(fcb);
+    if (srvOpen.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSE_DELAYED) {
+      srvOpen.Flags &= ~SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSE_DELAYED;
+      fcb.pNetRoot.pSrvCall.NumberOfCloseDelayedFiles--;
+    }
+    let status: NTSTATUS = STATUS_SUCCESS;
+    const mrx = dev.Dispatch.MRxCloseSrvOpen;
+    if (mrx && srvOpen.Condition === Condition.Condition_Good) {
+      const c = ctx ?? this.makeInternalContext(dev, "close");
+      c.pFcb = fcb;
+      c.pFobx = fobx;
+      c.pRelevantSrvOpen = srvOpen;
+      status = (await this.callMRx(
+        dev,
+        "MRxCloseSrvOpen",
+        srvOpen,
+        c,
+        () => mrx.call(dev.Dispatch, c),
+        true,
+      )) as NTSTATUS;
+      if (ctx === null) this.dropInternalContext(c);
+    }
+    srvOpen.Flags |= SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED;
+    srvOpen.Key = -1;
+    srvOpen.NodeReferenceCount--;
+    return status;
+  }
+
+  /** RxPurgeFcb: reference and try to finalize an FCB (FCB held exclusive by the caller unless `acquire`). */
+  async purgeFcb(fcb: FCB, acquire = true): Promise<boolean> {
+    if (fcb.freed) return true;
+    if (acquire) await this.acquire(fcb.Header.Resource, true);
+    fcb.NodeReferenceCount++;
+    const freed = await this.RxpDereferenceAndFinalizeNetFcb(fcb, null, false, false);
+    if (!freed && acquire) this.release(fcb.Header.Resource);
+    return freed;
+  }
+
+  /** A context RDBSS builds for its own calls into the mini-redirector (close from the scavenger …). */
+  makeInternalContext(dev: RDBSS_DEVICE_OBJECT, why: string): RX_CONTEXT {
+    const ctx = new RX_CONTEXT(++this.contextSerial, dev, new KEVENT(1, false, `RX_CONTEXT ${why}`));
+    ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT;
+    ctx.OriginalThread = this.k.current;
+    return ctx;
+  }
+
+  dropInternalContext(_ctx: RX_CONTEXT): void {}
+
+  newContextSerial(): number {
+    return ++this.contextSerial;
+  }
+
+  // ================================================================== connections
+
+  /**
+   * RxFinalizeConnection(NetRoot, VNetRoot, ForceFilesClosed): delete a connection (net use /d). TRUE forces open
+   * files and notifications closed; FALSE fails with STATUS_FILES_OPEN (or STATUS_CONNECTION_IN_USE) while any are
+   * open; 0xff drops the add-connection reference but otherwise acts like FALSE. The profile decides the
+   * documentation / ReactOS differences (§9).
+   */
+  async RxFinalizeConnection(
+    netRoot: NET_ROOT,
+    vNetRoot: V_NET_ROOT | null,
+    forceFilesClosed: boolean | number,
+  ): Promise<NTSTATUS> {
+    const t = this.enterDdi("RxFinalizeConnection");
+    try {
+      const level = forceFilesClosed === true ? 1 : forceFilesClosed === false ? 0 : forceFilesClosed;
+      const docs = this.profile.finalizeConnectionDocumentedStatuses;
+      const ctx = currentRxContext(t);
+      if (docs && ctx && ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
+      this.checkAlive(netRoot, "RxFinalizeConnection");
+      let vnr = vNetRoot;
+      if (vnr === null) {
+        if (this.profile.finalizeConnectionNullVNetRoot === "fault") {
+          throw new TypeError("RxFinalizeConnection: VNetRoot is NULL (ReactOS dereferences it unconditionally)");
+        }
+        vnr = netRoot.DefaultVNetRoot;
+        if (vnr === null) return STATUS.STATUS_INVALID_PARAMETER;
+      }
+      this.checkAlive(vnr, "RxFinalizeConnection");
+      const forceClose = level === 1;
+      const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      const prefixLock = dev.pRxNetNameTable.TableLock;
+      let status: NTSTATUS = await this.cancelNotifyForVNetRoot(vnr, forceClose);
+      let failedEarly = false;
+      if (status !== STATUS_SUCCESS) {
+        if (level === 0) return status;
+        if (level === 0xff && this.profile.finalizeConnection0xffNotifications === "fail") failedEarly = true;
+        else status = STATUS_SUCCESS;
+      }
+      // The netname table, exclusive: a context that cannot wait gets STATUS_LOCK_NOT_GRANTED (docs).
+      if (docs && ctx && !(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT)) {
+        const got = this.k.ExAcquireResourceExclusiveLite(prefixLock, false);
+        if (got !== true) return STATUS.STATUS_LOCK_NOT_GRANTED;
+      } else await this.acquire(prefixLock, true);
+      this.referenceInternal(netRoot, "RxFinalizeConnection");
+      const table = this.fcbTableOf(netRoot);
+      let uncleanAny = 0;
+      let uncleanDir = 0;
+      if (!failedEarly) {
+        await this.acquire(table.TableLock, true);
+        if (!vnr.ConnectionFinalizationDone) {
+          const fcbs = this.profile.finalizeConnectionChecksShareRoot ? table.all() : table.bucketFcbs();
+          for (const fcb of fcbs) {
+            if (fcb.VNetRoot !== vnr || fcb.freed) continue;
+            if (fcb.UncleanCount > 0 && !forceClose) {
+              status = STATUS.STATUS_CONNECTION_IN_USE;
+              if (Rdbss.NodeType(fcb) === NodeType.RDBSS_NTC_STORAGE_TYPE_DIRECTORY) uncleanDir++;
+              else uncleanAny++;
+              continue;
+            }
+            await this.acquire(fcb.Header.Resource, true);
+            fcb.FcbState &= ~FCB_STATE.FCB_STATE_COLLAPSING_ENABLED;
+            await this.scavengeRelatedFobxs(fcb);
+            const freed = await this.purgeFcb(fcb, false);
+            if (!freed) this.release(fcb.Header.Resource);
+          }
+          if (vnr.NumberOfFobxs === 0) vnr.ConnectionFinalizationDone = true;
+        }
+        const filesOpen = vnr.NumberOfFobxs;
+        if (forceClose) await this.RxFinalizeVNetRoot(vnr, false, true);
+        const error = !NT_SUCCESS(status);
+        if (forceClose) {
+          status = error && uncleanAny !== 0 ? STATUS.STATUS_FILES_OPEN : STATUS_SUCCESS;
+        } else if ((error && uncleanAny !== 0) || filesOpen > 0) {
+          status = STATUS.STATUS_FILES_OPEN;
+        }
+        void uncleanDir;
+        this.release(table.TableLock);
+      }
+      if ((level === 0xff || status === STATUS_SUCCESS) && vnr.AdditionalReferenceForDeleteFsctlTaken && !vnr.freed) {
+        vnr.AdditionalReferenceForDeleteFsctlTaken = false;
+        await this.RxDereference(vnr, LockHoldingState.LHS_ExclusiveLockHeld);
+      }
+      await this.RxDereference(netRoot, LockHoldingState.LHS_ExclusiveLockHeld);
+      this.release(prefixLock);
+      return status;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxCancelNotifyChangeDirectoryRequestsForVNetRoot: pending notifications on this V_NET_ROOT that have an
+   * MRxCancelRoutine (the others are invisible). Not forced and one exists → STATUS_FILES_OPEN; forced → each is
+   * marked cancelled and its cancel routine called.
+   */
+  async cancelNotifyForVNetRoot(vNetRoot: V_NET_ROOT, forceClose: boolean): Promise<NTSTATUS> {
+    const found = [...this.ActiveContexts].filter(
+      (c) =>
+        c.MajorFunction === IRP_MJ_DIRECTORY_CONTROL &&
+        c.MinorFunction === IRP_MN_NOTIFY_CHANGE_DIRECTORY &&
+        c.NotifyChangeDirectory.pVNetRoot === vNetRoot &&
+        c.MRxCancelRoutine !== null &&
+        !c.completed,
+    );
+    if (found.length === 0) return STATUS_SUCCESS;
+    if (!forceClose) return STATUS.STATUS_FILES_OPEN;
+    let status: NTSTATUS = STATUS_SUCCESS;
+    for (const c of found) {
+      const s = await this.cancelContext(c);
+      if (!NT_SUCCESS(s)) status = s;
+    }
+    return status;
+  }
+
+  /** RxCancelNotifyChangeDirectoryRequestsForFobx (cleanup): cancel this FOBX's pending notifications. */
+  async cancelNotifyForFobx(fobx: FOBX): Promise<void> {
+    const found = [...this.ActiveContexts].filter(
+      (c) =>
+        c.MajorFunction === IRP_MJ_DIRECTORY_CONTROL &&
+        c.MinorFunction === IRP_MN_NOTIFY_CHANGE_DIRECTORY &&
+        c.pFobx === fobx &&
+        c.MRxCancelRoutine !== null &&
+        !c.completed,
+    );
+    for (const c of found) await this.cancelContext(c);
+  }
+
+  /** Mark a context cancelled and call its mini-redirector cancel routine (once). */
+  async cancelContext(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+    ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
+    const routine = ctx.MRxCancelRoutine;
+    ctx.MRxCancelRoutine = null;
+    if (routine === null || ctx.completed) return STATUS_SUCCESS;
+    const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+    return (await this.callMRx(dev, "MRxCancelRoutine", ctx, null, () => routine(ctx), true)) as NTSTATUS;
+  }
+
+  /** RxForceFinalizeAllVNetRoots: forced RxFinalizeVNetRoot on every V_NET_ROOT of a NET_ROOT (netname table X). */
+  async RxForceFinalizeAllVNetRoots(netRoot: NET_ROOT): Promise<void> {
+    const t = this.enterDdi("RxForceFinalizeAllVNetRoots");
+    try {
+      this.requireDocsRoutine("RxForceFinalizeAllVNetRoots");
+      this.checkAlive(netRoot, "RxForceFinalizeAllVNetRoots");
+      const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      this.requireLock("RxForceFinalizeAllVNetRoots", dev.pRxNetNameTable.TableLock, true, netRoot.label());
+      for (const vnr of [...netRoot.VirtualNetRoots]) await this.RxFinalizeVNetRoot(vnr, true, true);
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** RxScavengeRelatedFobxs: finalize (forced) the dormant FOBXs of one FCB. FCB held exclusive. */
+  async scavengeRelatedFobxs(fcb: FCB): Promise<number> {
+    let n = 0;
+    for (const so of [...fcb.SrvOpenList]) {
+      for (const fobx of [...so.FobxList]) {
+        if (!fobx.scavengerMarked) continue;
+        this.undoScavengerMark(fobx);
+        await this.RxFinalizeNetFobx(fobx, true, true);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private requireDocsRoutine(name: string): void {
+    if (this.profile.docsOnlyRoutines === "absent") {
+      throw new TypeError(
+        `${name} is not exported by ReactOS's RDBSS (profile "${this.profile.name}"): a driver importing it would not load`,
+      );
+    }
+  }
+
+  // ================================================================== the rest of the seed family
+
+  /**
+   * RxFinishFcbInitialization: the mini-redirector's first successful open sets the FCB's storage type (a node
+   * type: RDBSS_NTC_STORAGE_TYPE_FILE / DIRECTORY / UNKNOWN, SPOOLFILE, MAILSLOT) and optionally times and sizes.
+   */
+  RxFinishFcbInitialization(
+    fcb: FCB,
+    fileType: number,
+    initPacket?: {
+      readonly FileAttributes?: number;
+      readonly NumberOfLinks?: number;
+      readonly CreationTime?: number;
+      readonly LastAccessTime?: number;
+      readonly LastWriteTime?: number;
+      readonly LastChangeTime?: number;
+      readonly AllocationSize?: number;
+      readonly EndOfFile?: number;
+      readonly ValidDataLength?: number;
+    },
+  ): void {
+    const t = this.enterDdi("RxFinishFcbInitialization");
+    try {
+      this.checkAlive(fcb, "RxFinishFcbInitialization");
+      if (!VALID_FCB_FILE_TYPES.includes(fileType)) {
+        this.rdbssViolation(
+          "minirdrContract",
+          RDBSS_ASSERT.BAD_FILE_TYPE,
+          fcb,
+          `RxFinishFcbInitialization(${fcb.label()}, FileType = 0x${fileType.toString(16)}): FileType is written into the node type, so it must be RDBSS_NTC_STORAGE_TYPE_FILE (0xEC03), _DIRECTORY (0xEC02), _UNKNOWN (0xEC00), RDBSS_NTC_SPOOLFILE or RDBSS_NTC_MAILSLOT — not the raw RX_FILE_TYPE enum. Cleanup and close would bug check 0x27 on it.`,
+        );
+      }
+      const wasFile = Rdbss.NodeType(fcb) === NodeType.RDBSS_NTC_STORAGE_TYPE_FILE;
+      fcb.NodeTypeCode = (fcb.NodeTypeCode & RX_SCAVENGER_MASK) | fileType;
+      const alreadySet = (fcb.FcbState & FCB_STATE.FCB_STATE_TIME_AND_SIZE_ALREADY_SET) !== 0;
+      if (fileType === NodeType.RDBSS_NTC_MAILSLOT && alreadySet) {
+        fcb.CreationTime = fcb.LastAccessTime = fcb.LastWriteTime = fcb.LastChangeTime = 0;
+        fcb.Header.AllocationSize = fcb.Header.FileSize = fcb.Header.ValidDataLength = 0;
+      } else if (initPacket && (!alreadySet || this.profile.finishFcbInitAlwaysApplyPacket)) {
+        fcb.Attributes = initPacket.FileAttributes ?? fcb.Attributes;
+        fcb.NumberOfLinks = initPacket.NumberOfLinks ?? fcb.NumberOfLinks;
+        fcb.CreationTime = initPacket.CreationTime ?? fcb.CreationTime;
+        fcb.LastAccessTime = initPacket.LastAccessTime ?? fcb.LastAccessTime;
+        fcb.LastWriteTime = initPacket.LastWriteTime ?? fcb.LastWriteTime;
+        fcb.LastChangeTime = initPacket.LastChangeTime ?? fcb.LastChangeTime;
+        fcb.Header.AllocationSize = initPacket.AllocationSize ?? fcb.Header.AllocationSize;
+        fcb.Header.FileSize = initPacket.EndOfFile ?? fcb.Header.FileSize;
+        fcb.Header.ValidDataLength = initPacket.ValidDataLength ?? fcb.Header.ValidDataLength;
+        fcb.FcbState |= FCB_STATE.FCB_STATE_TIME_AND_SIZE_ALREADY_SET;
+      }
+      if (!wasFile && fileType === NodeType.RDBSS_NTC_STORAGE_TYPE_FILE) fcb.FileLocks.length = 0;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** RxSetSrvCallDomainName: replace the SRV_CALL's domain name (NULL or empty clears it). */
+  RxSetSrvCallDomainName(srvCall: SRV_CALL, domainName: string | null): NTSTATUS {
+    const t = this.enterDdi("RxSetSrvCallDomainName");
+    try {
+      this.requireDocsRoutine("RxSetSrvCallDomainName");
+      this.checkAlive(srvCall, "RxSetSrvCallDomainName");
+      srvCall.pDomainName = domainName && domainName.length > 0 ? domainName : null;
+      return STATUS_SUCCESS;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxSetMinirdrCancelRoutine: arm (or, with null, disarm) the mini-redirector's cancel routine. Fails with
+   * STATUS_CANCELLED if the context is already cancelled.
+   */
+  RxSetMinirdrCancelRoutine(ctx: RX_CONTEXT, routine: MRX_CALLDOWN_CANCEL | null): NTSTATUS {
+    const t = this.enterDdi("RxSetMinirdrCancelRoutine");
+    try {
+      this.requireDocsRoutine("RxSetMinirdrCancelRoutine");
+      if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
+      ctx.MRxCancelRoutine = routine;
+      return STATUS_SUCCESS;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** RxGetRDBSSProcess: the process RDBSS runs its workers and transport state in. */
+  RxGetRDBSSProcess(): KProcess {
+    return this.OurProcess;
+  }
+
+  /**
+   * RxPrefixTableLookupName: find the container for a name (netname table held shared or exclusive); the result is
+   * referenced and the caller must dereference it.
+   */
+  RxPrefixTableLookupName(
+    table: RX_PREFIX_TABLE,
+    name: string,
+    connectionId = "",
+  ): { container: SRV_CALL | NET_ROOT | V_NET_ROOT; remaining: string } | null {
+    const t = this.enterDdi("RxPrefixTableLookupName");
+    try {
+      this.requireLock("RxPrefixTableLookupName", table.TableLock, false, name);
+      const hit = table.lookup(name, connectionId);
+      if (!hit) return null;
+      let c = hit.entry.ContainingRecord;
+      if (c.kind === "NET_ROOT") {
+        const v = c.DefaultVNetRoot ?? c.VirtualNetRoots[0];
+        if (!v) return null;
+        c = v;
+      }
+      this.referenceInternal(c, "RxPrefixTableLookupName");
+      return { container: c, remaining: hit.remaining };
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  // ================================================================== the RDBSS dispatcher
+
+  /**
+   * RxDispatchToWorkerThread: run `routine(context)` on a worker of the RDBSS process. Fails with
+   * STATUS_UNSUCCESSFUL when the device's dispatcher is spinning down.
+   */
+  RxDispatchToWorkerThread(
+    dev: RDBSS_DEVICE_OBJECT,
+    queue: WORK_QUEUE_TYPE,
+    routine: RxWorkerRoutine,
+    context: unknown,
+    name = "RxDispatchToWorkerThread item",
+  ): NTSTATUS {
+    const t = this.enterDdi("RxDispatchToWorkerThread");
+    try {
+      return this.insertWorkItem(dev, queue, routine, context, name, null);
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** RxPostToWorkerThread: as RxDispatchToWorkerThread with a caller-supplied RX_WORK_QUEUE_ITEM. */
+  RxPostToWorkerThread(
+    dev: RDBSS_DEVICE_OBJECT,
+    queue: WORK_QUEUE_TYPE,
+    item: RX_WORK_QUEUE_ITEM,
+    routine: RxWorkerRoutine,
+    context: unknown,
+  ): NTSTATUS {
+    const t = this.enterDdi("RxPostToWorkerThread");
+    try {
+      if (item.queued) {
+        this.k.violation(
+          "workItem",
+          BUGCHECK.WORKER_INVALID,
+          [1n, this.k.addressOf(item), BigInt(queue), 0n],
+          `RxPostToWorkerThread: RX_WORK_QUEUE_ITEM "${item.name}" is still queued.`,
+        );
+        return STATUS.STATUS_UNSUCCESSFUL;
+      }
+      return this.insertWorkItem(dev, queue, routine, context, item.name, item);
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  private insertWorkItem(
+    dev: RDBSS_DEVICE_OBJECT,
+    queue: WORK_QUEUE_TYPE,
+    routine: RxWorkerRoutine,
+    context: unknown,
+    name: string,
+    item: RX_WORK_QUEUE_ITEM | null,
+  ): NTSTATUS {
+    if (dev.DispatcherContext.pTearDownEvent !== null || dev.unregistered) return STATUS.STATUS_UNSUCCESSFUL;
+    dev.DispatcherContext.NumberOfWorkerThreads++;
+    if (item) item.queued = true;
+    const wi = this.k.ExInitializeWorkItem(
+      async () => {
+        if (item) item.queued = false;
+        try {
+          await routine(context);
+        } finally {
+          if (this.k.stopped === null) {
+            if (--dev.DispatcherContext.NumberOfWorkerThreads === 0 && dev.DispatcherContext.pTearDownEvent) {
+              this.k.KeSetEvent(dev.DispatcherContext.pTearDownEvent);
+            }
+          }
+        }
+      },
+      context,
+      name,
+    );
+    this.k.ExQueueWorkItem(wi, queue);
+    return STATUS_SUCCESS;
+  }
+
+  // ================================================================== registration, start, stop, unload
+
+  /** The FSD (IRP paths); created with the RDBSS instance. */
+  readonly fsd: RdbssFsd = new RdbssFsd(this);
+
+  /**
+   * RxRegisterMinirdr: validate the dispatch table, create the device, its netname table and scavenger, and point
+   * the driver's MajorFunction table at RDBSS (unless RX_REGISTERMINI_FLAG_DONT_INIT_DRIVER_DISPATCH).
+   */
+  RxRegisterMinirdr<X extends MiniRdrExtensions>(
+    driver: DRIVER_OBJECT,
+    dispatch: MINIRDR_DISPATCH<X>,
+    controls: number,
+    deviceName: string,
+    deviceType: number,
+    deviceCharacteristics: number,
+    miniRdrName = deviceName.slice(deviceName.lastIndexOf("\\") + 1),
+  ): {
+    status: NTSTATUS;
+    device: RDBSS_DEVICE_OBJECT<X> | null;
+    errors: readonly string[];
+    warnings: readonly string[];
+  } {
+    const t = this.k.current;
+    if (t) this.enterDdi("RxRegisterMinirdr");
+    try {
+      const v = validateDispatch(dispatch);
+      if (v.errors.length > 0)
+        return { status: STATUS.STATUS_INVALID_PARAMETER, device: null, errors: v.errors, warnings: v.warnings };
+      const io = this.sys.io;
+      const { status, device } = io.IoCreateDevice<unknown>(
+        driver,
+        null,
+        deviceName,
+        deviceType,
+        deviceCharacteristics | 0x10,
+      );
+      if (device === null)
+        return {
+          status,
+          device: null,
+          errors: [`IoCreateDevice(${deviceName}) failed: ${statusName(status)}`],
+          warnings: v.warnings,
+        };
+      const lock = this.k.ExInitializeResourceLite(`netname table of ${miniRdrName}`, "netname table");
+      const rdev = new RDBSS_DEVICE_OBJECT<X>(
+        device,
+        deviceName,
+        miniRdrName,
+        dispatch,
+        controls,
+        new RX_PREFIX_TABLE(lock),
+      );
+      device.DeviceExtension = rdev;
+      rdev.Scavenger.TimeLimit =
+        dispatch.ScavengerTimeout && dispatch.ScavengerTimeout > 0 ? dispatch.ScavengerTimeout : 10;
+      this.devices.push(rdev as unknown as RDBSS_DEVICE_OBJECT);
+      if (!(controls & RX_REGISTERMINI_FLAG.RX_REGISTERMINI_FLAG_DONT_INIT_DRIVER_DISPATCH)) {
+        for (let i = 0; i < driver.MajorFunction.length; i++) {
+          driver.MajorFunction[i] = (_d: DEVICE_OBJECT, irp: IRP) =>
+            this.fsd.dispatch(rdev as unknown as RDBSS_DEVICE_OBJECT, irp);
+        }
+      }
+      return { status: STATUS_SUCCESS, device: rdev, errors: [], warnings: v.warnings };
+    } finally {
+      if (t) this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxStartMinirdr: posted to the file-system process (returns STATUS_PENDING with RxContext->PostRequest set when
+   * called outside it); takes RxData.Resource and the netname table exclusive, registers with MUP, calls MRxStart.
+   */
+  async RxStartMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+    const t = this.enterDdi("RxStartMinirdr");
+    try {
+      const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      if (!(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_IN_FSP)) {
+        ctx.PostRequest = true;
+        return STATUS_PENDING;
+      }
+      await this.acquire(this.RxDataResource, true);
+      await this.acquire(dev.pRxNetNameTable.TableLock, true);
+      try {
+        if (dev.StartStopContext.State === RdbssState.RDBSS_STARTED || dev.MupHandle !== 0)
+          return STATUS.STATUS_REDIRECTOR_STARTED;
+        if (dev.StartStopContext.State === RdbssState.RDBSS_STOP_IN_PROGRESS)
+          return STATUS.STATUS_REDIRECTOR_NOT_STARTED;
+        if (!(dev.RegistrationControls & RX_REGISTERMINI_FLAG.RX_REGISTERMINI_FLAG_DONT_PROVIDE_UNCS)) {
+          const r = this.sys.mup.FsRtlRegisterUncProvider(
+            dev.DeviceName,
+            !(dev.RegistrationControls & RX_REGISTERMINI_FLAG.RX_REGISTERMINI_FLAG_DONT_PROVIDE_MAILSLOTS),
+          );
+          if (!NT_SUCCESS(r.status)) return r.status;
+          dev.MupHandle = r.handle;
+        }
+        const st = (await this.callMRx(dev, "MRxStart", null, ctx, () => dev.Dispatch.MRxStart(ctx, dev))) as NTSTATUS;
+        if (NT_SUCCESS(st)) {
+          dev.StartStopContext.Version++;
+          dev.StartStopContext.State = RdbssState.RDBSS_STARTED;
+        } else if (dev.MupHandle !== 0) {
+          // RxUnstart: undo the registrations.
+          this.sys.mup.FsRtlDeregisterUncProvider(dev.MupHandle);
+          dev.MupHandle = 0;
+        }
+        return st;
+      } finally {
+        this.release(dev.pRxNetNameTable.TableLock);
+        this.release(this.RxDataResource);
+      }
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxStopMinirdr: posted to the file-system process; state STOP_IN_PROGRESS (only CLEANUP and CLOSE pass), MUP
+   * registration dropped, MRxStop, outstanding contexts drained; STATUS_REDIRECTOR_HAS_OPEN_HANDLES when FCBs are
+   * still active. Objects are not force-finalized.
+   */
+  async RxStopMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+    const t = this.enterDdi("RxStopMinirdr");
+    try {
+      const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      if (!(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_IN_FSP)) {
+        ctx.PostRequest = true;
+        return STATUS_PENDING;
+      }
+      if (dev.StartStopContext.State === RdbssState.RDBSS_STARTABLE) return STATUS.STATUS_REDIRECTOR_STOPPED;
+      if (dev.StartStopContext.State === RdbssState.RDBSS_STOP_IN_PROGRESS) return STATUS.STATUS_REDIRECTOR_NOT_STARTED;
+      dev.StartStopContext.State = RdbssState.RDBSS_STOP_IN_PROGRESS;
+      dev.StartStopContext.pStopContext = ctx;
+      if (dev.MupHandle !== 0) {
+        this.sys.mup.FsRtlDeregisterUncProvider(dev.MupHandle);
+        dev.MupHandle = 0;
+      }
+      await this.callMRx(dev, "MRxStop", null, ctx, () => dev.Dispatch.MRxStop(ctx, dev), true);
+      // Outstanding contexts drain; the last one's deletion signals this context's SyncEvent.
+      while (dev.NumberOfActiveContexts > 1) {
+        this.k.KeClearEvent(ctx.SyncEvent);
+        await this.k.KeWaitForSingleObject(ctx.SyncEvent);
+      }
+      dev.StartStopContext.pStopContext = null;
+      dev.StartStopContext.State = RdbssState.RDBSS_STARTABLE;
+      return dev.NumberOfActiveFcbs > 0 ? STATUS.STATUS_REDIRECTOR_HAS_OPEN_HANDLES : STATUS_SUCCESS;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxUnregisterMinirdr (unload): force-finalize whatever is left on the device and report it, drain the
+   * dispatcher, drop the MUP registration and delete the device. Returns the labels of what was left alive.
+   */
+  async RxUnregisterMinirdr(dev: RDBSS_DEVICE_OBJECT): Promise<string[]> {
+    const t = this.enterDdi("RxUnregisterMinirdr");
+    try {
+      const left: string[] = [];
+      const table = dev.pRxNetNameTable;
+      await this.acquire(table.TableLock, true);
+      const containers = table.containers();
+      for (const c of containers) if (!c.freed) left.push(`${c.label()} (count ${c.NodeReferenceCount})`);
+      for (const c of containers) {
+        if (c.kind !== "NET_ROOT" || c.freed) continue;
+        for (const fcb of this.fcbTableOf(c).all()) {
+          left.push(
+            `${fcb.label()} (count ${fcb.NodeReferenceCount}, open ${fcb.OpenCount}, unclean ${fcb.UncleanCount})`,
+          );
+        }
+      }
+      for (const c of containers) if (c.kind === "V_NET_ROOT" && !c.freed) await this.RxFinalizeVNetRoot(c, true, true);
+      for (const c of containers) if (c.kind === "NET_ROOT" && !c.freed) await this.RxFinalizeNetRoot(c, true, true);
+      for (const c of containers) if (c.kind === "SRV_CALL" && !c.freed) await this.RxFinalizeSrvCall(c, true);
+      this.release(table.TableLock);
+      // Spin down the dispatcher: wait for queued work (the posted SRV_CALL destroys) to finish.
+      const ev = new KEVENT(0, dev.DispatcherContext.NumberOfWorkerThreads === 0, `${dev.MiniRdrName} teardown`);
+      dev.DispatcherContext.pTearDownEvent = ev;
+      if (dev.DispatcherContext.NumberOfWorkerThreads > 0) await this.k.KeWaitForSingleObject(ev);
+      if (dev.MupHandle !== 0) {
+        this.sys.mup.FsRtlDeregisterUncProvider(dev.MupHandle);
+        dev.MupHandle = 0;
+      }
+      this.sys.io.IoDeleteDevice(dev.device);
+      dev.unregistered = true;
+      const i = this.devices.indexOf(dev);
+      if (i >= 0) this.devices.splice(i, 1);
+      return left;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** RxLowIoCompletion: see RdbssFsd.lowIoCompletion. Callable up to DISPATCH_LEVEL. */
+  RxLowIoCompletion(ctx: RX_CONTEXT): NTSTATUS {
+    const t = this.enterDdi("RxLowIoCompletion");
+    try {
+      return this.fsd.lowIoCompletion(ctx);
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /** RxScavengeVNetRoots: finalize the V_NET_ROOTs of a device that are marked for scavenged finalization. */
+  async scavengeVNetRoots(dev: RDBSS_DEVICE_OBJECT): Promise<void> {
+    const table = dev.pRxNetNameTable;
+    await this.acquire(table.TableLock, true);
+    for (const vnr of [...dev.Scavenger.VNetRootFinalizationList]) {
+      if (vnr.freed || !vnr.scavengerMarked) continue;
+      this.undoScavengerMark(vnr);
+      await this.RxFinalizeVNetRoot(vnr, true, false);
+    }
+    this.release(table.TableLock);
+  }
+
+  /**
+   * One scavenger pass (RxScavengerFinalizeEntries) at PASSIVE_LEVEL in the RDBSS process: dormant FOBXs (their
+   * delayed closes happen now, and unused FCBs go), then marked V_NET_ROOTs, NET_ROOTs and SRV_CALLs under the
+   * netname table.
+   */
+  async scavengerPass(dev: RDBSS_DEVICE_OBJECT): Promise<void> {
+    const sc = dev.Scavenger;
+    sc.State = ScavengerState.RDBSS_SCAVENGER_ACTIVE;
+    for (const fobx of [...sc.FobxFinalizationList]) {
+      if (fobx.freed || !fobx.scavengerMarked) continue;
+      const fcb = fobx.pSrvOpen.pFcb;
+      await this.acquire(fcb.Header.Resource, true);
+      if (fobx.scavengerMarked && !fobx.freed) {
+        this.undoScavengerMark(fobx);
+        await this.RxFinalizeNetFobx(fobx, true, false);
+      }
+      fcb.NodeReferenceCount++;
+      const freed = await this.RxpDereferenceAndFinalizeNetFcb(fcb, null, false, false);
+      if (!freed) this.release(fcb.Header.Resource);
+    }
+    const table = dev.pRxNetNameTable;
+    await this.acquire(table.TableLock, true);
+    for (const vnr of [...sc.VNetRootFinalizationList]) {
+      if (vnr.freed || !vnr.scavengerMarked) continue;
+      this.undoScavengerMark(vnr);
+      await this.RxFinalizeVNetRoot(vnr, true, false);
+    }
+    for (const nr of [...sc.NetRootFinalizationList]) {
+      if (nr.freed || !nr.scavengerMarked) continue;
+      this.undoScavengerMark(nr);
+      await this.RxFinalizeNetRoot(nr, true, false);
+    }
+    for (const s of [...sc.SrvCallFinalizationList]) {
+      if (s.freed || !s.scavengerMarked) continue;
+      this.undoScavengerMark(s);
+      await this.RxFinalizeSrvCall(s, false);
+    }
+    this.release(table.TableLock);
+    sc.passes++;
+    sc.State = ScavengerState.RDBSS_SCAVENGER_DORMANT;
+  }
+
+  /** The first mark arms a one-shot timer (TimeLimit seconds); its DPC queues the pass to a worker. */
+  private armScavenger(dev: RDBSS_DEVICE_OBJECT): void {
+    const sc = dev.Scavenger;
+    if (!this.profile.scavengerReclaims || sc.timerArmed || dev.unregistered) return;
+    sc.timerArmed = true;
+    if (sc.State === ScavengerState.RDBSS_SCAVENGER_INACTIVE) sc.State = ScavengerState.RDBSS_SCAVENGER_DORMANT;
+    const k = this.k;
+    const timer = k.KeInitializeTimer(undefined, `${dev.MiniRdrName} scavenger`);
+    const dpc = k.KeInitializeDpc(
+      () => {
+        const item = k.ExInitializeWorkItem(
+          async () => {
+            sc.timerArmed = false;
+            await this.scavengerPass(dev);
+            if (sc.markedCount > 0) this.armScavenger(dev);
+          },
+          dev,
+          `${dev.MiniRdrName} scavenger pass`,
+        );
+        k.ExQueueWorkItem(item, WorkQueueType.DelayedWorkQueue);
+      },
+      dev,
+      `${dev.MiniRdrName} scavenger timer`,
+    );
+    k.KeSetTimer(timer, -sc.TimeLimit * 10_000_000, dpc);
+  }
+
+  // ================================================================== scavenger marking
+
+  markForScavenge(obj: SRV_CALL | NET_ROOT | V_NET_ROOT | SRV_OPEN | FOBX): void {
+    if (obj.scavengerMarked || obj.kind === "SRV_OPEN") return;
+    const dev = this.deviceOf(obj);
+    const sc = dev.Scavenger;
+    obj.scavengerMarked = true;
+    obj.NodeReferenceCount++;
+    obj.NodeTypeCode |= RX_SCAVENGER_MASK;
+    if (obj.kind === "SRV_CALL") sc.SrvCallFinalizationList.push(obj);
+    else if (obj.kind === "NET_ROOT") sc.NetRootFinalizationList.push(obj);
+    else if (obj.kind === "V_NET_ROOT") sc.VNetRootFinalizationList.push(obj);
+    else sc.FobxFinalizationList.push(obj);
+    this.onScavengerMark(dev);
+  }
+
+  /** Arm the scavenger's one-shot timer on the first mark. */
+  private onScavengerMark(dev: RDBSS_DEVICE_OBJECT): void {
+    this.armScavenger(dev);
+  }
+
+  undoScavengerMark(obj: AnyRxNode): void {
+    if (!obj.scavengerMarked || obj.kind === "FCB" || obj.kind === "SRV_OPEN") return;
+    obj.scavengerMarked = false;
+    obj.NodeReferenceCount--;
+    obj.NodeTypeCode &= ~RX_SCAVENGER_MASK;
+    const sc = this.deviceOf(obj).Scavenger;
+    const lists: AnyRxNode[][] = [
+      sc.SrvCallFinalizationList,
+      sc.NetRootFinalizationList,
+      sc.VNetRootFinalizationList,
+      sc.FobxFinalizationList,
+    ];
+    for (const l of lists) {
+      const i = l.indexOf(obj);
+      if (i >= 0) l.splice(i, 1);
+    }
+  }
+
+  /** The node type as a mini-redirector reading NodeTypeCode would see it (scavenger bit stripped). */
+  static NodeType(obj: { NodeTypeCode: number }): number {
+    return obj.NodeTypeCode & ~RX_SCAVENGER_MASK;
+  }
+
+  static describeNodeType(obj: { NodeTypeCode: number }): string {
+    return nodeTypeName(Rdbss.NodeType(obj));
+  }
+}
+
+/** A process's logon id: "<process>:0" unless the process says otherwise (tls-free: by name). */
+/** The RX_CONTEXT the current thread is working for (set by the FSD/FSP dispatch). */
+export function currentRxContext(t: KThread | null): RX_CONTEXT | null {
+  return (t?.tls.get("RxContext") as RX_CONTEXT | undefined) ?? null;
+}
+
+export function processLogonId(p: KProcess): string {
+  const token = (p as unknown as { token?: { LogonId?: string } }).token;
+  return token?.LogonId ?? `${p.name}`;
+}
+
+export function processSessionId(p: KProcess): number {
+  const token = (p as unknown as { token?: { SessionId?: number } }).token;
+  return token?.SessionId ?? 0;
+}
+
+export { RDBSS_DEVICE_OBJECT };

@@ -1,0 +1,453 @@
+/**
+ * The six RDBSS structures (fcb.h / mrxfcb.h): SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN and FOBX. Each
+ * class holds the fields the mini-redirector sees (its MRX_ view, exported below as a type with only those
+ * fields) and RDBSS's private ones. A mini-redirector's per-structure state is typed through `Ext`.
+ */
+
+import type { FILE_OBJECT, SHARE_ACCESS } from "../io/index.js";
+import type { ERESOURCE } from "../kernel/index.js";
+import {
+  Condition,
+  type NET_ROOT_TYPE,
+  NetRootType,
+  NodeType,
+  type RX_BLOCK_CONDITION,
+  RX_FREED_POISON,
+} from "./constants.js";
+
+/** The mini-redirector's extension types, one per structure. */
+export interface MiniRdrExtensions {
+  SrvCall?: unknown;
+  NetRoot?: unknown;
+  VNetRoot?: unknown;
+  Fcb?: unknown;
+  SrvOpen?: unknown;
+  Fobx?: unknown;
+}
+type Ext<X extends MiniRdrExtensions, K extends keyof MiniRdrExtensions> = X[K] extends undefined ? unknown : X[K];
+
+/** Where a freed object was freed, for use-after-free reports. */
+export interface FreedAt {
+  readonly by: string;
+  readonly thread: string;
+  readonly callChain: readonly string[];
+  readonly time: number;
+}
+
+let serial = 0;
+
+/** Common header of every RDBSS node (NODE_TYPE_CODE, NodeReferenceCount). */
+export abstract class RxNode {
+  NodeTypeCode: number;
+  NodeReferenceCount = 0;
+  /** Emulator serial number, stable within a run: objects are named "SRV_CALL#3 \server" in reports. */
+  readonly serial: number;
+  /** Set when the memory is released; later uses are use-after-free. */
+  freed: FreedAt | null = null;
+  /** Marked for scavenged finalization (RX_SCAVENGER_MASK in the node type). */
+  scavengerMarked = false;
+  UpperFinalizationDone = false;
+  Condition: RX_BLOCK_CONDITION = Condition.Condition_Uninitialized;
+
+  constructor(nodeType: number, serialNumber: number) {
+    this.NodeTypeCode = nodeType;
+    this.serial = serialNumber;
+  }
+
+  abstract get kind(): "SRV_CALL" | "NET_ROOT" | "V_NET_ROOT" | "FCB" | "SRV_OPEN" | "FOBX";
+  abstract get displayName(): string;
+
+  label(): string {
+    return `${this.kind}#${this.serial} ${this.displayName}`;
+  }
+
+  /** Poison the node type as RxFreeObject does. */
+  poison(at: FreedAt): void {
+    this.freed = at;
+    this.NodeTypeCode |= RX_FREED_POISON;
+  }
+}
+
+/** Serial numbers are per RDBSS instance; RDBSS resets this when it is created. */
+export function nextSerial(): number {
+  return ++serial;
+}
+export function resetSerials(): void {
+  serial = 0;
+}
+
+export class SRV_CALL<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
+  Context: Ext<X, "SrvCall"> | null = null;
+  Context2: unknown = null;
+  /** The owning mini-redirector's device (RDBSS_DEVICE_OBJECT). */
+  RxDeviceObject: unknown;
+  /** "\server" */
+  pSrvCallName: string;
+  pPrincipalName: string | null = null;
+  pDomainName: string | null = null;
+  Flags = 0;
+  MaximumNumberOfCloseDelayedFiles = 0;
+  Status = 0;
+  // private
+  NumberOfCloseDelayedFiles = 0;
+  SerialNumberForEnum = 0;
+  /** The RX_CONNECTION_ID the SRV_CALL was created with (compared byte for byte on lookups). */
+  ConnectionId: string;
+  /** MRxFinalizeSrvCall has been called (it must be called exactly once). */
+  miniFinalized = false;
+  /** The posted destroy is pending on a delayed worker. */
+  destroyPosted = false;
+
+  constructor(serialNumber: number, name: string, device: unknown, connectionId: string) {
+    super(NodeType.RDBSS_NTC_SRVCALL, serialNumber);
+    this.pSrvCallName = name;
+    this.RxDeviceObject = device;
+    this.ConnectionId = connectionId;
+  }
+  get kind(): "SRV_CALL" {
+    return "SRV_CALL";
+  }
+  get displayName(): string {
+    return this.pSrvCallName;
+  }
+}
+
+export class NET_ROOT<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
+  pSrvCall: SRV_CALL<X>;
+  Context: Ext<X, "NetRoot"> | null = null;
+  Context2: unknown = null;
+  Flags = 0;
+  NumberOfFcbs = 0;
+  NumberOfSrvOpens = 0;
+  MRxNetRootState = 0;
+  Type: NET_ROOT_TYPE = NetRootType.NET_ROOT_DISK;
+  DeviceType = 0;
+  /** "\server\share" */
+  pNetRootName: string;
+  InnerNamePrefix = "";
+  DiskParameters = { ClusterSize: 1, ReadAheadGranularity: 1 << 15 };
+  // private
+  DefaultVNetRoot: V_NET_ROOT<X> | null = null;
+  readonly VirtualNetRoots: V_NET_ROOT<X>[] = [];
+  NumberOfVirtualNetRoots = 0;
+  ConstructionStatus = 0;
+  ConnectionId: string;
+  /** The FCB table (created by RxCreateNetRoot). */
+  FcbTable: unknown = null;
+  miniFinalized = false;
+
+  constructor(serialNumber: number, srvCall: SRV_CALL<X>, name: string, connectionId: string) {
+    super(NodeType.RDBSS_NTC_NETROOT, serialNumber);
+    this.pSrvCall = srvCall;
+    this.pNetRootName = name;
+    this.ConnectionId = connectionId;
+  }
+  get kind(): "NET_ROOT" {
+    return "NET_ROOT";
+  }
+  get displayName(): string {
+    return this.pNetRootName;
+  }
+}
+
+export class V_NET_ROOT<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
+  pNetRoot: NET_ROOT<X>;
+  Context: Ext<X, "VNetRoot"> | null = null;
+  Context2: unknown = null;
+  Flags = 0;
+  NumberOfOpens = 0;
+  NumberOfFobxs = 0;
+  LogonId: string;
+  pUserDomainName: string | null = null;
+  pUserName: string | null = null;
+  pPassword: string | null = null;
+  SessionId = 0;
+  ConstructionStatus = 0;
+  IsExplicitConnection = false;
+  // private
+  ConnectionFinalizationDone = false;
+  AdditionalReferenceForDeleteFsctlTaken = false;
+  /** The canonical name under which it is in the netname table ("\;X:0\server\share" or "\server\share"). */
+  PrefixName: string;
+  /** The path below the share this V_NET_ROOT is rooted at (e.g. "\d1"). */
+  NamePrefix: string;
+  ConnectionId: string;
+  miniFinalized = false;
+
+  constructor(
+    serialNumber: number,
+    netRoot: NET_ROOT<X>,
+    prefixName: string,
+    namePrefix: string,
+    logonId: string,
+    connectionId: string,
+  ) {
+    super(NodeType.RDBSS_NTC_V_NETROOT, serialNumber);
+    this.pNetRoot = netRoot;
+    this.PrefixName = prefixName;
+    this.NamePrefix = namePrefix;
+    this.LogonId = logonId;
+    this.ConnectionId = connectionId;
+  }
+  get kind(): "V_NET_ROOT" {
+    return "V_NET_ROOT";
+  }
+  get displayName(): string {
+    return this.PrefixName;
+  }
+}
+
+/** A byte-range lock held on an FCB (the FsRtl FILE_LOCK, reduced to what RDBSS needs). */
+export interface RxFileLock {
+  readonly fobx: FOBX;
+  readonly offset: number;
+  readonly length: number;
+  readonly key: number;
+  readonly exclusive: boolean;
+}
+
+export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
+  pNetRoot: NET_ROOT<X>;
+  Context: Ext<X, "Fcb"> | null = null;
+  Context2: unknown = null;
+  FcbState = 0;
+  UncleanCount = 0;
+  UncachedUncleanCount = 0;
+  OpenCount = 0;
+  OutstandingLockOperationsCount = 0;
+  Attributes = 0;
+  fShouldBeOrphaned = false;
+  fMiniInited = false;
+  CachedNetRootType: NET_ROOT_TYPE;
+  readonly SrvOpenList: SRV_OPEN<X>[] = [];
+  SrvOpenListVersion = 0;
+  /** FSRTL_ADVANCED_FCB_HEADER, reduced. */
+  readonly Header: {
+    Resource: ERESOURCE;
+    PagingIoResource: ERESOURCE;
+    FileSize: number;
+    AllocationSize: number;
+    ValidDataLength: number;
+  };
+  CreationTime = 0;
+  LastAccessTime = 0;
+  LastWriteTime = 0;
+  LastChangeTime = 0;
+  NumberOfLinks = 1;
+  // private
+  VNetRoot: V_NET_ROOT<X>;
+  /** The FCB table key: the path relative to the NET_ROOT ("\dir\file", "" for the share root). */
+  readonly FcbTablePath: string;
+  readonly ShareAccess: SHARE_ACCESS;
+  readonly ShareAccessPerSrvOpens: SHARE_ACCESS;
+  readonly FileLocks: RxFileLock[] = [];
+  miniDeallocated = false;
+
+  constructor(
+    serialNumber: number,
+    netRoot: NET_ROOT<X>,
+    vNetRoot: V_NET_ROOT<X>,
+    path: string,
+    resources: { Resource: ERESOURCE; PagingIoResource: ERESOURCE },
+    share: SHARE_ACCESS,
+    sharePerSrvOpens: SHARE_ACCESS,
+  ) {
+    super(NodeType.RDBSS_NTC_STORAGE_TYPE_UNKNOWN, serialNumber);
+    this.pNetRoot = netRoot;
+    this.VNetRoot = vNetRoot;
+    this.FcbTablePath = path;
+    this.CachedNetRootType = netRoot.Type;
+    this.Header = { ...resources, FileSize: 0, AllocationSize: 0, ValidDataLength: 0 };
+    this.ShareAccess = share;
+    this.ShareAccessPerSrvOpens = sharePerSrvOpens;
+  }
+  get kind(): "FCB" {
+    return "FCB";
+  }
+  get displayName(): string {
+    return `${this.pNetRoot.pNetRootName}${this.FcbTablePath}`;
+  }
+  /** The FCB's full name as RDBSS prefixes it ("\server\share\dir\file"). */
+  get PrivateAlreadyPrefixedName(): string {
+    return this.displayName;
+  }
+}
+
+export class SRV_OPEN<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
+  pFcb: FCB<X>;
+  pVNetRoot: V_NET_ROOT<X> | null;
+  Context: Ext<X, "SrvOpen"> | null = null;
+  Context2: unknown = null;
+  Flags = 0;
+  UncleanFobxCount = 0;
+  OpenCount = 0;
+  Key: unknown = null;
+  DesiredAccess = 0;
+  ShareAccess = 0;
+  CreateOptions = 0;
+  BufferingFlags = 0;
+  // private
+  readonly FobxList: FOBX<X>[] = [];
+  OpenStatus = 0;
+
+  constructor(serialNumber: number, fcb: FCB<X>, vNetRoot: V_NET_ROOT<X>) {
+    super(NodeType.RDBSS_NTC_SRVOPEN, serialNumber);
+    this.pFcb = fcb;
+    this.pVNetRoot = vNetRoot;
+  }
+  get kind(): "SRV_OPEN" {
+    return "SRV_OPEN";
+  }
+  get displayName(): string {
+    return this.pFcb.displayName;
+  }
+  get pAlreadyPrefixedName(): string {
+    return this.pFcb.PrivateAlreadyPrefixedName;
+  }
+}
+
+export class FOBX<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
+  pSrvOpen: SRV_OPEN<X>;
+  AssociatedFileObject: FILE_OBJECT | null = null;
+  Context: Ext<X, "Fobx"> | null = null;
+  Context2: unknown = null;
+  Flags = 0;
+  /** The directory query template (set by the first NtQueryDirectoryFile). */
+  UnicodeQueryTemplate: string | null = null;
+  OffsetOfNextEaToReturn = 0;
+  // private
+  FobxSerialNumber = 0;
+  fOpenCountDecremented = false;
+  CloseTime = 0;
+
+  constructor(serialNumber: number, srvOpen: SRV_OPEN<X>) {
+    super(NodeType.RDBSS_NTC_FOBX, serialNumber);
+    this.pSrvOpen = srvOpen;
+  }
+  get kind(): "FOBX" {
+    return "FOBX";
+  }
+  get displayName(): string {
+    return this.pSrvOpen.displayName;
+  }
+}
+
+export type AnyRxNode = SRV_CALL | NET_ROOT | V_NET_ROOT | FCB | SRV_OPEN | FOBX;
+
+/**
+ * The mini-redirector's views (MRX_SRV_CALL …): the fields a mini-redirector may read and write. RDBSS passes
+ * the same objects; the views keep its private fields out of the mini-redirector's type.
+ */
+export type MRX_SRV_CALL<X extends MiniRdrExtensions = MiniRdrExtensions> = Pick<
+  SRV_CALL<X>,
+  | "NodeTypeCode"
+  | "NodeReferenceCount"
+  | "Context"
+  | "Context2"
+  | "RxDeviceObject"
+  | "pSrvCallName"
+  | "pPrincipalName"
+  | "pDomainName"
+  | "Flags"
+  | "MaximumNumberOfCloseDelayedFiles"
+  | "Status"
+  | "serial"
+  | "label"
+>;
+export type MRX_NET_ROOT<X extends MiniRdrExtensions = MiniRdrExtensions> = Pick<
+  NET_ROOT<X>,
+  | "NodeTypeCode"
+  | "NodeReferenceCount"
+  | "pSrvCall"
+  | "Context"
+  | "Context2"
+  | "Flags"
+  | "NumberOfFcbs"
+  | "NumberOfSrvOpens"
+  | "MRxNetRootState"
+  | "Type"
+  | "DeviceType"
+  | "pNetRootName"
+  | "InnerNamePrefix"
+  | "DiskParameters"
+  | "serial"
+  | "label"
+>;
+export type MRX_V_NET_ROOT<X extends MiniRdrExtensions = MiniRdrExtensions> = Pick<
+  V_NET_ROOT<X>,
+  | "NodeTypeCode"
+  | "NodeReferenceCount"
+  | "pNetRoot"
+  | "Context"
+  | "Context2"
+  | "Flags"
+  | "NumberOfOpens"
+  | "NumberOfFobxs"
+  | "LogonId"
+  | "pUserDomainName"
+  | "pUserName"
+  | "pPassword"
+  | "SessionId"
+  | "ConstructionStatus"
+  | "IsExplicitConnection"
+  | "NamePrefix"
+  | "serial"
+  | "label"
+>;
+export type MRX_FCB<X extends MiniRdrExtensions = MiniRdrExtensions> = Pick<
+  FCB<X>,
+  | "NodeTypeCode"
+  | "NodeReferenceCount"
+  | "pNetRoot"
+  | "Context"
+  | "Context2"
+  | "FcbState"
+  | "UncleanCount"
+  | "UncachedUncleanCount"
+  | "OpenCount"
+  | "OutstandingLockOperationsCount"
+  | "Attributes"
+  | "fShouldBeOrphaned"
+  | "fMiniInited"
+  | "CachedNetRootType"
+  | "SrvOpenList"
+  | "SrvOpenListVersion"
+  | "Header"
+  | "PrivateAlreadyPrefixedName"
+  | "serial"
+  | "label"
+>;
+export type MRX_SRV_OPEN<X extends MiniRdrExtensions = MiniRdrExtensions> = Pick<
+  SRV_OPEN<X>,
+  | "NodeTypeCode"
+  | "NodeReferenceCount"
+  | "pFcb"
+  | "pVNetRoot"
+  | "Context"
+  | "Context2"
+  | "Flags"
+  | "pAlreadyPrefixedName"
+  | "UncleanFobxCount"
+  | "OpenCount"
+  | "Key"
+  | "DesiredAccess"
+  | "ShareAccess"
+  | "CreateOptions"
+  | "BufferingFlags"
+  | "serial"
+  | "label"
+>;
+export type MRX_FOBX<X extends MiniRdrExtensions = MiniRdrExtensions> = Pick<
+  FOBX<X>,
+  | "NodeTypeCode"
+  | "NodeReferenceCount"
+  | "pSrvOpen"
+  | "AssociatedFileObject"
+  | "Context"
+  | "Context2"
+  | "Flags"
+  | "UnicodeQueryTemplate"
+  | "OffsetOfNextEaToReturn"
+  | "serial"
+  | "label"
+>;

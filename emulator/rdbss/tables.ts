@@ -1,0 +1,159 @@
+/**
+ * The netname (prefix) table of a mini-redirector device and the FCB table of a NET_ROOT (prefix.h, fcbtable.h).
+ * Both are guarded by their own ERESOURCE TableLock; the lock order is netname table → FCB table → FCB.
+ * These classes hold the data; the routines that take locks and references live in the RDBSS class.
+ */
+import type { ERESOURCE } from "../kernel/index.js";
+import type { FCB, NET_ROOT, SRV_CALL, V_NET_ROOT } from "./structs.js";
+
+export type PrefixContainer = SRV_CALL | NET_ROOT | V_NET_ROOT;
+
+export interface RX_PREFIX_ENTRY {
+  /** The name as inserted ("\server", "\server\share", "\;X:0\server\share"). */
+  readonly Prefix: string;
+  /** The first CaseInsensitiveLength characters compare case-insensitively, the rest exactly. */
+  readonly CaseInsensitiveLength: number;
+  /** RX_CONNECTION_ID, compared byte for byte. */
+  readonly ConnectionId: string;
+  readonly ContainingRecord: PrefixContainer;
+}
+
+export class RX_PREFIX_TABLE {
+  readonly TableLock: ERESOURCE;
+  Version = 0;
+  /** Upper-cased prefix → entries (several may share a name and differ in case tail or connection id). */
+  private readonly buckets = new Map<string, RX_PREFIX_ENTRY[]>();
+
+  constructor(lock: ERESOURCE) {
+    this.TableLock = lock;
+  }
+
+  insert(entry: RX_PREFIX_ENTRY): void {
+    const key = entry.Prefix.toUpperCase();
+    const list = this.buckets.get(key);
+    if (list) list.push(entry);
+    else this.buckets.set(key, [entry]);
+    this.Version++;
+  }
+
+  remove(container: PrefixContainer): boolean {
+    for (const [key, list] of this.buckets) {
+      const i = list.findIndex((e) => e.ContainingRecord === container);
+      if (i >= 0) {
+        list.splice(i, 1);
+        if (list.length === 0) this.buckets.delete(key);
+        this.Version++;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  contains(container: PrefixContainer): boolean {
+    for (const list of this.buckets.values()) if (list.some((e) => e.ContainingRecord === container)) return true;
+    return false;
+  }
+
+  /** The entry whose name equals `name` under its case rule and whose connection id matches. */
+  find(name: string, connectionId: string): RX_PREFIX_ENTRY | undefined {
+    const list = this.buckets.get(name.toUpperCase());
+    if (!list) return undefined;
+    return list.find((e) => e.ConnectionId === connectionId && matches(e, name));
+  }
+
+  /**
+   * RxPrefixTableLookupName: scan prefixes of `name` from shortest to longest, cutting at "\" and ":". A SRV_CALL
+   * hit keeps scanning; the first NET_ROOT or V_NET_ROOT hit stops. Returns the hit and the unmatched rest.
+   */
+  lookup(name: string, connectionId: string): { entry: RX_PREFIX_ENTRY; remaining: string } | undefined {
+    let best: { entry: RX_PREFIX_ENTRY; remaining: string } | undefined;
+    for (let i = 1; i <= name.length; i++) {
+      const atCut = i === name.length || name[i] === "\\" || name[i] === ":";
+      if (!atCut) continue;
+      const prefix = name.slice(0, i);
+      const e = this.find(prefix, connectionId);
+      if (!e) continue;
+      best = { entry: e, remaining: name.slice(i) };
+      if (e.ContainingRecord.kind !== "SRV_CALL") return best;
+    }
+    return best;
+  }
+
+  /** Every container in the table, in insertion order per name. */
+  containers(): PrefixContainer[] {
+    const out: PrefixContainer[] = [];
+    for (const list of this.buckets.values()) for (const e of list) out.push(e.ContainingRecord);
+    return out;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const list of this.buckets.values()) n += list.length;
+    return n;
+  }
+}
+
+function matches(e: RX_PREFIX_ENTRY, name: string): boolean {
+  if (name.length !== e.Prefix.length) return false;
+  const cil = Math.min(e.CaseInsensitiveLength, name.length);
+  if (name.slice(0, cil).toUpperCase() !== e.Prefix.slice(0, cil).toUpperCase()) return false;
+  return name.slice(cil) === e.Prefix.slice(cil);
+}
+
+/** RX_FCB_TABLE: the FCBs of one NET_ROOT by path; the share root ("") is TableEntryForNull. */
+export class RX_FCB_TABLE {
+  readonly TableLock: ERESOURCE;
+  Version = 0;
+  readonly CaseInsensitiveMatch: boolean;
+  private readonly map = new Map<string, FCB>();
+  TableEntryForNull: FCB | null = null;
+
+  constructor(lock: ERESOURCE, caseInsensitive: boolean) {
+    this.TableLock = lock;
+    this.CaseInsensitiveMatch = caseInsensitive;
+  }
+
+  private key(path: string): string {
+    return this.CaseInsensitiveMatch ? path.toUpperCase() : path;
+  }
+
+  lookup(path: string): FCB | undefined {
+    if (path === "") return this.TableEntryForNull ?? undefined;
+    return this.map.get(this.key(path));
+  }
+
+  insert(fcb: FCB): void {
+    if (fcb.FcbTablePath === "") this.TableEntryForNull = fcb;
+    else this.map.set(this.key(fcb.FcbTablePath), fcb);
+    this.Version++;
+  }
+
+  remove(fcb: FCB): boolean {
+    if (fcb.FcbTablePath === "") {
+      if (this.TableEntryForNull !== fcb) return false;
+      this.TableEntryForNull = null;
+      this.Version++;
+      return true;
+    }
+    const k = this.key(fcb.FcbTablePath);
+    if (this.map.get(k) !== fcb) return false;
+    this.map.delete(k);
+    this.Version++;
+    return true;
+  }
+
+  /** The FCBs in the hash buckets (not TableEntryForNull). */
+  bucketFcbs(): FCB[] {
+    return [...this.map.values()];
+  }
+
+  all(): FCB[] {
+    const out = [...this.map.values()];
+    if (this.TableEntryForNull) out.unshift(this.TableEntryForNull);
+    return out;
+  }
+
+  get size(): number {
+    return this.map.size + (this.TableEntryForNull ? 1 : 0);
+  }
+}
