@@ -9,6 +9,7 @@ import { Mup } from "./mup.js";
 import { SystemServices } from "./nt.js";
 
 export * from "./constants.js";
+export * from "./fileinfo.js";
 export * from "./irp.js";
 export { IO_CHECKS, IO_DDIS, IoManager, type NamespaceEntry } from "./iomgr.js";
 export { Mup, type UncProvider } from "./mup.js";

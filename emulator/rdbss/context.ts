@@ -120,7 +120,7 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   readonly MRxContext: unknown[] = [null, null, null, null];
   MRxCancelRoutine: MRX_CALLDOWN_CANCEL | null = null;
   /** The common routine to re-run when the context is posted or resumed. */
-  ResumeRoutine: ((ctx: RX_CONTEXT<X>) => Promise<NTSTATUS>) | null = null;
+  ResumeRoutine: ((ctx: RX_CONTEXT) => Promise<NTSTATUS>) | null = null;
   SyncEvent: KEVENT;
   /** Set by the mini-redirector to ask RDBSS to re-run the request in the file-system process. */
   PostRequest = false;

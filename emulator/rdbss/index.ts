@@ -42,4 +42,4 @@ export {
   type RxWorkerRoutine,
 } from "./rdbss.js";
 export * from "./structs.js";
-export { type PrefixContainer, RX_FCB_TABLE, RX_PREFIX_TABLE, type RX_PREFIX_ENTRY } from "./tables.js";
+export { type PrefixContainer, RX_FCB_TABLE, type RX_PREFIX_ENTRY, RX_PREFIX_TABLE } from "./tables.js";

@@ -1,0 +1,72 @@
+/**
+ * Building an emulator: kernel, I/O manager with MUP, and RDBSS, wired together. `boot()` runs the system start
+ * (MUP's DriverEntry) to completion.
+ */
+import { bootIo, type IoSystem } from "./io/index.js";
+import {
+  type CheckMode,
+  type FullKernelOptions,
+  Kernel,
+  type RunResult,
+  type SchedulingStrategy,
+  type StrategyName,
+} from "./kernel/index.js";
+import { type ProfileName, Rdbss, type RdbssProfile } from "./rdbss/index.js";
+
+export interface EmulatorOptions {
+  readonly seed?: number | string;
+  readonly strategy?: StrategyName | SchedulingStrategy;
+  readonly trace?: boolean;
+  readonly checks?: Readonly<Record<string, CheckMode>>;
+  readonly profile?: ProfileName | RdbssProfile;
+  readonly profileOverrides?: Partial<RdbssProfile>;
+  readonly maxSteps?: number;
+  readonly maxTime?: number;
+  readonly workers?: FullKernelOptions["workers"];
+}
+
+export interface Emulator {
+  readonly k: Kernel;
+  readonly sys: IoSystem;
+  readonly rx: Rdbss;
+}
+
+export function createEmulator(options: EmulatorOptions = {}): Emulator {
+  const k = new Kernel({
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.strategy !== undefined ? { strategy: options.strategy } : {}),
+    ...(options.trace !== undefined ? { trace: options.trace } : {}),
+    ...(options.checks !== undefined ? { checks: options.checks } : {}),
+    ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
+    ...(options.maxTime !== undefined ? { maxTime: options.maxTime } : {}),
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+  });
+  const sys = bootIo(k);
+  const rx = new Rdbss(k, sys, {
+    ...(options.profile !== undefined ? { profile: options.profile } : {}),
+    ...(options.profileOverrides !== undefined ? { profileOverrides: options.profileOverrides } : {}),
+  });
+  return { k, sys, rx };
+}
+
+/** Start the system: MUP. Returns the run result of the boot. */
+export async function bootEmulator(em: Emulator): Promise<RunResult> {
+  em.k.PsCreateSystemThread("system start", async () => {
+    await em.sys.mup.start();
+  });
+  return em.k.run();
+}
+
+/** Run `fn` on a new system thread and run the kernel until idle; resolves with fn's result and the run. */
+export async function inSystemThread<T>(
+  em: Emulator,
+  name: string,
+  fn: () => Promise<T> | T,
+): Promise<{ value: T | undefined; run: RunResult }> {
+  let value: T | undefined;
+  em.k.PsCreateSystemThread(name, async () => {
+    value = await fn();
+  });
+  const run = await em.k.run();
+  return { value, run };
+}

@@ -1,0 +1,18 @@
+/** nulmrx: the smallest complete mini-redirector (see nulmrx.ts), its loader and its network provider. */
+import type { Emulator } from "../../emulator/boot.js";
+import type { NTSTATUS } from "../../emulator/kernel/index.js";
+import { NulMrx, type NulMrxOptions } from "./nulmrx.js";
+
+export { IOCTL_NULMRX, NULMRX_DEVICE_NAME, type NulExtensions, NulMrx, type NulMrxOptions } from "./nulmrx.js";
+export { NulNetworkProvider } from "./provider.js";
+export { matchesTemplate, type NulNode, NulShare } from "./store.js";
+
+/** Load nulmrx (DriverEntry → RxRegisterMinirdr). Call from an emulated system thread. */
+export async function loadNulMrx(
+  em: Emulator,
+  options: NulMrxOptions = {},
+): Promise<{ status: NTSTATUS; mrx: NulMrx }> {
+  const mrx = new NulMrx(em.rx, options);
+  const { status } = await em.sys.io.IoCreateDriver("\\FileSystem\\NulMRx", (driver) => mrx.DriverEntry(driver));
+  return { status, mrx };
+}

@@ -1,0 +1,809 @@
+/**
+ * nulmrx: the smallest complete network mini-redirector, after the WDK's "null mini-redirector" sample. Its
+ * "server" is a local in-memory store, so everything completes synchronously except change notifications, which
+ * pend with a cancel routine. Read it top to bottom to see what a mini-redirector owes RDBSS:
+ *
+ *   1. DriverEntry registers a MINIRDR_DISPATCH with RxRegisterMinirdr.
+ *   2. A user-mode "network provider" sends START to the device, then ADDCONN / DELCONN per connection.
+ *   3. RDBSS builds SRV_CALL → NET_ROOT → V_NET_ROOT through MRxCreateSrvCall and MRxCreateVNetRoot, which must
+ *      return STATUS_PENDING and call back exactly once.
+ *   4. Each open goes through MRxCreate, which creates the FOBX (RxCreateNetFobx) and, on the first open of a file,
+ *      sets the FCB's type (RxFinishFcbInitialization).
+ *   5. Reads, writes, locks and notifications come through MRxLowIOSubmit[LOWIO_OP_*].
+ *   6. Teardown: MRxCleanupFobx at the last handle, MRxCloseSrvOpen when the open really closes (perhaps much
+ *      later: delayed close), MRxDeallocateForFobx / ForFcb, and MRxFinalizeVNetRoot / NetRoot / SrvCall.
+ *
+ * Like the WDK sample it serves drive letters only (RX_REGISTERMINI_FLAG_DONT_PROVIDE_UNCS).
+ */
+import {
+  CTL_CODE,
+  type DirEntry,
+  type DRIVER_OBJECT,
+  decodeFileInformation,
+  encodeDirectoryEntries,
+  encodeFileInformation,
+  encodeFsInformation,
+  encodeNotifyRecords,
+  FILE_ANY_ACCESS,
+  FILE_ATTRIBUTE,
+  FILE_CREATE,
+  FILE_CREATE_TREE_CONNECTION,
+  FILE_CREATED,
+  FILE_DEVICE_NETWORK_FILE_SYSTEM,
+  FILE_DIRECTORY_FILE,
+  FILE_DOES_NOT_EXIST,
+  FILE_INFORMATION_CLASS,
+  FILE_NON_DIRECTORY_FILE,
+  FILE_OPEN,
+  FILE_OPEN_IF,
+  FILE_OPENED,
+  FILE_OVERWRITE,
+  FILE_OVERWRITE_IF,
+  FILE_OVERWRITTEN,
+  FILE_REMOTE_DEVICE,
+  FILE_SUPERSEDE,
+  FILE_SUPERSEDED,
+  FS_INFORMATION_CLASS,
+  isDecodeError,
+  isDirectoryInformationClass,
+  isSupportedFileInformationClass,
+  METHOD_BUFFERED,
+  makeDirEntry,
+  type NtCreateFileResult,
+  type SystemServices,
+} from "../../emulator/io/index.js";
+import { NT_SUCCESS, type NTSTATUS, STATUS, WorkQueueType } from "../../emulator/kernel/index.js";
+import {
+  FCB_STATE,
+  type FOBX,
+  type MINIRDR_DISPATCH,
+  type MRX_CREATENETROOT_CONTEXT,
+  type MRX_FCB,
+  type MRX_SRV_CALL,
+  type MRX_SRVCALL_CALLBACK_CONTEXT,
+  type NET_ROOT,
+  NodeType,
+  type RDBSS_DEVICE_OBJECT,
+  RDBSS_MANAGE,
+  type Rdbss,
+  RX_CONTEXT,
+  RX_CONTEXT_FLAG,
+  RX_REGISTERMINI_FLAG,
+  type V_NET_ROOT,
+} from "../../emulator/rdbss/index.js";
+import { matchesTemplate, type NulChange, type NulNode, NulShare } from "./store.js";
+
+const S = STATUS;
+const FIC = FILE_INFORMATION_CLASS;
+
+/** The control plane on \Device\NulMRx (METHOD_BUFFERED, FILE_ANY_ACCESS). */
+export const IOCTL_NULMRX = {
+  START: CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS),
+  STOP: CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS),
+  /** Input: UTF-16LE "\;X:0\server\share" [NUL user NUL password]. */
+  ADDCONN: CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, 0x802, METHOD_BUFFERED, FILE_ANY_ACCESS),
+  /** Input: one byte force level (0 = FALSE, 1 = TRUE, 0xff), then the UTF-16LE connection name. */
+  DELCONN: CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, 0x803, METHOD_BUFFERED, FILE_ANY_ACCESS),
+  /** Output: 26 bytes, 1 for each drive letter connected. */
+  GETLIST: CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, 0x804, METHOD_BUFFERED, FILE_ANY_ACCESS),
+  /** Input: UTF-16LE drive letter; output: the UTF-16LE remote name. */
+  GETCONN: CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, 0x805, METHOD_BUFFERED, FILE_ANY_ACCESS),
+} as const;
+
+export const NULMRX_DEVICE_NAME = "\\Device\\NulMRx";
+
+/** Per-structure extensions (RDBSS allocates them because MRxFlags asks it to). */
+export interface NulExtensions {
+  NetRoot: { share: NulShare | null };
+  Fcb: { node: NulNode | null };
+  Fobx: { dirIndex: number; notify: RX_CONTEXT | null };
+}
+
+export interface NulMrxOptions {
+  /** Share names the store serves (default "share" and "public"); other names fail with STATUS_BAD_NETWORK_NAME. */
+  readonly shares?: readonly string[];
+  /** MaximumNumberOfCloseDelayedFiles per server (default 16; 0 disables delayed close). */
+  readonly closeDelayedFiles?: number;
+}
+
+interface PendingNotify {
+  readonly ctx: RX_CONTEXT;
+  readonly dir: NulNode;
+  readonly share: NulShare;
+  readonly filter: number;
+  readonly watchTree: boolean;
+}
+
+const enc16 = (s: string): Uint8Array => {
+  const b = new Uint8Array(s.length * 2);
+  for (let i = 0; i < s.length; i++) {
+    b[i * 2] = s.charCodeAt(i) & 0xff;
+    b[i * 2 + 1] = s.charCodeAt(i) >> 8;
+  }
+  return b;
+};
+const dec16 = (b: Uint8Array, off = 0, len = b.length - off): string => {
+  let s = "";
+  for (let i = off; i + 1 < off + len; i += 2) s += String.fromCharCode((b[i] as number) | ((b[i + 1] as number) << 8));
+  return s;
+};
+
+export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
+  readonly rx: Rdbss;
+  private readonly zw: SystemServices;
+  readonly shares = new Map<string, NulShare>();
+  readonly closeDelayedFiles: number;
+  device: RDBSS_DEVICE_OBJECT<NulExtensions> | null = null;
+  /** Drive letter → remote name ("\server\share"), as the WDK sample's LocalConnections table. */
+  readonly localConnections = new Map<string, string>();
+  private readonly notifies = new Set<PendingNotify>();
+
+  // ---- MINIRDR_DISPATCH header
+  readonly MRxFlags =
+    RDBSS_MANAGE.RDBSS_MANAGE_NET_ROOT_EXTENSION |
+    RDBSS_MANAGE.RDBSS_MANAGE_FCB_EXTENSION |
+    RDBSS_MANAGE.RDBSS_MANAGE_FOBX_EXTENSION;
+  readonly MRxNetRootExtension = (): NulExtensions["NetRoot"] => ({ share: null });
+  readonly MRxFcbExtension = (): NulExtensions["Fcb"] => ({ node: null });
+  readonly MRxFobxExtension = (): NulExtensions["Fobx"] => ({ dirIndex: 0, notify: null });
+  readonly MRxLowIOSubmit: MINIRDR_DISPATCH<NulExtensions>["MRxLowIOSubmit"];
+
+  constructor(rx: Rdbss, options: NulMrxOptions = {}) {
+    this.rx = rx;
+    this.zw = rx.sys.nt;
+    this.closeDelayedFiles = options.closeDelayedFiles ?? 16;
+    for (const name of options.shares ?? ["share", "public"])
+      this.shares.set(name.toUpperCase(), new NulShare(name, 0));
+    const lowio: MINIRDR_DISPATCH<NulExtensions>["MRxLowIOSubmit"][number][] = [];
+    lowio[0] = (ctx) => this.read(ctx);
+    lowio[1] = (ctx) => this.write(ctx);
+    lowio[2] = (ctx) => this.lock(ctx);
+    lowio[3] = (ctx) => this.lock(ctx);
+    lowio[4] = () => S.STATUS_SUCCESS;
+    lowio[5] = () => S.STATUS_SUCCESS;
+    lowio[6] = () => S.STATUS_INVALID_DEVICE_REQUEST;
+    lowio[7] = () => S.STATUS_INVALID_DEVICE_REQUEST;
+    lowio[8] = (ctx) => this.notify(ctx);
+    this.MRxLowIOSubmit = lowio;
+  }
+
+  private now(): number {
+    return this.rx.k.KeQuerySystemTime();
+  }
+
+  // ================================================================== loading
+
+  /** DriverEntry: register with RDBSS. Run from a system thread (see loadNulMrx). */
+  async DriverEntry(driver: DRIVER_OBJECT): Promise<NTSTATUS> {
+    const r = this.rx.RxRegisterMinirdr(
+      driver,
+      this,
+      RX_REGISTERMINI_FLAG.RX_REGISTERMINI_FLAG_DONT_PROVIDE_UNCS |
+        RX_REGISTERMINI_FLAG.RX_REGISTERMINI_FLAG_DONT_PROVIDE_MAILSLOTS,
+      NULMRX_DEVICE_NAME,
+      FILE_DEVICE_NETWORK_FILE_SYSTEM,
+      FILE_REMOTE_DEVICE,
+      "nulmrx",
+    );
+    if (!r.device) throw new Error(`RxRegisterMinirdr failed: ${r.errors.join("; ")}`);
+    this.device = r.device;
+    return r.status;
+  }
+
+  // ================================================================== start / stop and the control plane
+
+  MRxStart(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxStop(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  /** IOCTLs on the device FCB: START, STOP, ADDCONN, DELCONN, GETLIST, GETCONN. */
+  async MRxDevFcbXXXControlFile(ctx: RX_CONTEXT<NulExtensions>): Promise<NTSTATUS> {
+    const p = ctx.LowIoContext.ParamsFor.IoCtl;
+    const input =
+      p.pInputBuffer instanceof Uint8Array ? p.pInputBuffer.subarray(0, p.InputBufferLength) : new Uint8Array(0);
+    const canWait = (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT) !== 0;
+    const dev = this.device as RDBSS_DEVICE_OBJECT<NulExtensions>;
+    switch (p.FsControlCode) {
+      case IOCTL_NULMRX.START: {
+        const st = await this.rx.RxStartMinirdr(ctx as RX_CONTEXT);
+        // RxStartMinirdr asks to be posted to the file-system process; RDBSS re-runs this request there.
+        return st === S.STATUS_PENDING && ctx.PostRequest ? S.STATUS_MORE_PROCESSING_REQUIRED : st;
+      }
+      case IOCTL_NULMRX.STOP: {
+        if (dev.NumberOfActiveFcbs > 0) return S.STATUS_REDIRECTOR_HAS_OPEN_HANDLES;
+        const st = await this.rx.RxStopMinirdr(ctx as RX_CONTEXT);
+        return st === S.STATUS_PENDING && ctx.PostRequest ? S.STATUS_MORE_PROCESSING_REQUIRED : st;
+      }
+      case IOCTL_NULMRX.ADDCONN: {
+        if (!canWait) {
+          ctx.PostRequest = true;
+          return S.STATUS_MORE_PROCESSING_REQUIRED;
+        }
+        const [name = "", user, password] = dec16(input).split("\0");
+        if (!name.startsWith("\\;") || name.indexOf("\\", 2) < 0) return S.STATUS_BAD_NETWORK_NAME;
+        const eas = user
+          ? [
+              { EaName: "UserName", EaValue: new TextEncoder().encode(user) },
+              { EaName: "Password", EaValue: new TextEncoder().encode(password ?? "") },
+            ]
+          : undefined;
+        const r = await this.openTreeConnect(name, eas);
+        if (!NT_SUCCESS(r.Status)) return r.Status;
+        await this.zw.ZwClose(r.FileHandle);
+        const letter = name.slice(2, name.indexOf(":"));
+        if (letter) this.localConnections.set(letter.toUpperCase(), name.slice(name.indexOf("\\", 2)));
+        return S.STATUS_SUCCESS;
+      }
+      case IOCTL_NULMRX.DELCONN: {
+        if (!canWait) {
+          ctx.PostRequest = true;
+          return S.STATUS_MORE_PROCESSING_REQUIRED;
+        }
+        const level = input[0] ?? 0;
+        const name = dec16(input, 1).replace(/\0+$/, "");
+        // The real redirectors' pattern: open the tree connect, take the V_NET_ROOT from FsContext2, finalize, close.
+        const r = await this.openTreeConnect(name);
+        if (!NT_SUCCESS(r.Status)) return r.Status;
+        const ref = this.zw.ObReferenceObjectByHandle(r.FileHandle, "KernelMode");
+        let status: NTSTATUS = S.STATUS_BAD_NETWORK_NAME;
+        const vnr = ref.object?.FsContext2;
+        if (
+          ref.object &&
+          vnr &&
+          (vnr as V_NET_ROOT).NodeTypeCode !== undefined &&
+          (vnr as V_NET_ROOT).kind === "V_NET_ROOT"
+        ) {
+          const v = vnr as V_NET_ROOT;
+          status = await this.rx.RxFinalizeConnection(
+            v.pNetRoot as NET_ROOT,
+            v,
+            level === 1 ? true : level === 0 ? false : level,
+          );
+        }
+        if (ref.object) await this.rx.sys.io.ObDereferenceObject(ref.object);
+        await this.zw.ZwClose(r.FileHandle);
+        if (NT_SUCCESS(status)) {
+          const letter = name.slice(2, name.indexOf(":"));
+          if (letter) this.localConnections.delete(letter.toUpperCase());
+        }
+        return status;
+      }
+      case IOCTL_NULMRX.GETLIST: {
+        const out = p.pOutputBuffer;
+        if (!out || p.OutputBufferLength < 26) return S.STATUS_BUFFER_TOO_SMALL;
+        out.fill(0, 0, 26);
+        for (const l of this.localConnections.keys()) out[l.charCodeAt(0) - 65] = 1;
+        ctx.InformationToReturn = 26;
+        return S.STATUS_SUCCESS;
+      }
+      case IOCTL_NULMRX.GETCONN: {
+        const letter = dec16(input).replace(/\0+$/, "").toUpperCase();
+        const remote = this.localConnections.get(letter);
+        if (remote === undefined) return S.STATUS_NO_SUCH_FILE;
+        const bytes = enc16(remote);
+        const out = p.pOutputBuffer;
+        if (!out || p.OutputBufferLength < bytes.length) return S.STATUS_BUFFER_TOO_SMALL;
+        out.set(bytes);
+        ctx.InformationToReturn = bytes.length;
+        return S.STATUS_SUCCESS;
+      }
+      default:
+        return S.STATUS_INVALID_DEVICE_REQUEST;
+    }
+  }
+
+  private openTreeConnect(name: string, eas?: { EaName: string; EaValue: Uint8Array }[]): Promise<NtCreateFileResult> {
+    return this.zw.ZwCreateFile({
+      ObjectName: NULMRX_DEVICE_NAME + name,
+      DesiredAccess: 0x100000,
+      ShareAccess: 7,
+      CreateDisposition: FILE_OPEN_IF,
+      CreateOptions: FILE_CREATE_TREE_CONNECTION,
+      ...(eas ? { EaBuffer: eas } : {}),
+    });
+  }
+
+  // ================================================================== the connection engine
+
+  /** Build the SRV_CALL: always STATUS_PENDING, the result through the callback, in the RDBSS process. */
+  MRxCreateSrvCall(srvCall: MRX_SRV_CALL<NulExtensions>, cb: MRX_SRVCALL_CALLBACK_CONTEXT<NulExtensions>): NTSTATUS {
+    const finish = (): void => {
+      cb.Status = S.STATUS_SUCCESS;
+      cb.RecommunicateContext = { server: srvCall.pSrvCallName };
+      cb.SrvCalldownStructure.CallBack(cb);
+    };
+    if (this.rx.k.IoGetCurrentProcess() === this.rx.RxGetRDBSSProcess()) finish();
+    else {
+      const st = this.rx.RxDispatchToWorkerThread(
+        this.device as unknown as RDBSS_DEVICE_OBJECT,
+        WorkQueueType.DelayedWorkQueue,
+        finish,
+        srvCall,
+        "nulmrx MRxCreateSrvCall",
+      );
+      if (!NT_SUCCESS(st)) {
+        cb.Status = st;
+        cb.SrvCalldownStructure.CallBack(cb);
+      }
+    }
+    return S.STATUS_PENDING;
+  }
+
+  MRxSrvCallWinnerNotify(srvCall: MRX_SRV_CALL<NulExtensions>, winner: boolean, recommunicate: unknown): NTSTATUS {
+    if (!winner) return S.STATUS_SUCCESS;
+    srvCall.Context = recommunicate;
+    srvCall.MaximumNumberOfCloseDelayedFiles = this.closeDelayedFiles;
+    srvCall.Flags |= 0x4 | 0x8;
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxFinalizeSrvCall(srvCall: MRX_SRV_CALL<NulExtensions>): NTSTATUS {
+    srvCall.Context = null;
+    srvCall.Context2 = null;
+    return S.STATUS_SUCCESS;
+  }
+
+  /** "\server\share\rest" → NET_ROOT "\server\share". */
+  MRxExtractNetRootName(path: string): { NetRootName: string; RestOfName: string } {
+    const parts = path.split("\\");
+    const netRoot = parts.slice(0, 3).join("\\");
+    return { NetRootName: netRoot, RestOfName: path.slice(netRoot.length) };
+  }
+
+  /** Attach the share (unknown share: STATUS_BAD_NETWORK_NAME); always STATUS_PENDING and the callback once. */
+  MRxCreateVNetRoot(cnc: MRX_CREATENETROOT_CONTEXT<NulExtensions>): NTSTATUS {
+    const netRoot = cnc.pVNetRoot.pNetRoot;
+    const shareName = netRoot.pNetRootName.slice(netRoot.pNetRootName.lastIndexOf("\\") + 1);
+    const share = this.shares.get(shareName.toUpperCase());
+    const ext = netRoot.Context as NulExtensions["NetRoot"];
+    if (!share) {
+      cnc.NetRootStatus = S.STATUS_BAD_NETWORK_NAME;
+      cnc.VirtualNetRootStatus = S.STATUS_BAD_NETWORK_NAME;
+    } else {
+      ext.share = share;
+      cnc.NetRootStatus = S.STATUS_SUCCESS;
+      cnc.VirtualNetRootStatus = S.STATUS_SUCCESS;
+    }
+    cnc.Callback(cnc);
+    return S.STATUS_PENDING;
+  }
+
+  MRxFinalizeNetRoot(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxFinalizeVNetRoot(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxIsValidDirectory(ctx: RX_CONTEXT<NulExtensions>, name: string): NTSTATUS {
+    const share = this.shareOf(ctx);
+    const n = share?.lookup(name);
+    return n?.isDirectory ? S.STATUS_SUCCESS : S.STATUS_BAD_NETWORK_PATH;
+  }
+
+  private shareOf(ctx: RX_CONTEXT<NulExtensions>): NulShare | null {
+    const nr = (ctx.Create.pNetRoot ?? ctx.pFcb?.pNetRoot ?? null) as NET_ROOT | null;
+    return (nr?.Context as NulExtensions["NetRoot"] | null)?.share ?? null;
+  }
+
+  // ================================================================== opens and closes
+
+  /** Open or create the file; on the first open of the FCB, tell RDBSS its type. */
+  MRxCreate(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const rx = this.rx;
+    const fcb = ctx.pFcb as MRX_FCB<NulExtensions>;
+    const srvOpen = ctx.pRelevantSrvOpen;
+    const share = this.shareOf(ctx);
+    if (!share || !srvOpen) return S.STATUS_BAD_NETWORK_PATH;
+    const p = ctx.Create.NtCreateParameters;
+    const path = (fcb as unknown as { FcbTablePath: string }).FcbTablePath;
+    if (NulShare.split(path) === null) return S.STATUS_OBJECT_NAME_INVALID;
+    const wantDir = (p.CreateOptions & FILE_DIRECTORY_FILE) !== 0;
+    const wantFile = (p.CreateOptions & FILE_NON_DIRECTORY_FILE) !== 0;
+    const now = this.now();
+    let node = share.lookup(path);
+    let info: number = FILE_OPENED;
+    if (node) {
+      if (p.Disposition === FILE_CREATE) return S.STATUS_OBJECT_NAME_COLLISION;
+      if (wantDir && !node.isDirectory) return S.STATUS_NOT_A_DIRECTORY;
+      if (wantFile && node.isDirectory) return S.STATUS_FILE_IS_A_DIRECTORY;
+      if (p.Disposition === FILE_SUPERSEDE || p.Disposition === FILE_OVERWRITE || p.Disposition === FILE_OVERWRITE_IF) {
+        if (node.isDirectory) return S.STATUS_INVALID_PARAMETER;
+        share.truncate(node, 0, now);
+        info = p.Disposition === FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
+      }
+    } else {
+      if (p.Disposition === FILE_OPEN || p.Disposition === FILE_OVERWRITE) {
+        const { parent } = share.parentOf(path);
+        return parent ? S.STATUS_OBJECT_NAME_NOT_FOUND : S.STATUS_OBJECT_PATH_NOT_FOUND;
+      }
+      const { parent, leaf } = share.parentOf(path);
+      if (!parent) return S.STATUS_OBJECT_PATH_NOT_FOUND;
+      node = share.create(parent, leaf, wantDir, now);
+      if (p.FileAttributes)
+        node.attributes = p.FileAttributes | (wantDir ? FILE_ATTRIBUTE.FILE_ATTRIBUTE_DIRECTORY : 0);
+      info = FILE_CREATED;
+    }
+    const ext = fcb.Context as NulExtensions["Fcb"];
+    if (fcb.OpenCount === 0) {
+      ext.node = node;
+      rx.RxFinishFcbInitialization(
+        fcb as never,
+        node.isDirectory ? NodeType.RDBSS_NTC_STORAGE_TYPE_DIRECTORY : NodeType.RDBSS_NTC_STORAGE_TYPE_FILE,
+        {
+          FileAttributes: node.attributes,
+          CreationTime: node.creationTime,
+          LastAccessTime: node.lastAccessTime,
+          LastWriteTime: node.lastWriteTime,
+          LastChangeTime: node.changeTime,
+          EndOfFile: node.data.length,
+          AllocationSize: node.data.length,
+          ValidDataLength: node.data.length,
+        },
+      );
+      fcb.fMiniInited = true;
+    }
+    srvOpen.Context = node;
+    ctx.pFobx = rx.RxCreateNetFobx(ctx as RX_CONTEXT, srvOpen as never) as FOBX<NulExtensions>;
+    ctx.Create.ReturnedCreateInformation = info;
+    const irp = ctx.CurrentIrp;
+    if (irp && rx.profile.createInformation === "must-set") irp.IoStatus.Information = info;
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxShouldTryToCollapseThisOpen(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxCollapseOpen(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    ctx.Create.ReturnedCreateInformation = FILE_OPENED;
+    return S.STATUS_SUCCESS;
+  }
+
+  /** Last handle: a delete-on-close file goes now (the store's "server" deletes at last cleanup). */
+  MRxCleanupFobx(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const fcb = ctx.pFcb;
+    if (!fcb) return S.STATUS_SUCCESS;
+    const node = (fcb.Context as NulExtensions["Fcb"]).node;
+    if (node && fcb.FcbState & FCB_STATE.FCB_STATE_DELETE_ON_CLOSE && fcb.UncleanCount === 0) {
+      const share = this.shareOf(ctx);
+      share?.remove(node, this.now());
+    }
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxCloseSrvOpen(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxForceClosed(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxDeallocateForFcb(fcb: MRX_FCB<NulExtensions>): NTSTATUS {
+    (fcb.Context as NulExtensions["Fcb"]).node = null;
+    fcb.fMiniInited = false;
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxDeallocateForFobx(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  MRxFlush(): NTSTATUS {
+    return S.STATUS_SUCCESS;
+  }
+
+  // ================================================================== LowIo
+
+  private nodeOf(ctx: RX_CONTEXT<NulExtensions>): NulNode | null {
+    return ctx.pFcb ? (ctx.pFcb.Context as NulExtensions["Fcb"]).node : null;
+  }
+
+  private read(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const node = this.nodeOf(ctx);
+    const p = ctx.LowIoContext.ParamsFor.ReadWrite;
+    if (!node || !p.Buffer) return S.STATUS_INVALID_DEVICE_REQUEST;
+    if (p.ByteOffset >= node.data.length) {
+      ctx.IoStatusBlock.Information = 0;
+      return S.STATUS_END_OF_FILE;
+    }
+    const n = Math.min(p.ByteCount, node.data.length - p.ByteOffset);
+    p.Buffer.set(node.data.subarray(p.ByteOffset, p.ByteOffset + n));
+    ctx.IoStatusBlock.Information = n;
+    return S.STATUS_SUCCESS;
+  }
+
+  private write(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const node = this.nodeOf(ctx);
+    const p = ctx.LowIoContext.ParamsFor.ReadWrite;
+    const share = this.shareOf(ctx);
+    if (!node || !p.Buffer || !share) return S.STATUS_INVALID_DEVICE_REQUEST;
+    share.write(node, p.ByteOffset, p.Buffer.subarray(0, p.ByteCount), this.now());
+    ctx.IoStatusBlock.Information = p.ByteCount;
+    return S.STATUS_SUCCESS;
+  }
+
+  /** Byte-range locks: granted unless they overlap another open's lock (then STATUS_LOCK_NOT_GRANTED, never waits). */
+  private lock(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const fcb = ctx.pFcb as unknown as {
+      FileLocks: { fobx: unknown; offset: number; length: number; exclusive: boolean }[];
+    };
+    const p = ctx.LowIoContext.ParamsFor.Locks;
+    const exclusive = (p.Flags & 0x2) !== 0;
+    for (const l of fcb.FileLocks) {
+      const overlap = l.offset < p.ByteOffset + p.Length && p.ByteOffset < l.offset + l.length;
+      if (overlap && (exclusive || l.exclusive) && l.fobx !== ctx.pFobx) return S.STATUS_LOCK_NOT_GRANTED;
+    }
+    return S.STATUS_SUCCESS;
+  }
+
+  /** Change notification: pend with a cancel routine; a matching change in the store completes it. */
+  private notify(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const node = this.nodeOf(ctx);
+    const share = this.shareOf(ctx);
+    if (!node?.isDirectory || !share) return S.STATUS_INVALID_PARAMETER;
+    const p = ctx.LowIoContext.ParamsFor.NotifyChangeDirectory;
+    const pending: PendingNotify = { ctx, dir: node, share, filter: p.CompletionFilter, watchTree: p.WatchTree };
+    const st = this.rx.RxSetMinirdrCancelRoutine(ctx as RX_CONTEXT, (c) => this.cancelNotify(c, pending));
+    if (st === S.STATUS_CANCELLED) return S.STATUS_CANCELLED;
+    this.notifies.add(pending);
+    this.listen(share);
+    return S.STATUS_PENDING;
+  }
+
+  private readonly listening = new WeakSet<NulShare>();
+  private listen(share: NulShare): void {
+    if (this.listening.has(share)) return;
+    this.listening.add(share);
+    share.listeners.add((c) => this.onChange(share, c));
+  }
+
+  private onChange(share: NulShare, c: NulChange): void {
+    for (const n of [...this.notifies]) {
+      if (n.share !== share || !(n.filter & c.filter)) continue;
+      const dirPath = share.pathOf(n.dir);
+      const prefix = dirPath === "\\" ? "\\" : `${dirPath}\\`;
+      if (!c.path.toUpperCase().startsWith(prefix.toUpperCase())) continue;
+      const rel = c.path.slice(prefix.length);
+      if (!n.watchTree && rel.includes("\\")) continue;
+      // Disarm the cancel routine first; only if that succeeds is the completion ours to make.
+      if (this.rx.RxSetMinirdrCancelRoutine(n.ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) continue;
+      this.notifies.delete(n);
+      const buf = n.ctx.LowIoContext.ParamsFor.NotifyChangeDirectory.pNotificationBuffer;
+      const r = buf
+        ? encodeNotifyRecords([{ action: c.action, fileName: rel }], buf)
+        : { bytesWritten: 0, complete: false };
+      n.ctx.IoStatusBlock.Status = r.complete ? S.STATUS_SUCCESS : S.STATUS_NOTIFY_ENUM_DIR;
+      n.ctx.IoStatusBlock.Information = r.bytesWritten;
+      this.rx.RxLowIoCompletion(n.ctx as RX_CONTEXT);
+    }
+  }
+
+  /** The cancel routine: complete the notification (STATUS_NOTIFY_CLEANUP when its handle is being cleaned up). */
+  private cancelNotify(ctx: RX_CONTEXT, pending: PendingNotify): NTSTATUS {
+    if (!this.notifies.delete(pending)) return S.STATUS_SUCCESS;
+    const fo = (ctx.pFobx as FOBX | null)?.AssociatedFileObject;
+    ctx.IoStatusBlock.Status = fo?.cleanupSent ? S.STATUS_NOTIFY_CLEANUP : S.STATUS_CANCELLED;
+    ctx.IoStatusBlock.Information = 0;
+    this.rx.RxLowIoCompletion(ctx);
+    return S.STATUS_SUCCESS;
+  }
+
+  /** Pending notifications (for tests and reports). */
+  get pendingNotifications(): number {
+    return this.notifies.size;
+  }
+
+  // ================================================================== queries and sets
+
+  MRxQueryDirectory(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const node = this.nodeOf(ctx);
+    const fobx = ctx.pFobx;
+    const buf = ctx.Info.Buffer;
+    const cls = ctx.Info.FileInformationClass;
+    if (!node?.isDirectory || !fobx || !buf) return S.STATUS_INVALID_PARAMETER;
+    if (!isDirectoryInformationClass(cls)) return S.STATUS_INVALID_INFO_CLASS;
+    const ext = fobx.Context as NulExtensions["Fobx"];
+    if (ctx.QueryDirectory.RestartScan || ctx.QueryDirectory.InitialQuery) ext.dirIndex = 0;
+    const template = fobx.UnicodeQueryTemplate ?? "*";
+    const all = [...node.children.values()]
+      .filter((c) => matchesTemplate(c.name, template))
+      .sort((a, b) => (a.name.toUpperCase() < b.name.toUpperCase() ? -1 : 1));
+    const entries: DirEntry[] = all.slice(ext.dirIndex).map((c, i) =>
+      makeDirEntry({
+        fileName: c.name,
+        fileIndex: ext.dirIndex + i + 1,
+        creationTime: c.creationTime,
+        lastAccessTime: c.lastAccessTime,
+        lastWriteTime: c.lastWriteTime,
+        changeTime: c.changeTime,
+        endOfFile: c.data.length,
+        allocationSize: c.data.length,
+        fileAttributes: c.attributes,
+        fileId: c.fileId,
+      }),
+    );
+    const r = encodeDirectoryEntries(
+      cls,
+      entries,
+      buf.subarray(0, ctx.Info.Length),
+      ctx.QueryDirectory.ReturnSingleEntry,
+    );
+    if (r.status === S.STATUS_NO_MORE_FILES) {
+      ctx.Info.LengthRemaining = ctx.Info.Length;
+      return ext.dirIndex === 0 && ctx.QueryDirectory.InitialQuery ? S.STATUS_NO_SUCH_FILE : S.STATUS_NO_MORE_FILES;
+    }
+    ext.dirIndex += r.entriesWritten;
+    ctx.Info.LengthRemaining = ctx.Info.Length - r.bytesWritten;
+    return r.status;
+  }
+
+  MRxQueryFileInfo(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const node = this.nodeOf(ctx);
+    const buf = ctx.Info.Buffer;
+    const cls = ctx.Info.FileInformationClass;
+    const fcb = ctx.pFcb;
+    if (!node || !buf || !fcb) return S.STATUS_INVALID_PARAMETER;
+    const basic = {
+      creationTime: node.creationTime,
+      lastAccessTime: node.lastAccessTime,
+      lastWriteTime: node.lastWriteTime,
+      changeTime: node.changeTime,
+      fileAttributes: node.attributes,
+    };
+    const standard = {
+      allocationSize: node.data.length,
+      endOfFile: node.data.length,
+      numberOfLinks: 1,
+      deletePending: (fcb.FcbState & FCB_STATE.FCB_STATE_DELETE_ON_CLOSE) !== 0,
+      directory: node.isDirectory,
+    };
+    const out = buf.subarray(0, ctx.Info.Length);
+    let r: { bytesWritten: number; status: NTSTATUS };
+    switch (cls) {
+      case FIC.FileBasicInformation:
+        r = encodeFileInformation(FIC.FileBasicInformation, basic, out);
+        break;
+      case FIC.FileStandardInformation:
+        r = encodeFileInformation(FIC.FileStandardInformation, standard, out);
+        break;
+      case FIC.FileInternalInformation:
+        r = encodeFileInformation(FIC.FileInternalInformation, { indexNumber: node.fileId }, out);
+        break;
+      case FIC.FileEaInformation:
+        r = encodeFileInformation(FIC.FileEaInformation, { eaSize: 0 }, out);
+        break;
+      case FIC.FileNetworkOpenInformation:
+        r = encodeFileInformation(
+          FIC.FileNetworkOpenInformation,
+          { ...basic, allocationSize: node.data.length, endOfFile: node.data.length },
+          out,
+        );
+        break;
+      case FIC.FileAttributeTagInformation:
+        r = encodeFileInformation(
+          FIC.FileAttributeTagInformation,
+          { fileAttributes: node.attributes, reparseTag: 0 },
+          out,
+        );
+        break;
+      default:
+        return S.STATUS_INVALID_PARAMETER;
+    }
+    ctx.Info.LengthRemaining = ctx.Info.Length - r.bytesWritten;
+    return r.status;
+  }
+
+  MRxSetFileInfo(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const node = this.nodeOf(ctx);
+    const share = this.shareOf(ctx);
+    const buf = ctx.Info.Buffer;
+    const cls = ctx.Info.FileInformationClass;
+    if (!node || !share || !buf) return S.STATUS_INVALID_PARAMETER;
+    if (!isSupportedFileInformationClass(cls)) return S.STATUS_INVALID_INFO_CLASS;
+    const now = this.now();
+    switch (cls) {
+      case FIC.FileBasicInformation: {
+        const v = decodeFileInformation(FIC.FileBasicInformation, buf, ctx.Info.Length);
+        if (isDecodeError(v)) return v.status;
+        if (v.creationTime > 0) node.creationTime = v.creationTime;
+        if (v.lastAccessTime > 0) node.lastAccessTime = v.lastAccessTime;
+        if (v.lastWriteTime > 0) node.lastWriteTime = v.lastWriteTime;
+        if (v.changeTime > 0) node.changeTime = v.changeTime;
+        if (v.fileAttributes)
+          node.attributes = v.fileAttributes | (node.isDirectory ? FILE_ATTRIBUTE.FILE_ATTRIBUTE_DIRECTORY : 0);
+        return S.STATUS_SUCCESS;
+      }
+      case FIC.FileEndOfFileInformation:
+      case FIC.FileAllocationInformation: {
+        const v = decodeFileInformation(FIC.FileEndOfFileInformation, buf, ctx.Info.Length);
+        if (isDecodeError(v)) return v.status;
+        if (node.isDirectory) return S.STATUS_INVALID_PARAMETER;
+        if (cls === FIC.FileEndOfFileInformation || v.endOfFile < node.data.length)
+          share.truncate(node, v.endOfFile, now);
+        return S.STATUS_SUCCESS;
+      }
+      case FIC.FileDispositionInformation: {
+        const v = decodeFileInformation(FIC.FileDispositionInformation, buf, ctx.Info.Length);
+        if (isDecodeError(v)) return v.status;
+        if (v.deleteFile && node.isDirectory && node.children.size > 0) return S.STATUS_DIRECTORY_NOT_EMPTY;
+        if (v.deleteFile && node.attributes & FILE_ATTRIBUTE.FILE_ATTRIBUTE_READONLY) return S.STATUS_CANNOT_DELETE;
+        return S.STATUS_SUCCESS;
+      }
+      case FIC.FileRenameInformation: {
+        const v = decodeFileInformation(FIC.FileRenameInformation, buf, ctx.Info.Length);
+        if (isDecodeError(v)) return v.status;
+        const target = v.fileName.startsWith("\\")
+          ? v.fileName
+          : `${share.pathOf(node.parent ?? share.root).replace(/\\$/, "")}\\${v.fileName}`;
+        const { parent, leaf } = share.parentOf(target);
+        if (!parent || !leaf) return S.STATUS_OBJECT_PATH_NOT_FOUND;
+        const existing = share.lookup(target);
+        if (existing && existing !== node) {
+          if (!ctx.Info.ReplaceIfExists) return S.STATUS_OBJECT_NAME_COLLISION;
+          if (existing.isDirectory) return S.STATUS_ACCESS_DENIED;
+          share.remove(existing, now);
+        }
+        share.rename(node, parent, leaf, now);
+        return S.STATUS_SUCCESS;
+      }
+      default:
+        return S.STATUS_INVALID_PARAMETER;
+    }
+  }
+
+  MRxQueryVolumeInfo(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    const buf = ctx.Info.Buffer;
+    if (!buf) return S.STATUS_INVALID_PARAMETER;
+    const out = buf.subarray(0, ctx.Info.Length);
+    const FS = FS_INFORMATION_CLASS;
+    let r: { bytesWritten: number; status: NTSTATUS };
+    switch (ctx.Info.FsInformationClass) {
+      case FS.FileFsVolumeInformation:
+        r = encodeFsInformation(
+          FS.FileFsVolumeInformation,
+          { volumeCreationTime: 0, volumeSerialNumber: 0x4e554c, supportsObjects: false, volumeLabel: "NULMRX" },
+          out,
+        );
+        break;
+      case FS.FileFsSizeInformation:
+        r = encodeFsInformation(
+          FS.FileFsSizeInformation,
+          {
+            totalAllocationUnits: 1 << 20,
+            availableAllocationUnits: 1 << 19,
+            sectorsPerAllocationUnit: 8,
+            bytesPerSector: 512,
+          },
+          out,
+        );
+        break;
+      case FS.FileFsDeviceInformation:
+        r = encodeFsInformation(
+          FS.FileFsDeviceInformation,
+          { deviceType: FILE_DEVICE_NETWORK_FILE_SYSTEM, characteristics: FILE_REMOTE_DEVICE },
+          out,
+        );
+        break;
+      case FS.FileFsAttributeInformation:
+        r = encodeFsInformation(
+          FS.FileFsAttributeInformation,
+          { fileSystemAttributes: 0x3, maximumComponentNameLength: 255, fileSystemName: "NulMRx" },
+          out,
+        );
+        break;
+      default:
+        return S.STATUS_INVALID_PARAMETER;
+    }
+    ctx.Info.LengthRemaining = ctx.Info.Length - r.bytesWritten;
+    return r.status;
+  }
+}
+
+export { FILE_DOES_NOT_EXIST, RX_CONTEXT };
