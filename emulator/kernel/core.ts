@@ -31,6 +31,8 @@ export const KERNEL_CHECKS = {
   deadlock: "Every live thread blocked with nothing that can wake one of them.",
   threadExit: "A thread ending at raised IRQL, inside a critical region, or holding locks.",
   systemService: "A system service returning to user mode at raised IRQL, in a critical region, or holding locks.",
+  lockOrder:
+    "A waiting ERESOURCE acquisition against a declared lock order (lock classes ranked by setLockRank), reported before it can deadlock.",
   workItem: "Work-queue protocol: re-queuing a queued item, a worker returning at raised IRQL.",
 } as const;
 

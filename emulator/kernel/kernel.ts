@@ -812,6 +812,34 @@ export class Kernel extends KernelCore {
     return STATUS_SUCCESS;
   }
 
+  /** Declared order of lock classes (lower rank first), e.g. RDBSS's netname table → FCB table → FCB. */
+  private readonly lockRanks = new Map<string, number>();
+
+  /** Declare the rank of an ERESOURCE lock class: a thread may only wait for a class of higher rank than it holds. */
+  setLockRank(lockClass: string, rank: number): void {
+    this.lockRanks.set(lockClass, rank);
+  }
+
+  /** A blocking acquisition of `res` while holding a lock of a higher-ranked class inverts the declared order. */
+  private checkLockOrder(t: KThread, res: ERESOURCE, name: string): void {
+    if (this.lockRanks.size === 0) return;
+    const want = this.lockRanks.get(res.lockClass);
+    if (want === undefined) return;
+    for (const h of t.held) {
+      if (!(h.lock instanceof ERESOURCE) || h.lock === res) continue;
+      const have = this.lockRanks.get(h.lock.lockClass);
+      if (have === undefined || have <= want) continue;
+      const order = [...this.lockRanks.entries()].sort((a, b) => a[1] - b[1]).map(([c]) => c).join(" → ");
+      this.violation(
+        "lockOrder",
+        BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+        [DV.LOCK_HIERARCHY_VIOLATION, this.addressOf(res), this.addressOf(h.lock), 0n],
+        `${name}: thread "${t.name}" waits for ${res.lockClass} "${res.name}" while holding ${h.lock.lockClass} "${h.lock.name}". The documented order is ${order}; taking them the other way round can deadlock against a thread that follows the order.`,
+      );
+      return;
+    }
+  }
+
   /**
    * Acquire exclusive. Returns true (acquired at once), false (Wait = FALSE and not available), or a promise of
    * true when the caller must wait.
@@ -819,6 +847,7 @@ export class Kernel extends KernelCore {
   ExAcquireResourceExclusiveLite(res: ERESOURCE, wait: boolean): boolean | Promise<boolean> {
     const t = this.enter("ExAcquireResourceExclusiveLite", KERNEL_DDIS.ExAcquireResourceExclusiveLite);
     this.checkResourceUsable(res, "ExAcquireResourceExclusiveLite");
+    if (wait && this.checkLocks && res.exclusiveOwner !== t) this.checkLockOrder(t, res, "ExAcquireResourceExclusiveLite");
     if (res.exclusiveOwner === t) {
       res.exclusiveCount++;
       this.leave(t);
@@ -872,6 +901,7 @@ export class Kernel extends KernelCore {
   ): boolean | Promise<boolean> {
     const t = this.enter(name, KERNEL_DDIS[name]);
     this.checkResourceUsable(res, name);
+    if (wait && this.checkLocks && res.exclusiveOwner !== t && !res.sharedOwners.has(t)) this.checkLockOrder(t, res, name);
     if (res.exclusiveOwner === t) {
       res.exclusiveCount++;
       this.leave(t);

@@ -191,6 +191,12 @@ export class Rdbss {
     const p = options.profile ?? "docs";
     this.profile = resolveProfile(p, options.profileOverrides ?? {});
     this.RxDataResource = kernel.ExInitializeResourceLite("RxData.Resource", "RxData");
+    // The documented lock order: netname table → FCB table → FCB resource (RxData.Resource before all).
+    kernel.setLockRank("RxData", 0);
+    kernel.setLockRank("netname table", 1);
+    kernel.setLockRank("FCB table", 2);
+    kernel.setLockRank("FCB", 3);
+    kernel.setLockRank("FCB paging", 4);
     this.OurProcess = kernel.systemProcess;
     this.logMrxCalls = options.logMrxCalls ?? true;
   }
