@@ -188,6 +188,10 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   completed = false;
   /** The current LowIo operation has completed (RxLowIoCompletion ran, or the submit returned a final status). */
   lowIoDone = false;
+  /** MRxLowIOSubmit has been called for the current operation (the mini-redirector owns it until it completes). */
+  submittedToMiniRdr = false;
+  /** RDBSS called the mini-redirector's cancel routine for this context. */
+  cancelRoutineCalled = false;
   /** Free slot for the mini-redirector (e.g. its transport request). */
   MRxContextPointer: unknown = null;
 

@@ -1317,12 +1317,25 @@ export class RdbssFsd {
       this.k.KeClearEvent(ctx.SyncEvent);
     }
     ctx.lowIoDone = false;
+    ctx.submittedToMiniRdr = false;
     const target = ctx.pFobx ?? ctx.pFcb;
-    let st = (await rx.callMRx(dev, `MRxLowIOSubmit[${LOWIO_OP_NAMES[op]}]`, target, ctx, () =>
-      mrx.call(dev.Dispatch.MRxLowIOSubmit, ctx),
-    )) as NTSTATUS;
+    let st: NTSTATUS;
+    if (rx.profile.revalidateOrphanedOnSubmit && this.orphaned(ctx)) {
+      // The connection was force-deleted after the FSD gate let this request in.
+      st = S.STATUS_UNEXPECTED_NETWORK_ERROR;
+    } else {
+      st = (await rx.callMRx(dev, `MRxLowIOSubmit[${LOWIO_OP_NAMES[op]}]`, target, ctx, () => {
+        ctx.submittedToMiniRdr = true;
+        return mrx.call(dev.Dispatch.MRxLowIOSubmit, ctx);
+      })) as NTSTATUS;
+    }
     if (st === S.STATUS_PENDING) {
-      if (op === LowIoOp.LOWIO_OP_NOTIFY_CHANGE_DIRECTORY && ctx.MRxCancelRoutine === null && !ctx.lowIoDone) {
+      if (
+        op === LowIoOp.LOWIO_OP_NOTIFY_CHANGE_DIRECTORY &&
+        ctx.MRxCancelRoutine === null &&
+        !ctx.lowIoDone &&
+        !ctx.cancelRoutineCalled
+      ) {
         rx.rdbssViolation(
           "minirdrContract",
           RDBSS_ASSERT.NOTIFY_WITHOUT_CANCEL,
@@ -1345,6 +1358,15 @@ export class RdbssFsd {
       return S.STATUS_PENDING;
     }
     return final;
+  }
+
+  private orphaned(ctx: RX_CONTEXT): boolean {
+    const fcb = ctx.pFcb;
+    const so = ctx.pFobx?.pSrvOpen ?? null;
+    return (
+      (fcb !== null && (fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) !== 0) ||
+      (so !== null && (so.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_ORPHANED) !== 0)
+    );
   }
 
   /**

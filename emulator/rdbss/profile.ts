@@ -48,6 +48,12 @@ export interface RdbssProfile {
   readonly scavengerReclaims: boolean;
   /** RxForceFinalizeAllVNetRoots, RxSetSrvCallDomainName, RxSetMinirdrCancelRoutine exist (docs) or are absent (ReactOS). */
   readonly docsOnlyRoutines: "available" | "absent";
+  /**
+   * A LowIo request that passed the FSD gate before its connection was force-deleted fails with
+   * STATUS_UNEXPECTED_NETWORK_ERROR instead of reaching the mini-redirector on an orphaned FCB (docs: the
+   * documented "cancels all outstanding requests"); ReactOS does not re-check.
+   */
+  readonly revalidateOrphanedOnSubmit: boolean;
 }
 
 export const DOCS_PROFILE: RdbssProfile = {
@@ -66,6 +72,7 @@ export const DOCS_PROFILE: RdbssProfile = {
   finishFcbInitAlwaysApplyPacket: false,
   scavengerReclaims: true,
   docsOnlyRoutines: "available",
+  revalidateOrphanedOnSubmit: true,
 };
 
 export const REACTOS_PROFILE: RdbssProfile = {
@@ -84,6 +91,7 @@ export const REACTOS_PROFILE: RdbssProfile = {
   finishFcbInitAlwaysApplyPacket: true,
   scavengerReclaims: false,
   docsOnlyRoutines: "absent",
+  revalidateOrphanedOnSubmit: false,
 };
 
 export const PROFILES = { docs: DOCS_PROFILE, reactos: REACTOS_PROFILE } as const;
@@ -118,4 +126,6 @@ export const PROFILE_OPTION_DOCS: Readonly<Record<keyof Omit<RdbssProfile, "name
     "RxFinishFcbInitialization applies the InitPacket even when times are already set (ReactOS)",
   scavengerReclaims: "the scavenger timer finalizes objects marked for scavenged finalization (docs)",
   docsOnlyRoutines: "RxForceFinalizeAllVNetRoots, RxSetSrvCallDomainName, RxSetMinirdrCancelRoutine exist (docs)",
+  revalidateOrphanedOnSubmit:
+    "a LowIo request on a force-deleted connection fails instead of reaching the mini-redirector (docs)",
 };

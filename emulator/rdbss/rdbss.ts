@@ -305,6 +305,8 @@ export class Rdbss {
     fn: () => MaybePromise<T>,
     through = false,
   ): Promise<T | NTSTATUS> {
+    const before = this.k.schedulePoint(`before ${name}`);
+    if (before) await before;
     if (ctx !== null && !through) {
       if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
       ctx.MRxContext[0] = ctx.MRxContext[1] = ctx.MRxContext[2] = ctx.MRxContext[3] = null;
@@ -316,8 +318,6 @@ export class Rdbss {
       : null;
     if (rec) this.mrxLog.push(rec);
     if (this.k.trace.active) this.k.emit("note", name, { target: rec?.target ?? "" });
-    const before = this.k.schedulePoint(`before ${name}`);
-    if (before) await before;
     t.frames.push(`${name} [${dev.MiniRdrName}]`);
     let r: T;
     try {
@@ -948,13 +948,21 @@ export class Rdbss {
         ctx.MajorFunction === IRP_MJ_DIRECTORY_CONTROL &&
         ctx.MinorFunction === IRP_MN_NOTIFY_CHANGE_DIRECTORY &&
         ctx.NotifyChangeDirectory.pVNetRoot === vNetRoot &&
+        ctx.submittedToMiniRdr &&
+        !ctx.lowIoDone &&
         !ctx.completed
       ) {
         this.rdbssViolation(
           "minirdrContract",
           RDBSS_ASSERT.NOTIFY_LEFT_PENDING,
           ctx,
-          `${vNetRoot.label()} is being torn down while a change notification (${ctx.label()}) is still pending on it ${ctx.MRxCancelRoutine === null ? "with no cancel routine armed, so RxFinalizeConnection could not cancel it" : "and its cancel routine did not complete it"}. The IRP would later complete against an orphaned or freed V_NET_ROOT.`,
+          `${vNetRoot.label()} is being torn down while a change notification (${ctx.label()}) is still pending in the mini-redirector ${
+            ctx.cancelRoutineCalled
+              ? "although its cancel routine ran: a cancel routine must complete the request (STATUS_CANCELLED) before it returns"
+              : ctx.MRxCancelRoutine === null
+                ? "with no cancel routine armed, so RxFinalizeConnection could not see it"
+                : "with a cancel routine armed only after RxFinalizeConnection's cancel pass (RDBSS sees armed notifications only)"
+          }. The IRP would later complete against an orphaned or freed V_NET_ROOT.`,
         );
       }
     }
@@ -1007,10 +1015,13 @@ export class Rdbss {
           if (ctx) ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_BYPASS_VALIDOP_CHECK;
           const got = this.k.ExAcquireResourceExclusiveLite(table.TableLock, false);
           if (got !== true) {
-            // Lock order is FCB table → FCB: drop the FCB, wait for the table, re-take the FCB.
+            // Lock order is FCB table → FCB: drop the FCB, wait for the table, re-take the FCB. A reference keeps
+            // the FCB alive meanwhile (another thread may purge it), and the count is read again afterwards.
+            fcb.NodeReferenceCount++;
             this.k.ExReleaseResourceLite(fcb.Header.Resource);
             await this.acquire(table.TableLock, true);
             await this.acquire(fcb.Header.Resource, true);
+            fcb.NodeReferenceCount--;
           }
           tookTable = true;
         }
@@ -1311,6 +1322,10 @@ export class Rdbss {
           if (vnr.NumberOfFobxs === 0) vnr.ConnectionFinalizationDone = true;
         }
         const filesOpen = vnr.NumberOfFobxs;
+        if (forceClose && this.profile.finalizeConnectionDocumentedStatuses) {
+          // Notifications that reached the mini-redirector after the first pass are cancelled too.
+          await this.cancelNotifyForVNetRoot(vnr, true);
+        }
         if (forceClose) await this.RxFinalizeVNetRoot(vnr, false, true);
         const error = !NT_SUCCESS(status);
         if (forceClose) {
@@ -1339,16 +1354,18 @@ export class Rdbss {
    * marked cancelled and its cancel routine called.
    */
   async cancelNotifyForVNetRoot(vNetRoot: V_NET_ROOT, forceClose: boolean): Promise<NTSTATUS> {
-    const found = [...this.ActiveContexts].filter(
-      (c) =>
-        c.MajorFunction === IRP_MJ_DIRECTORY_CONTROL &&
-        c.MinorFunction === IRP_MN_NOTIFY_CHANGE_DIRECTORY &&
-        c.NotifyChangeDirectory.pVNetRoot === vNetRoot &&
-        c.MRxCancelRoutine !== null &&
-        !c.completed,
-    );
-    if (found.length === 0) return STATUS_SUCCESS;
-    if (!forceClose) return STATUS.STATUS_FILES_OPEN;
+    const onVnr = (c: RX_CONTEXT): boolean =>
+      c.MajorFunction === IRP_MJ_DIRECTORY_CONTROL &&
+      c.MinorFunction === IRP_MN_NOTIFY_CHANGE_DIRECTORY &&
+      c.NotifyChangeDirectory.pVNetRoot === vNetRoot &&
+      !c.completed;
+    const found = [...this.ActiveContexts].filter((c) => onVnr(c) && c.MRxCancelRoutine !== null);
+    if (!forceClose) return found.length > 0 ? STATUS.STATUS_FILES_OPEN : STATUS_SUCCESS;
+    if (this.profile.finalizeConnectionDocumentedStatuses) {
+      // "RxFinalizeConnection cancels all the outstanding requests": a notification still on its way to the
+      // mini-redirector is marked cancelled, so its MINIRDR_CALL returns STATUS_CANCELLED without calling.
+      for (const c of this.ActiveContexts) if (onVnr(c)) c.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
+    }
     let status: NTSTATUS = STATUS_SUCCESS;
     for (const c of found) {
       const s = await this.cancelContext(c);
@@ -1376,6 +1393,7 @@ export class Rdbss {
     const routine = ctx.MRxCancelRoutine;
     ctx.MRxCancelRoutine = null;
     if (routine === null || ctx.completed) return STATUS_SUCCESS;
+    ctx.cancelRoutineCalled = true;
     const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     return (await this.callMRx(dev, "MRxCancelRoutine", ctx, null, () => routine(ctx), true)) as NTSTATUS;
   }
