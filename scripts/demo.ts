@@ -5,8 +5,9 @@
  * driver, whose double completion the emulator stops on; then a seeded race, replayed exactly.
  */
 import { createHash } from "node:crypto";
-import { bootIo } from "../emulator/io/index.js";
+import { bootEmulator, createEmulator, inSystemThread } from "../emulator/boot.js";
 import {
+  bootIo,
   FILE_CREATED,
   FILE_DIRECTORY_FILE,
   FILE_LIST_DIRECTORY,
@@ -27,8 +28,10 @@ import {
   type NTSTATUS,
   ReplayStrategy,
   type RunResult,
+  STATUS,
   statusName,
 } from "../emulator/kernel/index.js";
+import { loadNulMrx, type NulMrx, NulNetworkProvider } from "../miniredirs/nulmrx/index.js";
 import { PendingDriver, type PendingDriverOptions } from "../test/drivers/pending-driver.js";
 
 export interface DemoOptions {
@@ -157,6 +160,104 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   out(`  replay:        trace ${replay.traceHash} ${same ? "(identical)" : "(DIFFERENT)"}`);
   if (!same) ok = false;
   out("");
+  out("4. RDBSS and the nulmrx mini-redirector: net use, files, and deleting a connection with a file open");
+  const r4 = await rdbssLifecycle(opts.seed, out);
+  if (!r4) ok = false;
+  out("");
+  out("5. A mini-redirector whose MRxCreateSrvCall returns STATUS_SUCCESS instead of STATUS_PENDING");
+  const r5 = await brokenMiniRdr(opts.seed, out);
+  if (!r5) ok = false;
+  out("");
   out(ok ? "demo: all as expected" : "demo: something did not behave as expected");
   return ok ? 0 : 1;
+}
+
+/** RDBSS + nulmrx end to end; returns whether everything behaved as documented. */
+async function rdbssLifecycle(seed: number, out: (l: string) => void): Promise<boolean> {
+  const em = createEmulator({ seed });
+  await bootEmulator(em);
+  await inSystemThread(em, "load nulmrx", () => loadNulMrx(em));
+  const np = new NulNetworkProvider(em);
+  const nt = em.sys.nt;
+  const seen: NTSTATUS[] = [];
+  const say = (call: string, status: NTSTATUS): void => {
+    seen.push(status);
+    out(`  ${call.padEnd(58)} → ${statusName(status)}`);
+  };
+  em.k.createThread(em.k.createProcess("net.exe"), "user", async () => {
+    say("START (IOCTL on \\Device\\NulMRx → RxStartMinirdr)", await np.start());
+    say("net use N: \\\\srv\\share (ADDCONN → tree connect)", await np.netUse("N", "\\\\srv\\share"));
+    const f = await nt.NtCreateFile({
+      ObjectName: "\\??\\N:\\notes.txt",
+      DesiredAccess: GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE,
+      ShareAccess: FILE_SHARE_READ,
+      CreateDisposition: FILE_OPEN_IF,
+      CreateOptions: FILE_SYNCHRONOUS_IO_NONALERT,
+    });
+    say("NtCreateFile N:\\notes.txt (MRxCreate)", f.Status);
+    say("NtWriteFile (LowIo WRITE)", (await nt.NtWriteFile(f.FileHandle, { Buffer: enc.encode("kept") })).Status);
+    say("net use N: /delete, FALSE (RxFinalizeConnection)", await np.netUseDelete("N", 0));
+    say("net use N: /delete, TRUE (files forced closed)", await np.netUseDelete("N", 1));
+    say("NtReadFile on the orphaned handle", (await nt.NtReadFile(f.FileHandle, { Length: 4, ByteOffset: 0 })).Status);
+    say("NtClose", await nt.NtClose(f.FileHandle));
+    // The SRV_CALL and V_NET_ROOT are now only marked for scavenged finalization: let 11 virtual seconds pass.
+    await em.k.KeDelayExecutionThread(-11 * 10_000_000);
+    say("(11 virtual seconds later) STOP (RxStopMinirdr)", await np.stop());
+  });
+  const r = await em.k.run();
+  if (r.stop) {
+    for (const l of r.stop.format().split("\n")) out(`  ${l}`);
+    return false;
+  }
+  const dev = em.rx.devices[0];
+  const calls = dev
+    ? [
+        "MRxCreateSrvCall",
+        "MRxCreateVNetRoot",
+        "MRxCreate",
+        "MRxFinalizeVNetRoot",
+        "MRxFinalizeNetRoot",
+        "MRxFinalizeSrvCall",
+      ]
+        .map((n) => `${n}×${dev.mrxCalls.get(n) ?? 0}`)
+        .join(" ")
+    : "";
+  out(`  mini-redirector calls: ${calls}`);
+  out(`  objects left in the netname table: ${dev?.pRxNetNameTable.size ?? 0}`);
+  const expected = [
+    STATUS.STATUS_SUCCESS,
+    STATUS.STATUS_SUCCESS,
+    STATUS.STATUS_SUCCESS,
+    STATUS.STATUS_SUCCESS,
+    STATUS.STATUS_FILES_OPEN,
+    STATUS.STATUS_SUCCESS,
+    STATUS.STATUS_UNEXPECTED_NETWORK_ERROR,
+    STATUS.STATUS_SUCCESS,
+    STATUS.STATUS_SUCCESS,
+  ];
+  return seen.length === expected.length && seen.every((s, i) => s === expected[i]);
+}
+
+/** A mini-redirector that breaks the two-phase construction contract; returns whether the emulator stopped on it. */
+async function brokenMiniRdr(seed: number, out: (l: string) => void): Promise<boolean> {
+  const em = createEmulator({ seed });
+  await bootEmulator(em);
+  const loaded = await inSystemThread(em, "load", () => loadNulMrx(em));
+  const mrx = loaded.value?.mrx as NulMrx;
+  // The bug: report the result through the callback but return STATUS_SUCCESS instead of STATUS_PENDING.
+  mrx.MRxCreateSrvCall = (srvCall, cb) => {
+    cb.Status = STATUS.STATUS_SUCCESS;
+    cb.SrvCalldownStructure.CallBack(cb);
+    void srvCall;
+    return STATUS.STATUS_SUCCESS;
+  };
+  const np = new NulNetworkProvider(em);
+  em.k.createThread(em.k.createProcess("net.exe"), "user", async () => {
+    await np.start();
+    await np.netUse("N", "\\\\srv\\share");
+  });
+  const r = await em.k.run();
+  if (r.stop) for (const l of r.stop.format().split("\n")) out(`  ${l}`);
+  else out("  (no stop: the contract violation was not caught)");
+  return r.stop?.check === "minirdrContract";
 }
