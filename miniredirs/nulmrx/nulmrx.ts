@@ -56,6 +56,7 @@ import { NT_SUCCESS, type NTSTATUS, STATUS, WorkQueueType } from "../../emulator
 import {
   FCB_STATE,
   type FOBX,
+  LOWIO_CONTEXT_FLAG,
   type MINIRDR_DISPATCH,
   type MRX_CREATENETROOT_CONTEXT,
   type MRX_FCB,
@@ -104,6 +105,13 @@ export interface NulMrxOptions {
   readonly shares?: readonly string[];
   /** MaximumNumberOfCloseDelayedFiles per server (default 16; 0 disables delayed close). */
   readonly closeDelayedFiles?: number;
+  /**
+   * Behave like a network redirector for reads and writes: return STATUS_PENDING and complete from a DPC after this
+   * many 100 ns units of virtual latency (RxLowIoCompletion at DISPATCH_LEVEL). Default: complete synchronously.
+   */
+  readonly dpcLatency?: number;
+  /** With dpcLatency: set LOWIO_CONTEXT_FLAG_CAN_COMPLETE_AT_DPC_LEVEL so RDBSS completes in the DPC itself. */
+  readonly canCompleteAtDpcLevel?: boolean;
 }
 
 interface PendingNotify {
@@ -133,6 +141,8 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   private readonly zw: SystemServices;
   readonly shares = new Map<string, NulShare>();
   readonly closeDelayedFiles: number;
+  private readonly dpcLatency: number;
+  private readonly canCompleteAtDpcLevel: boolean;
   device: RDBSS_DEVICE_OBJECT<NulExtensions> | null = null;
   /** Drive letter → remote name ("\server\share"), as the WDK sample's LocalConnections table. */
   readonly localConnections = new Map<string, string>();
@@ -152,11 +162,13 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
     this.rx = rx;
     this.zw = rx.sys.nt;
     this.closeDelayedFiles = options.closeDelayedFiles ?? 16;
+    this.dpcLatency = options.dpcLatency ?? 0;
+    this.canCompleteAtDpcLevel = options.canCompleteAtDpcLevel ?? false;
     for (const name of options.shares ?? ["share", "public"])
       this.shares.set(name.toUpperCase(), new NulShare(name, 0));
     const lowio: MINIRDR_DISPATCH<NulExtensions>["MRxLowIOSubmit"][number][] = [];
-    lowio[0] = (ctx) => this.read(ctx);
-    lowio[1] = (ctx) => this.write(ctx);
+    lowio[0] = (ctx) => this.viaDpc(ctx, (c) => this.read(c));
+    lowio[1] = (ctx) => this.viaDpc(ctx, (c) => this.write(c));
     lowio[2] = (ctx) => this.lock(ctx);
     lowio[3] = (ctx) => this.lock(ctx);
     lowio[4] = () => S.STATUS_SUCCESS;
@@ -503,6 +515,28 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
 
   private nodeOf(ctx: RX_CONTEXT<NulExtensions>): NulNode | null {
     return ctx.pFcb ? (ctx.pFcb.Context as NulExtensions["Fcb"]).node : null;
+  }
+
+  /**
+   * With dpcLatency: pend the request and do it in a DPC when the virtual latency has passed, completing through
+   * RxLowIoCompletion at DISPATCH_LEVEL (as a transport's receive path would).
+   */
+  private viaDpc(ctx: RX_CONTEXT<NulExtensions>, op: (c: RX_CONTEXT<NulExtensions>) => NTSTATUS): NTSTATUS {
+    if (this.dpcLatency <= 0) return op(ctx);
+    const k = this.rx.k;
+    if (this.canCompleteAtDpcLevel)
+      ctx.LowIoContext.Flags |= LOWIO_CONTEXT_FLAG.LOWIO_CONTEXT_FLAG_CAN_COMPLETE_AT_DPC_LEVEL;
+    const timer = k.KeInitializeTimer(undefined, `nulmrx ${ctx.label()}`);
+    const dpc = k.KeInitializeDpc(
+      () => {
+        ctx.IoStatusBlock.Status = op(ctx);
+        this.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      },
+      ctx,
+      `nulmrx complete ${ctx.label()}`,
+    );
+    k.KeSetTimer(timer, -this.dpcLatency, dpc);
+    return S.STATUS_PENDING;
   }
 
   private read(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
