@@ -289,8 +289,10 @@ export class KernelCore {
 
   // ---------------------------------------------------------------- processes and threads
 
-  createProcess(name: string): KProcess {
+  /** A user process; `token` is the user it runs as (default credentials for network redirectors). */
+  createProcess(name: string, token: KProcess["token"] = null): KProcess {
     const p = new KProcess(this.nextProcessId, name, false);
+    p.token = token;
     this.nextProcessId += 4;
     this.processes.push(p);
     return p;

@@ -50,6 +50,7 @@ export {
   FAST_MUTEX,
   KEVENT,
   KMUTEX,
+  KQUEUE,
   KSPIN_LOCK,
   KTIMER,
   LockWait,
@@ -62,4 +63,4 @@ export {
   WaitType,
   WorkQueueType,
 } from "./sync.js";
-export { type HeldLock, KProcess, KThread, type LockLike, type ThreadEntry, ThreadState } from "./thread.js";
+export { type HeldLock, KProcess, type ProcessToken, KThread, type LockLike, type ThreadEntry, ThreadState } from "./thread.js";

@@ -19,6 +19,7 @@ import {
   FAST_MUTEX,
   KEVENT,
   KMUTEX,
+  KQUEUE,
   KSPIN_LOCK,
   KTIMER,
   LockWait,
@@ -86,6 +87,9 @@ export const KERNEL_DDIS = {
   ExGetExclusiveWaiterCount: DISPATCH_LEVEL,
   ExGetSharedWaiterCount: DISPATCH_LEVEL,
   ExInitializeWorkItem: HIGH_LEVEL,
+  KeInitializeQueue: DISPATCH_LEVEL,
+  KeInsertQueue: DISPATCH_LEVEL,
+  KeRemoveQueue: APC_LEVEL,
   ExQueueWorkItem: DISPATCH_LEVEL,
   PsCreateSystemThread: PASSIVE_LEVEL,
   PsGetCurrentProcess: HIGH_LEVEL,
@@ -139,6 +143,19 @@ class WorkQueue {
   constructor(type: WORK_QUEUE_TYPE, max: number) {
     this.type = type;
     this.max = max;
+  }
+}
+
+class QueueWaitReason {
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  describe(): string {
+    return `KQUEUE "${this.name}"`;
+  }
+  owners(): readonly KThread[] {
+    return [];
   }
 }
 
@@ -1101,6 +1118,55 @@ export class Kernel extends KernelCore {
   /** A fresh owner pointer (what RDBSS builds as `RxContext | 3`). */
   makeResourceOwnerPointer(label: string): ResourceOwnerPointer {
     return new ResourceOwnerPointer(label);
+  }
+
+  // ============================================================== KQUEUE
+
+  KeInitializeQueue<T>(name = "queue"): KQUEUE<T> {
+    this.checkDdi("KeInitializeQueue");
+    return new KQUEUE<T>(name);
+  }
+
+  /** Insert an entry; a thread waiting in KeRemoveQueue gets it. Returns the number of entries before. */
+  KeInsertQueue<T>(q: KQUEUE<T>, entry: T): number {
+    this.checkDdi("KeInsertQueue");
+    const before = q.entries.length;
+    const waiter = q.waiters.shift();
+    if (waiter) {
+      q.handoff.set(waiter, entry);
+      this.readyThread(waiter, STATUS_SUCCESS);
+    } else q.entries.push(entry);
+    return before;
+  }
+
+  /**
+   * Remove the oldest entry, waiting while the queue is empty. `idle` marks the wait as a daemon's (it does not keep
+   * a run alive: an emulator extension for server and transport loops). Resolves with undefined on timeout.
+   */
+  KeRemoveQueue<T>(q: KQUEUE<T>, options: { timeout?: number; idle?: boolean } = {}): T | undefined | Promise<T | undefined> {
+    const t = this.enter("KeRemoveQueue", KERNEL_DDIS.KeRemoveQueue);
+    this.leave(t);
+    if (q.entries.length > 0) return q.entries.shift();
+    if (options.timeout === 0) return undefined;
+    q.waiters.push(t);
+    const wait = new QueueWaitReason(q.name);
+    let timer: ReturnType<KernelCore["addTimer"]> | null = null;
+    if (options.timeout !== undefined) {
+      timer = this.addTimer(this.absoluteDue(options.timeout), () => {
+        const i = q.waiters.indexOf(t);
+        if (i >= 0) {
+          q.waiters.splice(i, 1);
+          this.readyThread(t, STATUS_TIMEOUT);
+        }
+      });
+    }
+    return this.block(wait, options.idle ?? false).then((status) => {
+      if (timer) this.timers.cancel(timer);
+      if (status === STATUS_TIMEOUT) return undefined;
+      const e = q.handoff.get(t);
+      q.handoff.delete(t);
+      return e;
+    });
   }
 
   // ============================================================== work queues

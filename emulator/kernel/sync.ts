@@ -206,3 +206,21 @@ export class WORK_QUEUE_ITEM {
 
 export const WaitType = { WaitAll: 0, WaitAny: 1 } as const;
 export type WAIT_TYPE = (typeof WaitType)[keyof typeof WaitType];
+
+/**
+ * KQUEUE: a queue of entries that threads remove with KeRemoveQueue (waiting while it is empty). Worker-style
+ * loops remove with `idle: true` so that waiting for work does not keep a run alive.
+ */
+export class KQUEUE<T = unknown> {
+  readonly name: string;
+  readonly entries: T[] = [];
+  readonly waiters: KThread[] = [];
+  /** Entries handed to a waiter that has not run yet. */
+  readonly handoff = new Map<KThread, T>();
+  constructor(name = "queue") {
+    this.name = name;
+  }
+  get length(): number {
+    return this.entries.length;
+  }
+}

@@ -14,12 +14,23 @@ export const ThreadState = {
 } as const;
 export type ThreadStateValue = (typeof ThreadState)[keyof typeof ThreadState];
 
+/** The user a process runs as (its access token, reduced to what a network redirector needs). */
+export interface ProcessToken {
+  readonly UserName: string;
+  /** The password the redirector presents for default credentials (the emulator's stand-in for SSO). */
+  readonly Password: string;
+  readonly LogonId: string;
+  readonly SessionId: number;
+}
+
 export class KProcess {
   readonly id: number;
   readonly name: string;
   readonly isSystem: boolean;
   /** Slot for the I/O manager's handle table (owned by emulator/io). */
   handleTable: unknown = null;
+  /** The logged-on user; null for the System process and processes created without one. */
+  token: ProcessToken | null = null;
 
   constructor(id: number, name: string, isSystem: boolean) {
     this.id = id;

@@ -1966,14 +1966,13 @@ export function currentRxContext(t: KThread | null): RX_CONTEXT | null {
   return (t?.tls.get("RxContext") as RX_CONTEXT | undefined) ?? null;
 }
 
+/** The logon id a process's opens are made under: its token's, or one per process when it has none. */
 export function processLogonId(p: KProcess): string {
-  const token = (p as unknown as { token?: { LogonId?: string } }).token;
-  return token?.LogonId ?? `${p.name}`;
+  return p.token?.LogonId ?? `${p.name}`;
 }
 
 export function processSessionId(p: KProcess): number {
-  const token = (p as unknown as { token?: { SessionId?: number } }).token;
-  return token?.SessionId ?? 0;
+  return p.token?.SessionId ?? 0;
 }
 
 export { RDBSS_DEVICE_OBJECT };

@@ -27,7 +27,6 @@ import {
   FILE_ANY_ACCESS,
   FILE_ATTRIBUTE,
   FILE_CREATE,
-  FILE_CREATE_TREE_CONNECTION,
   FILE_CREATED,
   FILE_DEVICE_NETWORK_FILE_SYSTEM,
   FILE_DIRECTORY_FILE,
@@ -49,8 +48,6 @@ import {
   isSupportedFileInformationClass,
   METHOD_BUFFERED,
   makeDirEntry,
-  type NtCreateFileResult,
-  type SystemServices,
 } from "../../emulator/io/index.js";
 import { NT_SUCCESS, type NTSTATUS, STATUS, WorkQueueType } from "../../emulator/kernel/index.js";
 import {
@@ -72,6 +69,7 @@ import {
   RX_REGISTERMINI_FLAG,
   type V_NET_ROOT,
 } from "../../emulator/rdbss/index.js";
+import { ConnectionControlPlane } from "../common/control.js";
 import { matchesTemplate, type NulChange, type NulNode, NulShare } from "./store.js";
 
 const S = STATUS;
@@ -122,30 +120,15 @@ interface PendingNotify {
   readonly watchTree: boolean;
 }
 
-const enc16 = (s: string): Uint8Array => {
-  const b = new Uint8Array(s.length * 2);
-  for (let i = 0; i < s.length; i++) {
-    b[i * 2] = s.charCodeAt(i) & 0xff;
-    b[i * 2 + 1] = s.charCodeAt(i) >> 8;
-  }
-  return b;
-};
-const dec16 = (b: Uint8Array, off = 0, len = b.length - off): string => {
-  let s = "";
-  for (let i = off; i + 1 < off + len; i += 2) s += String.fromCharCode((b[i] as number) | ((b[i + 1] as number) << 8));
-  return s;
-};
-
 export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   readonly rx: Rdbss;
-  private readonly zw: SystemServices;
   readonly shares = new Map<string, NulShare>();
   readonly closeDelayedFiles: number;
   private readonly dpcLatency: number;
   private readonly canCompleteAtDpcLevel: boolean;
   device: RDBSS_DEVICE_OBJECT<NulExtensions> | null = null;
-  /** Drive letter → remote name ("\server\share"), as the WDK sample's LocalConnections table. */
-  readonly localConnections = new Map<string, string>();
+  /** The control plane; its localConnections is the WDK sample's drive-letter table. */
+  readonly control: ConnectionControlPlane;
   private readonly notifies = new Set<PendingNotify>();
 
   // ---- MINIRDR_DISPATCH header
@@ -160,7 +143,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
 
   constructor(rx: Rdbss, options: NulMrxOptions = {}) {
     this.rx = rx;
-    this.zw = rx.sys.nt;
+    this.control = new ConnectionControlPlane(rx, NULMRX_DEVICE_NAME, IOCTL_NULMRX);
     this.closeDelayedFiles = options.closeDelayedFiles ?? 16;
     this.dpcLatency = options.dpcLatency ?? 0;
     this.canCompleteAtDpcLevel = options.canCompleteAtDpcLevel ?? false;
@@ -199,6 +182,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
     );
     if (!r.device) throw new Error(`RxRegisterMinirdr failed: ${r.errors.join("; ")}`);
     this.device = r.device;
+    this.control.device = r.device as unknown as RDBSS_DEVICE_OBJECT;
     return r.status;
   }
 
@@ -212,111 +196,9 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
     return S.STATUS_SUCCESS;
   }
 
-  /** IOCTLs on the device FCB: START, STOP, ADDCONN, DELCONN, GETLIST, GETCONN. */
+  /** IOCTLs on the device FCB: the shared control plane (START, STOP, ADDCONN, DELCONN, GETLIST, GETCONN). */
   async MRxDevFcbXXXControlFile(ctx: RX_CONTEXT<NulExtensions>): Promise<NTSTATUS> {
-    const p = ctx.LowIoContext.ParamsFor.IoCtl;
-    const input =
-      p.pInputBuffer instanceof Uint8Array ? p.pInputBuffer.subarray(0, p.InputBufferLength) : new Uint8Array(0);
-    const canWait = (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT) !== 0;
-    const dev = this.device as RDBSS_DEVICE_OBJECT<NulExtensions>;
-    switch (p.FsControlCode) {
-      case IOCTL_NULMRX.START: {
-        const st = await this.rx.RxStartMinirdr(ctx as RX_CONTEXT);
-        // RxStartMinirdr asks to be posted to the file-system process; RDBSS re-runs this request there.
-        return st === S.STATUS_PENDING && ctx.PostRequest ? S.STATUS_MORE_PROCESSING_REQUIRED : st;
-      }
-      case IOCTL_NULMRX.STOP: {
-        if (dev.NumberOfActiveFcbs > 0) return S.STATUS_REDIRECTOR_HAS_OPEN_HANDLES;
-        const st = await this.rx.RxStopMinirdr(ctx as RX_CONTEXT);
-        return st === S.STATUS_PENDING && ctx.PostRequest ? S.STATUS_MORE_PROCESSING_REQUIRED : st;
-      }
-      case IOCTL_NULMRX.ADDCONN: {
-        if (!canWait) {
-          ctx.PostRequest = true;
-          return S.STATUS_MORE_PROCESSING_REQUIRED;
-        }
-        const [name = "", user, password] = dec16(input).split("\0");
-        if (!name.startsWith("\\;") || name.indexOf("\\", 2) < 0) return S.STATUS_BAD_NETWORK_NAME;
-        const eas = user
-          ? [
-              { EaName: "UserName", EaValue: new TextEncoder().encode(user) },
-              { EaName: "Password", EaValue: new TextEncoder().encode(password ?? "") },
-            ]
-          : undefined;
-        const r = await this.openTreeConnect(name, eas);
-        if (!NT_SUCCESS(r.Status)) return r.Status;
-        await this.zw.ZwClose(r.FileHandle);
-        const letter = name.slice(2, name.indexOf(":"));
-        if (letter) this.localConnections.set(letter.toUpperCase(), name.slice(name.indexOf("\\", 2)));
-        return S.STATUS_SUCCESS;
-      }
-      case IOCTL_NULMRX.DELCONN: {
-        if (!canWait) {
-          ctx.PostRequest = true;
-          return S.STATUS_MORE_PROCESSING_REQUIRED;
-        }
-        const level = input[0] ?? 0;
-        const name = dec16(input, 1).replace(/\0+$/, "");
-        // The real redirectors' pattern: open the tree connect, take the V_NET_ROOT from FsContext2, finalize, close.
-        const r = await this.openTreeConnect(name);
-        if (!NT_SUCCESS(r.Status)) return r.Status;
-        const ref = this.zw.ObReferenceObjectByHandle(r.FileHandle, "KernelMode");
-        let status: NTSTATUS = S.STATUS_BAD_NETWORK_NAME;
-        const vnr = ref.object?.FsContext2;
-        if (
-          ref.object &&
-          vnr &&
-          (vnr as V_NET_ROOT).NodeTypeCode !== undefined &&
-          (vnr as V_NET_ROOT).kind === "V_NET_ROOT"
-        ) {
-          const v = vnr as V_NET_ROOT;
-          status = await this.rx.RxFinalizeConnection(
-            v.pNetRoot as NET_ROOT,
-            v,
-            level === 1 ? true : level === 0 ? false : level,
-          );
-        }
-        if (ref.object) await this.rx.sys.io.ObDereferenceObject(ref.object);
-        await this.zw.ZwClose(r.FileHandle);
-        if (NT_SUCCESS(status)) {
-          const letter = name.slice(2, name.indexOf(":"));
-          if (letter) this.localConnections.delete(letter.toUpperCase());
-        }
-        return status;
-      }
-      case IOCTL_NULMRX.GETLIST: {
-        const out = p.pOutputBuffer;
-        if (!out || p.OutputBufferLength < 26) return S.STATUS_BUFFER_TOO_SMALL;
-        out.fill(0, 0, 26);
-        for (const l of this.localConnections.keys()) out[l.charCodeAt(0) - 65] = 1;
-        ctx.InformationToReturn = 26;
-        return S.STATUS_SUCCESS;
-      }
-      case IOCTL_NULMRX.GETCONN: {
-        const letter = dec16(input).replace(/\0+$/, "").toUpperCase();
-        const remote = this.localConnections.get(letter);
-        if (remote === undefined) return S.STATUS_NO_SUCH_FILE;
-        const bytes = enc16(remote);
-        const out = p.pOutputBuffer;
-        if (!out || p.OutputBufferLength < bytes.length) return S.STATUS_BUFFER_TOO_SMALL;
-        out.set(bytes);
-        ctx.InformationToReturn = bytes.length;
-        return S.STATUS_SUCCESS;
-      }
-      default:
-        return S.STATUS_INVALID_DEVICE_REQUEST;
-    }
-  }
-
-  private openTreeConnect(name: string, eas?: { EaName: string; EaValue: Uint8Array }[]): Promise<NtCreateFileResult> {
-    return this.zw.ZwCreateFile({
-      ObjectName: NULMRX_DEVICE_NAME + name,
-      DesiredAccess: 0x100000,
-      ShareAccess: 7,
-      CreateDisposition: FILE_OPEN_IF,
-      CreateOptions: FILE_CREATE_TREE_CONNECTION,
-      ...(eas ? { EaBuffer: eas } : {}),
-    });
+    return (await this.control.handle(ctx as RX_CONTEXT)) ?? S.STATUS_INVALID_DEVICE_REQUEST;
   }
 
   // ================================================================== the connection engine
