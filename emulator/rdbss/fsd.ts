@@ -1016,6 +1016,9 @@ export class RdbssFsd {
     const vnr = ctx.Create.pVNetRoot as V_NET_ROOT;
     const params = ctx.Create.NtCreateParameters;
     fcb.UncleanCount++;
+    // Under the "canary" profile MRxCreate must leave this untouched; under "must-set" a value other than the
+    // canary is what the mini-redirector reported. A collapsed open never calls MRxCreate, so plant it first.
+    irp.IoStatus.Information = CREATE_INFORMATION_CANARY;
     try {
       const d = params.Disposition;
       const should = dev.Dispatch.MRxShouldTryToCollapseThisOpen;

@@ -1798,9 +1798,28 @@ export class Rdbss {
           );
         }
       }
-      for (const c of containers) if (c.kind === "V_NET_ROOT" && !c.freed) await this.RxFinalizeVNetRoot(c, true, true);
-      for (const c of containers) if (c.kind === "NET_ROOT" && !c.freed) await this.RxFinalizeNetRoot(c, true, true);
-      for (const c of containers) if (c.kind === "SRV_CALL" && !c.freed) await this.RxFinalizeSrvCall(c, true);
+      // The add-connection references go first (no one will send DELCONN now), then everything is forced.
+      for (const c of containers) {
+        if (c.kind === "V_NET_ROOT" && !c.freed && c.AdditionalReferenceForDeleteFsctlTaken) {
+          c.AdditionalReferenceForDeleteFsctlTaken = false;
+          await this.RxDereference(c, LockHoldingState.LHS_ExclusiveLockHeld);
+        }
+      }
+      for (const c of containers) {
+        if (c.kind !== "V_NET_ROOT" || c.freed) continue;
+        if (c.scavengerMarked) this.undoScavengerMark(c);
+        await this.RxFinalizeVNetRoot(c, true, true);
+      }
+      for (const c of containers) {
+        if (c.kind !== "NET_ROOT" || c.freed) continue;
+        if (c.scavengerMarked) this.undoScavengerMark(c);
+        await this.RxFinalizeNetRoot(c, true, true);
+      }
+      for (const c of containers) {
+        if (c.kind !== "SRV_CALL" || c.freed) continue;
+        if (c.scavengerMarked) this.undoScavengerMark(c);
+        await this.RxFinalizeSrvCall(c, true);
+      }
       this.release(table.TableLock);
       // Spin down the dispatcher: wait for queued work (the posted SRV_CALL destroys) to finish.
       const ev = new KEVENT(0, dev.DispatcherContext.NumberOfWorkerThreads === 0, `${dev.MiniRdrName} teardown`);

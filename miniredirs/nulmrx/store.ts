@@ -25,9 +25,7 @@ export interface NulChange {
   readonly filter: number;
 }
 
-let fileIds = 0;
-
-export function newNode(name: string, isDirectory: boolean, parent: NulNode | null, now: number): NulNode {
+export function newNode(name: string, isDirectory: boolean, parent: NulNode | null, now: number, fileId = 0): NulNode {
   return {
     name,
     isDirectory,
@@ -38,7 +36,7 @@ export function newNode(name: string, isDirectory: boolean, parent: NulNode | nu
     lastAccessTime: now,
     lastWriteTime: now,
     changeTime: now,
-    fileId: ++fileIds,
+    fileId,
     parent,
   };
 }
@@ -48,10 +46,12 @@ export class NulShare {
   readonly name: string;
   readonly root: NulNode;
   readonly listeners = new Set<(c: NulChange) => void>();
+  /** File ids are numbered per share (no module-level state: emulators in one process never interfere). */
+  private nextFileId = 1;
 
   constructor(name: string, now: number) {
     this.name = name;
-    this.root = newNode("", true, null, now);
+    this.root = newNode("", true, null, now, this.nextFileId++);
   }
 
   /** Split "\a\b" into components; null for a name with an escape ("..", empty inner component). */
@@ -94,7 +94,7 @@ export class NulShare {
   }
 
   create(parent: NulNode, leaf: string, isDirectory: boolean, now: number): NulNode {
-    const n = newNode(leaf, isDirectory, parent, now);
+    const n = newNode(leaf, isDirectory, parent, now, this.nextFileId++);
     parent.children.set(leaf.toUpperCase(), n);
     parent.lastWriteTime = now;
     this.emit(
