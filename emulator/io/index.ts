@@ -10,8 +10,8 @@ import { SystemServices } from "./nt.js";
 
 export * from "./constants.js";
 export * from "./fileinfo.js";
-export * from "./irp.js";
 export { IO_CHECKS, IO_DDIS, IoManager, type NamespaceEntry } from "./iomgr.js";
+export * from "./irp.js";
 export { Mup, type UncProvider } from "./mup.js";
 export {
   type CallOptions,

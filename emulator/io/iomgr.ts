@@ -8,7 +8,7 @@ import {
   DISPATCH_LEVEL,
   KEVENT,
   type Kernel,
-  KSPIN_LOCK,
+  type KSPIN_LOCK,
   type KThread,
   type NTSTATUS,
   PASSIVE_LEVEL,
@@ -42,8 +42,8 @@ import {
 import {
   type DriverCancel,
   type DriverDispatch,
-  IO_STATUS_BLOCK,
   type IO_STACK_LOCATION,
+  IO_STATUS_BLOCK,
   type IoCompletionRoutine,
   IRP,
 } from "./irp.js";

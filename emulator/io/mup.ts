@@ -15,8 +15,8 @@ import {
   type QUERY_PATH_REQUEST,
   type QUERY_PATH_RESPONSE,
 } from "./constants.js";
-import { IO_STATUS_BLOCK, type IRP } from "./irp.js";
 import type { IoManager } from "./iomgr.js";
+import { IO_STATUS_BLOCK, type IRP } from "./irp.js";
 import type { DEVICE_OBJECT, DRIVER_OBJECT } from "./objects.js";
 
 export interface UncProvider {

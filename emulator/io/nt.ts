@@ -5,6 +5,7 @@
  * IoRequest the caller can wait on or cancel (asynchronous file objects).
  */
 import {
+  BugCheckError,
   KEVENT,
   type KProcess,
   type KThread,
@@ -21,6 +22,7 @@ import {
   FILE_CREATE,
   FILE_DELETE_ON_CLOSE,
   FILE_DIRECTORY_FILE,
+  FILE_INFORMATION_CLASS,
   FILE_LIST_DIRECTORY,
   FILE_MAXIMUM_DISPOSITION,
   FILE_NO_INTERMEDIATE_BUFFERING,
@@ -80,15 +82,14 @@ import {
   SL_WATCH_TREE,
   SYNCHRONIZE,
 } from "./constants.js";
-import { FILE_INFORMATION_CLASS } from "./constants.js";
+import type { IoManager } from "./iomgr.js";
 import {
   type FILE_FULL_EA_INFORMATION,
-  IO_STATUS_BLOCK,
   type IO_STACK_LOCATION,
+  IO_STATUS_BLOCK,
   type IRP,
   type KPROCESSOR_MODE,
 } from "./irp.js";
-import type { IoManager } from "./iomgr.js";
 import type { FILE_OBJECT } from "./objects.js";
 
 const {
@@ -325,6 +326,10 @@ export class SystemServices {
     if (user) k.systemServiceEnter(t);
     try {
       return await body(t);
+    } catch (e) {
+      // An exception raised below a system service is a kernel-mode exception (0x1E), not the caller's error.
+      if (!(e instanceof BugCheckError) && k.stopped === null) k.exceptionStop(t, e);
+      throw e;
     } finally {
       if (k.stopped === null) {
         k.leave(t);

@@ -782,4 +782,4 @@ function findCycle(threads: readonly KThread[]): KThread[] | null {
   return null;
 }
 
-export { FifoStrategy, RandomStrategy, PASSIVE_LEVEL };
+export { FifoStrategy, PASSIVE_LEVEL, RandomStrategy };

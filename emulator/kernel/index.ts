@@ -58,9 +58,17 @@ export {
   ResourceOwnerPointer,
   type TIMER_TYPE,
   TimerType,
+  WaitType,
   WORK_QUEUE_ITEM,
   type WORK_QUEUE_TYPE,
-  WaitType,
   WorkQueueType,
 } from "./sync.js";
-export { type HeldLock, KProcess, type ProcessToken, KThread, type LockLike, type ThreadEntry, ThreadState } from "./thread.js";
+export {
+  type HeldLock,
+  KProcess,
+  KThread,
+  type LockLike,
+  type ProcessToken,
+  type ThreadEntry,
+  ThreadState,
+} from "./thread.js";

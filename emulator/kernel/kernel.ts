@@ -846,7 +846,10 @@ export class Kernel extends KernelCore {
       if (!(h.lock instanceof ERESOURCE) || h.lock === res) continue;
       const have = this.lockRanks.get(h.lock.lockClass);
       if (have === undefined || have <= want) continue;
-      const order = [...this.lockRanks.entries()].sort((a, b) => a[1] - b[1]).map(([c]) => c).join(" → ");
+      const order = [...this.lockRanks.entries()]
+        .sort((a, b) => a[1] - b[1])
+        .map(([c]) => c)
+        .join(" → ");
       this.violation(
         "lockOrder",
         BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
@@ -864,7 +867,8 @@ export class Kernel extends KernelCore {
   ExAcquireResourceExclusiveLite(res: ERESOURCE, wait: boolean): boolean | Promise<boolean> {
     const t = this.enter("ExAcquireResourceExclusiveLite", KERNEL_DDIS.ExAcquireResourceExclusiveLite);
     this.checkResourceUsable(res, "ExAcquireResourceExclusiveLite");
-    if (wait && this.checkLocks && res.exclusiveOwner !== t) this.checkLockOrder(t, res, "ExAcquireResourceExclusiveLite");
+    if (wait && this.checkLocks && res.exclusiveOwner !== t)
+      this.checkLockOrder(t, res, "ExAcquireResourceExclusiveLite");
     if (res.exclusiveOwner === t) {
       res.exclusiveCount++;
       this.leave(t);
@@ -918,7 +922,8 @@ export class Kernel extends KernelCore {
   ): boolean | Promise<boolean> {
     const t = this.enter(name, KERNEL_DDIS[name]);
     this.checkResourceUsable(res, name);
-    if (wait && this.checkLocks && res.exclusiveOwner !== t && !res.sharedOwners.has(t)) this.checkLockOrder(t, res, name);
+    if (wait && this.checkLocks && res.exclusiveOwner !== t && !res.sharedOwners.has(t))
+      this.checkLockOrder(t, res, name);
     if (res.exclusiveOwner === t) {
       res.exclusiveCount++;
       this.leave(t);
@@ -1143,7 +1148,10 @@ export class Kernel extends KernelCore {
    * Remove the oldest entry, waiting while the queue is empty. `idle` marks the wait as a daemon's (it does not keep
    * a run alive: an emulator extension for server and transport loops). Resolves with undefined on timeout.
    */
-  KeRemoveQueue<T>(q: KQUEUE<T>, options: { timeout?: number; idle?: boolean } = {}): T | undefined | Promise<T | undefined> {
+  KeRemoveQueue<T>(
+    q: KQUEUE<T>,
+    options: { timeout?: number; idle?: boolean } = {},
+  ): T | undefined | Promise<T | undefined> {
     const t = this.enter("KeRemoveQueue", KERNEL_DDIS.KeRemoveQueue);
     this.leave(t);
     if (q.entries.length > 0) return q.entries.shift();

@@ -935,6 +935,10 @@ export class RdbssFsd {
     if (fcb) fcb.NodeReferenceCount++;
     rx.release(table.TableLock);
     if (!fcb) {
+      // RxCreateNetFcb's lock (the FCB table, or the netname table under fcbCreateLock "netname-table").
+      const createLock = rx.fcbCreateLockOf(netRoot);
+      const extra = createLock !== table.TableLock;
+      if (extra) await rx.acquire(createLock, true);
       await rx.acquire(table.TableLock, true);
       fcb = table.lookup(path) ?? null;
       if (fcb) fcb.NodeReferenceCount++;
@@ -943,6 +947,7 @@ export class RdbssFsd {
         fcb.Condition = Condition.Condition_InTransition;
       }
       rx.release(table.TableLock);
+      if (extra) rx.release(createLock);
     }
     if (fcb.Condition === Condition.Condition_InTransition && fcb.OpenCount > 0) await this.waitForStable(fcb);
     const acq = await rx.RxAcquireExclusiveFcb(ctx, fcb);

@@ -280,6 +280,13 @@ export class Rdbss {
     return netRoot.FcbTable as RX_FCB_TABLE;
   }
 
+  /** The lock FCB creation and final finalization require (profile fcbCreateLock). */
+  fcbCreateLockOf(netRoot: NET_ROOT): ERESOURCE {
+    return this.profile.fcbCreateLock === "fcb-table"
+      ? this.fcbTableOf(netRoot).TableLock
+      : (netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT).pRxNetNameTable.TableLock;
+  }
+
   private freedAt(by: string): FreedAt {
     const t = this.k.current;
     return { by, thread: t ? t.name : "?", callChain: t ? [...t.frames] : [], time: this.k.now };
@@ -1007,19 +1014,19 @@ export class Rdbss {
       if (!recursive && (fcb.OpenCount !== 0 || fcb.UncleanCount !== 0 || n > 1)) return false;
       const orphaned = (fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) !== 0;
       const netRoot = fcb.pNetRoot;
-      const table = this.fcbTableOf(netRoot);
+      const tableLock = this.fcbCreateLockOf(netRoot);
       let tookTable = false;
       if (!orphaned) {
         this.referenceInternal(netRoot, "RxpDereferenceAndFinalizeNetFcb");
-        if (table.TableLock.exclusiveOwner !== t) {
+        if (tableLock.exclusiveOwner !== t) {
           if (ctx) ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_BYPASS_VALIDOP_CHECK;
-          const got = this.k.ExAcquireResourceExclusiveLite(table.TableLock, false);
+          const got = this.k.ExAcquireResourceExclusiveLite(tableLock, false);
           if (got !== true) {
-            // Lock order is FCB table → FCB: drop the FCB, wait for the table, re-take the FCB. A reference keeps
-            // the FCB alive meanwhile (another thread may purge it), and the count is read again afterwards.
+            // Lock order is table → FCB: drop the FCB, wait for the table, re-take the FCB. A reference keeps the
+            // FCB alive meanwhile (another thread may purge it), and the count is read again afterwards.
             fcb.NodeReferenceCount++;
             this.k.ExReleaseResourceLite(fcb.Header.Resource);
-            await this.acquire(table.TableLock, true);
+            await this.acquire(tableLock, true);
             await this.acquire(fcb.Header.Resource, true);
             fcb.NodeReferenceCount--;
           }
@@ -1027,7 +1034,7 @@ export class Rdbss {
         }
       }
       const freed = await this.RxFinalizeNetFcb(fcb, recursive, force, fcb.NodeReferenceCount);
-      if (tookTable) this.release(table.TableLock);
+      if (tookTable) this.release(tableLock);
       if (!orphaned) await this.RxDereference(netRoot, LockHoldingState.LHS_LockNotHeld);
       return freed;
     } finally {
@@ -1120,7 +1127,9 @@ export class Rdbss {
       if (recursive) for (const fobx of [...srvOpen.FobxList]) await this.RxFinalizeNetFobx(fobx, true, force);
       if (srvOpen.NodeReferenceCount !== 0 && !force) return false;
       const closed = (srvOpen.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED) !== 0;
-      if (!srvOpen.UpperFinalizationDone && (closed || srvOpen.Condition !== Condition.Condition_Good || force)) {
+      // §2 step 3: only a CLOSED SRV_OPEN, or one not yet finalized whose condition is not Good (Force only skips
+      // the count check above).
+      if (!srvOpen.UpperFinalizationDone && (closed || srvOpen.Condition !== Condition.Condition_Good)) {
         srvOpen.UpperFinalizationDone = true;
         const dev = this.deviceOf(fcb);
         if (!(fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) && dev.Dispatch.MRxForceClosed) {

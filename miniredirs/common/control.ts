@@ -159,3 +159,14 @@ export class ConnectionControlPlane {
     });
   }
 }
+
+/**
+ * Arm (or disarm with null) a mini-redirector cancel routine. RxSetMinirdrCancelRoutine where RDBSS has it; under
+ * the ReactOS profile, which lacks it, the field is set directly after the same cancelled check.
+ */
+export function armCancelRoutine(rx: Rdbss, ctx: RX_CONTEXT, routine: RX_CONTEXT["MRxCancelRoutine"]): NTSTATUS {
+  if (rx.profile.docsOnlyRoutines === "available") return rx.RxSetMinirdrCancelRoutine(ctx, routine);
+  if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return S.STATUS_CANCELLED;
+  ctx.MRxCancelRoutine = routine;
+  return S.STATUS_SUCCESS;
+}

@@ -69,7 +69,7 @@ import {
   RX_REGISTERMINI_FLAG,
   type V_NET_ROOT,
 } from "../../emulator/rdbss/index.js";
-import { ConnectionControlPlane } from "../common/control.js";
+import { armCancelRoutine, ConnectionControlPlane } from "../common/control.js";
 import { matchesTemplate, type NulChange, type NulNode, NulShare } from "./store.js";
 
 const S = STATUS;
@@ -466,7 +466,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
     if (!node?.isDirectory || !share) return S.STATUS_INVALID_PARAMETER;
     const p = ctx.LowIoContext.ParamsFor.NotifyChangeDirectory;
     const pending: PendingNotify = { ctx, dir: node, share, filter: p.CompletionFilter, watchTree: p.WatchTree };
-    const st = this.rx.RxSetMinirdrCancelRoutine(ctx as RX_CONTEXT, (c) => this.cancelNotify(c, pending));
+    const st = armCancelRoutine(this.rx, ctx as RX_CONTEXT, (c) => this.cancelNotify(c, pending));
     if (st === S.STATUS_CANCELLED) return S.STATUS_CANCELLED;
     this.notifies.add(pending);
     this.listen(share);
@@ -489,7 +489,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
       const rel = c.path.slice(prefix.length);
       if (!n.watchTree && rel.includes("\\")) continue;
       // Disarm the cancel routine first; only if that succeeds is the completion ours to make.
-      if (this.rx.RxSetMinirdrCancelRoutine(n.ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) continue;
+      if (armCancelRoutine(this.rx, n.ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) continue;
       this.notifies.delete(n);
       const buf = n.ctx.LowIoContext.ParamsFor.NotifyChangeDirectory.pNotificationBuffer;
       const r = buf

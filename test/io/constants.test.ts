@@ -59,8 +59,8 @@ import {
   parseFlags,
   READ_CONTROL,
   SYMBOLS,
-  type SymbolGroup,
   SYNCHRONIZE,
+  type SymbolGroup,
   suggestSymbols,
   WRITE_DAC,
 } from "../../emulator/io/constants.js";

@@ -1,12 +1,12 @@
 import { fc, testProp } from "@fast-check/ava";
 import test from "ava";
 import {
+  FILE_INFORMATION_CLASS as FIC,
   FILE_ACTION,
   FILE_ATTRIBUTE_ARCHIVE,
   FILE_ATTRIBUTE_DIRECTORY,
   FILE_ATTRIBUTE_NORMAL,
   FILE_DEVICE_NETWORK_FILE_SYSTEM,
-  FILE_INFORMATION_CLASS as FIC,
   FILE_REMOTE_DEVICE,
   FS_ATTRIBUTE,
   FS_INFORMATION_CLASS as FSIC,
@@ -20,8 +20,8 @@ import {
   decodeFileInformation,
   decodeFsInformation,
   decodeNotifyRecords,
-  directoryEntrySize,
   dirEntryForClass,
+  directoryEntrySize,
   encodeDirectoryEntries,
   encodeFileInformation,
   encodeFsInformation,

@@ -1,4 +1,5 @@
 import test from "ava";
+import { WORKER_INVALID_CODES } from "../../emulator/kernel/bugcodes.js";
 import {
   BUGCHECK,
   DISPATCH_LEVEL,
@@ -8,7 +9,6 @@ import {
   type WORK_QUEUE_TYPE,
   WorkQueueType,
 } from "../../emulator/kernel/index.js";
-import { WORKER_INVALID_CODES } from "../../emulator/kernel/bugcodes.js";
 import { runThread, stopOf } from "./_helpers.js";
 
 test("a work item runs on a system-process worker thread at PASSIVE_LEVEL with its parameter", async (t) => {
