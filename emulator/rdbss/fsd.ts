@@ -184,6 +184,14 @@ export class RdbssFsd {
     const major = sp.MajorFunction;
     if (major === IRP_MJ.IRP_MJ_CREATE_MAILSLOT || major === IRP_MJ.IRP_MJ_CREATE_NAMED_PIPE)
       return S.STATUS_OBJECT_NAME_INVALID;
+    // MUP's IOCTL_REDIR_QUERY_PATH comes with no file object: it is device traffic (the prefix claim).
+    if (
+      major === IRP_MJ.IRP_MJ_DEVICE_CONTROL &&
+      fo === null &&
+      sp.Parameters.IoControlCode === IOCTL_REDIR_QUERY_PATH
+    ) {
+      return state === RdbssState.RDBSS_STARTED ? null : S.STATUS_REDIRECTOR_NOT_STARTED;
+    }
     if (major !== IRP_MJ.IRP_MJ_CREATE && (fo === null || fo.FsContext === null))
       return S.STATUS_INVALID_DEVICE_REQUEST;
     const isCleanupOrClose = major === IRP_MJ.IRP_MJ_CLEANUP || major === IRP_MJ.IRP_MJ_CLOSE;
@@ -1702,7 +1710,13 @@ export class RdbssFsd {
     const rx = this.rx;
     const irp = ctx.CurrentIrp as IRP;
     const sp = ctx.CurrentIrpSp as IO_STACK_LOCATION;
-    const fo = sp.FileObject as FILE_OBJECT;
+    const fo = sp.FileObject;
+    if (fo === null) {
+      if (sp.Parameters.IoControlCode === IOCTL_REDIR_QUERY_PATH && irp.RequestorMode === "KernelMode") {
+        return this.prefixClaim(ctx, irp, sp);
+      }
+      return S.STATUS_INVALID_DEVICE_REQUEST;
+    }
     const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     const fsctl = sp.MajorFunction === IRP_MJ.IRP_MJ_FILE_SYSTEM_CONTROL;
     const code = sp.Parameters.DeviceIoControl.IoControlCode;
