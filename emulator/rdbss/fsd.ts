@@ -1037,6 +1037,8 @@ export class RdbssFsd {
       const should = dev.Dispatch.MRxShouldTryToCollapseThisOpen;
       if (
         (d === FILE_OPEN || d === FILE_OPEN_IF) &&
+        // A delete-on-close open never collapses: the server must see it (ReactOS RxSearchForCollapsibleOpen).
+        (params.CreateOptions & FILE_DELETE_ON_CLOSE) === 0 &&
         fcb.FcbState & FCB_STATE.FCB_STATE_COLLAPSING_ENABLED &&
         should &&
         fcb.SrvOpenList.length > 0
@@ -1077,11 +1079,18 @@ export class RdbssFsd {
               return S.STATUS_SUCCESS;
             }
             fobx.NodeReferenceCount = 0;
+            fobx.Flags |= FOBX_FLAG.FOBX_FLAG_SRVOPEN_CLOSED;
             await rx.RxFinalizeNetFobx(fobx, true, true);
             ctx.pFobx = null;
-            return cst as NTSTATUS;
+            // STATUS_MORE_PROCESSING_REQUIRED: the mini-redirector declines this SRV_OPEN; open a new one instead.
+            if (cst !== S.STATUS_MORE_PROCESSING_REQUIRED) return cst as NTSTATUS;
           }
         }
+      }
+      // An open that does not collapse first scavenges the file's dormant (delay-closed) opens, so that their
+      // server-side opens do not outlive the handles (share modes, delete-on-close).
+      if (fcb.SrvOpenList.some((so) => so.FobxList.some((f) => f.scavengerMarked))) {
+        await rx.scavengeRelatedFobxs(fcb);
       }
       const so = rx.RxCreateSrvOpen(vnr, fcb);
       so.DesiredAccess = params.DesiredAccess;

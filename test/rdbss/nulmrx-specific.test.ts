@@ -24,7 +24,7 @@ import {
   type NulMrxOptions,
   type NulNetworkProvider,
 } from "../../miniredirs/nulmrx/index.js";
-import { assertClean, is, type MiniRdrTarget, mrxSequence, nulmrxTarget, scenario } from "./_e2e.js";
+import { assertClean, is, type MiniRdrTarget, mrxSequence, nulmrxTarget, scenario } from "../conformance/suite.js";
 
 const S = STATUS;
 

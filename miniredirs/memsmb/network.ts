@@ -1,0 +1,292 @@
+/**
+ * The network between the memsmb mini-redirector and its servers. Every message travels with virtual latency
+ * (a KTIMER whose DPC delivers it into the receiver's KQUEUE); each connection has a server thread (in the
+ * server's own process) and a client receive thread (in the System process, where the redirector's transport
+ * lives). Faults come from the kernel's seeded PRNG: a dropped connection, jitter (which reorders completions),
+ * a drop at the N-th message.
+ *
+ * Requests are closures run on the server thread against the server model (no wire encoding): `reply` may be
+ * called later for operations that wait (locks, change notifications). A dropped connection fails every request
+ * in flight with STATUS_CONNECTION_DISCONNECTED and logs off the connection's sessions on the server; memsmb does
+ * not reconnect.
+ */
+import type { Kernel, KQUEUE, KThread, NTSTATUS, Prng } from "../../emulator/kernel/index.js";
+import { STATUS } from "../../emulator/kernel/index.js";
+import type { MemSmbServer, MemSmbWorld } from "./server/index.js";
+
+export interface NetworkOptions {
+  /** One-way latency in 100 ns units (default 2 ms). */
+  readonly latency?: number;
+  /** Up to this much extra latency per message, seeded (reorders messages). Default 0. */
+  readonly jitter?: number;
+  /** Probability that sending a message drops its connection instead, seeded. Default 0. */
+  readonly dropProbability?: number;
+  /** Drop the connection that sends the N-th message (1-based, counted over all connections). */
+  readonly dropAtMessage?: number;
+}
+
+/** What a request handler on the server thread gets. */
+export interface ServerCall {
+  readonly server: MemSmbServer;
+  readonly connection: SmbConnection;
+  /** The current virtual time. */
+  readonly now: number;
+  /** Send the response (once); may be called later, from a server-model callback. */
+  reply(response: unknown): void;
+  /** Register what a CANCEL for this request does (cancel a lock wait or a notification). */
+  onCancel(cancel: () => void): void;
+}
+
+export type ServerHandler = (call: ServerCall) => void;
+
+/** A fault or event the network produced, for reports. */
+export interface NetworkEvent {
+  readonly time: number;
+  readonly connection: number;
+  readonly what: "drop" | "deliver-late";
+  readonly detail: string;
+}
+
+interface Outstanding {
+  readonly onResponse: (r: unknown) => void;
+  readonly name: string;
+}
+
+type ServerMessage =
+  | { readonly kind: "request"; readonly id: number; readonly name: string; readonly handler: ServerHandler }
+  | { readonly kind: "cancel"; readonly id: number }
+  | { readonly kind: "reset" };
+
+type ClientMessage =
+  | { readonly kind: "response"; readonly id: number; readonly response: unknown }
+  | { readonly kind: "reset" };
+
+/** The response a request gets when its connection is gone. */
+export const DISCONNECTED = { status: STATUS.STATUS_CONNECTION_DISCONNECTED } as const;
+
+export class SmbConnection {
+  readonly id: number;
+  readonly server: MemSmbServer;
+  readonly network: SmbNetwork;
+  dropped = false;
+  /** Sessions set up on this connection (logged off on the server when it drops). */
+  readonly sessions = new Set<number>();
+  private readonly toServer: KQUEUE<ServerMessage>;
+  private readonly toClient: KQUEUE<ClientMessage>;
+  private readonly outstanding = new Map<number, Outstanding>();
+  private readonly cancels = new Map<number, () => void>();
+  private nextId = 1;
+  serverThread: KThread | null = null;
+  receiveThread: KThread | null = null;
+
+  constructor(id: number, server: MemSmbServer, network: SmbNetwork) {
+    this.id = id;
+    this.server = server;
+    this.network = network;
+    const k = network.k;
+    this.toServer = k.KeInitializeQueue<ServerMessage>(`\\\\${server.name} connection ${id} (server side)`);
+    this.toClient = k.KeInitializeQueue<ClientMessage>(`\\\\${server.name} connection ${id} (client side)`);
+  }
+
+  get outstandingCount(): number {
+    return this.outstanding.size;
+  }
+
+  /** Start the two threads of the connection. */
+  start(serverProcessName: string): void {
+    const k = this.network.k;
+    const proc = this.network.serverProcess(serverProcessName);
+    this.serverThread = k.createThread(proc, `srvsvc conn ${this.id}`, () => this.serverLoop());
+    this.receiveThread = k.PsCreateSystemThread(`memsmb receive \\${this.server.name} #${this.id}`, () =>
+      this.receiveLoop(),
+    );
+  }
+
+  /**
+   * Send a request; `onResponse` runs on the client receive thread (PASSIVE_LEVEL, System process) with the
+   * handler's reply, or with DISCONNECTED if the connection drops first. Returns the request id (for cancel).
+   */
+  send(name: string, handler: ServerHandler, onResponse: (r: unknown) => void): number {
+    const id = this.nextId++;
+    if (this.dropped) {
+      this.network.k.KeInsertQueue(this.toClient, { kind: "response", id, response: DISCONNECTED });
+      this.outstanding.set(id, { onResponse, name });
+      return id;
+    }
+    this.outstanding.set(id, { onResponse, name });
+    this.network.transmit(this, () =>
+      this.network.k.KeInsertQueue(this.toServer, { kind: "request", id, name, handler }),
+    );
+    return id;
+  }
+
+  /** Send a request and wait (on the calling thread) for its response. */
+  async call(name: string, handler: ServerHandler): Promise<unknown> {
+    const k = this.network.k;
+    const ev = k.KeInitializeEvent(0, false, `memsmb ${name}`);
+    let result: unknown = DISCONNECTED;
+    this.send(name, handler, (r) => {
+      result = r;
+      k.KeSetEvent(ev);
+    });
+    await k.KeWaitForSingleObject(ev);
+    return result;
+  }
+
+  /** Ask the server to cancel a request (SMB2 CANCEL); its final response still arrives. */
+  cancel(id: number): void {
+    if (this.dropped) return;
+    this.network.transmit(this, () => this.network.k.KeInsertQueue(this.toServer, { kind: "cancel", id }));
+  }
+
+  /** The connection goes away (a fault, or the redirector disconnecting). */
+  drop(reason: string): void {
+    if (this.dropped) return;
+    this.dropped = true;
+    const k = this.network.k;
+    this.network.events.push({ time: k.now, connection: this.id, what: "drop", detail: reason });
+    k.KeInsertQueue(this.toServer, { kind: "reset" });
+    k.KeInsertQueue(this.toClient, { kind: "reset" });
+  }
+
+  private async serverLoop(): Promise<void> {
+    const k = this.network.k;
+    for (;;) {
+      const m = await k.KeRemoveQueue(this.toServer, { idle: true });
+      if (m === undefined) continue;
+      if (m.kind === "reset") {
+        // The server notices the transport is gone: it logs off every session of the connection.
+        for (const s of this.sessions) this.server.logoff(s, k.now);
+        this.sessions.clear();
+        this.cancels.clear();
+        return;
+      }
+      if (m.kind === "cancel") {
+        const c = this.cancels.get(m.id);
+        this.cancels.delete(m.id);
+        c?.();
+        continue;
+      }
+      let replied = false;
+      const { id, name } = m;
+      const call: ServerCall = {
+        server: this.server,
+        connection: this,
+        now: k.now,
+        reply: (response) => {
+          if (replied) throw new Error(`memsmb: request #${id} (${name}) on connection ${this.id} replied twice`);
+          replied = true;
+          this.cancels.delete(id);
+          if (this.dropped) return;
+          this.network.transmit(this, () => k.KeInsertQueue(this.toClient, { kind: "response", id, response }));
+        },
+        onCancel: (c) => {
+          if (!replied) this.cancels.set(id, c);
+        },
+      };
+      m.handler(call);
+    }
+  }
+
+  private async receiveLoop(): Promise<void> {
+    const k = this.network.k;
+    for (;;) {
+      const m = await k.KeRemoveQueue(this.toClient, { idle: true });
+      if (m === undefined) continue;
+      if (m.kind === "reset") {
+        // Every request in flight fails.
+        for (const [id, o] of [...this.outstanding]) {
+          this.outstanding.delete(id);
+          o.onResponse(DISCONNECTED);
+        }
+        // Requests sent after the drop are answered from the queue; keep serving them.
+        continue;
+      }
+      const o = this.outstanding.get(m.id);
+      if (!o) continue;
+      this.outstanding.delete(m.id);
+      o.onResponse(m.response);
+    }
+  }
+}
+
+export class SmbNetwork {
+  readonly k: Kernel;
+  readonly world: MemSmbWorld;
+  readonly latency: number;
+  readonly jitter: number;
+  readonly dropProbability: number;
+  dropAtMessage: number;
+  readonly connections: SmbConnection[] = [];
+  readonly events: NetworkEvent[] = [];
+  private readonly prng: Prng;
+  private messages = 0;
+  private readonly processes = new Map<string, ReturnType<Kernel["createProcess"]>>();
+
+  constructor(k: Kernel, world: MemSmbWorld, options: NetworkOptions = {}) {
+    this.k = k;
+    this.world = world;
+    this.latency = options.latency ?? 20_000;
+    this.jitter = options.jitter ?? 0;
+    this.dropProbability = options.dropProbability ?? 0;
+    this.dropAtMessage = options.dropAtMessage ?? 0;
+    this.prng = k.prng.fork("memsmb network");
+  }
+
+  serverProcess(name: string): ReturnType<Kernel["createProcess"]> {
+    let p = this.processes.get(name);
+    if (!p) {
+      p = this.k.createProcess(name);
+      this.processes.set(name, p);
+    }
+    return p;
+  }
+
+  /**
+   * Connect to a server by name: a TCP handshake's worth of latency on the calling thread. Unknown server →
+   * STATUS_BAD_NETWORK_PATH.
+   */
+  async connect(serverName: string): Promise<{ status: NTSTATUS; connection: SmbConnection | null }> {
+    const server = this.world.get(serverName);
+    await this.k.KeDelayExecutionThread(-2 * this.latency);
+    if (!server) return { status: STATUS.STATUS_BAD_NETWORK_PATH, connection: null };
+    const c = new SmbConnection(this.connections.length + 1, server, this);
+    this.connections.push(c);
+    c.start(`\\\\${server.name} (server)`);
+    return { status: STATUS.STATUS_SUCCESS, connection: c };
+  }
+
+  /** Put a message on the wire: it arrives after the latency (plus seeded jitter), unless a fault drops the connection. */
+  transmit(c: SmbConnection, deliver: () => void): void {
+    const n = ++this.messages;
+    if (
+      (this.dropAtMessage > 0 && n === this.dropAtMessage) ||
+      (this.dropProbability > 0 && this.prng.chance(this.dropProbability))
+    ) {
+      c.drop(`fault injected at message ${n}`);
+      return;
+    }
+    const extra = this.jitter > 0 ? this.prng.int(this.jitter + 1) : 0;
+    const k = this.k;
+    const timer = k.KeInitializeTimer(undefined, `wire message ${n}`);
+    const dpc = k.KeInitializeDpc(
+      () => {
+        if (!c.dropped) deliver();
+      },
+      null,
+      `deliver message ${n}`,
+    );
+    k.KeSetTimer(timer, -(this.latency + extra), dpc);
+  }
+
+  /** Drop a connection to a server now (a fault step). */
+  dropConnections(serverName?: string): number {
+    let n = 0;
+    for (const c of this.connections) {
+      if (c.dropped || (serverName && c.server.name.toUpperCase() !== serverName.toUpperCase())) continue;
+      c.drop("dropped on request");
+      n++;
+    }
+    return n;
+  }
+}
