@@ -410,6 +410,7 @@ export class IoManager {
   private afterDispatch(t: KThread, irp: IRP, device: DEVICE_OBJECT, status: NTSTATUS, irqlBefore: number): NTSTATUS {
     if (this.k.stopped !== null) return status;
     t.frames.pop();
+    if (this.k.trace.active) this.k.emit("irp.return", device.label(), { irp: irp.id, status });
     if (t.irql !== irqlBefore) {
       this.k.violation(
         "irp",

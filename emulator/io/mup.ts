@@ -2,7 +2,9 @@
  * MUP, the multiple UNC provider: opens of \??\UNC\server\share\… and \Device\Mup\server\share\… are
  * resolved by asking each registered redirector (FsRtlRegisterUncProvider) with IOCTL_REDIR_QUERY_PATH, in
  * registration order; the first one that accepts claims the prefix it accepted, which is cached, and the open is
- * reparsed to that redirector's device.
+ * reparsed to that redirector's device. When none accepts, the open fails with the most significant of their
+ * failures (MupOrderedErrorList): STATUS_BAD_NETWORK_PATH unless a provider reported something more specific than
+ * the list's generic failures (a logon failure, access denied).
  */
 import { KEVENT, type NTSTATUS, STATUS } from "../kernel/index.js";
 import {
@@ -18,6 +20,27 @@ import {
 import type { IoManager } from "./iomgr.js";
 import { IO_STATUS_BLOCK, type IRP } from "./irp.js";
 import type { DEVICE_OBJECT, DRIVER_OBJECT } from "./objects.js";
+
+/**
+ * ReactOS mup.c's MupOrderedErrorList: generic query-path failures, least significant first. A failure that is
+ * not in the list (STATUS_LOGON_FAILURE, STATUS_ACCESS_DENIED …) is more significant than all of them. The search
+ * starts from STATUS_BAD_NETWORK_PATH, so STATUS_BAD_NETWORK_NAME and the ones before it never surface.
+ */
+const MUP_ORDERED_ERRORS: readonly NTSTATUS[] = [
+  STATUS.STATUS_UNSUCCESSFUL,
+  STATUS.STATUS_INVALID_PARAMETER,
+  STATUS.STATUS_REDIRECTOR_NOT_STARTED,
+  STATUS.STATUS_BAD_NETWORK_NAME,
+  STATUS.STATUS_BAD_NETWORK_PATH,
+];
+
+/** QueryPathCompletionRoutine's choice between the failure kept so far and a new one. */
+function moreSignificantFailure(latest: NTSTATUS, status: NTSTATUS): NTSTATUS {
+  const latestPos = MUP_ORDERED_ERRORS.indexOf(latest);
+  if (latestPos === 0) return status;
+  const pos = MUP_ORDERED_ERRORS.indexOf(status);
+  return pos < 0 || latestPos < 0 || pos >= latestPos ? status : latest;
+}
 
 export interface UncProvider {
   readonly handle: number;
@@ -107,8 +130,9 @@ export class Mup {
       return this.completeNow(irp, STATUS.STATUS_OBJECT_NAME_INVALID);
     let provider = this.lookupCache(name);
     if (provider === undefined) {
-      provider = await this.queryProviders(name, sp.Parameters.SecurityContext);
-      if (provider === undefined) return this.completeNow(irp, STATUS.STATUS_BAD_NETWORK_PATH);
+      const q = await this.queryProviders(name, sp.Parameters.SecurityContext);
+      if (typeof q === "number") return this.completeNow(irp, q);
+      provider = q;
     }
     fo.FileName = provider + name;
     irp.IoStatus.Status = STATUS.STATUS_REPARSE;
@@ -134,7 +158,9 @@ export class Mup {
     return best;
   }
 
-  private async queryProviders(name: string, securityContext: unknown): Promise<string | undefined> {
+  /** The device name of the provider that accepted, or the most significant failure. */
+  private async queryProviders(name: string, securityContext: unknown): Promise<string | NTSTATUS> {
+    let failure: NTSTATUS = STATUS.STATUS_BAD_NETWORK_PATH;
     for (const p of [...this.providers]) {
       const entry = this.io.lookupName(p.deviceName);
       if (entry?.kind !== "device") continue;
@@ -167,7 +193,8 @@ export class Mup {
         this.prefixCache.set(accepted.toUpperCase(), p.deviceName);
         return p.deviceName;
       }
+      failure = moreSignificantFailure(failure, (iosb.Status | 0) >= 0 ? STATUS.STATUS_BAD_NETWORK_PATH : iosb.Status);
     }
-    return undefined;
+    return failure;
   }
 }

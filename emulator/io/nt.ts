@@ -301,8 +301,9 @@ export class SystemServices {
   }
 
   private tableForHandle(t: KThread, handle: number, mode: KPROCESSOR_MODE): HandleTable | undefined {
+    // A System-process thread's PreviousMode is KernelMode, so its Nt* calls may use the handles it created.
     if ((handle & KERNEL_HANDLE_FLAG) !== 0)
-      return mode === "KernelMode" ? this.handleTable(this.io.k.systemProcess) : undefined;
+      return mode === "KernelMode" || t.process.isSystem ? this.handleTable(this.io.k.systemProcess) : undefined;
     return this.handleTable(t.process);
   }
 

@@ -319,7 +319,7 @@ export class KernelCore {
     t.state = ThreadState.Ready;
     this.ready.push(t);
     this.strategy.onThreadCreated?.(t);
-    if (this.trace.active) this.emit("thread.create", name, { id: t.id, process: process.name });
+    if (this.trace.active) this.emit("thread.create", name, { id: t.id, process: process.name, pid: process.id });
     return t;
   }
 

@@ -955,13 +955,14 @@ export class Kernel extends KernelCore {
     res.exclusiveOwner = owner;
     res.exclusiveCount = 1;
     owner.held.push({ lock: res, mode: "exclusive" });
-    if (this.trace.active) this.emit("lock.acquire", res.name, { type: "ERESOURCE", mode: "exclusive" });
+    if (this.trace.active)
+      this.emit("lock.acquire", res.name, { type: "ERESOURCE", mode: "exclusive", owner: owner.id });
   }
 
   private grantShared(res: ERESOURCE, owner: KThread): void {
     res.sharedOwners.set(owner, 1);
     owner.held.push({ lock: res, mode: "shared" });
-    if (this.trace.active) this.emit("lock.acquire", res.name, { type: "ERESOURCE", mode: "shared" });
+    if (this.trace.active) this.emit("lock.acquire", res.name, { type: "ERESOURCE", mode: "shared", owner: owner.id });
   }
 
   private checkResourceUsable(res: ERESOURCE, name: string): void {
@@ -994,7 +995,8 @@ export class Kernel extends KernelCore {
       if (--res.exclusiveCount === 0) {
         res.exclusiveOwner = null;
         if (owner instanceof KThread) removeHeld(owner, res);
-        if (this.trace.active) this.emit("lock.release", res.name, { type: "ERESOURCE", mode: "exclusive" });
+        if (this.trace.active)
+          this.emit("lock.release", res.name, { type: "ERESOURCE", mode: "exclusive", owner: ownerId(owner) });
         this.wakeResourceWaiters(res);
       }
       return;
@@ -1005,7 +1007,8 @@ export class Kernel extends KernelCore {
       else {
         res.sharedOwners.delete(owner);
         if (owner instanceof KThread) removeHeld(owner, res);
-        if (this.trace.active) this.emit("lock.release", res.name, { type: "ERESOURCE", mode: "shared" });
+        if (this.trace.active)
+          this.emit("lock.release", res.name, { type: "ERESOURCE", mode: "shared", owner: ownerId(owner) });
         this.wakeResourceWaiters(res);
       }
       return;
@@ -1079,10 +1082,12 @@ export class Kernel extends KernelCore {
     const t = this.enter("ExSetResourceOwnerPointer", KERNEL_DDIS.ExSetResourceOwnerPointer);
     if (res.exclusiveOwner === t) {
       res.exclusiveOwner = pointer;
+      if (this.trace.active) this.traceOwnerPointer(res, t, "exclusive");
     } else if (res.sharedOwners.has(t)) {
       const n = res.sharedOwners.get(t) as number;
       res.sharedOwners.delete(t);
       res.sharedOwners.set(pointer, (res.sharedOwners.get(pointer) ?? 0) + n);
+      if (this.trace.active) this.traceOwnerPointer(res, t, "shared");
     } else {
       this.violation(
         "locks",
@@ -1095,6 +1100,12 @@ export class Kernel extends KernelCore {
     }
     removeHeld(t, res);
     this.leave(t);
+  }
+
+  /** The trace of ExSetResourceOwnerPointer: the thread's hold ends and an owner pointer's begins. */
+  private traceOwnerPointer(res: ERESOURCE, t: KThread, mode: "exclusive" | "shared"): void {
+    this.emit("lock.release", res.name, { type: "ERESOURCE", mode, owner: t.id, to: "owner pointer" });
+    this.emit("lock.acquire", res.name, { type: "ERESOURCE", mode, owner: -1, from: t.id });
   }
 
   ExIsResourceAcquiredExclusiveLite(res: ERESOURCE): boolean {
@@ -1240,6 +1251,7 @@ export class Kernel extends KernelCore {
         t.frames.push(`worker: ${item.name}`);
         await item.routine(item.parameter);
         t.frames.pop();
+        if (this.trace.active) this.emit("work.done", item.name);
         if (t.irql !== PASSIVE_LEVEL) {
           this.violation(
             "workItem",
@@ -1303,6 +1315,11 @@ function removeHeld(t: KThread, lock: LockLike): void {
 
 function describeHeld(t: KThread): string {
   return t.held.map((h) => `${h.lock.lockType} "${h.lock.name}" (${h.mode})`).join(", ");
+}
+
+/** The owner of a resource hold as the trace records it: a thread id, or -1 for an owner pointer. */
+function ownerId(o: ResourceOwner): number {
+  return o instanceof ResourceOwnerPointer ? -1 : o.id;
 }
 
 function ownerLabel(o: ResourceOwner): string {

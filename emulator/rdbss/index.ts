@@ -17,6 +17,16 @@ export {
 } from "./dispatch.js";
 export { RdbssFsd } from "./fsd.js";
 export {
+  type ObjectGraphOptions,
+  objectGraph,
+  objectGraphDot,
+  RX_GRAPH_KINDS,
+  type RxGraphEdge,
+  type RxGraphNode,
+  type RxGraphNodeKind,
+  type RxObjectGraph,
+} from "./graph.js";
+export {
   DOCS_PROFILE,
   PROFILE_OPTION_DOCS,
   PROFILES,

@@ -138,6 +138,8 @@ export interface MrxCallRecord {
   readonly target: string;
   readonly thread: string;
   readonly time: number;
+  /** The arguments worth showing, in words ("TRUE" for MRxFinalizeSrvCall's Force, "FALSE" for the NULL PBOOLEAN). */
+  readonly args?: string;
   status?: string;
 }
 
@@ -182,6 +184,8 @@ export class Rdbss {
   readonly devices: RDBSS_DEVICE_OBJECT[] = [];
   readonly mrxLog: MrxCallRecord[] = [];
   readonly logMrxCalls: boolean;
+  /** Every structure allocated and not yet freed, in allocation order (for leak reports and object graphs). */
+  readonly live = new Set<AnyRxNode>();
   private serial = 0;
   private contextSerial = 0;
 
@@ -294,6 +298,7 @@ export class Rdbss {
 
   private free(obj: RxNode, by: string): void {
     obj.poison(this.freedAt(by));
+    this.live.delete(obj as AnyRxNode);
     if (this.k.trace.active) this.k.emit("note", `free ${obj.label()}`, { by });
   }
 
@@ -311,6 +316,7 @@ export class Rdbss {
     ctx: RX_CONTEXT | null,
     fn: () => MaybePromise<T>,
     through = false,
+    args?: string,
   ): Promise<T | NTSTATUS> {
     const before = this.k.schedulePoint(`before ${name}`);
     if (before) await before;
@@ -321,10 +327,22 @@ export class Rdbss {
     dev.mrxCalls.set(name, (dev.mrxCalls.get(name) ?? 0) + 1);
     const t = this.k.thread(name);
     const rec: MrxCallRecord | null = this.logMrxCalls
-      ? { name, device: dev.MiniRdrName, target: target ? target.label() : "", thread: t.name, time: this.k.now }
+      ? {
+          name,
+          device: dev.MiniRdrName,
+          target: target ? target.label() : "",
+          thread: t.name,
+          time: this.k.now,
+          ...(args !== undefined ? { args } : {}),
+        }
       : null;
     if (rec) this.mrxLog.push(rec);
-    if (this.k.trace.active) this.k.emit("note", name, { target: rec?.target ?? "" });
+    if (this.k.trace.active)
+      this.k.emit("mrx.enter", name, {
+        target: target ? target.label() : "",
+        device: dev.MiniRdrName,
+        irp: ctx?.CurrentIrp?.id ?? 0,
+      });
     t.frames.push(`${name} [${dev.MiniRdrName}]`);
     let r: T;
     try {
@@ -333,6 +351,7 @@ export class Rdbss {
     } finally {
       if (this.k.stopped === null) t.frames.pop();
     }
+    if (this.k.trace.active) this.k.emit("mrx.exit", name, typeof r === "number" ? { status: statusName(r) } : {});
     if (rec && typeof r === "number") rec.status = statusName(r);
     const after = this.k.schedulePoint(`after ${name}`);
     if (after) await after;
@@ -400,6 +419,7 @@ export class Rdbss {
   /** The resource of an FCB after its final free: its holders no longer hold anything. */
   private retireResource(res: ERESOURCE): void {
     for (const t of res.owners()) {
+      if (this.k.trace.active) this.k.emit("lock.release", res.name, { type: "ERESOURCE", owner: t.id, retired: true });
       const i = t.held.findIndex((h) => h.lock === res);
       if (i >= 0) t.held.splice(i, 1);
     }
@@ -421,6 +441,8 @@ export class Rdbss {
     const dev = (ctx?.RxDeviceObject ?? this.devices[0]) as RDBSS_DEVICE_OBJECT;
     this.requireLock("RxCreateSrvCall", dev.pRxNetNameTable.TableLock, true, name);
     const sc = new SRV_CALL(this.nextSerial(), name, dev, connectionId);
+    this.live.add(sc);
+    sc.traceKernel = this.k;
     sc.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION, dev.Dispatch.MRxSrvCallExtension);
     sc.SerialNumberForEnum = sc.serial;
     dev.pRxNetNameTable.insert({
@@ -446,6 +468,8 @@ export class Rdbss {
       return null;
     }
     const nr = new NET_ROOT(this.nextSerial(), srvCall, full, connectionId);
+    this.live.add(nr);
+    nr.traceKernel = this.k;
     nr.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_NET_ROOT_EXTENSION, dev.Dispatch.MRxNetRootExtension);
     const caseInsensitive = (srvCall.Flags & SRVCALL_FLAG.SRVCALL_FLAG_CASE_INSENSITIVE_NETROOTS) !== 0;
     dev.pRxNetNameTable.insert({
@@ -479,6 +503,8 @@ export class Rdbss {
     const proc = ctx?.OriginalThread?.process ?? t.process;
     const logonId = ctx?.Create.UserName ?? processLogonId(proc);
     const vnr = new V_NET_ROOT(this.nextSerial(), netRoot, canonicalName, filePath, logonId, connectionId);
+    this.live.add(vnr);
+    vnr.traceKernel = this.k;
     vnr.Context = this.extension(
       dev,
       RDBSS_MANAGE.RDBSS_MANAGE_V_NET_ROOT_EXTENSION,
@@ -531,6 +557,8 @@ export class Rdbss {
       new SHARE_ACCESS(),
       new SHARE_ACCESS(),
     );
+    this.live.add(fcb);
+    fcb.traceKernel = this.k;
     fcb.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_FCB_EXTENSION, dev.Dispatch.MRxFcbExtension);
     fcb.FcbState |= FCB_STATE.FCB_STATE_COLLAPSING_ENABLED;
     table.insert(fcb);
@@ -553,6 +581,8 @@ export class Rdbss {
     this.requireLock("RxCreateSrvOpen", fcb.Header.Resource, true, fcb.label());
     const dev = this.deviceOf(fcb);
     const so = new SRV_OPEN(this.nextSerial(), fcb, vNetRoot);
+    this.live.add(so);
+    so.traceKernel = this.k;
     so.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_SRV_OPEN_EXTENSION, dev.Dispatch.MRxSrvOpenExtension);
     so.NodeReferenceCount = 1;
     so.Condition = Condition.Condition_InTransition;
@@ -576,6 +606,8 @@ export class Rdbss {
     this.requireLock("RxCreateNetFobx", fcb.Header.Resource, true, fcb.label());
     const dev = this.deviceOf(fcb);
     const fobx = new FOBX(this.nextSerial(), srvOpen);
+    this.live.add(fobx);
+    fobx.traceKernel = this.k;
     fobx.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_FOBX_EXTENSION, dev.Dispatch.MRxFobxExtension);
     fobx.NodeReferenceCount = 1;
     fobx.FobxSerialNumber = 0;
@@ -782,7 +814,15 @@ export class Rdbss {
     const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     const mrx = dev.Dispatch.MRxFinalizeSrvCall;
     if (mrx)
-      await this.callMRx(dev, "MRxFinalizeSrvCall", srvCall, null, () => mrx.call(dev.Dispatch, srvCall, force), true);
+      await this.callMRx(
+        dev,
+        "MRxFinalizeSrvCall",
+        srvCall,
+        null,
+        () => mrx.call(dev.Dispatch, srvCall, force),
+        true,
+        force ? "TRUE" : "FALSE",
+      );
     const managed = (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
     if ((!managed && srvCall.Context !== null) || srvCall.Context2 !== null) {
       this.rdbssViolation(
@@ -898,6 +938,7 @@ export class Rdbss {
                 null,
                 () => mrx.call(dev.Dispatch, netRoot, null),
                 true,
+                "FALSE",
               );
           }
         }
@@ -916,6 +957,7 @@ export class Rdbss {
               null,
               () => mrx.call(dev.Dispatch, vNetRoot, null),
               true,
+              "FALSE",
             );
         }
         vNetRoot.pPassword = null;
@@ -1806,6 +1848,24 @@ export class Rdbss {
             `${fcb.label()} (count ${fcb.NodeReferenceCount}, open ${fcb.OpenCount}, unclean ${fcb.UncleanCount})`,
           );
         }
+      }
+      // Dormant (delay-closed) files are closed first, as RxFinalizeConnection(TRUE) does, while the connection to
+      // the server still exists: their FOBXs are scavenged (MRxCloseSrvOpen) and the unused FCBs purged. Left to
+      // the forced V_NET_ROOT finalization they would be orphaned out of the FCB table, and nothing would ever
+      // finalize them (nor the V_NET_ROOT, NET_ROOT and SRV_CALL they keep referenced).
+      for (const c of containers) {
+        if (c.kind !== "NET_ROOT" || c.freed) continue;
+        const fcbTable = this.fcbTableOf(c);
+        await this.acquire(fcbTable.TableLock, true);
+        for (const fcb of fcbTable.all()) {
+          if (fcb.freed || fcb.UncleanCount > 0) continue;
+          await this.acquire(fcb.Header.Resource, true);
+          fcb.FcbState &= ~FCB_STATE.FCB_STATE_COLLAPSING_ENABLED;
+          await this.scavengeRelatedFobxs(fcb);
+          const freed = await this.purgeFcb(fcb, false);
+          if (!freed) this.release(fcb.Header.Resource);
+        }
+        this.release(fcbTable.TableLock);
       }
       // The add-connection references go first (no one will send DELCONN now), then everything is forced.
       for (const c of containers) {

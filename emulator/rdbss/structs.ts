@@ -5,7 +5,7 @@
  */
 
 import type { FILE_OBJECT, SHARE_ACCESS } from "../io/index.js";
-import type { ERESOURCE } from "../kernel/index.js";
+import type { ERESOURCE, Kernel } from "../kernel/index.js";
 import {
   Condition,
   type NET_ROOT_TYPE,
@@ -39,7 +39,12 @@ let serial = 0;
 /** Common header of every RDBSS node (NODE_TYPE_CODE, NodeReferenceCount). */
 export abstract class RxNode {
   NodeTypeCode: number;
-  NodeReferenceCount = 0;
+  private refCount = 0;
+  /**
+   * The kernel whose trace records this node's reference count (a `ref` event per change), set by RDBSS when it
+   * creates the node; every change goes through the NodeReferenceCount setter, so the trace misses none.
+   */
+  traceKernel: Pick<Kernel, "trace" | "emit"> | null = null;
   /** Emulator serial number, stable within a run: objects are named "SRV_CALL#3 \server" in reports. */
   readonly serial: number;
   /** Set when the memory is released; later uses are use-after-free. */
@@ -52,6 +57,15 @@ export abstract class RxNode {
   constructor(nodeType: number, serialNumber: number) {
     this.NodeTypeCode = nodeType;
     this.serial = serialNumber;
+  }
+
+  get NodeReferenceCount(): number {
+    return this.refCount;
+  }
+  set NodeReferenceCount(n: number) {
+    const changed = n !== this.refCount;
+    this.refCount = n;
+    if (changed && this.traceKernel?.trace.active) this.traceKernel.emit("ref", this.label(), { count: n });
   }
 
   abstract get kind(): "SRV_CALL" | "NET_ROOT" | "V_NET_ROOT" | "FCB" | "SRV_OPEN" | "FOBX";

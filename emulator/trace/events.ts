@@ -5,6 +5,14 @@
  */
 import { channel } from "node:diagnostics_channel";
 
+/**
+ * What happened. The payloads the exporters rely on: thread.create {id, process, pid}; lock.acquire / lock.release
+ * {type, mode, owner: thread id, or -1 for an ERESOURCE owner pointer; `to` on a FAST_MUTEX hand-over};
+ * irp.dispatch {irp, device} when IoCallDriver calls a dispatch routine and irp.return {irp, status} when it
+ * returns; irp.complete / irp.cancel name "IRP#id"; work.run / work.done bracket a work item on its worker;
+ * mrx.enter {target, device, irp} / mrx.exit {status} bracket an MRx call; ref {count} is a new
+ * NodeReferenceCount of the RDBSS structure named by `what`; note "free <label>" is RDBSS freeing one.
+ */
 export type TraceKind =
   | "thread.create"
   | "thread.exit"
@@ -20,9 +28,14 @@ export type TraceKind =
   | "clock"
   | "work.queue"
   | "work.run"
+  | "work.done"
   | "irp.dispatch"
+  | "irp.return"
   | "irp.complete"
   | "irp.cancel"
+  | "mrx.enter"
+  | "mrx.exit"
+  | "ref"
   | "stop"
   | "note";
 

@@ -68,5 +68,12 @@ export class MemSmbNetworkProvider extends NetworkProvider {
 }
 
 export { MEMSMB_DEVICE_NAME, type MemSmbExtensions, MemSmbRedirector } from "./minirdr.js";
-export { DISCONNECTED, type NetworkEvent, type NetworkOptions, SmbConnection, SmbNetwork } from "./network.js";
+export {
+  DISCONNECTED,
+  type NetworkEvent,
+  type NetworkMessage,
+  type NetworkOptions,
+  SmbConnection,
+  SmbNetwork,
+} from "./network.js";
 export * from "./server/index.js";

@@ -49,9 +49,10 @@ import {
   RDBSS_MANAGE,
   type Rdbss,
   type RX_CONTEXT,
+  SRVOPEN_FLAG,
 } from "../../emulator/rdbss/index.js";
 import { armCancelRoutine, ConnectionControlPlane, type ControlCodes } from "../common/control.js";
-import type { SmbConnection, SmbNetwork } from "./network.js";
+import type { ServerHandler, SmbConnection, SmbNetwork } from "./network.js";
 import type { FileInfo } from "./server/index.js";
 
 const S = STATUS;
@@ -90,6 +91,19 @@ function asReply<T>(r: unknown): Reply<T> {
     : { status: S.STATUS_INVALID_NETWORK_RESPONSE };
 }
 
+/**
+ * LOGOFF on the server thread. The session leaves the connection's set there, when the server has really logged
+ * it off: a LOGOFF still on the wire when the connection drops (MRxFinalizeSrvCall right after
+ * MRxFinalizeVNetRoot, in one scavenger pass) is never delivered, and the server's reset handling must still log
+ * the session off.
+ */
+function logoffHandler(sessionId: number): ServerHandler {
+  return (c) => {
+    c.connection.sessions.delete(sessionId);
+    c.reply({ status: c.server.logoff(sessionId, c.now) });
+  };
+}
+
 export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   readonly rx: Rdbss;
   readonly network: SmbNetwork;
@@ -97,6 +111,8 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   readonly control: ConnectionControlPlane;
   readonly closeDelayedFiles: number;
   device: RDBSS_DEVICE_OBJECT<MemSmbExtensions> | null = null;
+  /** What RxUnregisterMinirdr found still alive when the driver was unloaded (null before unload). */
+  leftAtUnload: string[] | null = null;
 
   readonly MRxFlags =
     RDBSS_MANAGE.RDBSS_MANAGE_NET_ROOT_EXTENSION |
@@ -148,6 +164,11 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     if (!r.device) throw new Error(`RxRegisterMinirdr failed: ${r.errors.join("; ")}`);
     this.device = r.device;
     this.control.device = r.device as unknown as RDBSS_DEVICE_OBJECT;
+    // DriverUnload: RxUnregisterMinirdr force-finalizes what is left and reports it (a leak at unload).
+    driver.DriverUnload = async () => {
+      if (this.device)
+        this.leftAtUnload = await this.rx.RxUnregisterMinirdr(this.device as unknown as RDBSS_DEVICE_OBJECT);
+    };
     return r.status;
   }
 
@@ -232,6 +253,8 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     const user = vnr.pUserName ?? proc?.token?.UserName ?? "guest";
     const password = vnr.pPassword ?? proc?.token?.Password ?? "";
     const firstOnNetRoot = netRoot.Context?.share === "";
+    /** A drive-letter connection ("\;X:0\server\share", net use X:), not a deviceless one. */
+    const driveConnection = /^\\;[A-Za-z]:/.test(cnc.pCreateContext.Create.CanonicalName);
     const finish = (netRootStatus: NTSTATUS, vnrStatus: NTSTATUS): void => {
       cnc.NetRootStatus = netRootStatus;
       cnc.VirtualNetRootStatus = vnrStatus;
@@ -259,12 +282,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
           }),
         );
         if (!NT_SUCCESS(tree.status)) {
-          connection.send(
-            "LOGOFF",
-            (c) => c.reply({ status: c.server.logoff(sessionId, c.now) }),
-            () => undefined,
-          );
-          connection.sessions.delete(sessionId);
+          connection.send("LOGOFF", logoffHandler(sessionId), () => undefined);
           const shareMissing = tree.status === S.STATUS_BAD_NETWORK_NAME;
           return finish(shareMissing && firstOnNetRoot ? tree.status : S.STATUS_SUCCESS, tree.status);
         }
@@ -273,6 +291,18 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
         nrExt.share = share;
         nrExt.type = t.type;
         netRoot.Type = t.type === "ipc" ? NetRootType.NET_ROOT_PIPE : NetRootType.NET_ROOT_DISK;
+        if (t.type === "ipc" && driveConnection) {
+          // A drive letter is a disk device: "net use X: \\srv\IPC$" is refused (Windows: system error 66,
+          // ERROR_BAD_DEV_TYPE). The NET_ROOT itself is good; deviceless connections to IPC$ work.
+          const treeId = t.treeId;
+          connection.send(
+            "TREE_DISCONNECT",
+            (c) => c.reply({ status: c.server.treeDisconnect(treeId, c.now) }),
+            () => undefined,
+          );
+          connection.send("LOGOFF", logoffHandler(sessionId), () => undefined);
+          return finish(S.STATUS_SUCCESS, S.STATUS_BAD_DEVICE_TYPE);
+        }
         vnr.Context = { sessionId, treeId: t.treeId, user, connection };
         finish(S.STATUS_SUCCESS, S.STATUS_SUCCESS);
       },
@@ -298,12 +328,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
         (s) => s.reply({ status: s.server.treeDisconnect(treeId, s.now) }),
         () => undefined,
       );
-      c.send(
-        "LOGOFF",
-        (s) => s.reply({ status: s.server.logoff(sessionId, s.now) }),
-        () => undefined,
-      );
-      c.sessions.delete(sessionId);
+      c.send("LOGOFF", logoffHandler(sessionId), () => undefined);
     }
     if (ext) ext.treeId = 0;
     return S.STATUS_SUCCESS;
@@ -803,7 +828,13 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
         const dir = fcbPath.slice(0, fcbPath.lastIndexOf("\\"));
         const target = v.fileName.startsWith("\\") ? v.fileName : `${dir}\\${v.fileName}`;
         const replace = ctx.Info.ReplaceIfExists || v.replaceIfExists;
-        return call("SET_INFO rename", (c) => c.server.rename(fileId, target, replace, c.now));
+        const st = await call("SET_INFO rename", (c) => c.server.rename(fileId, target, replace, c.now));
+        // The server open now names the file by its new name, while RDBSS takes the FCB out of its table under the
+        // old one: no later open can collapse onto this SRV_OPEN, so keeping it dormant after the close would only
+        // hold the server open (and delay a delete of the file, which stays delete-pending until the scavenger).
+        const so = ctx.pFobx?.pSrvOpen ?? ctx.pRelevantSrvOpen;
+        if (NT_SUCCESS(st) && so) so.Flags |= SRVOPEN_FLAG.SRVOPEN_FLAG_COLLAPSING_DISABLED;
+        return st;
       }
       default:
         return S.STATUS_INVALID_PARAMETER;

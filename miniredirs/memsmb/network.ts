@@ -23,6 +23,8 @@ export interface NetworkOptions {
   readonly dropProbability?: number;
   /** Drop the connection that sends the N-th message (1-based, counted over all connections). */
   readonly dropAtMessage?: number;
+  /** Keep a log of the messages delivered (SmbNetwork.log), for tests and reports. Default false. */
+  readonly record?: boolean;
 }
 
 /** What a request handler on the server thread gets. */
@@ -47,6 +49,24 @@ export interface NetworkEvent {
   readonly detail: string;
 }
 
+/**
+ * A message on the wire (when NetworkOptions.record is set): a request or a cancel reaching the server thread
+ * ("request", "cancel"), the server answering ("reply", with `lost` when its connection is already gone, so the
+ * answer never leaves the server), a response reaching the client's receive thread ("response", with its status;
+ * a request failed by a dropped connection gets STATUS_CONNECTION_DISCONNECTED). A request or cancel lost with its
+ * connection never appears.
+ */
+export interface NetworkMessage {
+  readonly time: number;
+  readonly connection: number;
+  readonly what: "request" | "cancel" | "reply" | "response";
+  /** The request id (per connection). */
+  readonly id: number;
+  readonly name: string;
+  readonly status?: NTSTATUS;
+  readonly lost?: boolean;
+}
+
 interface Outstanding {
   readonly onResponse: (r: unknown) => void;
   readonly name: string;
@@ -54,7 +74,7 @@ interface Outstanding {
 
 type ServerMessage =
   | { readonly kind: "request"; readonly id: number; readonly name: string; readonly handler: ServerHandler }
-  | { readonly kind: "cancel"; readonly id: number }
+  | { readonly kind: "cancel"; readonly id: number; readonly name: string }
   | { readonly kind: "reset" };
 
 type ClientMessage =
@@ -136,7 +156,8 @@ export class SmbConnection {
   /** Ask the server to cancel a request (SMB2 CANCEL); its final response still arrives. */
   cancel(id: number): void {
     if (this.dropped) return;
-    this.network.transmit(this, () => this.network.k.KeInsertQueue(this.toServer, { kind: "cancel", id }));
+    const name = this.outstanding.get(id)?.name ?? "?";
+    this.network.transmit(this, () => this.network.k.KeInsertQueue(this.toServer, { kind: "cancel", id, name }));
   }
 
   /** The connection goes away (a fault, or the redirector disconnecting). */
@@ -162,6 +183,7 @@ export class SmbConnection {
         return;
       }
       if (m.kind === "cancel") {
+        this.network.record(this, "cancel", m.id, m.name);
         const c = this.cancels.get(m.id);
         this.cancels.delete(m.id);
         c?.();
@@ -169,6 +191,7 @@ export class SmbConnection {
       }
       let replied = false;
       const { id, name } = m;
+      this.network.record(this, "request", id, name);
       const call: ServerCall = {
         server: this.server,
         connection: this,
@@ -177,6 +200,10 @@ export class SmbConnection {
           if (replied) throw new Error(`memsmb: request #${id} (${name}) on connection ${this.id} replied twice`);
           replied = true;
           this.cancels.delete(id);
+          if (this.network.recording) {
+            const st = (response as { status?: unknown } | null)?.status;
+            this.network.record(this, "reply", id, name, typeof st === "number" ? st : undefined, this.dropped);
+          }
           if (this.dropped) return;
           this.network.transmit(this, () => k.KeInsertQueue(this.toClient, { kind: "response", id, response }));
         },
@@ -197,6 +224,7 @@ export class SmbConnection {
         // Every request in flight fails.
         for (const [id, o] of [...this.outstanding]) {
           this.outstanding.delete(id);
+          this.network.record(this, "response", id, o.name, DISCONNECTED.status);
           o.onResponse(DISCONNECTED);
         }
         // Requests sent after the drop are answered from the queue; keep serving them.
@@ -205,6 +233,10 @@ export class SmbConnection {
       const o = this.outstanding.get(m.id);
       if (!o) continue;
       this.outstanding.delete(m.id);
+      if (this.network.recording) {
+        const st = (m.response as { status?: unknown } | null)?.status;
+        this.network.record(this, "response", m.id, o.name, typeof st === "number" ? st : undefined);
+      }
       o.onResponse(m.response);
     }
   }
@@ -219,6 +251,9 @@ export class SmbNetwork {
   dropAtMessage: number;
   readonly connections: SmbConnection[] = [];
   readonly events: NetworkEvent[] = [];
+  /** Messages as delivered, when NetworkOptions.record is set (empty otherwise). */
+  readonly log: NetworkMessage[] = [];
+  readonly recording: boolean;
   private readonly prng: Prng;
   private messages = 0;
   private readonly processes = new Map<string, ReturnType<Kernel["createProcess"]>>();
@@ -230,7 +265,29 @@ export class SmbNetwork {
     this.jitter = options.jitter ?? 0;
     this.dropProbability = options.dropProbability ?? 0;
     this.dropAtMessage = options.dropAtMessage ?? 0;
+    this.recording = options.record ?? false;
     this.prng = k.prng.fork("memsmb network");
+  }
+
+  /** Log a delivered message (NetworkOptions.record). */
+  record(
+    c: SmbConnection,
+    what: NetworkMessage["what"],
+    id: number,
+    name: string,
+    status?: NTSTATUS,
+    lost = false,
+  ): void {
+    if (!this.recording) return;
+    this.log.push({
+      time: this.k.now,
+      connection: c.id,
+      what,
+      id,
+      name,
+      ...(status !== undefined ? { status } : {}),
+      ...(lost ? { lost } : {}),
+    });
   }
 
   serverProcess(name: string): ReturnType<Kernel["createProcess"]> {

@@ -127,6 +127,8 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   private readonly dpcLatency: number;
   private readonly canCompleteAtDpcLevel: boolean;
   device: RDBSS_DEVICE_OBJECT<NulExtensions> | null = null;
+  /** What RxUnregisterMinirdr found still alive when the driver was unloaded (null before unload). */
+  leftAtUnload: string[] | null = null;
   /** The control plane; its localConnections is the WDK sample's drive-letter table. */
   readonly control: ConnectionControlPlane;
   private readonly notifies = new Set<PendingNotify>();
@@ -183,6 +185,10 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
     if (!r.device) throw new Error(`RxRegisterMinirdr failed: ${r.errors.join("; ")}`);
     this.device = r.device;
     this.control.device = r.device as unknown as RDBSS_DEVICE_OBJECT;
+    // DriverUnload: RxUnregisterMinirdr force-finalizes what is left and reports it (a leak at unload).
+    driver.DriverUnload = async () => {
+      if (this.device) this.leftAtUnload = await this.rx.RxUnregisterMinirdr(this.device as unknown as RDBSS_DEVICE_OBJECT);
+    };
     return r.status;
   }
 

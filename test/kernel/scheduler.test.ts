@@ -365,5 +365,5 @@ test("the trace records thread creation, switches, waits, wakes and exits in ord
     "thread.exit waiter",
   ]);
   // Trace lines carry the sequence number, virtual time and thread id.
-  t.regex(k.trace.lines()[0] ?? "", /^0 t=0 T-1 thread\.create waiter \{"id":1,"process":"p"\}$/);
+  t.regex(k.trace.lines()[0] ?? "", /^0 t=0 T-1 thread\.create waiter \{"id":1,"process":"p","pid":8\}$/);
 });

@@ -4,6 +4,7 @@
 export {
   CLUSTER_SIZE,
   DEFAULT_CAPACITY,
+  normalizeImage,
   type FileImage,
   type ServerImage,
   ServerImageError,
