@@ -2,6 +2,10 @@
  * Building an emulator: kernel, I/O manager with MUP, and RDBSS, wired together. `boot()` runs the system start
  * (MUP's DriverEntry) to completion.
  */
+// From the modules themselves, not the faults index: that one also exports the zod schema, which the kernel
+// does not need (zod is loaded only by code that parses scenarios or fault specs).
+import { FaultInjector } from "./faults/injector.js";
+import type { FaultSpec } from "./faults/spec.js";
 import { bootIo, type IoSystem } from "./io/index.js";
 import {
   type CheckMode,
@@ -23,6 +27,8 @@ export interface EmulatorOptions {
   readonly maxSteps?: number;
   readonly maxTime?: number;
   readonly workers?: FullKernelOptions["workers"];
+  /** A fault plan (docs/FAULTS.md), installed from the start: `em.k.faults.records` lists what was injected. */
+  readonly faults?: readonly FaultSpec[];
 }
 
 export interface Emulator {
@@ -41,6 +47,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
     ...(options.maxTime !== undefined ? { maxTime: options.maxTime } : {}),
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
   });
+  if (options.faults !== undefined && options.faults.length > 0) new FaultInjector(options.faults, k.seed).attach(k);
   const sys = bootIo(k);
   const rx = new Rdbss(k, sys, {
     ...(options.profile !== undefined ? { profile: options.profile } : {}),

@@ -15,6 +15,17 @@ export {
   nulmrxModule,
 } from "../miniredirs/index.js";
 export { bootEmulator, createEmulator, type Emulator, type EmulatorOptions, inSystemThread } from "./boot.js";
+export {
+  type ExploreOptions,
+  type ExploreResult,
+  explore,
+  type ReplayFile,
+  readReplayFile,
+  replayRun,
+  type ShrinkResult,
+  shrinkFailure,
+  writeReplayFile,
+} from "./explore/index.js";
 export * as io from "./io/index.js";
 export * as kernel from "./kernel/index.js";
 export {
@@ -47,6 +58,8 @@ export {
   scenarioJsonSchema,
 } from "./scenario/index.js";
 export { toChromeTrace, writeChromeTrace } from "./trace/perfetto.js";
+export * as verifier from "./verifier/index.js";
+export { CATALOGUE, CHECK_SWITCHES, type CheckEntry, type CheckSwitch, DEFAULT_MODES } from "./verifier/index.js";
 
 import { stringify } from "yaml";
 import { type LoadOptions, type LoadResult, parseScenario } from "./scenario/index.js";

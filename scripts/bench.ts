@@ -6,8 +6,13 @@
  *   npm run bench [-- --json] [-- --quick]
  */
 import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { bootEmulator, createEmulator, inSystemThread } from "../emulator/boot.js";
 import { bootIo, FILE_DEVICE_UNKNOWN, type IRP, IRP_MJ_READ } from "../emulator/io/index.js";
 import { EventType, Kernel, type KThread, STATUS } from "../emulator/kernel/index.js";
+import { LockHoldingState, type RDBSS_DEVICE_OBJECT } from "../emulator/rdbss/index.js";
+import { loadScenarioFile, runScenario } from "../emulator/scenario/index.js";
+import { loadNulMrx } from "../miniredirs/nulmrx/index.js";
 
 interface Case {
   readonly name: string;
@@ -44,6 +49,54 @@ async function inThread(body: (k: Kernel, t: KThread) => Promise<number> | numbe
 
 function elapsed(start: bigint): number {
   return Number(process.hrtime.bigint() - start);
+}
+
+/**
+ * RxReference + RxDereference pairs on a V_NET_ROOT (netname table held, so the count never reaches the
+ * finalization threshold), in an emulator with nulmrx loaded; `ledger` switches the reference ledger.
+ */
+async function referencePairs(n: number, ledger: boolean): Promise<number> {
+  const em = createEmulator({ checks: { ledger: ledger ? "stop" : "off" } });
+  await bootEmulator(em);
+  await inSystemThread(em, "load", () => loadNulMrx(em));
+  const dev = em.rx.devices[0] as RDBSS_DEVICE_OBJECT;
+  const r = await inSystemThread(em, "bench", async () => {
+    const rx = em.rx;
+    const lock = dev.pRxNetNameTable.TableLock;
+    await rx.acquire(lock, true);
+    const sc = rx.RxCreateSrvCall(null, "\\bench", null);
+    if (sc === null) throw new Error("RxCreateSrvCall failed");
+    const nr = rx.RxCreateNetRoot(sc, "\\share");
+    if (nr === null) throw new Error("RxCreateNetRoot failed");
+    const vnr = rx.RxCreateVNetRoot(null, nr, "\\;B:0\\bench\\share", "B:", "");
+    if (vnr === null) throw new Error("RxCreateVNetRoot failed");
+    rx.RxReference(vnr);
+    const s = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      rx.RxReference(vnr);
+      await rx.RxDereference(vnr, LockHoldingState.LHS_ExclusiveLockHeld);
+    }
+    const ns = elapsed(s);
+    rx.release(lock);
+    return ns;
+  });
+  if (r.run.stop) throw new Error(r.run.stop.format());
+  return r.value as number;
+}
+
+const SCENARIO = fileURLToPath(new URL("../fixtures/scenarios/net-use-basic.yaml", import.meta.url));
+
+/** Whole scenario runs (memsmb: net use, create, write, read, close, delete, teardown), per run. */
+async function scenarioRuns(n: number, ledger: boolean): Promise<number> {
+  const loaded = loadScenarioFile(SCENARIO);
+  if (!loaded.ok) throw new Error(`cannot load ${SCENARIO}`);
+  const iters = Math.max(1, Math.floor(n / 200_000));
+  const s = process.hrtime.bigint();
+  for (let i = 0; i < iters; i++) {
+    const report = await runScenario(loaded.loaded, { checks: { ledger: ledger ? "stop" : "off" } });
+    if (!report.passed) throw new Error(`${SCENARIO} failed: ${report.failures[0]}`);
+  }
+  return (elapsed(s) / iters) * n;
 }
 
 const cases: Case[] = [
@@ -85,6 +138,24 @@ const cases: Case[] = [
           k.ExReleaseResourceLite(r);
         }
         return elapsed(s);
+      }),
+  },
+  {
+    name: "ERESOURCE exclusive acquire+release holding another (lock-order graph)",
+    key: "eresourceNested",
+    run: (n) =>
+      inThread((k) => {
+        const outer = k.ExInitializeResourceLite("bench outer", "outer");
+        const r = k.ExInitializeResourceLite("bench inner", "inner");
+        if (k.ExAcquireResourceExclusiveLite(outer, true) !== true) throw new Error("contended");
+        const s = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) {
+          if (k.ExAcquireResourceExclusiveLite(r, true) !== true) throw new Error("contended");
+          k.ExReleaseResourceLite(r);
+        }
+        const ns = elapsed(s);
+        k.ExReleaseResourceLite(outer);
+        return ns;
       }),
   },
   {
@@ -167,6 +238,26 @@ const cases: Case[] = [
       if (r.stop) throw new Error(r.stop.format());
       return (ns / (2 * iters)) * n;
     },
+  },
+  {
+    name: "RxReference + RxDereference (ledger off)",
+    key: "refPairLedgerOff",
+    run: (n) => referencePairs(n, false),
+  },
+  {
+    name: "RxReference + RxDereference (ledger on)",
+    key: "refPairLedgerOn",
+    run: (n) => referencePairs(n, true),
+  },
+  {
+    name: "scenario net-use-basic.yaml, per run (ledger off)",
+    key: "scenarioLedgerOff",
+    run: (n) => scenarioRuns(n, false),
+  },
+  {
+    name: "scenario net-use-basic.yaml, per run (ledger on)",
+    key: "scenarioLedgerOn",
+    run: (n) => scenarioRuns(n, true),
   },
 ];
 

@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import { type FaultSpec, parseFaultSpecs } from "../emulator/faults/index.js";
 import type { CheckMode } from "../emulator/kernel/index.js";
 import { allStatuses, statusHex } from "../emulator/kernel/index.js";
 import { objectGraph, objectGraphDot } from "../emulator/rdbss/index.js";
@@ -19,14 +20,16 @@ import {
 } from "../emulator/scenario/index.js";
 import { createLogger, isLogLevel, type Logger, type TraceEvent } from "../emulator/trace/index.js";
 import { writeChromeTrace } from "../emulator/trace/perfetto.js";
+import { CHECK_SWITCHES } from "../emulator/verifier/index.js";
 import { BUILTIN_MINIRDRS } from "../miniredirs/index.js";
 import { runDemo } from "./demo.js";
+import { cmdExplore, cmdReplay, EXPLORE_CLI_OPTIONS, EXPLORE_HELP } from "./explore-cli.js";
 
 const HELP = `rdbss — a deterministic emulator of the Windows I/O manager, RDBSS and network mini-redirectors
 
 Usage:
   rdbss run FILE|DIR... [--seed N] [--profile docs|reactos] [--json] [--trace OUT.json] [--quiet|--summary]
-                        [--check NAME=stop|record|off]... [--log-level L]
+                        [--check NAME=stop|record|off]... [--fault SPEC]... [--log-level L]
       Run scenarios (YAML or JSON; a folder runs every scenario in it). Exit 0 when all pass, 1 when one
       fails, 2 when a file is invalid (then nothing runs).
   rdbss check FILE|DIR...
@@ -40,7 +43,7 @@ Usage:
       The built-in mini-redirectors, their IOCTLs and capabilities, and the known NTSTATUS values.
   rdbss demo [--seed N] [--strategy fifo|random]
       A guided tour of the kernel, the I/O manager, RDBSS and a broken mini-redirector.
-  rdbss help
+${EXPLORE_HELP}  rdbss help
       Show this text.
 
 Options:
@@ -51,6 +54,9 @@ Options:
   --quiet           one line per scenario (and its failures) instead of the step-by-step report
   --summary         like --quiet, plus a totals line
   --check N=M       set a check's mode (stop, record or off), as Driver Verifier options
+  --fault SPEC      inject a fault while the steps run (repeatable; docs/FAULTS.md): SITE@N (the Nth hit),
+                    SITE@N..M, SITE~P (seeded probability), then ,status=S ,action=A ,delay=D; SITE may be a
+                    glob. e.g. --fault RxCreateNetFcb@2  --fault 'RxCreate*@1'  --fault transport.send~0.05
   --log-level L     trace, debug, info, warn (default), error, fatal, silent — logs go to stderr
 `;
 
@@ -99,9 +105,16 @@ function parseChecks(list: readonly string[]): Record<string, CheckMode> {
   for (const c of list) {
     const m = /^([\w.-]+)=(stop|record|off)$/.exec(c);
     if (!m) throw new UsageError(`--check takes NAME=stop|record|off, got "${c}"`);
+    if (!((m[1] as string) in CHECK_SWITCHES)) throw new UsageError(`--check: unknown check "${m[1]}" (docs/CHECKS.md lists them)`);
     out[m[1] as string] = m[2] as CheckMode;
   }
   return out;
+}
+
+function parseFaults(list: readonly string[]): FaultSpec[] {
+  const r = parseFaultSpecs(list);
+  if ("error" in r) throw new UsageError(`--fault ${r.error}`);
+  return r.specs;
 }
 
 interface Io {
@@ -119,6 +132,7 @@ async function cmdRun(files: readonly string[], values: Record<string, unknown>,
   const json = values.json === true;
   const quiet = values.quiet === true || values.summary === true;
   const checks = parseChecks((values.check as string[] | undefined) ?? []);
+  const faults = parseFaults((values.fault as string[] | undefined) ?? []);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   const profile = values.profile as "docs" | "reactos" | undefined;
   let failed = 0;
@@ -129,6 +143,7 @@ async function cmdRun(files: readonly string[], values: Record<string, unknown>,
       ...(seed !== undefined ? { seed } : {}),
       ...(profile !== undefined ? { profile } : {}),
       checks,
+      ...(faults.length > 0 ? { faults } : {}),
       trace: trace !== undefined,
       onStep: (s) => {
         if (log.isLevelEnabled("debug"))
@@ -216,10 +231,12 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
         quiet: { type: "boolean", short: "q" },
         summary: { type: "boolean" },
         check: { type: "string", multiple: true },
+        fault: { type: "string", multiple: true },
         at: { type: "string" },
         format: { type: "string" },
         "log-level": { type: "string", short: "l" },
         help: { type: "boolean", short: "h" },
+        ...EXPLORE_CLI_OPTIONS,
       },
     });
   } catch (e) {
@@ -267,6 +284,10 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     case "list":
       return cmdList(io);
+    case "explore":
+      return cmdExplore(files, values, io);
+    case "replay":
+      return cmdReplay(files, values, io);
     case "demo": {
       const seed = Number(values.seed ?? "1");
       const strategy = String(values.strategy ?? "fifo");

@@ -641,7 +641,7 @@ export class SystemServices {
       },
       opts,
     );
-    return { ...r, Buffer: buffer };
+    return { Status: r.Status, Information: r.Information, request: r.request, Buffer: buffer };
   }
 
   // ------------------------------------------------------------ device and file-system control

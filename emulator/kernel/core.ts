@@ -4,7 +4,8 @@
  * scheduling points, so a run is a pure function of (program, seed, strategy) and can be replayed from the
  * recorded choice list.
  */
-import { Trace, type TraceKind } from "../trace/index.js";
+import type { FaultInjector } from "../faults/index.js";
+import { Trace, type TraceKind } from "../trace/events.js"; // not the index: it loads pino and the exporters
 import { BUGCHECK } from "./bugcodes.js";
 import { DISPATCH_LEVEL, irqlName, PASSIVE_LEVEL } from "./irql.js";
 import type { DispatcherObject, WaitBlock, WaitReason } from "./object.js";
@@ -32,7 +33,7 @@ export const KERNEL_CHECKS = {
   threadExit: "A thread ending at raised IRQL, inside a critical region, or holding locks.",
   systemService: "A system service returning to user mode at raised IRQL, in a critical region, or holding locks.",
   lockOrder:
-    "A waiting ERESOURCE acquisition against a declared lock order (lock classes ranked by setLockRank), reported before it can deadlock.",
+    "Lock order: a waiting acquisition against the declared ranks (setLockRank), and the lockdep-style graph over lock classes (ERESOURCE, FAST_MUTEX, KMUTEX, spin locks) reporting the first cycle, before it can deadlock.",
   workItem: "Work-queue protocol: re-queuing a queued item, a worker returning at raised IRQL.",
 } as const;
 
@@ -88,6 +89,8 @@ export class KernelCore {
   readonly prng: Prng;
   readonly strategy: SchedulingStrategy;
   readonly trace: Trace;
+  /** The fault plan (emulator/faults), or null: every fault site tests this once and goes on when it is null. */
+  faults: FaultInjector | null = null;
   /** Virtual time in 100 ns units since boot. */
   now = 0;
   /** The running thread (or the DPC pseudo-thread while DPCs run); null between runs. */
@@ -120,6 +123,10 @@ export class KernelCore {
   /** Hot-path check switches. */
   checkIrql = true;
   checkLocks = true;
+  /** The lock-order graph (check "lockOrder") is on. */
+  checkLockGraph = true;
+  /** The scenario step most recently started on any thread (set by the scenario runner), for reports. */
+  stepLabel: string | null = null;
   private readonly addresses = new WeakMap<object, bigint>();
   private nextAddress = 0xffffa00000100000n;
   private readonly pick: MutablePickContext;
@@ -147,6 +154,12 @@ export class KernelCore {
     this.checkModes.set(check, mode);
     if (check === "irql") this.checkIrql = mode !== "off";
     if (check === "locks") this.checkLocks = mode !== "off";
+    if (check === "lockOrder") this.checkLockGraph = mode !== "off";
+  }
+
+  /** Declare a check's default mode: applies unless a mode was set for it explicitly (before or after). */
+  setCheckDefault(check: string, mode: CheckMode): void {
+    if (!this.checkModes.has(check)) this.setCheck(check, mode);
   }
 
   checkMode(check: string): CheckMode {

@@ -20,6 +20,14 @@ export {
   type KernelDdiName,
   type WorkerLimits,
 } from "./kernel.js";
+export {
+  describeEdge,
+  describeInversion,
+  LockClassNode,
+  LockDep,
+  type LockOrderEdge,
+  type LockOrderInversion,
+} from "./lockdep.js";
 export { DispatcherObject, WaitBlock, type WaitReason } from "./object.js";
 export { hashString, Prng } from "./prng.js";
 export * from "./status.js";

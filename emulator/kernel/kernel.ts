@@ -10,6 +10,7 @@
 import { BUGCHECK, VERIFIER_C4, WORKER_INVALID_CODES } from "./bugcodes.js";
 import { KDPC, KernelCore, type KernelOptions } from "./core.js";
 import { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, irqlName, isValidIrql, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
+import { describeInversion, LockDep } from "./lockdep.js";
 import { type DispatcherObject, WaitBlock } from "./object.js";
 import { BugCheckError } from "./stop.js";
 import {
@@ -536,6 +537,9 @@ export class Kernel extends KernelCore {
         );
       }
     }
+    if (this.checkLockGraph && t.held.length !== 0 && timeout !== 0) {
+      for (const o of objects) if (o instanceof KMUTEX && o.owner !== t) this.lockGraph(t, o, name);
+    }
     // Satisfied at once?
     if (waitAll) {
       if (objects.every((o) => o.isSignaledFor(t))) {
@@ -616,6 +620,8 @@ export class Kernel extends KernelCore {
   }
 
   private acquireFastMutex(t: KThread, m: FAST_MUTEX, unsafe: boolean): Promise<void> | undefined {
+    if (this.checkLockGraph && t.held.length !== 0 && m.owner !== t)
+      this.lockGraph(t, m, unsafe ? "ExAcquireFastMutexUnsafe" : "ExAcquireFastMutex");
     if (m.owner === t && this.checkLocks) {
       this.violation(
         "locks",
@@ -750,6 +756,7 @@ export class Kernel extends KernelCore {
   }
 
   private takeSpinLock(t: KThread, lock: KSPIN_LOCK, name: string): void {
+    if (this.checkLockGraph && t.held.length !== 0 && lock.owner !== t) this.lockGraph(t, lock, name);
     if (lock.owner !== null && this.checkLocks) {
       this.violation(
         "locks",
@@ -837,11 +844,35 @@ export class Kernel extends KernelCore {
     this.lockRanks.set(lockClass, rank);
   }
 
-  /** A blocking acquisition of `res` while holding a lock of a higher-ranked class inverts the declared order. */
+  /** The lock-order graph over lock classes (check "lockOrder"; see lockdep.ts). */
+  readonly lockdep = new LockDep();
+
+  /**
+   * A blocking acquisition of `res`: against the declared ranks (a lower-ranked class while holding a higher one),
+   * then into the lock-order graph (an inversion the first time a cycle closes, reported unless the rank check
+   * already reported this acquisition).
+   */
   private checkLockOrder(t: KThread, res: ERESOURCE, name: string): void {
-    if (this.lockRanks.size === 0) return;
+    const ranked = this.lockRanks.size !== 0 && this.checkLockRank(t, res, name);
+    if (this.checkLockGraph && t.held.length !== 0) this.lockGraph(t, res, name, ranked);
+  }
+
+  /** Record the lock-order edges of a blocking acquisition by `t`; report the first cycle a new edge closes. */
+  private lockGraph(t: KThread, lock: LockLike, ddi: string, quiet = false): void {
+    const inv = this.lockdep.acquire(t, lock, ddi, this.now, t.stepLabel ?? this.stepLabel);
+    if (inv === null || quiet) return;
+    this.violation(
+      "lockOrder",
+      BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+      [DV.LOCK_HIERARCHY_VIOLATION, this.addressOf(lock), this.addressOf(inv.heldLock), 0n],
+      describeInversion(inv),
+    );
+  }
+
+  /** A blocking acquisition of `res` while holding a lock of a higher-ranked class inverts the declared order. */
+  private checkLockRank(t: KThread, res: ERESOURCE, name: string): boolean {
     const want = this.lockRanks.get(res.lockClass);
-    if (want === undefined) return;
+    if (want === undefined) return false;
     for (const h of t.held) {
       if (!(h.lock instanceof ERESOURCE) || h.lock === res) continue;
       const have = this.lockRanks.get(h.lock.lockClass);
@@ -856,8 +887,9 @@ export class Kernel extends KernelCore {
         [DV.LOCK_HIERARCHY_VIOLATION, this.addressOf(res), this.addressOf(h.lock), 0n],
         `${name}: thread "${t.name}" waits for ${res.lockClass} "${res.name}" while holding ${h.lock.lockClass} "${h.lock.name}". The documented order is ${order}; taking them the other way round can deadlock against a thread that follows the order.`,
       );
-      return;
+      return true;
     }
+    return false;
   }
 
   /**
@@ -967,6 +999,10 @@ export class Kernel extends KernelCore {
 
   private checkResourceUsable(res: ERESOURCE, name: string): void {
     if (res.deleted) {
+      if (res.useAfterDelete !== null) {
+        res.useAfterDelete(name);
+        return;
+      }
       this.violation(
         "locks",
         BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
@@ -991,6 +1027,10 @@ export class Kernel extends KernelCore {
   }
 
   private releaseResource(res: ERESOURCE, owner: ResourceOwner, caller: KThread, name: string): void {
+    if (res.deleted && res.useAfterDelete !== null) {
+      res.useAfterDelete(name);
+      return;
+    }
     if (res.exclusiveOwner === owner) {
       if (--res.exclusiveCount === 0) {
         res.exclusiveOwner = null;

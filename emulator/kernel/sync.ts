@@ -3,6 +3,7 @@
  * ExAcquireResourceExclusiveLite …) live on the Kernel class, which checks IRQL and ownership rules.
  */
 import type { KDPC } from "./core.js";
+import type { LockClassNode } from "./lockdep.js";
 import { DispatcherObject, type WaitReason } from "./object.js";
 import type { KThread, LockLike } from "./thread.js";
 import type { TimerEntry } from "./timers.js";
@@ -37,6 +38,7 @@ export class KMUTEX extends DispatcherObject implements LockLike {
   readonly objectType = "KMUTEX";
   readonly lockType = "KMUTEX";
   readonly level: number;
+  lockClassNode: LockClassNode | null = null;
   owner: KThread | null = null;
   recursion = 0;
   constructor(level = 0, name = "mutex") {
@@ -89,6 +91,7 @@ export class KTIMER extends DispatcherObject {
 export class FAST_MUTEX implements LockLike {
   readonly lockType = "FAST_MUTEX";
   readonly name: string;
+  lockClassNode: LockClassNode | null = null;
   owner: KThread | null = null;
   oldIrql = 0;
   /** Acquired with ExAcquireFastMutexUnsafe (no IRQL raise). */
@@ -106,6 +109,7 @@ export class FAST_MUTEX implements LockLike {
 export class KSPIN_LOCK implements LockLike {
   readonly lockType = "KSPIN_LOCK";
   readonly name: string;
+  lockClassNode: LockClassNode | null = null;
   owner: KThread | null = null;
   constructor(name = "spin lock") {
     this.name = name;
@@ -144,6 +148,12 @@ export class ERESOURCE implements LockLike {
   deleted = false;
   /** Lock class for ordering checks (e.g. "netname table", "FCB table", "FCB"); defaults to the name. */
   readonly lockClass: string;
+  lockClassNode: LockClassNode | null = null;
+  /**
+   * Called instead of the generic "used after ExDeleteResourceLite" report when the resource was retired with the
+   * structure that contained it (RDBSS: an FCB's resources after its final free → a tombstone report).
+   */
+  useAfterDelete: ((ddi: string) => void) | null = null;
   constructor(name = "resource", lockClass?: string) {
     this.name = name;
     this.lockClass = lockClass ?? name;

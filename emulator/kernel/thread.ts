@@ -3,6 +3,7 @@
  * the scheduler hands it control, and gives control back only at scheduling points (a wait, a contended lock, a
  * yield point, its exit).
  */
+import type { LockClassNode } from "./lockdep.js";
 import { DispatcherObject, type WaitReason } from "./object.js";
 
 export const ThreadState = {
@@ -49,6 +50,8 @@ export interface LockLike {
   readonly lockType: string;
   readonly name: string;
   owners(): readonly KThread[];
+  /** The lock-order graph's class node for this lock, cached on first use (see lockdep.ts). */
+  lockClassNode?: LockClassNode | null;
 }
 
 export type ThreadEntry = (thread: KThread) => Promise<void> | void;
@@ -82,6 +85,8 @@ export class KThread extends DispatcherObject {
   error: unknown = undefined;
   /** Free-form per-thread data for higher layers (I/O manager's current IRP, RDBSS top-level context …). */
   readonly tls: Map<string, unknown> = new Map();
+  /** The scenario step this thread is running ("steps[2] t.yaml:14"), set by the scenario runner; for reports. */
+  stepLabel: string | null = null;
 
   constructor(id: number, name: string, process: KProcess, entry: ThreadEntry, isDpcContext = false) {
     super(name);

@@ -104,12 +104,15 @@ const CONSTRUCTION_TIMEOUT = -60 * 10_000_000;
 
 type CommonRoutine = (ctx: RX_CONTEXT) => Promise<NTSTATUS>;
 
+/** "MRxLowIOSubmit[LOWIO_OP_READ]" … built once per operation (the MRx call's name, a Map key on every call). */
+const LOWIO_SUBMIT_NAMES: string[] = [];
+
 export class RdbssFsd {
   readonly rx: Rdbss;
-  /** IRP → RX_CONTEXT, for the IRP cancel routine. */
-  private readonly contextOfIrp = new WeakMap<IRP, RX_CONTEXT>();
   /** Per-object transition events (RxWaitForStableCondition). */
   private readonly transitions = new WeakMap<RxNode, KEVENT>();
+  /** The common routine of each major function, made once (not a new closure per IRP). */
+  private readonly commonRoutines: (CommonRoutine | undefined)[] = [];
 
   constructor(rx: Rdbss) {
     this.rx = rx;
@@ -150,11 +153,30 @@ export class RdbssFsd {
       io.IoCompleteRequest(irp);
       return S.STATUS_PENDING;
     }
+    // Fault site RxCreateRxContext: RxFsdCommonDispatch completes the IRP with STATUS_INSUFFICIENT_RESOURCES. CLEANUP
+    // and CLOSE are not consulted: the I/O manager cannot fail them (the FCB would be stranded).
+    if (
+      this.k.faults !== null &&
+      major !== IRP_MJ.IRP_MJ_CLEANUP &&
+      major !== IRP_MJ.IRP_MJ_CLOSE &&
+      this.k.faults.hit("RxCreateRxContext", `IRP#${irp.id} ${IRP_MJ_NAMES[major] ?? major}`) !== null
+    ) {
+      irp.IoStatus.Status = S.STATUS_INSUFFICIENT_RESOURCES;
+      irp.IoStatus.Information = 0;
+      io.IoCompleteRequest(irp);
+      return S.STATUS_INSUFFICIENT_RESOURCES;
+    }
     const ctx = this.createContext(dev, irp, sp);
-    const common = this.commonRoutine(major);
+    let common = this.commonRoutines[major];
+    if (common === undefined) {
+      common = this.commonRoutine(major);
+      this.commonRoutines[major] = common;
+    }
     ctx.ResumeRoutine = common;
     if (major !== IRP_MJ.IRP_MJ_CLEANUP && major !== IRP_MJ.IRP_MJ_CLOSE) {
-      io.IoSetCancelRoutine(irp, (d, i) => this.cancelRoutine(d, i));
+      // The IRP's cancel routine carries its RX_CONTEXT. (An IRP → RX_CONTEXT WeakMap, as before, made V8's scavenger
+      // keep every IRP and context alive into the old generation: several times the GC time on the IRP path.)
+      io.IoSetCancelRoutine(irp, (_d, i) => this.cancelRoutine(i, ctx));
       if (irp.Cancel && io.IoSetCancelRoutine(irp, null) !== null) {
         ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
       }
@@ -246,7 +268,6 @@ export class RdbssFsd {
       } else if (fo?.FsContext2 instanceof V_NET_ROOT && notify) {
         ctx.NotifyChangeDirectory.pVNetRoot = fo.FsContext2;
       }
-      this.contextOfIrp.set(irp, ctx);
     }
     this.rx.ActiveContexts.add(ctx);
     dev.NumberOfActiveContexts++;
@@ -272,8 +293,8 @@ export class RdbssFsd {
     try {
       return await routine(ctx);
     } finally {
-      if (prev === undefined) t.tls.delete("RxContext");
-      else t.tls.set("RxContext", prev);
+      // Restored, or set back to undefined (read as "no context"): no Map delete + re-insert churn per IRP.
+      t.tls.set("RxContext", prev);
     }
   }
 
@@ -316,6 +337,12 @@ export class RdbssFsd {
     );
     if (!NT_SUCCESS(st)) {
       ctx.ReferenceCount--;
+      // The IRP is already marked pending: complete it with the failure here and report STATUS_PENDING, as a
+      // pended IRP must be (returning the failure would break the pending protocol).
+      if (irp?.markedPending[irp.CurrentLocation]) {
+        this.completeRequest(ctx, st);
+        return S.STATUS_PENDING;
+      }
       return st;
     }
     return S.STATUS_PENDING;
@@ -338,10 +365,9 @@ export class RdbssFsd {
   }
 
   /** RxCancelRoutine: the IRP's cancel routine. Marks the context cancelled; its MRx cancel routine runs at PASSIVE. */
-  private cancelRoutine(_dev: DEVICE_OBJECT, irp: IRP): void {
+  private cancelRoutine(irp: IRP, ctx: RX_CONTEXT): void {
     this.io.IoReleaseCancelSpinLock(irp.CancelIrql);
-    const ctx = this.contextOfIrp.get(irp);
-    if (!ctx || ctx.completed) return;
+    if (ctx.completed) return;
     ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
     if (ctx.MRxCancelRoutine === null) return;
     const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
@@ -531,8 +557,14 @@ export class RdbssFsd {
     ctx.Create.pVNetRoot = null;
     ctx.Create.pNetRoot = null;
     ctx.Create.pSrvCall = null;
-    if (vnr && !vnr.freed) await this.rx.RxDereference(vnr, LockHoldingState.LHS_LockNotHeld);
-    if (sc && !sc.freed) await this.rx.RxDereference(sc, LockHoldingState.LHS_LockNotHeld);
+    if (vnr && !vnr.freed) {
+      this.rx.verifier.drop(vnr, "create context (Create.pVNetRoot)", "RxFindOrConstructVirtualNetRoot");
+      await this.rx.RxDereference(vnr, LockHoldingState.LHS_LockNotHeld);
+    }
+    if (sc && !sc.freed) {
+      this.rx.verifier.drop(sc, "create context (Create.pSrvCall)");
+      await this.rx.RxDereference(sc, LockHoldingState.LHS_LockNotHeld);
+    }
   }
 
   /**
@@ -670,6 +702,7 @@ export class RdbssFsd {
       }
       if (!srvCall) {
         srvCall = this.rx.RxCreateSrvCall(ctx, server, null, connectionId);
+        if (srvCall === null) return S.STATUS_INSUFFICIENT_RESOURCES;
         this.rx.referenceInternal(srvCall, "create context (Create.pSrvCall)");
         ctx.Create.pSrvCall = srvCall;
         const st = await this.constructSrvCall(ctx, srvCall);
@@ -692,14 +725,21 @@ export class RdbssFsd {
         netRootName = r.NetRootName;
         if (!netRootName.toUpperCase().startsWith(server.toUpperCase())) netRootName = server + netRootName;
       }
+      // RxFindOrCreateConnections: a NULL NET_ROOT or V_NET_ROOT is STATUS_INSUFFICIENT_RESOURCES; a NET_ROOT built
+      // for a V_NET_ROOT that could not be is finalized at once (RxFinalizeNetRoot(NetRoot, TRUE, TRUE)), before
+      // anyone can see it (the netname table is held exclusive throughout).
+      const newNetRoot = netRoot === null;
       if (!netRoot) {
         netRoot = this.rx.RxCreateNetRoot(srvCall, netRootName, 0, connectionId);
-        if (netRoot === null) return S.STATUS_OBJECT_NAME_INVALID;
+        if (netRoot === null) return S.STATUS_INSUFFICIENT_RESOURCES;
         netRoot.Condition = Condition.Condition_InTransition;
       }
       const vnrName = prefix + netRoot.pNetRootName;
       const vnr = this.rx.RxCreateVNetRoot(ctx, netRoot, vnrName, prefix, "", connectionId);
-      if (vnr === null) return S.STATUS_INSUFFICIENT_RESOURCES;
+      if (vnr === null) {
+        if (newNetRoot) await this.rx.RxFinalizeNetRoot(netRoot, true, true);
+        return S.STATUS_INSUFFICIENT_RESOURCES;
+      }
       this.rx.referenceInternal(vnr, "create context (Create.pVNetRoot)");
       vnr.Condition = Condition.Condition_InTransition;
       ctx.Create.pVNetRoot = vnr;
@@ -802,6 +842,13 @@ export class RdbssFsd {
       );
       if (!NT_SUCCESS(w)) status = w;
     }
+    // RDBSS is done with the calldown: a mini-redirector touching it later uses freed memory.
+    this.rx.verifier.buryCalldown(cb, `MRX_SRVCALL_CALLBACK_CONTEXT of ${srvCall.label()}`, "RxConstructSrvCall", [
+      "SrvCalldownStructure",
+    ]);
+    this.rx.verifier.buryCalldown(calldown, `MRX_SRVCALLDOWN_STRUCTURE of ${srvCall.label()}`, "RxConstructSrvCall", [
+      "CallBack",
+    ]);
     await this.rx.acquire(table.TableLock, true);
     srvCall.Status = status;
     this.updateCondition(srvCall, NT_SUCCESS(status) ? Condition.Condition_Good : Condition.Condition_Bad);
@@ -885,6 +932,10 @@ export class RdbssFsd {
     const status = !nrOk ? cnc.NetRootStatus : cnc.VirtualNetRootStatus;
     vnr.ConstructionStatus = nrOk && vnrOk ? S.STATUS_SUCCESS : status;
     this.updateCondition(vnr, nrOk && vnrOk ? Condition.Condition_Good : Condition.Condition_Bad);
+    // RDBSS is done with the context: a mini-redirector touching it later uses freed memory (pattern 8).
+    this.rx.verifier.buryCalldown(cnc, `MRX_CREATENETROOT_CONTEXT of ${vnr.label()}`, "RxConstructNetRoot", [
+      "Callback",
+    ]);
     return nrOk && vnrOk ? S.STATUS_SUCCESS : status;
   }
 
@@ -952,10 +1003,12 @@ export class RdbssFsd {
       if (fcb) fcb.NodeReferenceCount++;
       else {
         fcb = rx.RxCreateNetFcb(ctx, vnr, path);
-        fcb.Condition = Condition.Condition_InTransition;
+        if (fcb !== null) fcb.Condition = Condition.Condition_InTransition;
       }
       rx.release(table.TableLock);
       if (extra) rx.release(createLock);
+      // RxFindOrCreateFcb: no FCB could be allocated.
+      if (fcb === null) return S.STATUS_INSUFFICIENT_RESOURCES;
     }
     if (fcb.Condition === Condition.Condition_InTransition && fcb.OpenCount > 0) await this.waitForStable(fcb);
     const acq = await rx.RxAcquireExclusiveFcb(ctx, fcb);
@@ -1063,12 +1116,14 @@ export class RdbssFsd {
               (s.CreateOptions & 0xff) === (params.CreateOptions & 0xff),
           );
           if (so) {
+            ctx.pRelevantSrvOpen = so;
+            const fobx = rx.RxCreateNetFobx(ctx, so);
+            // No FOBX for the collapsed open: the create fails and the SRV_OPEN stays as it was (dormant or open).
+            if (fobx === null) return S.STATUS_INSUFFICIENT_RESOURCES;
             if (so.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSE_DELAYED) {
               so.Flags &= ~SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSE_DELAYED;
               fcb.pNetRoot.pSrvCall.NumberOfCloseDelayedFiles--;
             }
-            ctx.pRelevantSrvOpen = so;
-            const fobx = rx.RxCreateNetFobx(ctx, so);
             ctx.pFobx = fobx;
             const collapse = dev.Dispatch.MRxCollapseOpen;
             const cst = collapse
@@ -1093,6 +1148,7 @@ export class RdbssFsd {
         await rx.scavengeRelatedFobxs(fcb);
       }
       const so = rx.RxCreateSrvOpen(vnr, fcb);
+      if (so === null) return S.STATUS_INSUFFICIENT_RESOURCES;
       so.DesiredAccess = params.DesiredAccess;
       so.ShareAccess = params.ShareAccess;
       so.CreateOptions = params.CreateOptions;
@@ -1100,7 +1156,7 @@ export class RdbssFsd {
       ctx.pFobx = null;
       const canary = rx.profile.createInformation === "canary";
       irp.IoStatus.Information = CREATE_INFORMATION_CANARY;
-      const status = (await rx.callMRx(dev, "MRxCreate", so, ctx, () => dev.Dispatch.MRxCreate(ctx))) as NTSTATUS;
+      let status = (await rx.callMRx(dev, "MRxCreate", so, ctx, () => dev.Dispatch.MRxCreate(ctx))) as NTSTATUS;
       if (canary && irp.IoStatus.Information !== CREATE_INFORMATION_CANARY) {
         rx.rdbssViolation(
           "minirdrContract",
@@ -1111,17 +1167,24 @@ export class RdbssFsd {
       }
       if (status === S.STATUS_SUCCESS) {
         if (ctx.pFobx === null) {
+          const injected =
+            rx.k.faults?.records.some((r) => r.site === "RxCreateNetFobx" && r.detail === so.label()) ?? false;
           rx.rdbssViolation(
             "minirdrContract",
             RDBSS_ASSERT.NO_FOBX,
             so,
-            `MRxCreate returned STATUS_SUCCESS for ${so.label()} without calling RxCreateNetFobx and setting RxContext->pFobx.`,
+            injected
+              ? `MRxCreate returned STATUS_SUCCESS for ${so.label()} although RxCreateNetFobx returned NULL (an injected allocation failure): it must undo its open and fail, typically with STATUS_INSUFFICIENT_RESOURCES.`
+              : `MRxCreate returned STATUS_SUCCESS for ${so.label()} without calling RxCreateNetFobx and setting RxContext->pFobx.`,
           );
           ctx.pFobx = rx.RxCreateNetFobx(ctx, so);
         }
-        so.Condition = Condition.Condition_Good;
-        if (fcb.Condition !== Condition.Condition_Good) this.updateCondition(fcb, Condition.Condition_Good);
-        return S.STATUS_SUCCESS;
+        if (ctx.pFobx !== null) {
+          so.Condition = Condition.Condition_Good;
+          if (fcb.Condition !== Condition.Condition_Good) this.updateCondition(fcb, Condition.Condition_Good);
+          return S.STATUS_SUCCESS;
+        }
+        status = S.STATUS_INSUFFICIENT_RESOURCES;
       }
       // Failure: the SRV_OPEN (and a FOBX the mini-redirector made) go away.
       so.Condition = Condition.Condition_Bad;
@@ -1349,7 +1412,12 @@ export class RdbssFsd {
       // The connection was force-deleted after the FSD gate let this request in.
       st = S.STATUS_UNEXPECTED_NETWORK_ERROR;
     } else {
-      st = (await rx.callMRx(dev, `MRxLowIOSubmit[${LOWIO_OP_NAMES[op]}]`, target, ctx, () => {
+      let name = LOWIO_SUBMIT_NAMES[op];
+      if (name === undefined) {
+        name = `MRxLowIOSubmit[${LOWIO_OP_NAMES[op]}]`;
+        LOWIO_SUBMIT_NAMES[op] = name;
+      }
+      st = (await rx.callMRx(dev, name, target, ctx, () => {
         ctx.submittedToMiniRdr = true;
         return mrx.call(dev.Dispatch.MRxLowIOSubmit, ctx);
       })) as NTSTATUS;
@@ -1480,10 +1548,11 @@ export class RdbssFsd {
     const synchronousFo = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
     const async = (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_ASYNC_OPERATION) !== 0;
     // The completion thread releases the resource for the context (ResourceThreadId = RxContext | 3).
-    const owner = this.k.makeResourceOwnerPointer(`${ctx.label()}|3`);
-    if (async) this.k.ExSetResourceOwnerPointer(res, owner);
+    // Only an asynchronous context hands its resource to the completion thread; a synchronous one releases its own.
+    const owner = async ? this.k.makeResourceOwnerPointer(`${ctx.label()}|3`) : null;
+    if (owner !== null) this.k.ExSetResourceOwnerPointer(res, owner);
     ctx.LowIoContext.Resource = res;
-    ctx.LowIoContext.ResourceThreadId = async ? owner : this.k.current;
+    ctx.LowIoContext.ResourceThreadId = owner !== null ? owner : this.k.current;
     const completion = (c: RX_CONTEXT): NTSTATUS => {
       const st = c.IoStatusBlock.Status;
       const n = NT_SUCCESS(st) ? c.IoStatusBlock.Information : 0;
@@ -1497,7 +1566,7 @@ export class RdbssFsd {
         if (synchronousFo) fo.CurrentByteOffset = offset + n;
       }
       if (!res.deleted) {
-        if (async) this.k.ExReleaseResourceForThreadLite(res, owner);
+        if (owner !== null) this.k.ExReleaseResourceForThreadLite(res, owner);
         else this.k.ExReleaseResourceLite(res);
       }
       return st;
@@ -1749,9 +1818,12 @@ export class RdbssFsd {
         if (irp.RequestorMode !== "KernelMode") return S.STATUS_INVALID_DEVICE_REQUEST;
         return this.prefixClaim(ctx, irp, sp);
       }
+      const caller = this.k.thread("MRxDevFcbXXXControlFile");
+      rx.verifier.beginControl(caller);
       const st = (await rx.callMRx(dev, "MRxDevFcbXXXControlFile", null, ctx, () =>
         dev.Dispatch.MRxDevFcbXXXControlFile(ctx),
       )) as NTSTATUS;
+      rx.verifier.endControl(caller, st);
       if (ctx.PostRequest && st !== S.STATUS_PENDING) return this.postRequest(ctx);
       return st;
     }

@@ -94,6 +94,25 @@ export const REACTOS_PROFILE: RdbssProfile = {
   revalidateOrphanedOnSubmit: false,
 };
 
+/** The values each profile option takes (for scenario `setup.profileOverrides` and the CLI). */
+export const PROFILE_OPTION_VALUES = {
+  srvCallFinalizePostedFrom: ["non-rdbss-process", "rdbss-process"],
+  finalizeConnection0xffNotifications: ["fail", "ignore"],
+  finalizeConnectionDocumentedStatuses: [true, false],
+  finalizeConnectionChecksShareRoot: [true, false],
+  finalizeConnectionNullVNetRoot: ["default", "fault"],
+  createInformation: ["must-set", "canary"],
+  fcbFinalizeAssertions: ["asserted", "lenient"],
+  fcbReferences: ["v-net-root", "net-root"],
+  fcbCreateLock: ["fcb-table", "netname-table"],
+  finalizeNetRootPurges: ["orphaned", "non-orphaned"],
+  finalizeNetRootStickyFlag: [true, false],
+  finishFcbInitAlwaysApplyPacket: [true, false],
+  scavengerReclaims: [true, false],
+  docsOnlyRoutines: ["available", "absent"],
+  revalidateOrphanedOnSubmit: [true, false],
+} as const satisfies { readonly [K in keyof Omit<RdbssProfile, "name">]: readonly RdbssProfile[K][] };
+
 export const PROFILES = { docs: DOCS_PROFILE, reactos: REACTOS_PROFILE } as const;
 export type ProfileName = keyof typeof PROFILES;
 

@@ -7,6 +7,7 @@
  * Behaviour follows ../shared/reference/rdbss-semantics.md; where the documentation and ReactOS differ, the
  * profile (profile.ts) decides.
  */
+import { MiniRdrFaults } from "../faults/injector.js"; // not the index: it loads zod
 import type { DEVICE_OBJECT, DRIVER_OBJECT, IoSystem, IRP } from "../io/index.js";
 import { IRP_MJ_DIRECTORY_CONTROL, IRP_MN_NOTIFY_CHANGE_DIRECTORY, SHARE_ACCESS } from "../io/index.js";
 import {
@@ -63,6 +64,8 @@ import {
   V_NET_ROOT,
 } from "./structs.js";
 import { RX_FCB_TABLE, RX_PREFIX_TABLE } from "./tables.js";
+import { ADD_CONNECTION_REFERENCE, childKey } from "./ledger.js";
+import { RDBSS_CHECK_DEFAULTS, RdbssVerifier, VERIFIER_ASSERT, VERIFIER_RDBSS_CHECKS } from "./verify.js";
 
 const { STATUS_SUCCESS, STATUS_PENDING, STATUS_CANCELLED } = STATUS;
 
@@ -115,10 +118,17 @@ export const RDBSS_CHECKS = {
   rdbssLocks: "An RDBSS routine called without the lock its documentation requires, or with a lying LockHoldingState.",
   references: "Reference-count underflow on one of the six structures; referencing a type RxReference does not take.",
   useAfterFree:
-    "An RDBSS routine given a SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN or FOBX after its memory was released.",
+    "A SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN or FOBX used after its memory was released: given to an RDBSS routine, or (tombstones) a field read or written, or its resource locked, by driver code.",
   minirdrContract:
-    "Mini-redirector contracts: two-phase construction (STATUS_PENDING, exactly one callback), MRxFinalizeSrvCall clears Context, fMiniInited cleared, valid FileType, pending notifications armed with a cancel routine, a request completed once.",
+    "Mini-redirector contracts: two-phase construction (STATUS_PENDING, exactly one callback, the context left alone after), MRxFinalizeSrvCall clears Context, fMiniInited cleared, valid FileType, pending notifications armed with a cancel routine, MRxContext[] not kept across calls, the NULL Force pointer not dereferenced, SRV_CALL state neither released early nor shared.",
+  ...VERIFIER_RDBSS_CHECKS,
 } as const;
+
+interface MrxCallLabels {
+  readonly before: string;
+  readonly after: string;
+  readonly frame: string;
+}
 
 /** RX_WORK_QUEUE_ITEM: a preallocated item for RxPostToWorkerThread. */
 export class RX_WORK_QUEUE_ITEM {
@@ -169,6 +179,7 @@ export const RDBSS_ASSERT = {
   FORCE_MUST_BE_FALSE: 0x0019,
   TABLE_NOT_EMPTY: 0x001a,
   NO_FOBX: 0x001b,
+  ...VERIFIER_ASSERT,
 } as const;
 
 export class Rdbss {
@@ -186,8 +197,15 @@ export class Rdbss {
   readonly logMrxCalls: boolean;
   /** Every structure allocated and not yet freed, in allocation order (for leak reports and object graphs). */
   readonly live = new Set<AnyRxNode>();
+  /**
+   * Fault injection for a mini-redirector's own allocations (emulator/faults): `rx.faults.check("mymrx.alloc")` is
+   * true when the run's fault plan fails this hit; with no plan it is one test.
+   */
+  readonly faults: MiniRdrFaults;
   private serial = 0;
   private contextSerial = 0;
+  /** The reference ledger, tombstones, leak reports and the stateful contract checks (verify.ts). */
+  readonly verifier: RdbssVerifier;
 
   constructor(kernel: Kernel, sys: IoSystem, options: RdbssOptions = {}) {
     this.k = kernel;
@@ -203,6 +221,9 @@ export class Rdbss {
     kernel.setLockRank("FCB paging", 4);
     this.OurProcess = kernel.systemProcess;
     this.logMrxCalls = options.logMrxCalls ?? true;
+    for (const [check, mode] of Object.entries(RDBSS_CHECK_DEFAULTS)) kernel.setCheckDefault(check, mode);
+    this.verifier = new RdbssVerifier(this);
+    this.faults = new MiniRdrFaults(() => this.k);
   }
 
   nextSerial(): number {
@@ -238,7 +259,7 @@ export class Rdbss {
       "useAfterFree",
       BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
       [this.k.addressOf(obj), 0n, 0n, 0n],
-      `${routine} was given ${obj.label()}, whose memory was released by ${f.by} on thread "${f.thread}" at ${(f.time / 1e7).toFixed(6)} s (call chain: ${f.callChain.join(" → ") || "—"}).`,
+      `${routine} was given ${obj.label()}, whose memory was released by ${f.by} on thread "${f.thread}" at ${(f.time / 1e7).toFixed(6)} s (call chain: ${f.callChain.join(" → ") || "—"}).${this.verifier.historyText(obj, obj.label())}`,
     );
   }
 
@@ -291,15 +312,23 @@ export class Rdbss {
       : (netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT).pRxNetNameTable.TableLock;
   }
 
-  private freedAt(by: string): FreedAt {
+  private freedAt(by: string, label: string): FreedAt {
     const t = this.k.current;
-    return { by, thread: t ? t.name : "?", callChain: t ? [...t.frames] : [], time: this.k.now };
+    return {
+      by,
+      thread: t ? t.name : "?",
+      callChain: t ? [...t.frames] : [],
+      time: this.k.now,
+      label,
+      step: t?.stepLabel ?? this.k.stepLabel,
+    };
   }
 
   private free(obj: RxNode, by: string): void {
-    obj.poison(this.freedAt(by));
+    obj.poison(this.freedAt(by, obj.label()));
     this.live.delete(obj as AnyRxNode);
     if (this.k.trace.active) this.k.emit("note", `free ${obj.label()}`, { by });
+    this.verifier.buried(obj as AnyRxNode);
   }
 
   // ================================================================== calling the mini-redirector
@@ -318,11 +347,13 @@ export class Rdbss {
     through = false,
     args?: string,
   ): Promise<T | NTSTATUS> {
-    const before = this.k.schedulePoint(`before ${name}`);
+    const labels = this.mrxCallLabels(dev, name);
+    const before = this.k.schedulePoint(labels.before);
     if (before) await before;
     if (ctx !== null && !through) {
       if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
-      ctx.MRxContext[0] = ctx.MRxContext[1] = ctx.MRxContext[2] = ctx.MRxContext[3] = null;
+      if (this.verifier.mrxContextTraps) this.verifier.zeroMrxContext(ctx, name);
+      else ctx.MRxContext[0] = ctx.MRxContext[1] = ctx.MRxContext[2] = ctx.MRxContext[3] = null;
     }
     dev.mrxCalls.set(name, (dev.mrxCalls.get(name) ?? 0) + 1);
     const t = this.k.thread(name);
@@ -343,7 +374,7 @@ export class Rdbss {
         device: dev.MiniRdrName,
         irp: ctx?.CurrentIrp?.id ?? 0,
       });
-    t.frames.push(`${name} [${dev.MiniRdrName}]`);
+    t.frames.push(labels.frame);
     let r: T;
     try {
       const v = fn();
@@ -353,9 +384,25 @@ export class Rdbss {
     }
     if (this.k.trace.active) this.k.emit("mrx.exit", name, typeof r === "number" ? { status: statusName(r) } : {});
     if (rec && typeof r === "number") rec.status = statusName(r);
-    const after = this.k.schedulePoint(`after ${name}`);
+    const after = this.k.schedulePoint(labels.after);
     if (after) await after;
     return r;
+  }
+
+  /** The scheduling-point labels and call-chain frame of an MRx call, built once per (device, routine). */
+  private readonly mrxLabels = new Map<string, Map<string, MrxCallLabels>>();
+  private mrxCallLabels(dev: RDBSS_DEVICE_OBJECT, name: string): MrxCallLabels {
+    let byName = this.mrxLabels.get(dev.MiniRdrName);
+    if (byName === undefined) {
+      byName = new Map();
+      this.mrxLabels.set(dev.MiniRdrName, byName);
+    }
+    let l = byName.get(name);
+    if (l === undefined) {
+      l = { before: `before ${name}`, after: `after ${name}`, frame: `${name} [${dev.MiniRdrName}]` };
+      byName.set(name, l);
+    }
+    return l;
   }
 
   /** How many times an MRx entry was called on a device (all devices when omitted). */
@@ -435,14 +482,26 @@ export class Rdbss {
     return dev.Dispatch.MRxFlags & bit && factory ? factory() : null;
   }
 
-  /** RxCreateSrvCall: a SRV_CALL in the netname table (count 1). Requires the netname table exclusive. */
-  RxCreateSrvCall(ctx: RX_CONTEXT | null, name: string, _innerNamePrefix: string | null, connectionId = ""): SRV_CALL {
+  /**
+   * RxCreateSrvCall: a SRV_CALL in the netname table (count 1). Requires the netname table exclusive. NULL when the
+   * allocation fails (fault site RxCreateSrvCall).
+   */
+  RxCreateSrvCall(
+    ctx: RX_CONTEXT | null,
+    name: string,
+    _innerNamePrefix: string | null,
+    connectionId = "",
+  ): SRV_CALL | null {
     const t = this.enterDdi("RxCreateSrvCall");
     const dev = (ctx?.RxDeviceObject ?? this.devices[0]) as RDBSS_DEVICE_OBJECT;
     this.requireLock("RxCreateSrvCall", dev.pRxNetNameTable.TableLock, true, name);
+    if (this.k.faults !== null && this.k.faults.hit("RxCreateSrvCall", name) !== null) {
+      this.leaveDdi(t);
+      return null;
+    }
     const sc = new SRV_CALL(this.nextSerial(), name, dev, connectionId);
     this.live.add(sc);
-    sc.traceKernel = this.k;
+    this.verifier.track(sc);
     sc.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION, dev.Dispatch.MRxSrvCallExtension);
     sc.SerialNumberForEnum = sc.serial;
     dev.pRxNetNameTable.insert({
@@ -463,13 +522,13 @@ export class Rdbss {
     const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     this.requireLock("RxCreateNetRoot", dev.pRxNetNameTable.TableLock, true, name);
     const full = name.toUpperCase().startsWith(srvCall.pSrvCallName.toUpperCase()) ? name : srvCall.pSrvCallName + name;
-    if (full.length * 2 > 0xffff) {
+    if (full.length * 2 > 0xffff || (this.k.faults !== null && this.k.faults.hit("RxCreateNetRoot", full) !== null)) {
       this.leaveDdi(t);
       return null;
     }
     const nr = new NET_ROOT(this.nextSerial(), srvCall, full, connectionId);
     this.live.add(nr);
-    nr.traceKernel = this.k;
+    this.verifier.track(nr);
     nr.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_NET_ROOT_EXTENSION, dev.Dispatch.MRxNetRootExtension);
     const caseInsensitive = (srvCall.Flags & SRVCALL_FLAG.SRVCALL_FLAG_CASE_INSENSITIVE_NETROOTS) !== 0;
     dev.pRxNetNameTable.insert({
@@ -482,7 +541,7 @@ export class Rdbss {
     nr.Flags |= netRootFlags;
     const lock = this.k.ExInitializeResourceLite(`FCB table of ${full}`, "FCB table");
     nr.FcbTable = new RX_FCB_TABLE(lock, true);
-    this.referenceInternal(srvCall, "RxCreateNetRoot (NET_ROOT → SRV_CALL)");
+    this.referenceInternal(srvCall, "RxCreateNetRoot (NET_ROOT → SRV_CALL)", nr);
     this.leaveDdi(t);
     return nr;
   }
@@ -500,11 +559,15 @@ export class Rdbss {
     this.checkAlive(netRoot, "RxCreateVNetRoot");
     const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     this.requireLock("RxCreateVNetRoot", dev.pRxNetNameTable.TableLock, true, canonicalName);
+    if (this.k.faults !== null && this.k.faults.hit("RxCreateVNetRoot", canonicalName) !== null) {
+      this.leaveDdi(t);
+      return null;
+    }
     const proc = ctx?.OriginalThread?.process ?? t.process;
     const logonId = ctx?.Create.UserName ?? processLogonId(proc);
     const vnr = new V_NET_ROOT(this.nextSerial(), netRoot, canonicalName, filePath, logonId, connectionId);
     this.live.add(vnr);
-    vnr.traceKernel = this.k;
+    this.verifier.track(vnr);
     vnr.Context = this.extension(
       dev,
       RDBSS_MANAGE.RDBSS_MANAGE_V_NET_ROOT_EXTENSION,
@@ -524,7 +587,7 @@ export class Rdbss {
       ContainingRecord: vnr,
     });
     vnr.NodeReferenceCount = 1;
-    this.referenceInternal(netRoot, "RxCreateVNetRoot (V_NET_ROOT → NET_ROOT)");
+    this.referenceInternal(netRoot, "RxCreateVNetRoot (V_NET_ROOT → NET_ROOT)", vnr);
     netRoot.VirtualNetRoots.push(vnr);
     netRoot.NumberOfVirtualNetRoots++;
     if (netRoot.DefaultVNetRoot === null) netRoot.DefaultVNetRoot = vnr;
@@ -534,9 +597,10 @@ export class Rdbss {
 
   /**
    * RxCreateNetFcb: an FCB for `name` (relative to the NET_ROOT) in the FCB table, referencing its V_NET_ROOT;
-   * count 2 (table + creator). Requires the FCB table exclusive.
+   * count 2 (table + creator). Requires the FCB table exclusive. NULL when the allocation fails (fault site
+   * RxCreateNetFcb).
    */
-  RxCreateNetFcb(ctx: RX_CONTEXT | null, vNetRoot: V_NET_ROOT, name: string): FCB {
+  RxCreateNetFcb(ctx: RX_CONTEXT | null, vNetRoot: V_NET_ROOT, name: string): FCB | null {
     const t = this.enterDdi("RxCreateNetFcb");
     this.checkAlive(vNetRoot, "RxCreateNetFcb");
     const netRoot = vNetRoot.pNetRoot;
@@ -545,6 +609,10 @@ export class Rdbss {
     if (this.profile.fcbCreateLock === "fcb-table") this.requireLock("RxCreateNetFcb", table.TableLock, true, name);
     else this.requireLock("RxCreateNetFcb", dev.pRxNetNameTable.TableLock, true, name);
     const k = this.k;
+    if (k.faults !== null && k.faults.hit("RxCreateNetFcb", `${netRoot.pNetRootName}${name}`) !== null) {
+      this.leaveDdi(t);
+      return null;
+    }
     const fcb = new FCB(
       this.nextSerial(),
       netRoot,
@@ -558,13 +626,13 @@ export class Rdbss {
       new SHARE_ACCESS(),
     );
     this.live.add(fcb);
-    fcb.traceKernel = this.k;
+    this.verifier.track(fcb);
     fcb.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_FCB_EXTENSION, dev.Dispatch.MRxFcbExtension);
     fcb.FcbState |= FCB_STATE.FCB_STATE_COLLAPSING_ENABLED;
     table.insert(fcb);
     if (this.profile.fcbReferences === "v-net-root")
-      this.referenceInternal(vNetRoot, "RxCreateNetFcb (FCB → V_NET_ROOT)");
-    else this.referenceInternal(netRoot, "RxCreateNetFcb (FCB → NET_ROOT)");
+      this.referenceInternal(vNetRoot, "RxCreateNetFcb (FCB → V_NET_ROOT)", fcb);
+    else this.referenceInternal(netRoot, "RxCreateNetFcb (FCB → NET_ROOT)", fcb);
     netRoot.NumberOfFcbs++;
     dev.NumberOfActiveFcbs++;
     fcb.NodeReferenceCount = 2;
@@ -573,20 +641,28 @@ export class Rdbss {
     return fcb;
   }
 
-  /** RxCreateSrvOpen: count 1; references the V_NET_ROOT and the FCB. Requires the FCB exclusive. */
-  RxCreateSrvOpen(vNetRoot: V_NET_ROOT, fcb: FCB): SRV_OPEN {
+  /**
+   * RxCreateSrvOpen: count 1; references the V_NET_ROOT and the FCB. Requires the FCB exclusive. NULL when the
+   * allocation fails (fault site RxCreateSrvOpen).
+   */
+  RxCreateSrvOpen(vNetRoot: V_NET_ROOT, fcb: FCB): SRV_OPEN | null {
     const t = this.enterDdi("RxCreateSrvOpen");
     this.checkAlive(fcb, "RxCreateSrvOpen");
     this.checkAlive(vNetRoot, "RxCreateSrvOpen");
     this.requireLock("RxCreateSrvOpen", fcb.Header.Resource, true, fcb.label());
+    if (this.k.faults !== null && this.k.faults.hit("RxCreateSrvOpen", fcb.label()) !== null) {
+      this.leaveDdi(t);
+      return null;
+    }
     const dev = this.deviceOf(fcb);
     const so = new SRV_OPEN(this.nextSerial(), fcb, vNetRoot);
     this.live.add(so);
-    so.traceKernel = this.k;
+    this.verifier.track(so);
     so.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_SRV_OPEN_EXTENSION, dev.Dispatch.MRxSrvOpenExtension);
     so.NodeReferenceCount = 1;
     so.Condition = Condition.Condition_InTransition;
-    this.referenceInternal(vNetRoot, "RxCreateSrvOpen (SRV_OPEN → V_NET_ROOT)");
+    this.referenceInternal(vNetRoot, "RxCreateSrvOpen (SRV_OPEN → V_NET_ROOT)", so);
+    this.verifier.take(fcb, "RxCreateSrvOpen (SRV_OPEN → FCB)", so);
     this.fcbRef(fcb);
     fcb.SrvOpenList.push(so);
     fcb.SrvOpenListVersion++;
@@ -597,23 +673,28 @@ export class Rdbss {
 
   /**
    * RxCreateNetFobx: called by the mini-redirector at the end of a successful MRxCreate. Count 1; references the
-   * SRV_OPEN. Requires the FCB exclusive. Returns the FOBX (store it in RxContext->pFobx).
+   * SRV_OPEN. Requires the FCB exclusive. Returns the FOBX (store it in RxContext->pFobx), or NULL when the
+   * allocation fails (fault site RxCreateNetFobx): the mini-redirector must then undo its open and fail MRxCreate.
    */
-  RxCreateNetFobx(ctx: RX_CONTEXT, srvOpen: SRV_OPEN): FOBX {
+  RxCreateNetFobx(ctx: RX_CONTEXT, srvOpen: SRV_OPEN): FOBX | null {
     const t = this.enterDdi("RxCreateNetFobx");
     this.checkAlive(srvOpen, "RxCreateNetFobx");
     const fcb = srvOpen.pFcb;
     this.requireLock("RxCreateNetFobx", fcb.Header.Resource, true, fcb.label());
+    if (this.k.faults !== null && this.k.faults.hit("RxCreateNetFobx", srvOpen.label()) !== null) {
+      this.leaveDdi(t);
+      return null;
+    }
     const dev = this.deviceOf(fcb);
     const fobx = new FOBX(this.nextSerial(), srvOpen);
     this.live.add(fobx);
-    fobx.traceKernel = this.k;
+    this.verifier.track(fobx);
     fobx.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_FOBX_EXTENSION, dev.Dispatch.MRxFobxExtension);
     fobx.NodeReferenceCount = 1;
     fobx.FobxSerialNumber = 0;
     if (ctx.Create.CanonicalName.startsWith("\\;:")) fobx.Flags |= FOBX_FLAG.FOBX_FLAG_UNC_NAME;
     if (ctx.Create.NtCreateParameters.CreateOptions & 0x4000) fobx.Flags |= FOBX_FLAG.FOBX_FLAG_BACKUP_INTENT;
-    this.referenceInternal(srvOpen, "RxCreateNetFobx (FOBX → SRV_OPEN)");
+    this.referenceInternal(srvOpen, "RxCreateNetFobx (FOBX → SRV_OPEN)", fobx);
     if (srvOpen.pVNetRoot) srvOpen.pVNetRoot.NumberOfFobxs++;
     srvOpen.FobxList.push(fobx);
     this.leaveDdi(t);
@@ -622,8 +703,9 @@ export class Rdbss {
 
   // ================================================================== references
 
-  /** Increment without the DDI checks (RDBSS-internal references). */
-  referenceInternal(obj: AnyRxNode, _by: string): void {
+  /** Increment without the DDI checks (RDBSS-internal references); `by` names the holder in the ledger. */
+  referenceInternal(obj: AnyRxNode, by: string, child?: AnyRxNode): void {
+    this.verifier.take(obj, by, child);
     obj.NodeReferenceCount++;
     if (obj.scavengerMarked) this.undoScavengerMark(obj);
   }
@@ -782,6 +864,7 @@ export class Rdbss {
           const willFree = srvCall.NodeReferenceCount === 1;
           this.referenceInternal(srvCall, "RxFinalizeSrvCall (posted destroy)");
           srvCall.destroyPosted = true;
+          this.verifier.destroyPosted(srvCall);
           const st = this.RxDispatchToWorkerThread(
             dev,
             WorkQueueType.DelayedWorkQueue,
@@ -792,6 +875,7 @@ export class Rdbss {
           if (NT_SUCCESS(st)) return willFree;
           // The dispatcher is gone (the device is spinning down): finalize inline instead.
           srvCall.destroyPosted = false;
+          this.verifier.drop(srvCall, "RxFinalizeSrvCall (posted destroy)");
           srvCall.NodeReferenceCount--;
         }
         await this.miniFinalizeSrvCall(srvCall, forceFinalize);
@@ -813,6 +897,7 @@ export class Rdbss {
     srvCall.miniFinalized = true;
     const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     const mrx = dev.Dispatch.MRxFinalizeSrvCall;
+    this.verifier.beforeFinalizeSrvCall(srvCall);
     if (mrx)
       await this.callMRx(
         dev,
@@ -840,6 +925,7 @@ export class Rdbss {
     const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     await this.acquire(dev.pRxNetNameTable.TableLock, true);
     srvCall.destroyPosted = false;
+    this.verifier.drop(srvCall, "RxFinalizeSrvCall (posted destroy)");
     srvCall.NodeReferenceCount--;
     await this.RxFinalizeSrvCall(srvCall, force);
     this.release(dev.pRxNetNameTable.TableLock);
@@ -870,6 +956,7 @@ export class Rdbss {
         this.release(table.TableLock);
       }
       if (netRoot.NodeReferenceCount !== 1) {
+        if (!_force) this.verifier.prematureNetRootFinalize(netRoot, this.profile.finalizeNetRootStickyFlag);
         if (!this.profile.finalizeNetRootStickyFlag)
           netRoot.Flags &= ~NETROOT_FLAG.NETROOT_FLAG_FINALIZATION_IN_PROGRESS;
         return false;
@@ -889,8 +976,10 @@ export class Rdbss {
         dev.pRxNetNameTable.remove(netRoot);
         netRoot.Flags |= NETROOT_FLAG.NETROOT_FLAG_NAME_ALREADY_REMOVED;
       }
+      const srvCall = netRoot.pSrvCall;
       this.free(netRoot, "RxFinalizeNetRoot");
-      await this.RxDereference(netRoot.pSrvCall, LockHoldingState.LHS_ExclusiveLockHeld);
+      this.verifier.drop(srvCall, childKey(netRoot));
+      await this.RxDereference(srvCall, LockHoldingState.LHS_ExclusiveLockHeld);
       return true;
     } finally {
       this.leaveDdi(t);
@@ -936,12 +1025,16 @@ export class Rdbss {
                 "MRxFinalizeNetRoot",
                 netRoot,
                 null,
-                () => mrx.call(dev.Dispatch, netRoot, null),
+                () =>
+                  this.verifier.guardForceNull("MRxFinalizeNetRoot", netRoot, () =>
+                    mrx.call(dev.Dispatch, netRoot, null),
+                  ),
                 true,
                 "FALSE",
               );
           }
         }
+        this.verifier.drop(netRoot, "RxFinalizeVNetRoot (upper finalization)");
         await this.RxDereference(netRoot, LockHoldingState.LHS_ExclusiveLockHeld);
         dev.pRxNetNameTable.remove(vNetRoot);
       }
@@ -955,13 +1048,17 @@ export class Rdbss {
               "MRxFinalizeVNetRoot",
               vNetRoot,
               null,
-              () => mrx.call(dev.Dispatch, vNetRoot, null),
+              () =>
+                this.verifier.guardForceNull("MRxFinalizeVNetRoot", vNetRoot, () =>
+                  mrx.call(dev.Dispatch, vNetRoot, null),
+                ),
               true,
               "FALSE",
             );
         }
         vNetRoot.pPassword = null;
         this.free(vNetRoot, "RxFinalizeVNetRoot");
+        this.verifier.drop(netRoot, childKey(vNetRoot));
         await this.RxDereference(netRoot, LockHoldingState.LHS_ExclusiveLockHeld);
         return true;
       }
@@ -974,6 +1071,7 @@ export class Rdbss {
   /** Orphan the FCBs and SRV_OPENs still open through a V_NET_ROOT being torn down (RxOrphanSrvOpens). */
   private orphanSrvOpens(vNetRoot: V_NET_ROOT): void {
     const table = this.fcbTableOf(vNetRoot.pNetRoot);
+    const withHandles: FCB[] = [];
     for (const fcb of table.all()) {
       let orphanedAny = false;
       for (const so of fcb.SrvOpenList) {
@@ -984,10 +1082,12 @@ export class Rdbss {
       }
       if (fcb.VNetRoot === vNetRoot && (orphanedAny || fcb.UncleanCount > 0 || fcb.OpenCount > 0)) {
         fcb.FcbState |= FCB_STATE.FCB_STATE_ORPHANED;
+        if (fcb.UncleanCount > 0) withHandles.push(fcb);
         // An orphaned FCB leaves the table, so a new open builds a new FCB.
         if (table.remove(fcb)) fcb.FcbState |= FCB_STATE.FCB_STATE_NAME_ALREADY_REMOVED;
       }
     }
+    this.verifier.orphaned(vNetRoot, withHandles);
   }
 
   /** Pattern 9: a change notification still pending on a V_NET_ROOT that is being upper-finalized. */
@@ -1077,7 +1177,10 @@ export class Rdbss {
       }
       const freed = await this.RxFinalizeNetFcb(fcb, recursive, force, fcb.NodeReferenceCount);
       if (tookTable) this.release(tableLock);
-      if (!orphaned) await this.RxDereference(netRoot, LockHoldingState.LHS_LockNotHeld);
+      if (!orphaned) {
+        this.verifier.drop(netRoot, "RxpDereferenceAndFinalizeNetFcb");
+        await this.RxDereference(netRoot, LockHoldingState.LHS_LockNotHeld);
+      }
       return freed;
     } finally {
       this.leaveDdi(t);
@@ -1141,10 +1244,10 @@ export class Rdbss {
       this.retireResource(fcb.Header.PagingIoResource);
       fcb.pNetRoot.NumberOfFcbs--;
       dev.NumberOfActiveFcbs--;
+      const parent = this.profile.fcbReferences === "v-net-root" ? fcb.VNetRoot : fcb.pNetRoot;
       this.free(fcb, "RxFinalizeNetFcb");
-      if (this.profile.fcbReferences === "v-net-root")
-        await this.RxDereference(fcb.VNetRoot, LockHoldingState.LHS_LockNotHeld);
-      else await this.RxDereference(fcb.pNetRoot, LockHoldingState.LHS_LockNotHeld);
+      this.verifier.drop(parent, childKey(fcb));
+      await this.RxDereference(parent, LockHoldingState.LHS_LockNotHeld);
       this.onFcbFreed?.(dev);
       return true;
     } finally {
@@ -1186,10 +1289,14 @@ export class Rdbss {
         fcb.pNetRoot.NumberOfSrvOpens--;
         const vnr = srvOpen.pVNetRoot;
         srvOpen.pVNetRoot = null;
-        if (vnr) await this.RxDereference(vnr, LockHoldingState.LHS_LockNotHeld);
+        if (vnr) {
+          this.verifier.drop(vnr, childKey(srvOpen));
+          await this.RxDereference(vnr, LockHoldingState.LHS_LockNotHeld);
+        }
       }
       if (srvOpen.NodeReferenceCount === 0) {
         this.free(srvOpen, "RxFinalizeSrvOpen");
+        this.verifier.drop(fcb, childKey(srvOpen));
         fcb.NodeReferenceCount--;
         return true;
       }
@@ -1228,6 +1335,7 @@ export class Rdbss {
         if (srvOpen.pVNetRoot) srvOpen.pVNetRoot.NumberOfFobxs--;
         else this.vNetRootOfFobx.get(fobx)?.decrementFobxs();
         this.free(fobx, "RxFinalizeNetFobx");
+        this.verifier.drop(srvOpen, childKey(fobx));
         await this.RxDereference(srvOpen, LockHoldingState.LHS_ExclusiveLockHeld);
         return true;
       }
@@ -1276,6 +1384,7 @@ export class Rdbss {
     }
     srvOpen.Flags |= SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED;
     srvOpen.Key = -1;
+    this.verifier.drop(srvOpen, "open");
     srvOpen.NodeReferenceCount--;
     return status;
   }
@@ -1333,6 +1442,7 @@ export class Rdbss {
         if (vnr === null) return STATUS.STATUS_INVALID_PARAMETER;
       }
       this.checkAlive(vnr, "RxFinalizeConnection");
+      this.verifier.finalizeConnectionCalled(t, vnr);
       const forceClose = level === 1;
       const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
       const prefixLock = dev.pRxNetNameTable.TableLock;
@@ -1389,8 +1499,10 @@ export class Rdbss {
       }
       if ((level === 0xff || status === STATUS_SUCCESS) && vnr.AdditionalReferenceForDeleteFsctlTaken && !vnr.freed) {
         vnr.AdditionalReferenceForDeleteFsctlTaken = false;
+        this.verifier.drop(vnr, ADD_CONNECTION_REFERENCE);
         await this.RxDereference(vnr, LockHoldingState.LHS_ExclusiveLockHeld);
       }
+      this.verifier.drop(netRoot, "RxFinalizeConnection");
       await this.RxDereference(netRoot, LockHoldingState.LHS_ExclusiveLockHeld);
       this.release(prefixLock);
       return status;
@@ -1617,6 +1729,11 @@ export class Rdbss {
   ): NTSTATUS {
     const t = this.enterDdi("RxDispatchToWorkerThread");
     try {
+      // Fault site: the work-item wrapper cannot be allocated (STATUS_INSUFFICIENT_RESOURCES by default).
+      if (this.k.faults !== null) {
+        const f = this.k.faults.hit("RxDispatchToWorkerThread", name);
+        if (f !== null) return f.status;
+      }
       return this.insertWorkItem(dev, queue, routine, context, name, null);
     } finally {
       this.leaveDdi(t);
@@ -1641,6 +1758,11 @@ export class Rdbss {
           `RxPostToWorkerThread: RX_WORK_QUEUE_ITEM "${item.name}" is still queued.`,
         );
         return STATUS.STATUS_UNSUCCESSFUL;
+      }
+      // Fault site: the queue refuses the item (STATUS_UNSUCCESSFUL by default).
+      if (this.k.faults !== null) {
+        const f = this.k.faults.hit("RxPostToWorkerThread", item.name);
+        if (f !== null) return f.status;
       }
       return this.insertWorkItem(dev, queue, routine, context, item.name, item);
     } finally {
@@ -1839,6 +1961,7 @@ export class Rdbss {
       const left: string[] = [];
       const table = dev.pRxNetNameTable;
       await this.acquire(table.TableLock, true);
+      this.verifier.atUnload(dev);
       const containers = table.containers();
       for (const c of containers) if (!c.freed) left.push(`${c.label()} (count ${c.NodeReferenceCount})`);
       for (const c of containers) {
@@ -1871,6 +1994,7 @@ export class Rdbss {
       for (const c of containers) {
         if (c.kind === "V_NET_ROOT" && !c.freed && c.AdditionalReferenceForDeleteFsctlTaken) {
           c.AdditionalReferenceForDeleteFsctlTaken = false;
+          this.verifier.drop(c, ADD_CONNECTION_REFERENCE);
           await this.RxDereference(c, LockHoldingState.LHS_ExclusiveLockHeld);
         }
       }
@@ -1942,7 +2066,7 @@ export class Rdbss {
       if (fobx.freed || !fobx.scavengerMarked) continue;
       const fcb = fobx.pSrvOpen.pFcb;
       await this.acquire(fcb.Header.Resource, true);
-      if (fobx.scavengerMarked && !fobx.freed) {
+      if (!fobx.freed && fobx.scavengerMarked) {
         this.undoScavengerMark(fobx);
         await this.RxFinalizeNetFobx(fobx, true, false);
       }
@@ -2006,6 +2130,7 @@ export class Rdbss {
     const dev = this.deviceOf(obj);
     const sc = dev.Scavenger;
     obj.scavengerMarked = true;
+    this.verifier.take(obj, "scavenger mark");
     obj.NodeReferenceCount++;
     obj.NodeTypeCode |= RX_SCAVENGER_MASK;
     if (obj.kind === "SRV_CALL") sc.SrvCallFinalizationList.push(obj);
@@ -2023,6 +2148,7 @@ export class Rdbss {
   undoScavengerMark(obj: AnyRxNode): void {
     if (!obj.scavengerMarked || obj.kind === "FCB" || obj.kind === "SRV_OPEN") return;
     obj.scavengerMarked = false;
+    this.verifier.drop(obj, "scavenger mark");
     obj.NodeReferenceCount--;
     obj.NodeTypeCode &= ~RX_SCAVENGER_MASK;
     const sc = this.deviceOf(obj).Scavenger;

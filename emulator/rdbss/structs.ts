@@ -32,6 +32,20 @@ export interface FreedAt {
   readonly thread: string;
   readonly callChain: readonly string[];
   readonly time: number;
+  /** Its label at the time ("FCB#4 \srv\share\a.txt"): reports name a freed node without touching it. */
+  readonly label?: string;
+  /** The scenario step the freeing thread was running, when known. */
+  readonly step?: string | null;
+}
+
+/** Where every NodeReferenceCount change goes when the reference ledger is on (ledger.ts). */
+export interface RefRecorder {
+  record(node: RxNode, from: number, to: number): void;
+}
+
+/** The tombstone guard of an RDBSS instance (tombstone.ts): `peek > 0` while RDBSS's own code may look at the dead. */
+export interface TombstoneGuard {
+  peek: number;
 }
 
 let serial = 0;
@@ -45,6 +59,10 @@ export abstract class RxNode {
    * creates the node; every change goes through the NodeReferenceCount setter, so the trace misses none.
    */
   traceKernel: Pick<Kernel, "trace" | "emit"> | null = null;
+  /** The reference ledger every NodeReferenceCount change is recorded in, when it is on (set by RDBSS). */
+  ledger: RefRecorder | null = null;
+  /** The tombstone guard: `label()` may read a freed parent's name under it (set by RDBSS). */
+  guard: TombstoneGuard | null = null;
   /** Emulator serial number, stable within a run: objects are named "SRV_CALL#3 \server" in reports. */
   readonly serial: number;
   /** Set when the memory is released; later uses are use-after-free. */
@@ -63,16 +81,27 @@ export abstract class RxNode {
     return this.refCount;
   }
   set NodeReferenceCount(n: number) {
-    const changed = n !== this.refCount;
+    const old = this.refCount;
+    if (n === old) return;
     this.refCount = n;
-    if (changed && this.traceKernel?.trace.active) this.traceKernel.emit("ref", this.label(), { count: n });
+    if (this.ledger !== null) this.ledger.record(this, old, n);
+    if (this.traceKernel?.trace.active) this.traceKernel.emit("ref", this.label(), { count: n });
   }
 
   abstract get kind(): "SRV_CALL" | "NET_ROOT" | "V_NET_ROOT" | "FCB" | "SRV_OPEN" | "FOBX";
   abstract get displayName(): string;
 
   label(): string {
-    return `${this.kind}#${this.serial} ${this.displayName}`;
+    const f = this.freed;
+    if (f !== null && f.label !== undefined) return f.label;
+    const g = this.guard;
+    if (g === null) return `${this.kind}#${this.serial} ${this.displayName}`;
+    g.peek++;
+    try {
+      return `${this.kind}#${this.serial} ${this.displayName}`;
+    } finally {
+      g.peek--;
+    }
   }
 
   /** Poison the node type as RxFreeObject does. */

@@ -196,6 +196,7 @@ function crossCheck(
   const at = (path: string, docPath: DocPath, message: string) =>
     problems.push({ ...locate(docPath), file, path, message });
   const handles = new Set<string>();
+  const handleProcess = new Map<string, string>();
   const requests = new Set<string>();
   const signaled = new Set<string>();
   const ids = new Map<string, string>();
@@ -209,7 +210,14 @@ function crossCheck(
           at(ps.path, [...stepPath(t, ps.index), "id"], `step id "${st.id}" is already used by ${prev}`);
         else ids.set(st.id, ps.path);
       }
-      if (st.op === "create" && st.as) handles.add(st.as);
+      if (st.op === "create" && st.as) {
+        handles.add(st.as);
+        // Handles belong to a process: one name cannot stand for handles of two processes.
+        const owner = handleProcess.get(st.as);
+        if (owner !== undefined && owner !== t.process) {
+          at(`${ps.path}.as`, [...stepPath(t, ps.index), "as"], `handle name "${st.as}" is already used in process ${owner}; threads of different processes cannot share handles, pick another name`);
+        } else handleProcess.set(st.as, t.process);
+      }
       if (
         (st.op === "notify" ||
           st.op === "lock" ||

@@ -2,6 +2,7 @@
  * Reports: the readable step-by-step text of a scenario run, and its JSON form (one object per scenario with at
  * least scenario, passed, steps, stops, leaks).
  */
+import { formatFaultReport } from "../faults/index.js";
 import type { ScenarioReport, StepReport } from "./runner.js";
 
 export interface TextOptions {
@@ -46,6 +47,10 @@ export function formatReport(r: ScenarioReport, o: TextOptions = {}): string {
   }
   for (const st of r.stops.filter((x) => !x.fatal))
     lines.push(`  recorded: ${st.name}${st.check ? ` (${st.check})` : ""}: ${st.reason}`);
+  if (!o.quiet && r.faults.length > 0) {
+    lines.push("  Faults injected:");
+    for (const f of r.faults) lines.push(`    ${formatFaultReport(f)}`);
+  }
   if (r.leaks.length > 0) {
     lines.push("  Left after teardown:");
     for (const l of r.leaks) lines.push(`    ${l}`);
@@ -93,6 +98,7 @@ export function reportJson(r: ScenarioReport): Record<string, unknown> {
       steps: s.steps,
     })),
     leaks: r.leaks,
+    faults: r.faults,
     failures: r.failures,
     time: r.time,
     schedulingSteps: r.schedulingSteps,

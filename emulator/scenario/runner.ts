@@ -4,11 +4,19 @@
  * and report what was left. Everything a step does goes through the Nt* services, the network provider, or (for
  * `call`) an RDBSS routine on an emulated thread; the runner itself never changes emulator state behind its back.
  */
-import { isAbsolute, resolve } from "node:path";
+import { basename, isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { BUILTIN_MINIRDRS, isMiniRdrModule, type LoadedMiniRdr, type MiniRdrModule } from "../../miniredirs/index.js";
 import type { MemSmbWorld } from "../../miniredirs/memsmb/server/index.js";
 import { bootEmulator, createEmulator, type Emulator, inSystemThread } from "../boot.js";
+import {
+  FaultInjector,
+  type FaultReport,
+  type FaultSpec,
+  faultReports,
+  faultStepSpec,
+  formatFaultSpec,
+} from "../faults/index.js";
 import {
   decodeDirectoryEntries,
   decodeFileInformation,
@@ -36,6 +44,7 @@ import {
   type KProcess,
   NT_SUCCESS,
   type NTSTATUS,
+  ReplayStrategy,
   type RunResult,
   STATUS as S,
   type SchedulingStrategy,
@@ -125,6 +134,8 @@ export interface ScenarioReport {
   readonly schedulingSteps: number;
   /** The run's scheduling choices (for replay). */
   readonly choices: readonly number[];
+  /** Every injected fault (setup.faults, RunOptions.faults, `fault` steps), in order (docs/FAULTS.md). */
+  readonly faults: readonly FaultReport[];
 }
 
 export interface RunOptions {
@@ -141,6 +152,8 @@ export interface RunOptions {
   readonly onFinish?: (em: Emulator, report: ScenarioReport) => void;
   /** Load a mini-redirector module by path (default: dynamic import). */
   readonly importModule?: (path: string) => Promise<unknown>;
+  /** Faults to inject while the steps run, after the scenario's setup.faults (docs/FAULTS.md). */
+  readonly faults?: readonly FaultSpec[];
 }
 
 // ================================================================== helpers
@@ -198,9 +211,16 @@ function fmtTime(t: number): number {
 }
 
 /** Whether a reported MRx call ("MRxFinalizeSrvCall(TRUE) @ Delayed worker 1") is the expected one. */
-function mrxCallMatches(reported: string, expected: string): boolean {
-  const call = reported.split(" ")[0] as string;
-  return expected.includes("(") ? call === expected : call.replace(/\(.*$/, "") === expected;
+function mrxCallMatches(reported: string, expected: string, stepThread: string): boolean {
+  // "MRxFinalizeSrvCall(TRUE) @ Delayed worker 1"; no "@" when the step's own thread made the call.
+  const at = reported.indexOf(" @ ");
+  const call = at >= 0 ? reported.slice(0, at) : reported;
+  const thread = at >= 0 ? reported.slice(at + 3) : stepThread;
+  // An expectation may name the thread: "MRxFinalizeSrvCall @ Delayed worker" (a prefix of its name).
+  const eat = expected.indexOf(" @ ");
+  const want = eat >= 0 ? expected.slice(0, eat) : expected;
+  if (eat >= 0 && !thread.startsWith(expected.slice(eat + 3))) return false;
+  return want.includes("(") ? call === want : call.replace(/\(.*$/, "") === want;
 }
 
 /** Compare one field; returns a failure text or null. */
@@ -297,6 +317,8 @@ class ScenarioRun {
   readonly requests = new Map<string, RequestEntry>();
   readonly events = new Map<string, KEVENT>();
   readonly processes = new Map<string, KProcess>();
+  /** Drive letter → the process whose net-use step connected it (its logon session owns the connection). */
+  readonly driveOwners = new Map<string, KProcess>();
   readonly current = new Map<string, PlacedStep>();
   private ordinal = 0;
   unloaded = false;
@@ -314,6 +336,21 @@ class ScenarioRun {
 
   at(ps: PlacedStep): string {
     return `${ps.where.file}:${ps.where.line}:${ps.where.column} (${ps.path}, ${ps.step.op})`;
+  }
+
+  /** The fault injector of the run (setup.faults, RunOptions.faults, or the first `fault` step that arms one). */
+  faultInjector: FaultInjector | null = null;
+
+  /** Install a fault plan on the kernel; injected faults name the step each scenario thread is in. */
+  installFaults(plan: readonly FaultSpec[]): FaultInjector {
+    const inj = new FaultInjector(plan, this.em.k.seed);
+    inj.stepOf = (thread) => {
+      // The step of the thread that hit the site; a worker or transport thread acts for the only step running.
+      const ps = this.current.get(thread) ?? (this.current.size === 1 ? [...this.current.values()][0] : undefined);
+      return ps ? `${ps.path} (${ps.step.op}${ps.step.id ? ` ${ps.step.id}` : ""}, line ${ps.where.line})` : undefined;
+    };
+    this.faultInjector = inj.attach(this.em.k);
+    return inj;
   }
 
   process(plan: ThreadPlan): KProcess {
@@ -518,7 +555,8 @@ class ScenarioRun {
       // The expected calls must appear in this order among the step's MRx calls (others may interleave). An
       // expectation without arguments ("MRxFinalizeSrvCall") matches any; "MRxFinalizeSrvCall(TRUE)" only those.
       let i = 0;
-      for (const call of got.mrx) if (i < e.mrx.length && mrxCallMatches(call, e.mrx[i] as string)) i++;
+      for (const call of got.mrx)
+        if (i < e.mrx.length && mrxCallMatches(call, e.mrx[i] as string, this.em.k.current?.name ?? ps.thread)) i++;
       if (i < e.mrx.length)
         out.push(
           `MRx calls were [${got.mrx.join(", ")}], expected [${e.mrx.join(", ")}] in this order (missing from ${e.mrx[i]})`,
@@ -561,6 +599,10 @@ class ScenarioRun {
   async runStep(ps: PlacedStep): Promise<boolean> {
     const ordinal = this.ordinal++;
     this.current.set(ps.thread, ps);
+    // The step label the reference ledger, lock-order and tombstone reports name ("steps[2] t.yaml:14").
+    const stepLabel = `${ps.path} ${basename(ps.where.file)}:${ps.where.line}`;
+    this.em.k.stepLabel = stepLabel;
+    if (this.em.k.current) this.em.k.current.stepLabel = stepLabel;
     const logStart = this.em.rx.mrxLog.length;
     const me = this.em.k.current?.name ?? ps.thread;
     let sent = "";
@@ -644,6 +686,7 @@ class ScenarioRun {
       case "net-use": {
         const letter = st.drive.replace(/:$/, "").toUpperCase();
         const status = await np.netUse(letter, st.remote, st.user, st.password);
+        if (NT_SUCCESS(status)) this.driveOwners.set(letter, k.current?.process ?? k.systemProcess);
         return {
           sent: `net use ${letter}: ${st.remote}${st.user !== undefined ? ` /user:${st.user}` : ""}`,
           result: sn(status),
@@ -974,6 +1017,16 @@ class ScenarioRun {
         return { sent: `wait for signal ${st.event}`, result: "signaled", got: { status: null } };
       }
       case "fault": {
+        const spec = faultStepSpec(st);
+        if (spec !== null) {
+          // Arm a fault counted from this step: nth 1 is the site's next hit.
+          (this.faultInjector ?? this.installFaults([])).add(spec, true);
+          return {
+            sent: `arm fault ${formatFaultSpec(spec)} (hits counted from here)`,
+            result: "armed",
+            got: { status: null },
+          };
+        }
         if (st.drop === undefined) return { sent: "fault (nothing)", result: "", got: { status: null } };
         if (!this.mrx.dropConnections) throw new StepFailed(`${this.mod.name} has no transport connections to drop`);
         const n = this.mrx.dropConnections(st.drop === "*" ? undefined : st.drop);
@@ -1279,8 +1332,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const profile = options.profile ?? s.setup.profile;
   const em = createEmulator({
     seed,
-    strategy: options.strategy ?? s.setup.strategy,
+    strategy: options.strategy ?? (s.setup.schedule ? new ReplayStrategy(s.setup.schedule) : s.setup.strategy),
     profile,
+    ...(s.setup.profileOverrides ? { profileOverrides: s.setup.profileOverrides } : {}),
     trace: options.trace ?? false,
     checks: { ...s.setup.checks, ...(options.checks ?? {}) },
     maxTime: s.setup.maxTime ?? 3600 * 10_000_000,
@@ -1319,6 +1373,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       time: fmtTime(em.k.now),
       schedulingSteps: last?.steps ?? 0,
       choices: last?.choices ?? [],
+      faults: faultReports(run.faultInjector?.records ?? []),
     };
     options.onFinish?.(em, report);
     return report;
@@ -1327,7 +1382,10 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     last = r;
     if (r.stop) {
       stops.push(stopReport(r.stop, true, run));
-      if (what !== "run") run.fail(`${what}: the run stopped: ${r.stop.name} — ${r.stop.reason}`);
+      // A stop outside the scenario's own threads (START, teardown) is a failure unless it is the one expected (a
+      // check that fires at teardown's quiescence point, a deadlock in MRxStart).
+      const expected = s.expect.stop !== "none" && stopMatches(s.expect.stop, r.stop) === null;
+      if (what !== "run" && !expected) run.fail(`${what}: the run stopped: ${r.stop.name} — ${r.stop.reason}`);
       return false;
     }
     return true;
@@ -1373,6 +1431,18 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     run.started = true;
   }
 
+  // Faults are injected while the scenario's threads run (boot, DriverEntry, START and teardown run without them).
+  // A scenario whose `fault` steps arm faults gets its injector now, so that hit numbers count from the start.
+  const faultPlan = [...s.setup.faults, ...(options.faults ?? [])];
+  const armsFaults = loaded.threads.some((t) => t.steps.some((ps) => ps.step.op === "fault" && ps.step.site));
+  if (faultPlan.length > 0 || armsFaults) {
+    try {
+      run.installFaults(faultPlan);
+    } catch (e) {
+      run.fail(`setup.faults: ${e instanceof Error ? e.message : String(e)}`);
+      return finish();
+    }
+  }
   // The scenario's threads.
   for (const plan of loaded.threads) {
     const body = () => run.runThread(plan);
@@ -1380,6 +1450,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     else em.k.createThread(run.process(plan), plan.name, body);
   }
   const main = await em.k.run();
+  run.faultInjector?.detach();
   if (!phase("run", main)) {
     for (const ps of run.current.values()) {
       if (!run.steps.some((r) => r.path === ps.path)) {
@@ -1406,6 +1477,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
 
   // Teardown: close what the scenario left open, delete connections, STOP, unload; whatever is left leaked.
   if (s.setup.teardown) {
+    em.k.stepLabel = "teardown";
     const byProcess = new Map<KProcess, HandleEntry[]>();
     for (const h of run.handles.values())
       if (!h.closed) byProcess.set(h.process, [...(byProcess.get(h.process) ?? []), h]);
@@ -1424,15 +1496,26 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     if (!run.unloaded) {
       // Connections belong to logon sessions: each process deletes its own (as logoff would), then STOP.
       const deleteConnections = async () => {
+        const me = em.k.current?.process;
         for (const c of await run.mrx.provider.list()) {
+          // Another logon session's drive is not this process's to delete (its DELCONN would open a tree connect
+          // with this process's credentials, build a V_NET_ROOT of its own and finalize that one instead).
+          const owner = run.driveOwners.get(c.local.replace(/:$/, "").toUpperCase());
+          if (owner !== undefined && owner !== me) continue;
           const st = await run.mrx.provider.netUseDelete(c.local, 1);
           if (!NT_SUCCESS(st)) leaks.push(`teardown: net use ${c.local} /delete returned ${statusName(st)}`);
         }
       };
-      for (const p of [...run.processes.values()]) em.k.createThread(p, "teardown net use /delete", deleteConnections);
-      if (loaded.threads.some((t) => t.system))
+      // One process after the other: the provider's drive table is the device's, so concurrent teardown threads
+      // would each list (and try to delete) every connection.
+      for (const p of [...run.processes.values()]) {
+        em.k.createThread(p, "teardown net use /delete", deleteConnections);
+        if (!phase("teardown (connections)", await em.k.run())) return finish();
+      }
+      if (loaded.threads.some((t) => t.system)) {
         em.k.PsCreateSystemThread("teardown net use /delete", deleteConnections);
-      if (!phase("teardown (connections)", await em.k.run())) return finish();
+        if (!phase("teardown (connections)", await em.k.run())) return finish();
+      }
       // Idle connections (UNC ones included) and dormant files are the scavenger's: give it two periods, as an
       // idle system would, before STOP; what survives that with no handle and no connection is a leak.
       em.k.createThread(svc, "teardown STOP", async () => {
@@ -1440,11 +1523,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         if (run.started) await run.mrx.provider.stop();
       });
       if (!phase("teardown (STOP)", await em.k.run())) return finish();
+      // Quiescence: nothing in flight, no handle, no connection. What is alive is reported with who holds it
+      // (checks "leaks", "lostConnection"; docs/CHECKS.md).
+      const q = await inSystemThread(em, "teardown quiescence", () => em.rx.verifier.quiescence(true));
+      if (!phase("teardown (quiescence)", q.run)) return finish();
       const u = await inSystemThread(em, "teardown unload", () => run.unload());
       if (!phase("teardown (unload)", u.run)) return finish();
-      for (const l of u.value ?? []) leaks.push(`at unload: ${l}`);
+      for (const l of u.value ?? []) leaks.push(em.rx.verifier.explainLeak(`at unload: ${l}`));
     }
-    for (const o of em.rx.live) leaks.push(`never freed: ${o.label()} (count ${o.NodeReferenceCount})`);
+    for (const o of em.rx.live)
+      leaks.push(em.rx.verifier.explainLeak(`never freed: ${o.label()} (count ${o.NodeReferenceCount})`));
     for (const b of run.mrx.backendLeaks()) leaks.push(b);
   }
   return finish();

@@ -11,7 +11,10 @@ import {
   type SymbolGroup,
   suggestSymbols,
 } from "../io/constants.js";
+import { FAULT_FIELDS, FaultSpecSchema, faultStepSpec, validateFaultSpec } from "../faults/index.js";
 import { BUGCHECK } from "../kernel/bugcodes.js";
+import { CHECK_SWITCHES } from "../verifier/catalogue.js";
+import { PROFILE_OPTION_VALUES, type RdbssProfile } from "../rdbss/profile.js";
 import { type NTSTATUS, parseStatus } from "../kernel/status.js";
 
 // ================================================================== values
@@ -533,7 +536,7 @@ export const Step = z.discriminatedUnion("op", [
       expect: expectOf("status", "information", "output", "mrx"),
     })
     .strict(),
-  z.object({ ...base, op: z.literal("advance"), by: Duration }).strict(),
+  z.object({ ...base, op: z.literal("advance"), by: Duration, expect: expectOf("mrx") }).strict(),
   z.object({ ...base, op: z.literal("signal"), event: Name }).strict(),
   z.object({ ...base, op: z.literal("wait-signal"), event: Name }).strict(),
   z
@@ -541,8 +544,23 @@ export const Step = z.discriminatedUnion("op", [
       ...base,
       op: z.literal("fault"),
       drop: z.string().optional().describe("drop the transport connections to this server ('*' for all)"),
+      // Or arm a fault (docs/FAULTS.md): the next hit of `site` fails (`nth`: the nth hit from this step on).
+      ...FAULT_FIELDS,
+      site: FAULT_FIELDS.site.optional(),
     })
-    .strict(),
+    .strict()
+    .superRefine((v, ctx) => {
+      const spec = faultStepSpec(v);
+      if (spec === null) {
+        if (v.drop === undefined)
+          ctx.addIssue({ code: "custom", message: "a fault step needs `drop` or `site`", path: [] });
+        return;
+      }
+      if (v.drop !== undefined)
+        ctx.addIssue({ code: "custom", message: "give either `drop` or `site`, not both", path: ["site"] });
+      const problem = validateFaultSpec(spec);
+      if (problem !== null) ctx.addIssue({ code: "custom", message: problem, path: ["site"] });
+    }),
   z
     .object({
       ...base,
@@ -616,14 +634,63 @@ const ServerRef = z.union([ServerImageSchema, z.object({ fixture: z.string().min
 
 const CheckMode = z.enum(["stop", "record", "off"]);
 
+/** Levenshtein distance (for "did you mean" suggestions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** Profile options by name; each value must be one the docs or reactos profile uses (or the other boolean). */
+const ProfileOverrides = z.record(z.string(), z.union([z.string(), z.boolean()])).transform((v, ctx): Partial<RdbssProfile> => {
+  const out: Record<string, string | boolean> = {};
+  for (const [k, val] of Object.entries(v)) {
+    const allowed = (PROFILE_OPTION_VALUES as Readonly<Record<string, readonly (string | boolean)[]>>)[k];
+    if (allowed === undefined) {
+      const known = Object.keys(PROFILE_OPTION_VALUES);
+      ctx.issues.push({ code: "custom", message: `unknown profile option "${k}" (options: ${known.join(", ")})`, input: v, path: [k] });
+      continue;
+    }
+    if (!allowed.includes(val)) {
+      ctx.issues.push({ code: "custom", message: `${k} is ${allowed.map((a) => JSON.stringify(a)).join(" or ")}`, input: val, path: [k] });
+      continue;
+    }
+    out[k] = val;
+  }
+  return out as Partial<RdbssProfile>;
+});
+
 export const Setup = z
   .object({
     /** memsmb (default), nulmrx, or a path to a module exporting a MiniRdrModule. */
     minirdr: z.string().min(1).default("memsmb"),
     profile: z.enum(["docs", "reactos"]).default("docs"),
+    /** Single profile options on top of `profile` (docs/ARCHITECTURE.md lists them), e.g. srvCallFinalizePostedFrom. */
+    profileOverrides: ProfileOverrides.optional(),
     seed: z.union([z.number().int(), z.string()]).default(1),
     strategy: z.enum(["fifo", "random"]).default("fifo"),
-    checks: z.record(z.string(), CheckMode).default({}),
+    /** A recorded schedule (scheduling choices, as `rdbss explore` writes them): replayed instead of `strategy`. */
+    schedule: z.array(z.number().int().min(0)).optional(),
+    checks: z
+      .record(z.string(), CheckMode)
+      .superRefine((v, ctx) => {
+        for (const k of Object.keys(v)) {
+          if (k in CHECK_SWITCHES) continue;
+          const near = Object.keys(CHECK_SWITCHES)
+            .map((c) => [c, editDistance(c.toLowerCase(), k.toLowerCase())] as const)
+            .filter(([, d]) => d <= Math.max(2, k.length / 3))
+            .sort((a, b) => a[1] - b[1])
+            .map(([c]) => c);
+          ctx.addIssue({ code: "custom", message: `unknown check "${k}"${near.length ? ` (did you mean ${near.slice(0, 3).join(", ")}?)` : ""}; docs/CHECKS.md lists them`, path: [k] });
+        }
+      })
+      .default({}),
     servers: z.array(ServerRef).optional(),
     network: z
       .object({
@@ -643,6 +710,8 @@ export const Setup = z
     teardown: z.boolean().default(true),
     /** Stop the run after this much virtual time (a livelock guard). */
     maxTime: Duration.optional(),
+    /** Fault injection while the steps run (docs/FAULTS.md): "RxCreateNetFcb@2", "transport.send~0.05", {site, nth …}. */
+    faults: z.array(FaultSpecSchema).default([]),
   })
   .strict();
 export type Setup = z.output<typeof Setup>;

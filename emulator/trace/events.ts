@@ -11,7 +11,8 @@ import { channel } from "node:diagnostics_channel";
  * irp.dispatch {irp, device} when IoCallDriver calls a dispatch routine and irp.return {irp, status} when it
  * returns; irp.complete / irp.cancel name "IRP#id"; work.run / work.done bracket a work item on its worker;
  * mrx.enter {target, device, irp} / mrx.exit {status} bracket an MRx call; ref {count} is a new
- * NodeReferenceCount of the RDBSS structure named by `what`; note "free <label>" is RDBSS freeing one.
+ * NodeReferenceCount of the RDBSS structure named by `what`; note "free <label>" is RDBSS freeing one; fault
+ * {hit, spec, effect, detail} is an injected fault at the site named by `what` (emulator/faults).
  */
 export type TraceKind =
   | "thread.create"
@@ -37,6 +38,7 @@ export type TraceKind =
   | "mrx.exit"
   | "ref"
   | "stop"
+  | "fault"
   | "note";
 
 export interface TraceEvent {

@@ -471,6 +471,9 @@ export function toChromeTrace(events: readonly TraceEvent[], options: ChromeTrac
         liveCounter();
         break;
       }
+      case "fault":
+        instant(thread, `fault ${e.what}`, C.rdbss, d);
+        break;
       case "stop": {
         const t = track(thread);
         const args = d ?? {};

@@ -309,7 +309,9 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
       vnr,
       `memsmb session+tree ${user}@${netRoot.pNetRootName}`,
     );
-    if (!NT_SUCCESS(st)) finish(st, st);
+    // The work could not be queued: this V_NET_ROOT fails; the NET_ROOT only when this call was building it (another
+    // user's good connection to the share must not turn Bad with it).
+    if (!NT_SUCCESS(st)) finish(firstOnNetRoot ? st : S.STATUS_SUCCESS, st);
     return S.STATUS_PENDING;
   }
 
@@ -428,7 +430,14 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
       ext.fileId = fileId;
       ext.connection = conn;
       ext.treeId = treeId;
-      ctx.pFobx = this.rx.RxCreateNetFobx(ctx as RX_CONTEXT, srvOpen as never) as FOBX<MemSmbExtensions>;
+      const fobx = this.rx.RxCreateNetFobx(ctx as RX_CONTEXT, srvOpen as never) as FOBX<MemSmbExtensions> | null;
+      if (fobx === null) {
+        // No FOBX (an allocation failure): undo the open on the server, or it would outlive the failed create.
+        ext.fileId = 0;
+        await conn.call("CLOSE", (c) => c.reply({ status: c.server.close(fileId, c.now).status }));
+        return S.STATUS_INSUFFICIENT_RESOURCES;
+      }
+      ctx.pFobx = fobx;
       ctx.Create.ReturnedCreateInformation = createAction;
       const irp = ctx.CurrentIrp;
       if (irp && this.rx.profile.createInformation === "must-set") irp.IoStatus.Information = createAction;
@@ -461,7 +470,10 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     return S.STATUS_SUCCESS;
   }
 
-  /** CLOSE the server file id (a delete-on-close file goes now). */
+  /**
+   * CLOSE the server file id (a delete-on-close file goes now). An open the server no longer has (the connection
+   * dropped, or the server disconnected its tree or session) is closed as far as anyone can tell: success.
+   */
   async MRxCloseSrvOpen(ctx: Ctx): Promise<NTSTATUS> {
     const o = this.openOf(ctx);
     if (!o?.connection || o.fileId === 0) return S.STATUS_SUCCESS;
@@ -469,7 +481,13 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     o.fileId = 0;
     if (connection.dropped) return S.STATUS_SUCCESS;
     const r = asReply(await connection.call("CLOSE", (c) => c.reply({ status: c.server.close(fileId, c.now).status })));
-    return r.status === S.STATUS_CONNECTION_DISCONNECTED ? S.STATUS_SUCCESS : r.status;
+    const gone: NTSTATUS[] = [
+      S.STATUS_CONNECTION_DISCONNECTED,
+      S.STATUS_FILE_CLOSED,
+      S.STATUS_NETWORK_NAME_DELETED,
+      S.STATUS_USER_SESSION_DELETED,
+    ];
+    return gone.includes(r.status) ? S.STATUS_SUCCESS : r.status;
   }
 
   MRxForceClosed(): NTSTATUS {

@@ -53,13 +53,13 @@ export interface NetworkEvent {
  * A message on the wire (when NetworkOptions.record is set): a request or a cancel reaching the server thread
  * ("request", "cancel"), the server answering ("reply", with `lost` when its connection is already gone, so the
  * answer never leaves the server), a response reaching the client's receive thread ("response", with its status;
- * a request failed by a dropped connection gets STATUS_CONNECTION_DISCONNECTED). A request or cancel lost with its
- * connection never appears.
+ * a request failed by a dropped connection gets STATUS_CONNECTION_DISCONNECTED), and "admin" for a server-side
+ * action (SmbConnection.serverAction). A request or cancel lost with its connection never appears.
  */
 export interface NetworkMessage {
   readonly time: number;
   readonly connection: number;
-  readonly what: "request" | "cancel" | "reply" | "response";
+  readonly what: "request" | "cancel" | "admin" | "reply" | "response";
   /** The request id (per connection). */
   readonly id: number;
   readonly name: string;
@@ -75,6 +75,7 @@ interface Outstanding {
 type ServerMessage =
   | { readonly kind: "request"; readonly id: number; readonly name: string; readonly handler: ServerHandler }
   | { readonly kind: "cancel"; readonly id: number; readonly name: string }
+  | { readonly kind: "admin"; readonly name: string; readonly run: (server: MemSmbServer, now: number) => void }
   | { readonly kind: "reset" };
 
 type ClientMessage =
@@ -134,8 +135,12 @@ export class SmbConnection {
       return id;
     }
     this.outstanding.set(id, { onResponse, name });
-    this.network.transmit(this, () =>
-      this.network.k.KeInsertQueue(this.toServer, { kind: "request", id, name, handler }),
+    this.network.transmit(
+      this,
+      () => this.network.k.KeInsertQueue(this.toServer, { kind: "request", id, name, handler }),
+      "transport.send",
+      name,
+      id,
     );
     return id;
   }
@@ -157,7 +162,24 @@ export class SmbConnection {
   cancel(id: number): void {
     if (this.dropped) return;
     const name = this.outstanding.get(id)?.name ?? "?";
-    this.network.transmit(this, () => this.network.k.KeInsertQueue(this.toServer, { kind: "cancel", id, name }));
+    this.network.transmit(
+      this,
+      () => this.network.k.KeInsertQueue(this.toServer, { kind: "cancel", id, name }),
+      "transport.send",
+      name,
+      id,
+      "CANCEL of ",
+    );
+  }
+
+  /**
+   * Something the server does on its own, outside any request (an administrator disconnecting a tree or a session,
+   * a share going away): `run` executes on the connection's server thread, in order with the requests; what it
+   * completes is answered over the wire as usual. Fault injection for tests and scenarios.
+   */
+  serverAction(name: string, run: (server: MemSmbServer, now: number) => void): void {
+    if (this.dropped) return;
+    this.network.k.KeInsertQueue(this.toServer, { kind: "admin", name, run });
   }
 
   /** The connection goes away (a fault, or the redirector disconnecting). */
@@ -182,6 +204,11 @@ export class SmbConnection {
         this.cancels.clear();
         return;
       }
+      if (m.kind === "admin") {
+        this.network.record(this, "admin", 0, m.name);
+        m.run(this.server, k.now);
+        continue;
+      }
       if (m.kind === "cancel") {
         this.network.record(this, "cancel", m.id, m.name);
         const c = this.cancels.get(m.id);
@@ -205,13 +232,23 @@ export class SmbConnection {
             this.network.record(this, "reply", id, name, typeof st === "number" ? st : undefined, this.dropped);
           }
           if (this.dropped) return;
-          this.network.transmit(this, () => k.KeInsertQueue(this.toClient, { kind: "response", id, response }));
+          this.network.transmit(
+            this,
+            () => k.KeInsertQueue(this.toClient, { kind: "response", id, response }),
+            "transport.receive",
+            name,
+            id,
+            "response to ",
+          );
         },
         onCancel: (c) => {
           if (!replied) this.cancels.set(id, c);
         },
       };
-      m.handler(call);
+      // Fault site server.<OP>: the server answers with an error and does nothing (its state does not change).
+      const fault = k.faults !== null ? k.faults.hit(`server.${name.split(" ")[0]}`, `${name} #${id}`) : null;
+      if (fault !== null) call.reply({ status: fault.status });
+      else m.handler(call);
     }
   }
 
@@ -314,7 +351,14 @@ export class SmbNetwork {
   }
 
   /** Put a message on the wire: it arrives after the latency (plus seeded jitter), unless a fault drops the connection. */
-  transmit(c: SmbConnection, deliver: () => void): void {
+  transmit(
+    c: SmbConnection,
+    deliver: () => void,
+    site: "transport.send" | "transport.receive" = "transport.send",
+    name = "",
+    id = 0,
+    prefix = "",
+  ): void {
     const n = ++this.messages;
     if (
       (this.dropAtMessage > 0 && n === this.dropAtMessage) ||
@@ -323,8 +367,31 @@ export class SmbNetwork {
       c.drop(`fault injected at message ${n}`);
       return;
     }
-    const extra = this.jitter > 0 ? this.prng.int(this.jitter + 1) : 0;
+    let extra = this.jitter > 0 ? this.prng.int(this.jitter + 1) : 0;
     const k = this.k;
+    // Fault sites transport.send / transport.receive (emulator/faults): reset the connection, lose the message (the
+    // transport notices `delay` later and resets it), or deliver it `delay` late.
+    const fault =
+      k.faults !== null
+        ? k.faults.hit(site, `${prefix}${name || `message ${n}`}${id ? ` #${id}` : ""} on connection ${c.id}`)
+        : null;
+    if (fault !== null) {
+      if (fault.action === "disconnect") {
+        c.drop(`injected fault: ${site} hit ${fault.hit} (message ${n})`);
+        return;
+      }
+      if (fault.action === "lose") {
+        const reset = k.KeInitializeDpc(
+          () =>
+            c.drop(`injected fault: ${site} hit ${fault.hit} lost message ${n}; the transport reset the connection`),
+          null,
+          `memsmb transport notices lost message ${n}`,
+        );
+        k.KeSetTimer(k.KeInitializeTimer(undefined, `lost message ${n}`), -fault.delay, reset);
+        return;
+      }
+      extra += fault.delay;
+    }
     const timer = k.KeInitializeTimer(undefined, `wire message ${n}`);
     const dpc = k.KeInitializeDpc(
       () => {

@@ -349,7 +349,10 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
       fcb.fMiniInited = true;
     }
     srvOpen.Context = node;
-    ctx.pFobx = rx.RxCreateNetFobx(ctx as RX_CONTEXT, srvOpen as never) as FOBX<NulExtensions>;
+    const fobx = rx.RxCreateNetFobx(ctx as RX_CONTEXT, srvOpen as never) as FOBX<NulExtensions> | null;
+    // No FOBX (an allocation failure): fail the open; RDBSS drops the SRV_OPEN (and the FCB if nobody has it open).
+    if (fobx === null) return S.STATUS_INSUFFICIENT_RESOURCES;
+    ctx.pFobx = fobx;
     ctx.Create.ReturnedCreateInformation = info;
     const irp = ctx.CurrentIrp;
     if (irp && rx.profile.createInformation === "must-set") irp.IoStatus.Information = info;

@@ -319,7 +319,7 @@ async function build(
       const ctx = internalContext(w, "hand build");
       const lock = w.dev.pRxNetNameTable.TableLock;
       await rx.acquire(lock, true);
-      const srvCall = rx.RxCreateSrvCall(ctx, name, null);
+      const srvCall = rx.RxCreateSrvCall(ctx, name, null)!;
       const netRoot = rx.RxCreateNetRoot(srvCall, "\\share");
       if (netRoot === null) throw new Error("RxCreateNetRoot failed");
       const vNetRoot = rx.RxCreateVNetRoot(ctx, netRoot, `\\;H:0${name}\\share`, "H:", "");
@@ -331,11 +331,11 @@ async function build(
       }
       const table = rx.fcbTableOf(netRoot);
       await rx.acquire(table.TableLock, true);
-      const fcb = rx.RxCreateNetFcb(ctx, vNetRoot, "\\hand.txt");
+      const fcb = rx.RxCreateNetFcb(ctx, vNetRoot, "\\hand.txt")!;
       rx.release(table.TableLock);
       await rx.acquire(fcb.Header.Resource, true);
-      const srvOpen = rx.RxCreateSrvOpen(vNetRoot, fcb);
-      const fobx = rx.RxCreateNetFobx(ctx, srvOpen);
+      const srvOpen = rx.RxCreateSrvOpen(vNetRoot, fcb)!;
+      const fobx = rx.RxCreateNetFobx(ctx, srvOpen)!;
       rx.release(fcb.Header.Resource);
       g = { srvCall, netRoot, vNetRoot, fcb, srvOpen, fobx, ctx };
     }),

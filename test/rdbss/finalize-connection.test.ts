@@ -103,6 +103,11 @@ interface Observed {
 }
 
 function observe(w: H.World, s: Setup, status: NTSTATUS, closesBefore: number): Observed {
+  // Called on the deleting thread, possibly a system thread: look at freed structures past their tombstone traps.
+  return w.em.rx.verifier.look(() => observeNow(w, s, status, closesBefore));
+}
+
+function observeNow(w: H.World, s: Setup, status: NTSTATUS, closesBefore: number): Observed {
   const fcb = s.openFcb;
   return {
     status,

@@ -170,7 +170,7 @@ test("RxFinalizeNetRoot itself never calls MRxFinalizeNetRoot (a NET_ROOT with n
   H.clean(
     await H.systemThread(w, "mini-redirector", () =>
       H.withNetName(w, async () => {
-        const sc = w.em.rx.RxCreateSrvCall(H.internalContext(w), "\\solo", null);
+        const sc = w.em.rx.RxCreateSrvCall(H.internalContext(w), "\\solo", null)!;
         const n = w.em.rx.RxCreateNetRoot(sc, "\\share");
         nr = n;
         if (n === null) return;
@@ -219,7 +219,7 @@ for (const profile of ["docs", "reactos"] as const) {
       await H.systemThread(w, "mini-redirector", () =>
         H.withNetName(w, async () => {
           const rx = w.em.rx;
-          const sc = rx.RxCreateSrvCall(H.internalContext(w), "\\solo", null);
+          const sc = rx.RxCreateSrvCall(H.internalContext(w), "\\solo", null)!;
           const n = rx.RxCreateNetRoot(sc, "\\share");
           if (n === null) return;
           nr = n;
@@ -263,7 +263,7 @@ test("[profile:finalizeNetRootStickyFlag] docs: after a failed attempt, the scav
     await H.systemThread(w, "mini-redirector", async () => {
       const rx = w.em.rx;
       await H.withNetName(w, async () => {
-        const sc = rx.RxCreateSrvCall(H.internalContext(w), "\\solo", null);
+        const sc = rx.RxCreateSrvCall(H.internalContext(w), "\\solo", null)!;
         const n = rx.RxCreateNetRoot(sc, "\\share");
         if (n === null) return;
         nr = n;

@@ -136,7 +136,7 @@ test("a NET_ROOT whose count reaches 1 without the lock is marked too (0xFB11)",
   H.clean(
     await H.systemThread(w, "driver", async () => {
       await H.withNetName(w, () => {
-        const sc = w.em.rx.RxCreateSrvCall(H.internalContext(w), "\\solo", null);
+        const sc = w.em.rx.RxCreateSrvCall(H.internalContext(w), "\\solo", null)!;
         nr = w.em.rx.RxCreateNetRoot(sc, "\\share");
       });
       const n = nr as AnyRxNode | null;

@@ -250,3 +250,34 @@ testProp("random documents never throw and are either valid or located", [jsonVa
   if (!r.ok) for (const p of r.problems) t.true(p.line >= 1 && p.message.length > 0);
   else t.is(r.loaded.scenario.name.length > 0, true);
 });
+
+test("one handle name used by threads of two processes is an error (handles belong to a process)", (t) => {
+  const p = problems(`name: x
+threads:
+  a:
+    user: alice
+    steps:
+      - { op: create, path: "X:\\\\f", as: h }
+  b:
+    user: bob
+    steps:
+      - { op: create, path: "X:\\\\g", as: h }
+`);
+  t.like(p[0], { path: "threads.b.steps[0].as", line: 10 });
+  t.regex(p[0]?.message ?? "", /already used in process alice\.exe/);
+});
+
+test("setup.profileOverrides: known options with their values pass, others are located errors", (t) => {
+  const r = parseScenario("name: x\nsetup:\n  profileOverrides: { srvCallFinalizePostedFrom: rdbss-process, scavengerReclaims: false }\nsteps: [{ op: start }]\n", "t.yaml");
+  t.true(r.ok);
+  if (r.ok) t.deepEqual(r.loaded.scenario.setup.profileOverrides, { srvCallFinalizePostedFrom: "rdbss-process", scavengerReclaims: false });
+  const p = problems("name: x\nsetup:\n  profileOverrides:\n    fcbReferences: both\n    colour: red\nsteps: [{ op: start }]\n");
+  t.regex(p.map(formatProblem).join("\n"), /setup\.profileOverrides\.fcbReferences: fcbReferences is "v-net-root" or "net-root"/);
+  t.regex(p.map(formatProblem).join("\n"), /unknown profile option "colour"/);
+});
+
+test("setup.checks: an unknown check name is a located error (a typo must not silently do nothing)", (t) => {
+  const p = problems("name: x\nsetup:\n  checks: { lockOrdr: record }\nsteps: [{ op: start }]\n");
+  t.like(p[0], { path: "setup.checks.lockOrdr", line: 3 });
+  t.regex(p[0]?.message ?? "", /unknown check "lockOrdr" \(did you mean lockOrder/);
+});

@@ -1,0 +1,41 @@
+/**
+ * The exploration room: schedule strategies (seeded random, PCT, bounded-preemption DFS), `explore` over many
+ * schedules, replay files, and shrinking to a minimal reproducer. docs/EXPLORE.md describes the method.
+ */
+export {
+  type DfsCursor,
+  type ExploreOptions,
+  type ExploreProgress,
+  type ExploreResult,
+  type ExploreStrategyName,
+  explore,
+  runRecorded,
+  type Shard,
+} from "./explore.js";
+export {
+  normalizeFailures,
+  REPLAY_FORMAT,
+  REPLAY_VERSION,
+  type ReadReplayResult,
+  type ReplayFile,
+  ReplayFileSchema,
+  type ReplayOutcome,
+  type ReplayRunOptions,
+  readReplayFile,
+  replayFaults,
+  replayRun,
+  scenarioHash,
+  sha256,
+  writeReplayFile,
+} from "./replay.js";
+export { type ShrinkOptions, type ShrinkResult, shrinkFailure } from "./shrink.js";
+export { failureSignature } from "./signature.js";
+export {
+  BoundedDfs,
+  countPreemptions,
+  type DecisionLog,
+  iterationSeed,
+  type PctParameters,
+  PctStrategy,
+  RecordingStrategy,
+} from "./strategies.js";

@@ -1,0 +1,531 @@
+/**
+ * RDBSS's verifier hooks: the reference ledger (ledger.ts), tombstones (tombstone.ts), leak reports at quiescence
+ * and unload, and the mini-redirector contract checks that need state across calls — MRxContext[] not surviving a
+ * MINIRDR_CALL (pattern 17 of ../shared/reference/rdbss-semantics.md §8), the NULL Force pointer of
+ * MRxFinalizeNetRoot / MRxFinalizeVNetRoot (15), a SRV_CALL's context released before its posted
+ * MRxFinalizeSrvCall ran (6), two live SRV_CALLs sharing one context (7), live handles orphaned by a forced
+ * finalization (2), a premature non-forced RxFinalizeNetRoot (20) and a lost add-connection reference (19).
+ *
+ * Rdbss owns one RdbssVerifier and calls it from a handful of places; everything here is off the hot path or a
+ * null test when its check is off. The catalogue of every check is emulator/verifier; docs/CHECKS.md explains them.
+ */
+import { type KThread, NT_SUCCESS, type NTSTATUS, statusName } from "../kernel/index.js";
+import { RDBSS_MANAGE } from "./constants.js";
+import type { RX_CONTEXT } from "./context.js";
+import type { RDBSS_DEVICE_OBJECT } from "./device.js";
+import type { MaybePromise } from "./dispatch.js";
+import { formatHistory, formatHolder, formatLiveObject, type LiveObjectReport, RefLedger } from "./ledger.js";
+import type { Rdbss } from "./rdbss.js";
+import type { AnyRxNode, FCB, FreedAt, RxNode, SRV_CALL, V_NET_ROOT } from "./structs.js";
+import { KEEP, TRAPPED_FIELDS, type TombstoneInfo, Tombstones, type TombstoneUse } from "./tombstone.js";
+
+const NOTHING_KEPT: ReadonlySet<string> = new Set();
+
+/** RDBSS_BUG_CHECK_ASSERT sub-codes of the checks in this file (merged into RDBSS_ASSERT). */
+export const VERIFIER_ASSERT = {
+  MRXCONTEXT_STALE: 0x001c,
+  FORCE_DEREFERENCED: 0x001d,
+  CONTEXT_FREED_EARLY: 0x001e,
+  SHARED_CONTEXT: 0x001f,
+  LEAK_AT_UNLOAD: 0x0020,
+  LEAK_AT_QUIESCENCE: 0x0021,
+  ORPHANED_OPEN_HANDLES: 0x0022,
+  PREMATURE_FINALIZE: 0x0023,
+  ADD_CONNECTION_KEPT: 0x0024,
+} as const;
+
+/** The check names this file adds (merged into RDBSS_CHECKS). */
+export const VERIFIER_RDBSS_CHECKS = {
+  ledger:
+    "The reference ledger: every reference and dereference of the six structures recorded with who made it (an instrument: any mode but off turns it on; it raises nothing itself).",
+  leaks:
+    "Structures still alive at unload (RxUnregisterMinirdr) or at a quiescence point, reported with the references that keep them alive.",
+  orphanedHandles:
+    "A forced connection finalization orphaned files the user still has open (their I/O now fails with STATUS_UNEXPECTED_NETWORK_ERROR).",
+  prematureFinalize:
+    "A non-forced RxFinalizeNetRoot while other references are held (under the reactos profile its FINALIZATION_IN_PROGRESS flag sticks).",
+  lostConnection:
+    "A connection delete that succeeded while the V_NET_ROOT kept its add-connection reference (the connection lives until unload).",
+} as const;
+
+/** Default modes of the checks RDBSS declares (the others stop). */
+export const RDBSS_CHECK_DEFAULTS = {
+  leaks: "off",
+  orphanedHandles: "off",
+  prematureFinalize: "off",
+} as const;
+
+/** A leak report: what was alive at unload or at a quiescence point, with who holds each reference. */
+export interface LeakReport {
+  readonly where: "unload" | "quiescence";
+  /** The mini-redirector's name, or "all devices". */
+  readonly device: string;
+  /** Virtual time, 100 ns units. */
+  readonly time: number;
+  readonly objects: readonly LiveObjectReport[];
+  /** V_NET_ROOTs keeping an add-connection reference for a drive letter that is gone (quiescence only). */
+  readonly lostConnections: readonly string[];
+}
+
+interface MrxContextTrap {
+  /** The MRx call running now on this context. */
+  call: string;
+  readonly trapped: boolean[];
+  reported: boolean;
+}
+
+function seconds(ticks: number): string {
+  return `${(ticks / 1e7).toFixed(6)} s`;
+}
+
+export class RdbssVerifier {
+  private readonly rx: Rdbss;
+  /** The reference ledger (null when check "ledger" is off). */
+  readonly ledger: RefLedger | null;
+  /** Tombstones for freed structures (null when check "useAfterFree" is off). */
+  readonly tombs: Tombstones | null;
+  /** MRxContext[] traps (part of "minirdrContract"). */
+  readonly mrxContextTraps: boolean;
+  /** Reports made at unload and at quiescence points, oldest first. */
+  readonly leakReports: LeakReport[] = [];
+  private readonly lastCall = new WeakMap<RX_CONTEXT, string>();
+  private readonly mrxTraps = new WeakMap<RX_CONTEXT, MrxContextTrap>();
+  private readonly postedContext = new WeakMap<SRV_CALL, { readonly Context: unknown; readonly Context2: unknown }>();
+
+  constructor(rx: Rdbss) {
+    this.rx = rx;
+    const k = rx.k;
+    this.ledger = k.checkMode("ledger") !== "off" ? new RefLedger(k) : null;
+    this.tombs =
+      k.checkMode("useAfterFree") !== "off"
+        ? new Tombstones(
+            (obj, info, field, use) => this.tombstoneUsed(obj, info, field, use),
+            () => {
+              // Driver code runs on a thread in kernel mode: a system thread, a DPC, or a user thread inside a system
+              // service. User-mode code cannot touch pool at all, so a read from it is a test looking at the state.
+              const t = k.current;
+              if (t === null || k.stopped !== null) return false;
+              return t.kernelDepth > 0 || t.process.isSystem || t.isDpcContext;
+            },
+          )
+        : null;
+    this.mrxContextTraps = k.checkMode("minirdrContract") !== "off";
+  }
+
+  // ================================================================== ledger and tombstones
+
+  /** A structure RDBSS just created: wire its trace, ledger and tombstone guard. */
+  track(node: RxNode): void {
+    node.traceKernel = this.rx.k;
+    node.ledger = this.ledger;
+    node.guard = this.tombs;
+  }
+
+  /** The next increment of `node` is the reference `holder` takes (a child's, when `child` is given). */
+  take(node: RxNode, holder: string, child?: RxNode): void {
+    if (this.ledger !== null) this.ledger.take(node, holder, child);
+  }
+
+  /** The next decrement of `node` drops the reference with one of these keys. */
+  drop(node: RxNode, ...keys: string[]): void {
+    if (this.ledger !== null) this.ledger.drop(node, ...keys);
+  }
+
+  /** Run `fn` with the tombstones silent (RDBSS's own bookkeeping looking at freed structures). */
+  look<T>(fn: () => T): T {
+    return this.tombs === null ? fn() : this.tombs.look(fn);
+  }
+
+  /** A structure was just freed (poisoned, out of the live set): make it a tombstone. */
+  buried(node: AnyRxNode): void {
+    const tombs = this.tombs;
+    if (tombs === null) return;
+    const f = node.freed as FreedAt;
+    const info: TombstoneInfo = {
+      label: f.label ?? node.label(),
+      freedBy: f.by,
+      freedThread: f.thread,
+      freedChain: f.callChain,
+      freedTime: f.time,
+      freedStep: f.step ?? null,
+    };
+    if (node.kind === "FCB") {
+      const fcb: FCB = node;
+      const hook = (ddi: string): void => tombs.use(fcb, `its resource (${ddi})`, "lock");
+      fcb.Header.Resource.useAfterDelete = hook;
+      fcb.Header.PagingIoResource.useAfterDelete = hook;
+      tombs.bury(fcb.Header, { ...info, label: `${info.label} (FCB Header)` }, NOTHING_KEPT);
+    }
+    tombs.bury(node, info, KEEP, TRAPPED_FIELDS[node.kind]);
+  }
+
+  /**
+   * A calldown structure RDBSS has consumed (construction is over): it becomes a tombstone, so a mini-redirector
+   * touching it after its callback (pattern 8) is reported. `keep` stays plain (the callback pointer, so that a late
+   * second callback is still reported as CALLBACK_TWICE).
+   */
+  buryCalldown(obj: object, label: string, by: string, keep: readonly string[]): void {
+    const tombs = this.tombs;
+    if (tombs === null) return;
+    const t = this.rx.k.current;
+    tombs.bury(
+      obj,
+      {
+        label,
+        freedBy: by,
+        freedThread: t ? t.name : "?",
+        freedChain: t ? t.frames.slice() : [],
+        freedTime: this.rx.k.now,
+        freedStep: t?.stepLabel ?? this.rx.k.stepLabel,
+      },
+      new Set(keep),
+    );
+  }
+
+  /** The reference history of a structure as report lines (empty when the ledger is off). */
+  history(node: RxNode): string[] {
+    return this.ledger === null ? [] : formatHistory(this.ledger.history(node), 40, this.ledger.dropped(node));
+  }
+
+  /** "\nReference history of X:\n  +1 → 1 …" for stop reasons (empty when the ledger is off). */
+  historyText(node: RxNode, label: string): string {
+    const h = this.history(node);
+    return h.length === 0 ? "" : `\nReference history of ${label}:\n  ${h.join("\n  ")}`;
+  }
+
+  private tombstoneUsed(obj: object, info: TombstoneInfo, field: string, use: TombstoneUse): void {
+    if (process.env.TOMB_DEBUG) console.error(new Error(`tomb ${field}`).stack);
+    const what = use === "lock" ? `A lock on ${field}` : use === "write" ? `A write of ${field}` : `A read of ${field}`;
+    const chain = info.freedChain.length > 0 ? info.freedChain.join(" → ") : "—";
+    const node = this.ledger !== null && isRxNode(obj) ? obj : null;
+    this.rx.rdbssViolation(
+      "useAfterFree",
+      VERIFIER_ASSERT_USE_AFTER_FREE,
+      obj,
+      `${what} of ${info.label}, which was freed by ${info.freedBy} on thread "${info.freedThread}" at ${seconds(info.freedTime)}${
+        info.freedStep ? ` (${info.freedStep})` : ""
+      }: a use after free — in Windows this reads or corrupts reused pool. Freed with call chain: ${chain}.${
+        node ? this.historyText(node, info.label) : ""
+      }`,
+      use === "read" ? 0n : use === "write" ? 1n : 2n,
+    );
+  }
+
+  // ================================================================== leak reports
+
+  /** Every live structure (of one device, or all) with the references that keep it alive. */
+  liveReport(dev?: RDBSS_DEVICE_OBJECT): LiveObjectReport[] {
+    const out: LiveObjectReport[] = [];
+    this.look(() => {
+      for (const node of this.rx.live) {
+        if (dev !== undefined && this.rx.deviceOf(node) !== dev) continue;
+        const label = node.label();
+        const count = node.NodeReferenceCount;
+        out.push(
+          this.ledger !== null
+            ? this.ledger.report(node, label, count)
+            : { label, kind: node.kind, count, holders: [], unexplained: count },
+        );
+      }
+    });
+    return out;
+  }
+
+  /**
+   * RxUnregisterMinirdr, before it forces anything: what is still alive on the device is reported (check "leaks",
+   * off by default) and kept in `leakReports`.
+   */
+  atUnload(dev: RDBSS_DEVICE_OBJECT): LeakReport {
+    const report: LeakReport = {
+      where: "unload",
+      device: dev.MiniRdrName,
+      time: this.rx.k.now,
+      objects: this.liveReport(dev),
+      lostConnections: [],
+    };
+    this.leakReports.push(report);
+    if (report.objects.length > 0 && this.rx.k.checkMode("leaks") !== "off") {
+      this.rx.rdbssViolation(
+        "leaks",
+        VERIFIER_ASSERT.LEAK_AT_UNLOAD,
+        dev,
+        `RxUnregisterMinirdr(${dev.MiniRdrName}): ${report.objects.length} structure(s) still alive at unload; RDBSS force-finalizes them now, but something failed to release them:\n${formatLeak(report)}`,
+        BigInt(report.objects.length),
+      );
+    }
+    return report;
+  }
+
+  /**
+   * A quiescence point (no request in flight): every live structure is reported with its holders (`leakReports`).
+   * `expectEmpty` (the runner's teardown, after every handle was closed and every connection deleted): anything alive
+   * is a leak (check "leaks"). In both cases a V_NET_ROOT holding its add-connection reference for a drive letter
+   * whose `\??\X:` link is gone is a lost connection (check "lostConnection").
+   */
+  quiescence(expectEmpty: boolean, dev?: RDBSS_DEVICE_OBJECT): LeakReport {
+    const k = this.rx.k;
+    const objects = this.liveReport(dev);
+    const lost: string[] = [];
+    this.look(() => {
+      for (const node of this.rx.live) {
+        if (node.kind !== "V_NET_ROOT" || !node.AdditionalReferenceForDeleteFsctlTaken) continue;
+        if (dev !== undefined && this.rx.deviceOf(node) !== dev) continue;
+        const m = /^\\;([A-Za-z]):/.exec(node.PrefixName);
+        if (!m) continue;
+        const link = this.rx.sys.io.lookupName(`\\??\\${(m[1] as string).toUpperCase()}:`);
+        const d = this.rx.deviceOf(node);
+        const target = `${d.DeviceName}${node.PrefixName}`.toUpperCase();
+        if (link?.kind === "symlink" && link.target.toUpperCase() === target) continue;
+        lost.push(node.label());
+      }
+    });
+    const report: LeakReport = {
+      where: "quiescence",
+      device: dev?.MiniRdrName ?? "all devices",
+      time: k.now,
+      objects,
+      lostConnections: lost,
+    };
+    this.leakReports.push(report);
+    for (const l of lost) {
+      const node = [...this.rx.live].find((n) => n.label() === l);
+      this.rx.rdbssViolation(
+        "lostConnection",
+        VERIFIER_ASSERT.ADD_CONNECTION_KEPT,
+        node ?? null,
+        `${l} still holds its add-connection reference, but its drive letter is gone: \`net use /delete\` succeeded without RxFinalizeConnection dropping the reference (the DELCONN handler never called it, or ignored its failure). The connection — and the server session behind it — lives until the driver unloads.${
+          node ? this.historyText(node, l) : ""
+        }`,
+      );
+    }
+    if (expectEmpty && objects.length > 0 && k.checkMode("leaks") !== "off") {
+      this.rx.rdbssViolation(
+        "leaks",
+        VERIFIER_ASSERT.LEAK_AT_QUIESCENCE,
+        null,
+        `${objects.length} structure(s) still alive with no handle open and no connection left:\n${formatLeak(report)}`,
+        BigInt(objects.length),
+      );
+    }
+    return report;
+  }
+
+  /** A leak line ("at unload: SRV_CALL#1 \srv (count 2)") with who holds the object's references appended. */
+  explainLeak(line: string): string {
+    for (let i = this.leakReports.length - 1; i >= 0; i--) {
+      const r = this.leakReports[i] as LeakReport;
+      for (const o of r.objects) {
+        if (!line.includes(`${o.label} (`) && !line.endsWith(o.label)) continue;
+        const held = o.holders.map((g) => formatHolder(g));
+        if (o.unexplained > 0) held.push(`${o.unexplained} × (not in the ledger)`);
+        return held.length > 0 ? `${line} — held by: ${held.join("; ")}` : line;
+      }
+    }
+    return line;
+  }
+
+  // ================================================================== MRxContext[] (pattern 17)
+
+  /**
+   * MINIRDR_CALL's zeroing of MRxContext[]. A slot that still holds what the previous call on this context left
+   * there is zeroed as RDBSS does, and a read of it during this call is reported: the mini-redirector expected it to
+   * survive.
+   */
+  zeroMrxContext(ctx: RX_CONTEXT, name: string): void {
+    const a = ctx.MRxContext;
+    const prev = this.lastCall.get(ctx) ?? null;
+    this.lastCall.set(ctx, name);
+    let trap = this.mrxTraps.get(ctx);
+    if (trap !== undefined) trap.call = name;
+    for (let i = 0; i < 4; i++) {
+      if (trap?.trapped[i]) {
+        Object.defineProperty(a, i, { value: null, writable: true, configurable: true, enumerable: true });
+        trap.trapped[i] = false;
+        continue;
+      }
+      const v = a[i];
+      if (v === null || v === undefined) {
+        a[i] = null;
+        continue;
+      }
+      if (trap === undefined) {
+        trap = { call: name, trapped: [false, false, false, false], reported: false };
+        this.mrxTraps.set(ctx, trap);
+      }
+      const t = trap;
+      const slot = i;
+      Object.defineProperty(a, i, {
+        configurable: true,
+        enumerable: true,
+        get: () => {
+          this.staleMrxContext(ctx, slot, prev, t);
+          return null;
+        },
+        set: (nv: unknown) => {
+          Object.defineProperty(a, slot, { value: nv, writable: true, configurable: true, enumerable: true });
+          t.trapped[slot] = false;
+        },
+      });
+      t.trapped[i] = true;
+    }
+  }
+
+  private staleMrxContext(ctx: RX_CONTEXT, slot: number, writer: string | null, trap: MrxContextTrap): void {
+    if (trap.reported) return;
+    trap.reported = true;
+    this.rx.rdbssViolation(
+      "minirdrContract",
+      VERIFIER_ASSERT.MRXCONTEXT_STALE,
+      ctx,
+      `${trap.call} read RxContext->MRxContext[${slot}] of ${ctx.label()}, which ${writer ?? "an earlier call"} had set: RDBSS zeroes MRxContext[] before every call into the mini-redirector (MINIRDR_CALL), so the value did not survive and this read sees NULL. Keep state that must outlive one call in your own structures (the SRV_OPEN or FOBX extension).`,
+      BigInt(slot),
+    );
+  }
+
+  // ================================================================== the Force pointer (pattern 15)
+
+  /**
+   * MRxFinalizeNetRoot / MRxFinalizeVNetRoot get `ForceDisconnect` as a NULL PBOOLEAN. A TypeError about null from
+   * the call is the mini-redirector dereferencing it (check "minirdrContract"); the exception still happens (0x7E)
+   * in record mode, as the fault would in Windows.
+   */
+  async guardForceNull<T>(name: string, node: RxNode, fn: () => MaybePromise<T>): Promise<T> {
+    try {
+      const v = fn();
+      return v instanceof Promise ? await v : v;
+    } catch (e) {
+      if (e instanceof TypeError && /\bnull\b/.test(e.message)) {
+        this.rx.rdbssViolation(
+          "minirdrContract",
+          VERIFIER_ASSERT.FORCE_DEREFERENCED,
+          node,
+          `${name}(${node.label()}, ForceDisconnect) faulted on a NULL pointer (${e.message}): RDBSS passes ForceDisconnect as NULL — a PBOOLEAN that must not be dereferenced or relied on (rdbss-semantics §9, pattern 15). Decide from your own state whether to tear the connection down.`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  // ================================================================== SRV_CALL contexts (patterns 6 and 7)
+
+  /** RxFinalizeSrvCall posted its destroy: remember the contexts MRxFinalizeSrvCall must still find. */
+  destroyPosted(srvCall: SRV_CALL): void {
+    this.postedContext.set(srvCall, { Context: srvCall.Context, Context2: srvCall.Context2 });
+  }
+
+  /** Right before MRxFinalizeSrvCall: the mini-redirector's state must still be there, and be this SRV_CALL's own. */
+  beforeFinalizeSrvCall(srvCall: SRV_CALL): void {
+    const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+    const managed = (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
+    const posted = this.postedContext.get(srvCall);
+    if (posted !== undefined) {
+      this.postedContext.delete(srvCall);
+      const changed =
+        (posted.Context !== null && srvCall.Context !== posted.Context) ||
+        (posted.Context2 !== null && srvCall.Context2 !== posted.Context2);
+      if (changed) {
+        this.rx.rdbssViolation(
+          "minirdrContract",
+          VERIFIER_ASSERT.CONTEXT_FREED_EARLY,
+          srvCall,
+          `${srvCall.label()}'s ${posted.Context !== null && srvCall.Context !== posted.Context ? "Context" : "Context2"} was released before MRxFinalizeSrvCall ran. RxFinalizeSrvCall returned TRUE from a thread outside the RDBSS process, which only means "will be freed": the finalization was posted to a worker, and MRxFinalizeSrvCall now runs on state the mini-redirector already let go of (rdbss-semantics §8, pattern 6). Release it in MRxFinalizeSrvCall.`,
+        );
+      }
+    }
+    const mine = srvCall.Context;
+    if (managed || mine === null || typeof mine !== "object") return;
+    for (const other of this.rx.live) {
+      if (other === srvCall || other.kind !== "SRV_CALL" || other.Context !== mine) continue;
+      this.rx.rdbssViolation(
+        "minirdrContract",
+        VERIFIER_ASSERT.SHARED_CONTEXT,
+        srvCall,
+        `MRxFinalizeSrvCall is about to run for ${srvCall.label()}, whose Context is also the Context of the live ${other.label()}: the mini-redirector keys its connection state by server name, and a new SRV_CALL for the same server was built before the old one's (posted) finalization ran. Finalizing the old one now tears down the state the new one uses (rdbss-semantics §8, pattern 7). Give each SRV_CALL its own state.`,
+        this.rx.k.addressOf(other),
+      );
+      return;
+    }
+  }
+
+  // ================================================================== forced finalization, premature finalization
+
+  /** A forced V_NET_ROOT finalization orphaned FCBs with open handles (pattern 2). */
+  orphaned(vNetRoot: V_NET_ROOT, fcbs: readonly FCB[]): void {
+    if (fcbs.length === 0 || this.rx.k.checkMode("orphanedHandles") === "off") return;
+    this.rx.rdbssViolation(
+      "orphanedHandles",
+      VERIFIER_ASSERT.ORPHANED_OPEN_HANDLES,
+      vNetRoot,
+      `${vNetRoot.label()} was finalized with files still open (${fcbs
+        .map((f) => `${f.label()}: ${f.UncleanCount} handle(s)`)
+        .join(
+          ", ",
+        )}): their SRV_OPENs are orphaned and every later request on those handles but close fails with STATUS_UNEXPECTED_NETWORK_ERROR. A forced delete (RxFinalizeConnection TRUE) is for when the user said so; after STATUS_FILES_OPEN from FALSE, report the failure instead of retrying with TRUE (rdbss-semantics §8, pattern 2).`,
+      BigInt(fcbs.length),
+    );
+  }
+
+  /** A non-forced RxFinalizeNetRoot while other references are held (pattern 20). */
+  prematureNetRootFinalize(netRoot: RxNode & { readonly pNetRootName: string }, sticky: boolean): void {
+    if (this.rx.k.checkMode("prematureFinalize") === "off") return;
+    this.rx.rdbssViolation(
+      "prematureFinalize",
+      VERIFIER_ASSERT.PREMATURE_FINALIZE,
+      netRoot,
+      `RxFinalizeNetRoot(${netRoot.label()}, ForceFinalize = FALSE) while its count is ${netRoot.NodeReferenceCount}: it cannot be finalized now${
+        sticky
+          ? ", and (reactos profile) NETROOT_FLAG_FINALIZATION_IN_PROGRESS stays set, so later finalizations return FALSE at once and the NET_ROOT is never freed"
+          : ""
+      } (rdbss-semantics §8, pattern 20). Drop your references and let RxDereference finalize it.`,
+      BigInt(netRoot.NodeReferenceCount),
+    );
+  }
+
+  // ================================================================== the delete IOCTL (pattern 19)
+
+  /** A device-FCB control request starts on `t`: note the connections it finalizes. */
+  beginControl(t: KThread): void {
+    t.tls.set(CONTROL_KEY, new Set<V_NET_ROOT>());
+  }
+
+  /** RxFinalizeConnection was called for `vNetRoot` (noted when a control request runs on `t`). */
+  finalizeConnectionCalled(t: KThread, vNetRoot: V_NET_ROOT): void {
+    const m = t.tls.get(CONTROL_KEY) as Set<V_NET_ROOT> | undefined;
+    if (m !== undefined) m.add(vNetRoot);
+  }
+
+  /**
+   * The control request returned `status`. Success, while a connection it tried to finalize still holds its
+   * add-connection reference (RxFinalizeConnection failed: success and 0xff drop it), is a delete that only appears
+   * to succeed.
+   */
+  endControl(t: KThread, status: NTSTATUS): void {
+    const m = t.tls.get(CONTROL_KEY) as Set<V_NET_ROOT> | undefined;
+    t.tls.delete(CONTROL_KEY);
+    if (m === undefined || !NT_SUCCESS(status) || status === STATUS_PENDING) return;
+    for (const vnr of m) {
+      if (vnr.freed !== null || !vnr.AdditionalReferenceForDeleteFsctlTaken) continue;
+      this.rx.rdbssViolation(
+        "lostConnection",
+        VERIFIER_ASSERT.ADD_CONNECTION_KEPT,
+        vnr,
+        `A control request returned ${statusName(status)} although RxFinalizeConnection(${vnr.label()}) did not finalize the connection (it failed and left the add-connection reference): the delete looks successful, but the connection — and its server session — lives until unload (rdbss-semantics §8, pattern 19). Return the failure, or finalize with the level the user asked for.${this.historyText(vnr, vnr.label())}`,
+      );
+    }
+  }
+}
+
+/** RDBSS_ASSERT.USE_AFTER_FREE (defined with the other RDBSS sub-codes in rdbss.ts). */
+const VERIFIER_ASSERT_USE_AFTER_FREE = 0x0005;
+
+const CONTROL_KEY = "verifier.control";
+const STATUS_PENDING = 0x103;
+
+function isRxNode(o: object): o is AnyRxNode {
+  return typeof (o as { label?: unknown }).label === "function" && "NodeTypeCode" in o && "serial" in o;
+}
+
+/** A leak report as text: each object with its holders. */
+export function formatLeak(r: LeakReport): string {
+  return r.objects.flatMap((o) => formatLiveObject(o).map((l) => `  ${l}`)).join("\n");
+}

@@ -1,0 +1,170 @@
+/**
+ * Tombstones (emulator/rdbss/tombstone.ts): a structure RDBSS freed traps every later use by driver code — a field
+ * read or write, a lock on its resource, passing it to a routine — naming where it was freed and its reference
+ * history. RDBSS's own bookkeeping, and a test looking at the state from outside the kernel, read it plainly.
+ */
+import test from "ava";
+import { type FCB, FOBX, NET_ROOT, RDBSS_ASSERT, SRV_CALL, SRV_OPEN, V_NET_ROOT } from "../../emulator/rdbss/index.js";
+import { TRAPPED_FIELDS } from "../../emulator/rdbss/tombstone.js";
+import * as H from "../rdbss/_helpers.js";
+
+/** An FCB built by hand and freed again (RxFinalizeNetFcb at count 1 under the FCB table). */
+async function freedFcb(w: H.World): Promise<FCB> {
+  const g = await H.handConnection(w);
+  const fcb = await H.handFcb(w, g.vNetRoot);
+  H.clean(
+    await H.systemThread(w, "purge", async () => {
+      const rx = w.em.rx;
+      const table = rx.fcbTableOf(g.netRoot);
+      await rx.acquire(table.TableLock, true);
+      await rx.acquire(fcb.Header.Resource, true);
+      rx.RxpDereferenceNetFcb(fcb);
+      t_assert(await rx.RxFinalizeNetFcb(fcb, false, false, 1));
+      rx.release(table.TableLock);
+    }),
+  );
+  return fcb;
+}
+function t_assert(b: boolean): void {
+  if (!b) throw new Error("not freed");
+}
+
+test("a field read by driver code on a system thread: 0x27 / 0xA55A0005 naming the field, the free and the history", async (t) => {
+  const w = await H.makeWorld();
+  const fcb = await freedFcb(w);
+  const r = await H.systemThread(w, "mini-redirector", () => {
+    void fcb.OpenCount;
+  });
+  const s = H.stopOf(r);
+  t.is(s.code, 0x27);
+  t.is(s.check, "useAfterFree");
+  t.is(s.params[0], H.assertParam(RDBSS_ASSERT.USE_AFTER_FREE));
+  t.is(s.params[1], w.em.k.addressOf(fcb));
+  t.is(s.params[2], 0n, "a read");
+  t.regex(
+    s.reason,
+    /^A read of OpenCount of FCB#\d+ \\hand\\share\\lone\.txt, which was freed by RxFinalizeNetFcb on thread "purge"/,
+  );
+  t.regex(s.reason, /Freed with call chain: RxFinalizeNetFcb\./);
+  t.regex(s.reason, /Reference history of FCB#\d+ \\hand\\share\\lone\.txt:\n {2}\+1 → 1 {2}RxCreateNetFcb/);
+});
+
+test("a write is reported as a write (parameter 3 = 1); NodeReferenceCount by its name", async (t) => {
+  const w = await H.makeWorld();
+  const fcb = await freedFcb(w);
+  const s1 = H.stopOf(
+    await H.systemThread(w, "mini-redirector", () => {
+      fcb.fMiniInited = true;
+    }),
+  );
+  t.is(s1.params[2], 1n);
+  t.regex(s1.reason, /^A write of fMiniInited of FCB#/);
+  const w2 = await H.makeWorld();
+  const fcb2 = await freedFcb(w2);
+  const s2 = H.stopOf(await H.systemThread(w2, "mini-redirector", () => void fcb2.NodeReferenceCount));
+  t.regex(s2.reason, /^A read of NodeReferenceCount of FCB#/);
+});
+
+test("a lock on the freed FCB's resource is a tombstone use too (parameter 3 = 2)", async (t) => {
+  const w = await H.makeWorld();
+  const g = await H.handConnection(w);
+  const fcb = await H.handFcb(w, g.vNetRoot);
+  const res = fcb.Header.Resource;
+  H.clean(
+    await H.systemThread(w, "purge", async () => {
+      const rx = w.em.rx;
+      await rx.acquire(rx.fcbTableOf(g.netRoot).TableLock, true);
+      await rx.acquire(res, true);
+      rx.RxpDereferenceNetFcb(fcb);
+      await rx.RxFinalizeNetFcb(fcb, false, false, 1);
+      rx.release(rx.fcbTableOf(g.netRoot).TableLock);
+    }),
+  );
+  const s = H.stopOf(
+    await H.systemThread(w, "mini-redirector", () => void w.em.k.ExAcquireResourceExclusiveLite(res, true)),
+  );
+  t.is(s.check, "useAfterFree");
+  t.is(s.params[2], 2n);
+  t.regex(s.reason, /^A lock on its resource \(ExAcquireResourceExclusiveLite\) of FCB#/);
+});
+
+test("outside the kernel (a test after the run, a user thread outside any system service) the tombstone reads plainly", async (t) => {
+  const w = await H.makeWorld();
+  const fcb = await freedFcb(w);
+  t.is(fcb.OpenCount, 0, "plain JavaScript after the run");
+  const seen: unknown[] = [];
+  H.clean(
+    await H.user(w, async () => {
+      seen.push(fcb.UncleanCount, fcb.fMiniInited);
+    }),
+  );
+  t.deepEqual(seen, [0, false]);
+});
+
+test("RDBSS's own bookkeeping: labels stay readable (cached at the free), look() reads past the traps", async (t) => {
+  const w = await H.makeWorld();
+  const fcb = await freedFcb(w);
+  const out: unknown[] = [];
+  H.clean(
+    await H.systemThread(w, "rdbss", () => {
+      out.push(
+        fcb.label(),
+        fcb.freed?.by,
+        w.em.rx.verifier.look(() => fcb.OpenCount),
+      );
+    }),
+  );
+  t.regex(out[0] as string, /^FCB#\d+ \\hand\\share\\lone\.txt$/);
+  t.deepEqual(out.slice(1), ["RxFinalizeNetFcb", 0]);
+});
+
+test("record mode: the first use is recorded, the run goes on reading the stale value", async (t) => {
+  const w = await H.makeWorld({ checks: { useAfterFree: "record" } });
+  const fcb = await freedFcb(w);
+  const seen: unknown[] = [];
+  const r = await H.systemThread(w, "mini-redirector", () => {
+    seen.push(fcb.OpenCount, fcb.UncleanCount, fcb.OpenCount);
+  });
+  t.is(r.stop, null);
+  t.deepEqual(seen, [0, 0, 0]);
+  t.is(r.violations.length, 1, "one report per tombstone");
+});
+
+test("off: no tombstones (the DDI check is off too)", async (t) => {
+  const w = await H.makeWorld({ checks: { useAfterFree: "off" } });
+  const fcb = await freedFcb(w);
+  const r = await H.systemThread(w, "mini-redirector", () => {
+    void fcb.OpenCount;
+    w.em.rx.RxpReferenceNetFcb(fcb);
+  });
+  t.is(r.stop, null);
+  t.is(r.violations.length, 0);
+  t.is(w.em.rx.verifier.tombs, null);
+});
+
+test("the trapped fields are the MRX_ view's, and every one exists on the structure", (t) => {
+  const device = {};
+  const sc = new SRV_CALL(1, "\\s", device, "");
+  const nr = new NET_ROOT(2, sc, "\\s\\x", "");
+  const vnr = new V_NET_ROOT(3, nr, "\\;X:0\\s\\x", "", "u", "");
+  const samples = { SRV_CALL: sc, NET_ROOT: nr, V_NET_ROOT: vnr } as const;
+  for (const [kind, obj] of Object.entries(samples)) {
+    for (const f of TRAPPED_FIELDS[kind as keyof typeof samples]) t.true(Object.hasOwn(obj, f), `${kind}.${f}`);
+  }
+  // FCB, SRV_OPEN and FOBX: from a hand-built graph.
+  t.true(TRAPPED_FIELDS.FCB.includes("Header"));
+  t.true(TRAPPED_FIELDS.FOBX.includes("pSrvOpen"));
+  t.truthy(FOBX && SRV_OPEN);
+});
+
+test("FCB, SRV_OPEN and FOBX fields exist as listed", async (t) => {
+  const w = await H.makeWorld();
+  const g = await H.handBuild(w);
+  for (const [kind, obj] of [
+    ["FCB", g.fcb],
+    ["SRV_OPEN", g.srvOpen],
+    ["FOBX", g.fobx],
+  ] as const) {
+    for (const f of TRAPPED_FIELDS[kind]) t.true(Object.hasOwn(obj, f), `${kind}.${f}`);
+  }
+});
