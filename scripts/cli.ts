@@ -105,7 +105,8 @@ function parseChecks(list: readonly string[]): Record<string, CheckMode> {
   for (const c of list) {
     const m = /^([\w.-]+)=(stop|record|off)$/.exec(c);
     if (!m) throw new UsageError(`--check takes NAME=stop|record|off, got "${c}"`);
-    if (!((m[1] as string) in CHECK_SWITCHES)) throw new UsageError(`--check: unknown check "${m[1]}" (docs/CHECKS.md lists them)`);
+    if (!((m[1] as string) in CHECK_SWITCHES))
+      throw new UsageError(`--check: unknown check "${m[1]}" (docs/CHECKS.md lists them)`);
     out[m[1] as string] = m[2] as CheckMode;
   }
   return out;

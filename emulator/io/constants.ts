@@ -1211,8 +1211,42 @@ const FORMAT_COMPOSITES: Readonly<Partial<Record<SymbolGroup, readonly string[]>
   access: ["FILE_ALL_ACCESS", "FILE_GENERIC_READ", "FILE_GENERIC_WRITE", "FILE_GENERIC_EXECUTE"],
 };
 
+/** A group's [name, value] pairs, in table order (computed once per group: the tables are constant). */
+const groupEntryCache = new Map<SymbolGroup, readonly (readonly [string, number])[]>();
 function groupEntries(group: SymbolGroup): readonly (readonly [string, number])[] {
-  return Object.entries(SYMBOLS[group]) as [string, number][];
+  let e = groupEntryCache.get(group);
+  if (e === undefined) {
+    e = Object.entries(SYMBOLS[group]) as [string, number][];
+    groupEntryCache.set(group, e);
+  }
+  return e;
+}
+
+/** formatFlags' per-group tables: composites largest first, and one name per bit in ascending bit order. */
+interface FormatTables {
+  readonly composites: readonly (readonly [string, number])[];
+  readonly listed: readonly string[];
+  readonly bits: readonly (readonly [string, number])[];
+}
+const formatTableCache = new Map<SymbolGroup, FormatTables>();
+function formatTables(group: SymbolGroup): FormatTables {
+  let f = formatTableCache.get(group);
+  if (f !== undefined) return f;
+  const table = SYMBOLS[group] as Readonly<Record<string, number>>;
+  const listed = FORMAT_COMPOSITES[group] ?? [];
+  const composites = [...listed]
+    .sort((a, b) => popcount(table[b] as number) - popcount(table[a] as number))
+    .map((name) => [name, (table[name] as number) >>> 0] as const);
+  // One name per bit: the first listed wins over later aliases.
+  const byBit = new Map<number, string>();
+  for (const [name, val] of groupEntries(group)) {
+    const b = val >>> 0;
+    if (isSingleBit(b) && !byBit.has(b)) byBit.set(b, name);
+  }
+  const bits = [...byBit].map(([b, name]) => [name, b] as const).sort((x, y) => x[1] - y[1]);
+  f = { composites, listed, bits };
+  formatTableCache.set(group, f);
+  return f;
 }
 
 function isSingleBit(v: number): boolean {
@@ -1316,27 +1350,20 @@ export function formatFlags(group: SymbolGroup, value: number): string {
     return String(v);
   }
   if (v === 0) return "0";
-  const table = SYMBOLS[group] as Readonly<Record<string, number>>;
+  const { composites, listed, bits } = formatTables(group);
   const names: string[] = [];
   let covered = 0;
   // Pick composites largest first (so FILE_ALL_ACCESS wins over FILE_GENERIC_*), print them in table order.
-  const listed = FORMAT_COMPOSITES[group] ?? [];
-  const chosen = new Set<string>();
-  for (const name of [...listed].sort((a, b) => popcount(table[b] as number) - popcount(table[a] as number))) {
-    const c = (table[name] as number) >>> 0;
-    if ((v & c) >>> 0 === c && (c & ~covered) !== 0) {
-      chosen.add(name);
-      covered = (covered | c) >>> 0;
+  if (listed.length > 0) {
+    const chosen = new Set<string>();
+    for (const [name, c] of composites) {
+      if ((v & c) >>> 0 === c && (c & ~covered) !== 0) {
+        chosen.add(name);
+        covered = (covered | c) >>> 0;
+      }
     }
+    names.push(...listed.filter((n) => chosen.has(n)));
   }
-  names.push(...listed.filter((n) => chosen.has(n)));
-  // One name per bit: the first listed wins over later aliases.
-  const byBit = new Map<number, string>();
-  for (const [name, val] of entries) {
-    const b = val >>> 0;
-    if (isSingleBit(b) && !byBit.has(b)) byBit.set(b, name);
-  }
-  const bits = [...byBit].map(([b, name]) => [name, b] as const).sort((x, y) => x[1] - y[1]);
   for (const [name, val] of bits) {
     const b = val >>> 0;
     if ((v & b) !== 0 && (covered & b) === 0) {

@@ -240,6 +240,9 @@ export interface CallOptions {
   readonly Event?: KEVENT;
 }
 
+/** The options of a call that passes none (shared, not a new object per call). */
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
 /** Maximum IRQL of the system services: PASSIVE_LEVEL. */
 export const NT_SERVICES = [
   "NtCreateFile",
@@ -473,7 +476,10 @@ export class SystemServices {
     if (--fo.HandleCount === 0) {
       // IopCloseFile: a synchronous file object's CLEANUP waits for the I/O in progress on it.
       const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
-      if (sync) await this.lockFile(t, fo);
+      if (sync) {
+        const wait = this.lockFile(t, fo);
+        if (wait !== undefined) await wait;
+      }
       await this.io.sendCleanup(fo);
       if (sync) this.unlockFile(fo);
     }
@@ -483,11 +489,16 @@ export class SystemServices {
 
   // ------------------------------------------------------------ the common IRP path
 
-  private async lockFile(t: KThread, fo: FILE_OBJECT): Promise<void> {
+  /** Take a synchronous file object's I/O lock: undefined when it was free (no await), else a promise. */
+  private lockFile(t: KThread, fo: FILE_OBJECT): Promise<void> | undefined {
     if (fo.busy === null) {
       fo.busy = t;
-      return;
+      return undefined;
     }
+    return this.waitForFileLock(t, fo);
+  }
+
+  private async waitForFileLock(t: KThread, fo: FILE_OBJECT): Promise<void> {
     fo.busyWaiters.push(t);
     const lock = new FileObjectLock(fo);
     await this.io.k.block({ describe: () => lock.describe(), owners: () => lock.owners() });
@@ -513,7 +524,7 @@ export class SystemServices {
     major: number,
     minor: number,
     setup: (sp: IO_STACK_LOCATION, irp: IRP, fo: FILE_OBJECT) => NTSTATUS | undefined,
-    opts: CallOptions = {},
+    opts: CallOptions = NO_OPTIONS,
     outputLength = 0,
   ): Promise<IoResult> {
     const e = this.tableForHandle(t, handle, mode)?.get(handle);
@@ -523,7 +534,10 @@ export class SystemServices {
     }
     const fo = e.object;
     const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
-    if (sync) await this.lockFile(t, fo);
+    if (sync) {
+      const wait = this.lockFile(t, fo);
+      if (wait !== undefined) await wait;
+    }
     const top = this.io.IoGetRelatedDeviceObject(fo);
     const irp = this.io.IoAllocateIrp(top.StackSize);
     irp.Thread = t;

@@ -215,7 +215,11 @@ function crossCheck(
         // Handles belong to a process: one name cannot stand for handles of two processes.
         const owner = handleProcess.get(st.as);
         if (owner !== undefined && owner !== t.process) {
-          at(`${ps.path}.as`, [...stepPath(t, ps.index), "as"], `handle name "${st.as}" is already used in process ${owner}; threads of different processes cannot share handles, pick another name`);
+          at(
+            `${ps.path}.as`,
+            [...stepPath(t, ps.index), "as"],
+            `handle name "${st.as}" is already used in process ${owner}; threads of different processes cannot share handles, pick another name`,
+          );
         } else handleProcess.set(st.as, t.process);
       }
       if (

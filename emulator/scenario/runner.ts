@@ -20,6 +20,7 @@ import {
 import {
   decodeDirectoryEntries,
   decodeFileInformation,
+  decodeFsInformation,
   decodeNotifyRecords,
   encodeFileInformation,
   FILE_ATTRIBUTE,
@@ -27,6 +28,7 @@ import {
   type FILE_OBJECT,
   FILE_OPEN,
   FILE_SYNCHRONOUS_IO_NONALERT,
+  FS_INFORMATION_CLASS,
   formatFlags,
   GENERIC_READ,
   GENERIC_WRITE,
@@ -34,6 +36,7 @@ import {
   isDecodeError,
   isDirectoryInformationClass,
   isSupportedFileInformationClass,
+  isSupportedFsInformationClass,
   parseFlags,
   SYNCHRONIZE,
 } from "../io/index.js";
@@ -750,6 +753,9 @@ class ScenarioRun {
           CreateOptions: options,
           ...(st.attributes ? { FileAttributes: st.attributes } : {}),
           ...(st.allocationSize !== undefined ? { AllocationSize: st.allocationSize } : {}),
+          ...(st.ea !== undefined
+            ? { EaBuffer: Object.entries(st.ea).map(([EaName, EaValue]) => ({ EaName, EaValue })) }
+            : {}),
           ...(root ? { RootDirectory: root.handle } : {}),
         });
         if (NT_SUCCESS(r.Status) && st.as !== undefined) {
@@ -861,10 +867,16 @@ class ScenarioRun {
       case "query-volume": {
         const h = this.handle(ps, st.handle);
         const r = await nt.NtQueryVolumeInformationFile(h.handle, { FsInformationClass: st.class, Length: st.length });
+        let fields: Record<string, unknown> | null = null;
+        if (NT_SUCCESS(r.Status) && isSupportedFsInformationClass(st.class)) {
+          const v = decodeFsInformation(st.class, r.Buffer, r.Information);
+          if (!isDecodeError(v)) fields = v as unknown as Record<string, unknown>;
+        }
+        const cls = Object.entries(FS_INFORMATION_CLASS).find(([, v]) => v === st.class)?.[0] ?? `class ${st.class}`;
         return {
-          sent: `NtQueryVolumeInformationFile ${st.handle} class ${st.class}`,
-          result: `${sn(r.Status)}, ${r.Information} bytes`,
-          got: { status: r.Status, information: r.Information, fields: null },
+          sent: `NtQueryVolumeInformationFile ${st.handle} ${cls}`,
+          result: `${sn(r.Status)}${fields ? ` ${JSON.stringify(fields)}` : `, ${r.Information} bytes`}`,
+          got: { status: r.Status, information: r.Information, fields },
         };
       }
       case "query-directory": {

@@ -4,6 +4,7 @@
  * use (`rdbss schema`). docs/SCENARIOS.md is the reference for users.
  */
 import { z } from "zod";
+import { FAULT_FIELDS, FaultSpecSchema, faultStepSpec, validateFaultSpec } from "../faults/index.js";
 import {
   FILE_INFORMATION_CLASS,
   FS_INFORMATION_CLASS,
@@ -11,11 +12,10 @@ import {
   type SymbolGroup,
   suggestSymbols,
 } from "../io/constants.js";
-import { FAULT_FIELDS, FaultSpecSchema, faultStepSpec, validateFaultSpec } from "../faults/index.js";
 import { BUGCHECK } from "../kernel/bugcodes.js";
-import { CHECK_SWITCHES } from "../verifier/catalogue.js";
-import { PROFILE_OPTION_VALUES, type RdbssProfile } from "../rdbss/profile.js";
 import { type NTSTATUS, parseStatus } from "../kernel/status.js";
+import { PROFILE_OPTION_VALUES, type RdbssProfile } from "../rdbss/profile.js";
+import { CHECK_SWITCHES } from "../verifier/catalogue.js";
 
 // ================================================================== values
 
@@ -361,6 +361,8 @@ export const Step = z.discriminatedUnion("op", [
       options: symbolic("createOptions", "CreateOptions").prefault(0),
       attributes: symbolic("fileAttributes", "FileAttributes").prefault(0),
       allocationSize: z.number().int().min(0).optional(),
+      /** Extended attributes (the EaBuffer): name → value. */
+      ea: z.record(z.string().min(1).max(255), Data).optional(),
       /** Add FILE_SYNCHRONOUS_IO_NONALERT (default true); false gives an asynchronous handle. */
       synchronous: z.boolean().prefault(true),
       /** NtCreateFile relative to this handle (RootDirectory). */
@@ -640,7 +642,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     prev = cur;
   }
@@ -648,23 +654,35 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Profile options by name; each value must be one the docs or reactos profile uses (or the other boolean). */
-const ProfileOverrides = z.record(z.string(), z.union([z.string(), z.boolean()])).transform((v, ctx): Partial<RdbssProfile> => {
-  const out: Record<string, string | boolean> = {};
-  for (const [k, val] of Object.entries(v)) {
-    const allowed = (PROFILE_OPTION_VALUES as Readonly<Record<string, readonly (string | boolean)[]>>)[k];
-    if (allowed === undefined) {
-      const known = Object.keys(PROFILE_OPTION_VALUES);
-      ctx.issues.push({ code: "custom", message: `unknown profile option "${k}" (options: ${known.join(", ")})`, input: v, path: [k] });
-      continue;
+const ProfileOverrides = z
+  .record(z.string(), z.union([z.string(), z.boolean()]))
+  .transform((v, ctx): Partial<RdbssProfile> => {
+    const out: Record<string, string | boolean> = {};
+    for (const [k, val] of Object.entries(v)) {
+      const allowed = (PROFILE_OPTION_VALUES as Readonly<Record<string, readonly (string | boolean)[]>>)[k];
+      if (allowed === undefined) {
+        const known = Object.keys(PROFILE_OPTION_VALUES);
+        ctx.issues.push({
+          code: "custom",
+          message: `unknown profile option "${k}" (options: ${known.join(", ")})`,
+          input: v,
+          path: [k],
+        });
+        continue;
+      }
+      if (!allowed.includes(val)) {
+        ctx.issues.push({
+          code: "custom",
+          message: `${k} is ${allowed.map((a) => JSON.stringify(a)).join(" or ")}`,
+          input: val,
+          path: [k],
+        });
+        continue;
+      }
+      out[k] = val;
     }
-    if (!allowed.includes(val)) {
-      ctx.issues.push({ code: "custom", message: `${k} is ${allowed.map((a) => JSON.stringify(a)).join(" or ")}`, input: val, path: [k] });
-      continue;
-    }
-    out[k] = val;
-  }
-  return out as Partial<RdbssProfile>;
-});
+    return out as Partial<RdbssProfile>;
+  });
 
 export const Setup = z
   .object({
@@ -687,7 +705,11 @@ export const Setup = z
             .filter(([, d]) => d <= Math.max(2, k.length / 3))
             .sort((a, b) => a[1] - b[1])
             .map(([c]) => c);
-          ctx.addIssue({ code: "custom", message: `unknown check "${k}"${near.length ? ` (did you mean ${near.slice(0, 3).join(", ")}?)` : ""}; docs/CHECKS.md lists them`, path: [k] });
+          ctx.addIssue({
+            code: "custom",
+            message: `unknown check "${k}"${near.length ? ` (did you mean ${near.slice(0, 3).join(", ")}?)` : ""}; docs/CHECKS.md lists them`,
+            path: [k],
+          });
         }
       })
       .default({}),

@@ -216,40 +216,41 @@ export class SmbConnection {
         c?.();
         continue;
       }
-      let replied = false;
       const { id, name } = m;
       this.network.record(this, "request", id, name);
-      const call: ServerCall = {
-        server: this.server,
-        connection: this,
-        now: k.now,
-        reply: (response) => {
-          if (replied) throw new Error(`memsmb: request #${id} (${name}) on connection ${this.id} replied twice`);
-          replied = true;
-          this.cancels.delete(id);
-          if (this.network.recording) {
-            const st = (response as { status?: unknown } | null)?.status;
-            this.network.record(this, "reply", id, name, typeof st === "number" ? st : undefined, this.dropped);
-          }
-          if (this.dropped) return;
-          this.network.transmit(
-            this,
-            () => k.KeInsertQueue(this.toClient, { kind: "response", id, response }),
-            "transport.receive",
-            name,
-            id,
-            "response to ",
-          );
-        },
-        onCancel: (c) => {
-          if (!replied) this.cancels.set(id, c);
-        },
-      };
+      const call = new ServerRequest(this, id, name, k.now);
       // Fault site server.<OP>: the server answers with an error and does nothing (its state does not change).
       const fault = k.faults !== null ? k.faults.hit(`server.${name.split(" ")[0]}`, `${name} #${id}`) : null;
       if (fault !== null) call.reply({ status: fault.status });
       else m.handler(call);
     }
+  }
+
+  /** ServerRequest.reply: send the response (once) back over the wire. */
+  serverReply(call: ServerRequest, response: unknown): void {
+    const { id, name } = call;
+    if (call.replied) throw new Error(`memsmb: request #${id} (${name}) on connection ${this.id} replied twice`);
+    call.replied = true;
+    this.cancels.delete(id);
+    if (this.network.recording) {
+      const st = (response as { status?: unknown } | null)?.status;
+      this.network.record(this, "reply", id, name, typeof st === "number" ? st : undefined, this.dropped);
+    }
+    if (this.dropped) return;
+    const k = this.network.k;
+    this.network.transmit(
+      this,
+      () => k.KeInsertQueue(this.toClient, { kind: "response", id, response }),
+      "transport.receive",
+      name,
+      id,
+      "response to ",
+    );
+  }
+
+  /** ServerRequest.onCancel: what a CANCEL for this request does, until it is answered. */
+  serverOnCancel(call: ServerRequest, cancel: () => void): void {
+    if (!call.replied) this.cancels.set(call.id, cancel);
   }
 
   private async receiveLoop(): Promise<void> {
@@ -276,6 +277,32 @@ export class SmbConnection {
       }
       o.onResponse(m.response);
     }
+  }
+}
+
+/**
+ * One request on a connection's server thread (the ServerCall its handler gets): one object per request, its
+ * methods on the prototype (not two closures per request).
+ */
+class ServerRequest implements ServerCall {
+  readonly server: MemSmbServer;
+  readonly connection: SmbConnection;
+  readonly now: number;
+  readonly id: number;
+  readonly name: string;
+  replied = false;
+  constructor(connection: SmbConnection, id: number, name: string, now: number) {
+    this.server = connection.server;
+    this.connection = connection;
+    this.now = now;
+    this.id = id;
+    this.name = name;
+  }
+  reply(response: unknown): void {
+    this.connection.serverReply(this, response);
+  }
+  onCancel(cancel: () => void): void {
+    this.connection.serverOnCancel(this, cancel);
   }
 }
 

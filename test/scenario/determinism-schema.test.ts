@@ -98,10 +98,12 @@ const ajv = new Ajv2020({ allErrors: true, strict: false });
 const validate = ajv.compile(scenarioJsonSchema());
 
 function fixtures(): string[] {
-  const dir = join(FIXTURES_DIR, "scenarios");
-  return readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .map((f) => join(dir, f));
+  return ["scenarios", "checks", "faults"].flatMap((folder) => {
+    const dir = join(FIXTURES_DIR, folder);
+    return readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => join(dir, f));
+  });
 }
 
 test("the JSON Schema accepts every fixture", (t) => {

@@ -268,11 +268,23 @@ threads:
 });
 
 test("setup.profileOverrides: known options with their values pass, others are located errors", (t) => {
-  const r = parseScenario("name: x\nsetup:\n  profileOverrides: { srvCallFinalizePostedFrom: rdbss-process, scavengerReclaims: false }\nsteps: [{ op: start }]\n", "t.yaml");
+  const r = parseScenario(
+    "name: x\nsetup:\n  profileOverrides: { srvCallFinalizePostedFrom: rdbss-process, scavengerReclaims: false }\nsteps: [{ op: start }]\n",
+    "t.yaml",
+  );
   t.true(r.ok);
-  if (r.ok) t.deepEqual(r.loaded.scenario.setup.profileOverrides, { srvCallFinalizePostedFrom: "rdbss-process", scavengerReclaims: false });
-  const p = problems("name: x\nsetup:\n  profileOverrides:\n    fcbReferences: both\n    colour: red\nsteps: [{ op: start }]\n");
-  t.regex(p.map(formatProblem).join("\n"), /setup\.profileOverrides\.fcbReferences: fcbReferences is "v-net-root" or "net-root"/);
+  if (r.ok)
+    t.deepEqual(r.loaded.scenario.setup.profileOverrides, {
+      srvCallFinalizePostedFrom: "rdbss-process",
+      scavengerReclaims: false,
+    });
+  const p = problems(
+    "name: x\nsetup:\n  profileOverrides:\n    fcbReferences: both\n    colour: red\nsteps: [{ op: start }]\n",
+  );
+  t.regex(
+    p.map(formatProblem).join("\n"),
+    /setup\.profileOverrides\.fcbReferences: fcbReferences is "v-net-root" or "net-root"/,
+  );
   t.regex(p.map(formatProblem).join("\n"), /unknown profile option "colour"/);
 });
 

@@ -632,3 +632,55 @@ ${NET_USE}  - op: create
   failedWith(t, r, /^the run stopped: DEADLOCK/);
   t.regex(r.stops[0]?.steps[0] ?? "", /thread main was at t\.yaml:17:5 \(steps\[3\], wait\)/);
 });
+
+test("query-volume decodes the answer; create passes EAs and RootDirectory; a routine's result is compared", async (t) => {
+  const r = await run(`name: volume and eas
+setup:
+  servers:
+    - name: srv
+      users: [{ name: guest, password: "" }]
+      shares: [{ name: share, permissions: { "*": full }, label: DATA, capacity: 1048576 }]
+steps:
+${NET_USE}  - op: create
+    path: X:\\d
+    as: d
+    options: FILE_DIRECTORY_FILE
+    access: [GENERIC_READ, FILE_LIST_DIRECTORY, FILE_TRAVERSE, SYNCHRONIZE]
+  - op: create
+    path: rel.txt
+    root: d
+    as: f
+    ea: { ".CLASSINFO": { hex: "0001" } }
+    expect: [STATUS_SUCCESS, STATUS_EAS_NOT_SUPPORTED, STATUS_INVALID_PARAMETER]
+  - op: query-volume
+    handle: d
+    class: FileFsSizeInformation
+    expect: { fields: { BytesPerSector: { min: 1 } } }
+  - op: query-volume
+    handle: d
+    class: FileFsVolumeInformation
+    expect: { fields: { VolumeLabel: DATA } }
+`);
+  passed(t, r);
+  t.regex(stepsOf(r, "create")[1]?.sent ?? "", /^NtCreateFile rel\.txt /);
+  t.regex(stepsOf(r, "query-volume")[1]?.result ?? "", /"DATA"/);
+});
+
+test("a call's result mismatch is explained", async (t) => {
+  const r = await run(`name: result
+threads:
+  app:
+    steps:
+${NET_USE.replace(/^/gm, "    ").trimEnd()}
+      - { op: signal, event: up }
+  k:
+    system: true
+    steps:
+      - { op: wait-signal, event: up }
+      - op: call
+        routine: RxFinalizeSrvCall
+        object: SRV_CALL \\srv
+        expect: { result: true }
+`);
+  failedWith(t, r, /RxFinalizeSrvCall\(SRV_CALL#1 \\srv, Force=FALSE\).*: returned false, expected true/);
+});
