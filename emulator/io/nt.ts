@@ -240,6 +240,11 @@ export interface CallOptions {
   readonly Event?: KEVENT;
 }
 
+/** A failed NtCreateFile's result. */
+function createFailed(Status: NTSTATUS): NtCreateFileResult {
+  return { Status, FileHandle: 0, Information: 0 };
+}
+
 /** The options of a call that passes none (shared, not a new object per call). */
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
@@ -366,7 +371,6 @@ export class SystemServices {
   }
 
   private async createFile(t: KThread, args: NtCreateFileArgs, mode: KPROCESSOR_MODE): Promise<NtCreateFileResult> {
-    const fail = (Status: NTSTATUS): NtCreateFileResult => ({ Status, FileHandle: 0, Information: 0 });
     const options = args.CreateOptions ?? 0;
     const disposition = args.CreateDisposition;
     const access = mapGenericMask(args.DesiredAccess);
@@ -384,14 +388,14 @@ export class SystemServices {
         disposition !== FILE_OPEN &&
         disposition !== FILE_OPEN_IF)
     ) {
-      return fail(STATUS_INVALID_PARAMETER);
+      return createFailed(STATUS_INVALID_PARAMETER);
     }
     const table = this.tableFor(t, mode);
     let related: FILE_OBJECT | null = null;
     if (args.RootDirectory !== undefined && args.RootDirectory !== 0) {
       const e = this.tableForHandle(t, args.RootDirectory, mode)?.get(args.RootDirectory);
-      if (!e) return fail(STATUS_INVALID_HANDLE);
-      if (args.ObjectName.startsWith("\\")) return fail(STATUS.STATUS_OBJECT_NAME_INVALID);
+      if (!e) return createFailed(STATUS_INVALID_HANDLE);
+      if (args.ObjectName.startsWith("\\")) return createFailed(STATUS.STATUS_OBJECT_NAME_INVALID);
       related = e.object;
     }
     let name = args.ObjectName;
@@ -403,7 +407,7 @@ export class SystemServices {
         remaining = name;
       } else {
         const parsed = this.io.parseName(name);
-        if ("status" in parsed) return fail(parsed.status);
+        if ("status" in parsed) return createFailed(parsed.status);
         device = parsed.device;
         remaining = parsed.remaining;
       }
@@ -457,7 +461,7 @@ export class SystemServices {
       const handle = table.insert(fo, access);
       return { Status: status, FileHandle: handle, Information: iosb.Information };
     }
-    return fail(STATUS.STATUS_REPARSE_POINT_NOT_RESOLVED ?? STATUS.STATUS_OBJECT_NAME_INVALID);
+    return createFailed(STATUS.STATUS_REPARSE_POINT_NOT_RESOLVED ?? STATUS.STATUS_OBJECT_NAME_INVALID);
   }
 
   /** NtClose: IRP_MJ_CLEANUP when the last handle goes, IRP_MJ_CLOSE when the last reference goes. */

@@ -1553,7 +1553,9 @@ export class RdbssFsd {
     if (owner !== null) this.k.ExSetResourceOwnerPointer(res, owner);
     ctx.LowIoContext.Resource = res;
     ctx.LowIoContext.ResourceThreadId = owner !== null ? owner : this.k.current;
-    const completion = (c: RX_CONTEXT): NTSTATUS => {
+    // The completion is passed inline, not bound to a name first: under tsx (esbuild keepNames) a named closure gets
+    // an Object.defineProperty(fn, "name") per read, a measurable share of the read path.
+    return this.lowIoSubmit(ctx, write ? LowIoOp.LOWIO_OP_WRITE : LowIoOp.LOWIO_OP_READ, (c: RX_CONTEXT): NTSTATUS => {
       const st = c.IoStatusBlock.Status;
       const n = NT_SUCCESS(st) ? c.IoStatusBlock.Information : 0;
       c.InformationToReturn = n;
@@ -1570,8 +1572,7 @@ export class RdbssFsd {
         else this.k.ExReleaseResourceLite(res);
       }
       return st;
-    };
-    return this.lowIoSubmit(ctx, write ? LowIoOp.LOWIO_OP_WRITE : LowIoOp.LOWIO_OP_READ, completion);
+    });
   }
 
   // ================================================================== information

@@ -23,6 +23,10 @@ export class RX_PREFIX_TABLE {
   Version = 0;
   /** Upper-cased prefix → entries (several may share a name and differ in case tail or connection id). */
   private readonly buckets = new Map<string, RX_PREFIX_ENTRY[]>();
+  /** Container → the bucket it was inserted in (remove and contains without scanning every bucket). */
+  private readonly bucketOf = new Map<PrefixContainer, string>();
+  /** Containers inserted more than once: remove and contains scan for them, as before the index. */
+  private readonly insertedTwice = new Set<PrefixContainer>();
 
   constructor(lock: ERESOURCE) {
     this.TableLock = lock;
@@ -33,25 +37,53 @@ export class RX_PREFIX_TABLE {
     const list = this.buckets.get(key);
     if (list) list.push(entry);
     else this.buckets.set(key, [entry]);
+    if (this.bucketOf.has(entry.ContainingRecord)) this.insertedTwice.add(entry.ContainingRecord);
+    else this.bucketOf.set(entry.ContainingRecord, key);
     this.Version++;
   }
 
   remove(container: PrefixContainer): boolean {
+    if (!this.insertedTwice.has(container)) {
+      const key = this.bucketOf.get(container);
+      if (key === undefined) return false;
+      const list = this.buckets.get(key) as RX_PREFIX_ENTRY[];
+      const i = list.findIndex((e) => e.ContainingRecord === container);
+      list.splice(i, 1);
+      if (list.length === 0) this.buckets.delete(key);
+      this.bucketOf.delete(container);
+      this.Version++;
+      return true;
+    }
+    return this.removeScanning(container);
+  }
+
+  private removeScanning(container: PrefixContainer): boolean {
+    let removed = false;
     for (const [key, list] of this.buckets) {
       const i = list.findIndex((e) => e.ContainingRecord === container);
       if (i >= 0) {
         list.splice(i, 1);
         if (list.length === 0) this.buckets.delete(key);
         this.Version++;
-        return true;
+        removed = true;
+        break;
       }
     }
-    return false;
+    // Keep the index right for what is left of a container inserted more than once.
+    this.bucketOf.delete(container);
+    this.insertedTwice.delete(container);
+    for (const [key, list] of this.buckets) {
+      for (const e of list) {
+        if (e.ContainingRecord !== container) continue;
+        if (this.bucketOf.has(container)) this.insertedTwice.add(container);
+        else this.bucketOf.set(container, key);
+      }
+    }
+    return removed;
   }
 
   contains(container: PrefixContainer): boolean {
-    for (const list of this.buckets.values()) if (list.some((e) => e.ContainingRecord === container)) return true;
-    return false;
+    return this.bucketOf.has(container);
   }
 
   /** The entry whose name equals `name` under its case rule and whose connection id matches. */

@@ -1,0 +1,365 @@
+/**
+ * The benchmark suite (issue 7, docs/PERFORMANCE.md): the IRP read path with checks on and off against direct
+ * reads on the server model, whole lifecycle scenarios, schedule exploration of a three-thread race, the cost of
+ * create + close at 100,000 open files, heap bytes per open handle, and cold start.
+ *
+ *   npm run bench                      the table
+ *   npm run bench -- --json            one JSON object: the nine numbers
+ *   npm run bench -- --quick           a smoke run (small sizes, one run; the numbers mean little)
+ *   npm run bench -- --runs 9          more runs per median (default 5)
+ *   npm run bench -- --only readIrps,lifecycle   only these in-process cases (for profiling)
+ *   npm run bench -- --micro [--json] [--quick]  the kernel micro-benchmarks (scripts/bench.ts)
+ *
+ * Method: the in-process cases run interleaved, one run of each case after the other, `runs` times, after a
+ * warm-up that also sizes each case to about `--seconds` of work; the reported figure is the median. Scale and
+ * cold start run in child processes (scale.ts with --expose-gc; cold.ts in fresh processes, minus the median wall
+ * time of a bare `node -e ""`, so Node's own start is not counted). Timing is never asserted anywhere.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { directReads, lifecycle, readIrps, schedules } from "./cases.js";
+import { median } from "./world.js";
+
+const { values } = parseArgs({
+  options: {
+    json: { type: "boolean" },
+    quick: { type: "boolean" },
+    micro: { type: "boolean" },
+    runs: { type: "string" },
+    seconds: { type: "string" },
+    only: { type: "string" },
+    "no-children": { type: "boolean" },
+  },
+  strict: true,
+});
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+const ROOT = here("../..");
+
+if (values.micro) {
+  const args = [
+    "--import=tsx",
+    here("../bench.ts"),
+    ...(values.json ? ["--json"] : []),
+    ...(values.quick ? ["--quick"] : []),
+    ...(values.runs ? ["--runs", values.runs] : []),
+  ];
+  const r = spawnSync(process.execPath, args, { stdio: "inherit", cwd: ROOT });
+  process.exit(r.status ?? 1);
+}
+
+const quick = values.quick === true;
+const runs = Math.max(1, Number(values.runs ?? (quick ? 1 : 5)));
+const seconds = Number(values.seconds ?? (quick ? 0.05 : 0.5));
+const only = values.only ? new Set(values.only.split(",")) : null;
+const log = (s: string): void => {
+  if (!values.json) process.stderr.write(s);
+};
+
+interface Case {
+  /** The JSON key. */
+  readonly key: string;
+  readonly name: string;
+  readonly unit: string;
+  /** Run `n` operations; operations per second. */
+  readonly run: (n: number) => Promise<number> | number;
+  /** Smallest n worth timing. */
+  readonly min: number;
+}
+
+let exploreSeed = 1;
+const cases: Case[] = [
+  {
+    key: "readIrpsPerSec",
+    name: "4 KiB reads, NtReadFile → RDBSS → memsmb (default checks)",
+    unit: "reads/s",
+    run: (n) => readIrps(n, false),
+    min: 200,
+  },
+  {
+    key: "readIrpsPerSecChecksOff",
+    name: "the same, every check off",
+    unit: "reads/s",
+    run: (n) => readIrps(n, true),
+    min: 200,
+  },
+  {
+    key: "directReadsPerSec",
+    name: "the same reads on the memsmb server model (no IRP path)",
+    unit: "reads/s",
+    run: (n) => directReads(n),
+    min: 1000,
+  },
+  {
+    key: "lifecycleScenariosPerSec",
+    name: "lifecycle scenario (fixtures/bench/lifecycle.yaml), start to finish",
+    unit: "scenarios/s",
+    run: (n) => lifecycle(n),
+    min: 5,
+  },
+  {
+    key: "schedulesPerSecRandom",
+    name: "explore fixtures/bench/race3.yaml, random",
+    unit: "schedules/s",
+    // A fresh part of the iteration space each run (explore's iteration i is a pure function of seed and i).
+    run: (n) => schedules(n, "random", exploreSeed++),
+    min: 10,
+  },
+  {
+    key: "schedulesPerSecPct",
+    name: "explore fixtures/bench/race3.yaml, PCT (depth 3)",
+    unit: "schedules/s",
+    run: (n) => schedules(n, "pct", exploreSeed++),
+    min: 10,
+  },
+];
+
+const TARGETS: Readonly<Record<string, { readonly text: string; readonly met: (v: Results) => boolean | null }>> = {
+  readIrpsPerSec: { text: "≥ 1,000,000", met: (v) => has(v.readIrpsPerSec) && v.readIrpsPerSec >= 1_000_000 },
+  readIrpsPerSecChecksOff: {
+    text: "≤ 1.5 × readIrpsPerSec",
+    met: (v) => ratio(v.readIrpsPerSecChecksOff, v.readIrpsPerSec) <= 1.5,
+  },
+  directReadsPerSec: {
+    text: "≤ 3 × readIrpsPerSec",
+    met: (v) => ratio(v.directReadsPerSec, v.readIrpsPerSec) <= 3,
+  },
+  lifecycleScenariosPerSec: {
+    text: "≥ 10,000",
+    met: (v) => has(v.lifecycleScenariosPerSec) && v.lifecycleScenariosPerSec >= 10_000,
+  },
+  schedulesPerSecRandom: {
+    text: "≥ 5,000",
+    met: (v) => has(v.schedulesPerSecRandom) && v.schedulesPerSecRandom >= 5_000,
+  },
+  schedulesPerSecPct: { text: "≥ 5,000", met: (v) => has(v.schedulesPerSecPct) && v.schedulesPerSecPct >= 5_000 },
+  createCloseCostRatio100kTo1k: {
+    text: "≤ 1.5",
+    met: (v) => has(v.createCloseCostRatio100kTo1k) && v.createCloseCostRatio100kTo1k <= 1.5,
+  },
+  bytesPerOpenHandle: {
+    text: "≤ 2,048",
+    met: (v) => has(v.bytesPerOpenHandle) && v.bytesPerOpenHandle <= 2048,
+  },
+  coldStartMs: { text: "≤ 50", met: (v) => has(v.coldStartMs) && v.coldStartMs <= 50 },
+};
+type Results = Record<string, number>;
+function has(x: number | undefined): x is number {
+  return typeof x === "number" && Number.isFinite(x);
+}
+/** a / b, or NaN (which meets no target) when either is missing. */
+function ratio(a: number | undefined, b: number | undefined): number {
+  return has(a) && has(b) ? a / b : Number.NaN;
+}
+
+// ------------------------------------------------------------------ in-process cases, interleaved
+
+const active = cases.filter((c) => only === null || only.has(c.key) || only.has(c.key.replace(/PerSec.*$/, "")));
+const sizes = new Map<string, number>();
+const samples = new Map<string, number[]>();
+log(`rdbss-emulator benchmark suite — node ${process.version}, ${runs} run(s), ~${seconds}s per measurement\n`);
+for (const c of active) {
+  // Warm-up and sizing: a first small run, then one sized from its rate.
+  let rate = await c.run(c.min);
+  rate = await c.run(Math.max(c.min, Math.round(rate * seconds * 0.25)));
+  sizes.set(c.key, Math.max(c.min, Math.round(rate * seconds)));
+  samples.set(c.key, []);
+}
+for (let r = 0; r < runs; r++) {
+  for (const c of active) {
+    const v = await c.run(sizes.get(c.key) as number);
+    samples.get(c.key)?.push(v);
+  }
+  log(`  run ${r + 1}/${runs} done\n`);
+}
+
+const results: Results = {};
+for (const c of active) results[c.key] = median(samples.get(c.key) as number[]);
+
+// ------------------------------------------------------------------ child processes: scale and cold start
+
+interface ScaleResult {
+  readonly filesSmall: number;
+  readonly filesBig: number;
+  readonly bytesPerOpenHandle: number;
+  readonly createCloseNsSmall: number;
+  readonly createCloseNsBig: number;
+  readonly createCloseCostRatio: number;
+  readonly buildMs: number;
+}
+let scale: ScaleResult | null = null;
+interface ColdResult {
+  readonly coldStartMs: number;
+  readonly childWallMs: number;
+  readonly bareNodeMs: number;
+  readonly tsxRegisterMs: number;
+  readonly inProcess: Record<string, number>;
+  /** The same from a prebuilt single-file bundle (no tsx), when esbuild is there to build it. */
+  readonly bundledMs: number | null;
+}
+let cold: ColdResult | null = null;
+
+function runChild(args: readonly string[]): string {
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`child ${args.join(" ")} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+function wallMs(args: readonly string[]): { ms: number; out: string } {
+  const s = process.hrtime.bigint();
+  const out = runChild(args);
+  return { ms: Number(process.hrtime.bigint() - s) / 1e6, out };
+}
+
+const wantScale = only === null || only.has("scale") || only.has("bytesPerOpenHandle") || only.has("createClose");
+const wantCold = only === null || only.has("cold") || only.has("coldStartMs");
+if (!values["no-children"] && wantScale) {
+  log("  scale: building 2 worlds in a child process …\n");
+  const out = runChild([
+    "--expose-gc",
+    "--max-old-space-size=8192",
+    "--import=tsx",
+    here("scale.ts"),
+    ...(quick ? ["--connections", "20", "--per-connection", "5", "--runs", "1", "--ops", "50"] : []),
+    ...(!quick ? ["--runs", String(Math.max(5, runs))] : []),
+  ]);
+  scale = JSON.parse(out.trim().split("\n").pop() as string) as ScaleResult;
+  results.createCloseCostRatio100kTo1k = scale.createCloseCostRatio;
+  results.bytesPerOpenHandle = scale.bytesPerOpenHandle;
+}
+if (!values["no-children"] && wantCold) {
+  log("  cold start: fresh processes …\n");
+  const n = quick ? 1 : Math.max(5, runs);
+  const bare: number[] = [];
+  const tsx: number[] = [];
+  const child: number[] = [];
+  const bundled: number[] = [];
+  const inner: Record<string, number>[] = [];
+  const bundle = await buildColdBundle();
+  // Interleaved, so that machine noise hits all alike. The first of each is a warm-up (file cache, tsx's
+  // transform cache).
+  for (let i = 0; i <= n; i++) {
+    const b = wallMs(["-e", ""]).ms;
+    const t = wallMs(["--import=tsx", "-e", ""]).ms;
+    const c = wallMs(["--import=tsx", here("cold.ts")]);
+    const u = bundle ? wallMs([bundle.file]).ms : Number.NaN;
+    if (i === 0) continue;
+    bare.push(b);
+    tsx.push(t);
+    child.push(c.ms);
+    bundled.push(u);
+    inner.push(JSON.parse(c.out.trim().split("\n").pop() as string) as Record<string, number>);
+  }
+  bundle?.dispose();
+  const inProcess: Record<string, number> = {};
+  for (const k of Object.keys(inner[0] ?? {})) inProcess[k] = median(inner.map((x) => x[k] as number));
+  cold = {
+    coldStartMs: median(child) - median(bare),
+    childWallMs: median(child),
+    bareNodeMs: median(bare),
+    tsxRegisterMs: median(tsx) - median(bare),
+    inProcess,
+    bundledMs: bundle ? median(bundled) - median(bare) : null,
+  };
+  results.coldStartMs = cold.coldStartMs;
+}
+
+/**
+ * cold.ts as one ESM file built by esbuild (a dependency of tsx) in a temporary folder: what a cold start costs
+ * without tsx's loader. Null when esbuild cannot be loaded.
+ */
+async function buildColdBundle(): Promise<{ file: string; dispose(): void } | null> {
+  let esbuild: typeof import("esbuild");
+  try {
+    esbuild = await import("esbuild");
+  } catch {
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "rdbss-cold-"));
+  const file = join(dir, "cold.mjs");
+  await esbuild.build({
+    entryPoints: [here("cold.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile: file,
+    logLevel: "error",
+    // CommonJS dependencies bundled into ESM call require().
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+// ------------------------------------------------------------------ output
+
+const KEYS = [
+  "readIrpsPerSec",
+  "readIrpsPerSecChecksOff",
+  "directReadsPerSec",
+  "lifecycleScenariosPerSec",
+  "schedulesPerSecRandom",
+  "schedulesPerSecPct",
+  "createCloseCostRatio100kTo1k",
+  "bytesPerOpenHandle",
+  "coldStartMs",
+] as const;
+
+const round = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Number(x.toPrecision(4)));
+
+if (values.json) {
+  const obj: Record<string, number> = {};
+  for (const k of KEYS) if (has(results[k])) obj[k] = round(results[k] as number);
+  process.stdout.write(`${JSON.stringify(obj)}\n`);
+} else {
+  const fmt = (x: number): string =>
+    Math.abs(x) >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(Math.abs(x) >= 10 ? 1 : 2);
+  const out: string[] = [];
+  out.push("");
+  out.push(`${"key".padEnd(30)} ${"median".padStart(12)} ${"min … max".padStart(24)}  ${"target".padEnd(24)} met`);
+  for (const k of KEYS) {
+    const v = results[k];
+    if (!has(v)) continue;
+    const s = samples.get(k);
+    const spread = s && s.length > 1 ? `${fmt(Math.min(...s))} … ${fmt(Math.max(...s))}` : "";
+    const t = TARGETS[k];
+    const met = t?.met(results);
+    out.push(
+      `${k.padEnd(30)} ${fmt(v).padStart(12)} ${spread.padStart(24)}  ${(t?.text ?? "").padEnd(24)} ${met === null || met === undefined ? "" : met ? "yes" : "NO"}`,
+    );
+  }
+  out.push("");
+  if (has(results.readIrpsPerSec)) {
+    const r = results.readIrpsPerSec;
+    out.push(`read path: ${fmt(1e9 / r)} ns per read with checks on`);
+    if (has(results.readIrpsPerSecChecksOff))
+      out.push(`  checks off / on = ${(results.readIrpsPerSecChecksOff / r).toFixed(2)}`);
+    if (has(results.directReadsPerSec)) out.push(`  direct / IRP     = ${(results.directReadsPerSec / r).toFixed(2)}`);
+  }
+  if (scale) {
+    out.push(
+      `scale: create+close ${fmt(scale.createCloseNsSmall / 1000)} µs with ${scale.filesSmall.toLocaleString("en-US")} open, ` +
+        `${fmt(scale.createCloseNsBig / 1000)} µs with ${scale.filesBig.toLocaleString("en-US")} open; ` +
+        `${fmt(scale.bytesPerOpenHandle)} heap bytes per open handle (built in ${fmt(scale.buildMs / 1000)} s)`,
+    );
+  }
+  if (cold) {
+    out.push(
+      `cold start: child ${fmt(cold.childWallMs)} ms − bare \`node -e ""\` ${fmt(cold.bareNodeMs)} ms = ${fmt(cold.coldStartMs)} ms; ` +
+        `of which tsx's loader registration ${fmt(cold.tsxRegisterMs)} ms`,
+    );
+    const p = cold.inProcess;
+    out.push(
+      `  in the child: importing the emulator ${fmt(p.importMs ?? Number.NaN)} ms, boot + memsmb + START ` +
+        `${fmt(p.bootAndStartMs ?? Number.NaN)} ms, net use + first create ${fmt(p.firstCreateMs ?? Number.NaN)} ms`,
+    );
+    if (cold.bundledMs !== null)
+      out.push(`  the same from a prebuilt esbuild bundle (no tsx): ${fmt(cold.bundledMs)} ms after Node's own start`);
+  }
+  out.push(`sizes per run: ${[...sizes].map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  process.stdout.write(`${out.join("\n")}\n`);
+}
