@@ -569,7 +569,7 @@ export class SystemServices {
       this.io.threadIrps.set(t, threadSet);
     }
     threadSet.add(irp);
-    fo.pendingIrps.add(irp);
+    fo.addPendingIrp(irp);
     irp.finalizer = (done) => {
       this.io.copyBufferedOutput(done, outputLength);
       req.IoStatusBlock.Status = done.IoStatus.Status;
@@ -578,7 +578,7 @@ export class SystemServices {
       req.irp = null;
       done.freed = true;
       threadSet.delete(done);
-      fo.pendingIrps.delete(done);
+      fo.deletePendingIrp(done);
       this.io.k.KeSetEvent(req.event);
       if (userEvent) this.io.k.KeSetEvent(userEvent);
       if (!sync) this.io.k.KeSetEvent(fo.Event);

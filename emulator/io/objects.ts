@@ -56,6 +56,8 @@ export class SHARE_ACCESS {
   SharedDelete = 0;
 }
 
+const NO_IRPS: ReadonlySet<IRP> = new Set();
+
 export class FILE_OBJECT {
   readonly id: number;
   /** The device the file was opened on (the named device at the bottom of its stack). */
@@ -91,14 +93,25 @@ export class FILE_OBJECT {
   /** Synchronous-I/O serialization (IopAcquireFileObjectLock). */
   busy: KThread | null = null;
   readonly busyWaiters: KThread[] = [];
-  /** IRPs in flight on this file object. */
-  readonly pendingIrps = new Set<IRP>();
+  /** IRPs in flight on this file object; created by the first I/O (most open handles never have one). */
+  private pending: Set<IRP> | null = null;
 
   constructor(id: number, device: DEVICE_OBJECT, fileName: string, event: KEVENT) {
     this.id = id;
     this.DeviceObject = device;
     this.FileName = fileName;
     this.Event = event;
+  }
+  /** IRPs in flight on this file object (read-only; see addPendingIrp / deletePendingIrp). */
+  get pendingIrps(): ReadonlySet<IRP> {
+    return this.pending ?? NO_IRPS;
+  }
+  addPendingIrp(irp: IRP): void {
+    if (this.pending === null) this.pending = new Set();
+    this.pending.add(irp);
+  }
+  deletePendingIrp(irp: IRP): void {
+    if (this.pending !== null) this.pending.delete(irp);
   }
 
   label(): string {

@@ -963,7 +963,7 @@ export class Kernel extends KernelCore {
     }
     const mine = res.sharedOwners.get(t);
     if (mine !== undefined) {
-      res.sharedOwners.set(t, mine + 1);
+      res.setShared(t, mine + 1);
       this.leave(t);
       return true;
     }
@@ -992,7 +992,7 @@ export class Kernel extends KernelCore {
   }
 
   private grantShared(res: ERESOURCE, owner: KThread): void {
-    res.sharedOwners.set(owner, 1);
+    res.setShared(owner, 1);
     owner.held.push({ lock: res, mode: "shared" });
     if (this.trace.active) this.emit("lock.acquire", res.name, { type: "ERESOURCE", mode: "shared", owner: owner.id });
   }
@@ -1043,9 +1043,9 @@ export class Kernel extends KernelCore {
     }
     const n = res.sharedOwners.get(owner);
     if (n !== undefined) {
-      if (n > 1) res.sharedOwners.set(owner, n - 1);
+      if (n > 1) res.setShared(owner, n - 1);
       else {
-        res.sharedOwners.delete(owner);
+        res.deleteShared(owner);
         if (owner instanceof KThread) removeHeld(owner, res);
         if (this.trace.active)
           this.emit("lock.release", res.name, { type: "ERESOURCE", mode: "shared", owner: ownerId(owner) });
@@ -1097,7 +1097,7 @@ export class Kernel extends KernelCore {
     const count = res.exclusiveCount;
     res.exclusiveOwner = null;
     res.exclusiveCount = 0;
-    res.sharedOwners.set(t, count);
+    res.setShared(t, count);
     const h = t.held.find((x) => x.lock === res);
     if (h) (h as { mode: string }).mode = "shared";
     // "The current thread and any other threads waiting for shared access are given shared access."
@@ -1125,8 +1125,8 @@ export class Kernel extends KernelCore {
       if (this.trace.active) this.traceOwnerPointer(res, t, "exclusive");
     } else if (res.sharedOwners.has(t)) {
       const n = res.sharedOwners.get(t) as number;
-      res.sharedOwners.delete(t);
-      res.sharedOwners.set(pointer, (res.sharedOwners.get(pointer) ?? 0) + n);
+      res.deleteShared(t);
+      res.setShared(pointer, (res.sharedOwners.get(pointer) ?? 0) + n);
       if (this.trace.active) this.traceOwnerPointer(res, t, "shared");
     } else {
       this.violation(

@@ -138,12 +138,15 @@ interface ResourceWaiter {
 }
 
 /** ERESOURCE: a readers/writer lock with recursive exclusive and shared ownership, and owner tracking. */
+const NO_SHARED_OWNERS: ReadonlyMap<ResourceOwner, number> = new Map();
+
 export class ERESOURCE implements LockLike {
   readonly lockType = "ERESOURCE";
   readonly name: string;
   exclusiveOwner: ResourceOwner | null = null;
   exclusiveCount = 0;
-  readonly sharedOwners = new Map<ResourceOwner, number>();
+  /** The shared owners and their counts; null while there are none (most resources, most of the time). */
+  private shared: Map<ResourceOwner, number> | null = null;
   readonly waiters: ResourceWaiter[] = [];
   deleted = false;
   /** Lock class for ordering checks (e.g. "netname table", "FCB table", "FCB"); defaults to the name. */
@@ -157,6 +160,22 @@ export class ERESOURCE implements LockLike {
   constructor(name = "resource", lockClass?: string) {
     this.name = name;
     this.lockClass = lockClass ?? name;
+  }
+  /** The shared owners and their counts (read-only; change them with setShared / deleteShared / clearShared). */
+  get sharedOwners(): ReadonlyMap<ResourceOwner, number> {
+    return this.shared ?? NO_SHARED_OWNERS;
+  }
+  setShared(owner: ResourceOwner, count: number): void {
+    if (this.shared === null) this.shared = new Map();
+    this.shared.set(owner, count);
+  }
+  deleteShared(owner: ResourceOwner): void {
+    const m = this.shared;
+    if (m === null || !m.delete(owner)) return;
+    if (m.size === 0) this.shared = null;
+  }
+  clearShared(): void {
+    this.shared = null;
   }
   owners(): readonly KThread[] {
     const out: KThread[] = [];

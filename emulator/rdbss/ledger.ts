@@ -73,8 +73,9 @@ export interface LiveObjectReport {
 }
 
 interface Book {
-  readonly entries: RefEntry[];
-  readonly holds: RefHold[];
+  /** Exactly sized while short (see `append`): most objects keep a handful of entries and holds for long. */
+  entries: RefEntry[];
+  holds: RefHold[];
   /** Entries dropped from the middle of a long history (the first ones, the story of its creation, stay). */
   dropped: number;
 }
@@ -83,6 +84,11 @@ interface Book {
 const HISTORY_HEAD = 16;
 const HISTORY_MAX = 512;
 const HISTORY_DROP = 256;
+
+interface ChainNode {
+  readonly chain: readonly string[];
+  next: Map<string, ChainNode> | null;
+}
 
 interface Pending {
   readonly node: RxNode;
@@ -120,6 +126,20 @@ const CREATION_HOLDS: Readonly<Record<AnyRxNode["kind"], readonly { key: string;
 };
 
 const NO_FRAMES: readonly string[] = [];
+
+/**
+ * Append to a book's list. A short list is copied into an array of exactly its new length (Array.push grows the
+ * backing store by at least 16 slots, ≈ 130 bytes of slack per list, and an open file has six lists); a long one
+ * is pushed onto.
+ */
+const EXACT_UP_TO = 24;
+function append<T>(list: T[], item: T): T[] {
+  if (list.length >= EXACT_UP_TO) {
+    list.push(item);
+    return list;
+  }
+  return list.concat([item]);
+}
 const EXTERNAL_KEY = "external";
 
 /** A ledger entry as a plain literal (object spread here costs microseconds per entry). */
@@ -137,6 +157,15 @@ function entry(
   return { seq, delta, count, by, holder, thread, time, step, callChain };
 }
 
+/**
+ * The same text as one flat string. A holder named after a child ("FCB#7 \\srv\\share\\f — RxCreateNetFcb …") is
+ * kept as long as the reference is held: as the child's label flattened (a label is a rope of small pieces) joined to
+ * a shared " — holder" suffix, it costs about a third of the rope, and half of one flat two-byte string.
+ */
+function flat(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
+}
+
 /** Routines through which a mini-redirector (or a test thread) takes and drops references. */
 const EXTERNAL_TAKE = new Set(["RxReference", "RxpReferenceNetFcb"]);
 const EXTERNAL_DROP = new Set(["RxDereference", "RxpDereferenceNetFcb"]);
@@ -146,6 +175,12 @@ export class RefLedger implements RefRecorder {
   private readonly books = new Map<RxNode, Book>();
   private pending: Pending | null = null;
   private seq = 0;
+  /** Call chains, interned: a trie over frames, each node holding its chain (shared, never mutated). */
+  private readonly chains: ChainNode = { chain: NO_FRAMES, next: null };
+  /** `by` strings ("RxReference ← MRxCreate [nulmrx]"), interned by top frame then caller. */
+  private readonly bys = new Map<string, Map<string, string>>();
+  private readonly tops = new Map<string, string>();
+  private readonly suffixes = new Map<string, string>();
 
   constructor(k: Kernel) {
     this.k = k;
@@ -157,7 +192,7 @@ export class RefLedger implements RefRecorder {
     const structural = child !== undefined || isStructuralKey(holder);
     this.pending = {
       node,
-      take: { key, holder: child ? `${child.label()} — ${holder}` : holder, structural },
+      take: { key, holder: child ? flat(child.label()) + this.suffixOf(holder) : holder, structural },
     };
   }
 
@@ -174,7 +209,12 @@ export class RefLedger implements RefRecorder {
     if (pending !== null) this.pending = null;
     const top = frames.length > 0 ? (frames[frames.length - 1] as string) : null;
     const caller = frames.length > 1 ? (frames[frames.length - 2] as string) : null;
-    const by = top === null ? "(no call chain)" : caller !== null && isRdbssRoutine(top) ? `${top} ← ${caller}` : top;
+    const by =
+      top === null
+        ? "(no call chain)"
+        : caller !== null && isRdbssRoutine(top)
+          ? this.byOf(top, caller)
+          : this.topOf(top);
     // A reference a mini-redirector (an MRx frame below the routine) or a test thread (nothing below) takes or drops.
     const outside = top !== null && (caller === null || caller.endsWith("]"));
     const book = this.bookOf(node);
@@ -182,14 +222,15 @@ export class RefLedger implements RefRecorder {
     const step = t?.stepLabel ?? this.k.stepLabel;
     const time = this.k.now;
     // The call chain is kept for increments (the references that may be held for long); a decrement has `by`.
-    const chain = to > from ? frames.slice() : NO_FRAMES;
+    const chain = to > from ? this.chainOf(frames) : NO_FRAMES;
     if (book.entries.length >= HISTORY_MAX) {
       book.entries.splice(HISTORY_HEAD, HISTORY_DROP);
       book.dropped += HISTORY_DROP;
     }
     if (from < 0) {
       // RDBSS putting the count back to 0 after an underflow it reported: no reference is taken.
-      book.entries.push(
+      book.entries = append(
+        book.entries,
         entry(++this.seq, to - from, to, by, "(count reset after an underflow)", thread, time, step, chain),
       );
       return;
@@ -216,8 +257,8 @@ export class RefLedger implements RefRecorder {
           holder = ext && caller === null ? `${top} (thread ${thread})` : by;
         }
         const e = entry(++this.seq, 1, from + i + 1, by, holder, thread, time, step, chain);
-        book.entries.push(e);
-        book.holds.push({ key, holder, entry: e, structural, external: ext });
+        book.entries = append(book.entries, e);
+        book.holds = append(book.holds, { key, holder, entry: e, structural, external: ext });
       }
       return;
     }
@@ -225,8 +266,61 @@ export class RefLedger implements RefRecorder {
     for (let i = 0; i < from - to; i++) {
       const h = this.closeOne(book, i === 0 ? (pending?.drop ?? null) : null, ext);
       const holder = h ? h.holder : "(no reference to drop: the count went below what was taken)";
-      book.entries.push(entry(++this.seq, -1, from - i - 1, by, holder, thread, time, step, chain));
+      book.entries = append(book.entries, entry(++this.seq, -1, from - i - 1, by, holder, thread, time, step, chain));
     }
+  }
+
+  /** " — holder", one string per holder name. */
+  private suffixOf(holder: string): string {
+    let s = this.suffixes.get(holder);
+    if (s === undefined) {
+      s = ` — ${holder}`;
+      this.suffixes.set(holder, s);
+    }
+    return s;
+  }
+
+  /** A top frame, one string per text (the I/O manager builds "IRP_MJ_CREATE → \\Device\\…" per call). */
+  private topOf(top: string): string {
+    const s = this.tops.get(top);
+    if (s !== undefined) return s;
+    this.tops.set(top, top);
+    return top;
+  }
+
+  /** `${top} ← ${caller}`, one string per pair. */
+  private byOf(top: string, caller: string): string {
+    let m = this.bys.get(top);
+    if (m === undefined) {
+      m = new Map();
+      this.bys.set(top, m);
+    }
+    let s = m.get(caller);
+    if (s === undefined) {
+      s = `${top} ← ${caller}`;
+      m.set(caller, s);
+    }
+    return s;
+  }
+
+  /** A copy of `frames`, shared with every earlier record of the same call chain. */
+  private chainOf(frames: readonly string[]): readonly string[] {
+    let node = this.chains;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i] as string;
+      let next = node.next;
+      if (next === null) {
+        next = new Map();
+        node.next = next;
+      }
+      let child = next.get(f);
+      if (child === undefined) {
+        child = { chain: frames.slice(0, i + 1), next: null };
+        next.set(f, child);
+      }
+      node = child;
+    }
+    return node.chain;
   }
 
   /** Choose the hold a decrement closes, and close it. */

@@ -472,7 +472,7 @@ export class Rdbss {
     }
     res.exclusiveOwner = null;
     res.exclusiveCount = 0;
-    res.sharedOwners.clear();
+    res.clearShared();
     res.deleted = true;
   }
 

@@ -300,7 +300,14 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     this.VNetRoot = vNetRoot;
     this.FcbTablePath = path;
     this.CachedNetRootType = netRoot.Type;
-    this.Header = { ...resources, FileSize: 0, AllocationSize: 0, ValidDataLength: 0 };
+    // A literal, not a spread of `resources`: a spread gave every FCB's Header a hidden class of its own (≈ 250 B).
+    this.Header = {
+      Resource: resources.Resource,
+      PagingIoResource: resources.PagingIoResource,
+      FileSize: 0,
+      AllocationSize: 0,
+      ValidDataLength: 0,
+    };
     this.ShareAccess = share;
     this.ShareAccessPerSrvOpens = sharePerSrvOpens;
   }

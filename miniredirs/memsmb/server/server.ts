@@ -297,6 +297,17 @@ interface ShareMode {
   readonly sharedDelete: boolean;
 }
 
+/**
+ * The children of every file node: one shared empty map (a Map per file cost ≈ 300 bytes per open file). Only
+ * directories are parents (resolveParent and the image loader check it); adding to this one is a bug, so it throws.
+ */
+class NoChildren extends Map<string, Node> {
+  override set(key: string, _value: Node): this {
+    throw new Error(`memsmb: a file node cannot have children (adding "${key}")`);
+  }
+}
+const NO_CHILDREN: Map<string, Node> = new NoChildren();
+
 interface Node {
   readonly id: number;
   readonly share: Share;
@@ -1136,7 +1147,7 @@ export class MemSmbServer {
       key: upcaseName(name),
       parent,
       directory,
-      children: new Map(),
+      children: directory ? new Map() : NO_CHILDREN,
       buf: EMPTY,
       size: 0,
       attributes: directory ? A.FILE_ATTRIBUTE_DIRECTORY : A.FILE_ATTRIBUTE_ARCHIVE,
