@@ -7,18 +7,17 @@ import type { Emulator } from "../emulator/boot.js";
 import type { DRIVER_OBJECT } from "../emulator/io/index.js";
 import type { NTSTATUS } from "../emulator/kernel/index.js";
 import type { ControlCodes } from "./common/control.js";
-import { NetworkProvider } from "./common/provider.js";
+import type { NetworkProvider } from "./common/provider.js";
 import {
   IOCTL_MEMSMB,
+  loadMemSmb,
   MEMSMB_CAPABILITIES,
   MEMSMB_DEVICE_NAME,
-  MemSmbRedirector,
+  MemSmbNetworkProvider,
   type NetworkOptions,
   type ServerImage,
-  SmbNetwork,
 } from "./memsmb/index.js";
-import { MemSmbWorld } from "./memsmb/server/index.js";
-import { IOCTL_NULMRX, NULMRX_DEVICE_NAME, NulMrx } from "./nulmrx/index.js";
+import { IOCTL_NULMRX, loadNulMrx, NULMRX_DEVICE_NAME, NulNetworkProvider } from "./nulmrx/index.js";
 
 /** What a scenario's setup hands to a module's `load`. */
 export interface MiniRdrSetup {
@@ -76,10 +75,6 @@ export const DEFAULT_SERVER: ServerImage = {
   ],
 };
 
-function unloadTracker(left: () => string[] | null): () => readonly string[] | null {
-  return () => left();
-}
-
 export const memsmbModule: MiniRdrModule = {
   name: "memsmb",
   description:
@@ -89,33 +84,28 @@ export const memsmbModule: MiniRdrModule = {
   capabilities: MEMSMB_CAPABILITIES,
   usesServers: true,
   async load(em, setup) {
-    const world = new MemSmbWorld();
-    for (const image of setup.servers && setup.servers.length > 0 ? setup.servers : [DEFAULT_SERVER]) world.add(image);
-    const network = new SmbNetwork(em.k, world, setup.network ?? {});
     const closeDelayedFiles = setup.options?.closeDelayedFiles;
-    const redirector = new MemSmbRedirector(
-      em.rx,
-      network,
-      IOCTL_MEMSMB,
-      typeof closeDelayedFiles === "number" ? { closeDelayedFiles } : {},
-    );
-    const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\MemSmb", (d) => redirector.DriverEntry(d));
+    const { status, driver, memsmb } = await loadMemSmb(em, {
+      servers: setup.servers && setup.servers.length > 0 ? setup.servers : [DEFAULT_SERVER],
+      ...(setup.network ? { network: setup.network } : {}),
+      ...(typeof closeDelayedFiles === "number" ? { closeDelayedFiles } : {}),
+    });
+    const { world, network, redirector } = memsmb;
     return {
       status,
       driver,
-      provider: new NetworkProvider(em, MEMSMB_DEVICE_NAME, IOCTL_MEMSMB),
-      leftAtUnload: unloadTracker(() => redirector.leftAtUnload),
+      provider: new MemSmbNetworkProvider(em),
+      leftAtUnload: () => redirector.leftAtUnload,
       backendLeaks: () => {
         const out: string[] = [];
         for (const s of world.servers) {
-          const st = s.stats;
-          for (const [k, v] of Object.entries(st)) if (v !== 0) out.push(`server \\\\${s.name}: ${v} ${k}`);
+          for (const [k, v] of Object.entries(s.stats)) if (v !== 0) out.push(`server \\\\${s.name}: ${v} ${k}`);
           for (const p of s.audit()) out.push(`server \\\\${s.name}: ${p}`);
         }
         return out;
       },
       dropConnections: (server) => network.dropConnections(server),
-      backend: { world, network, redirector },
+      backend: memsmb,
     };
   },
 };
@@ -139,18 +129,17 @@ export const nulmrxModule: MiniRdrModule = {
   usesServers: false,
   async load(em, setup) {
     const o = setup.options ?? {};
-    const mrx = new NulMrx(em.rx, {
+    const { status, driver, mrx } = await loadNulMrx(em, {
       ...(Array.isArray(o.shares) ? { shares: o.shares.map(String) } : {}),
       ...(typeof o.closeDelayedFiles === "number" ? { closeDelayedFiles: o.closeDelayedFiles } : {}),
       ...(typeof o.dpcLatency === "number" ? { dpcLatency: o.dpcLatency } : {}),
       ...(typeof o.canCompleteAtDpcLevel === "boolean" ? { canCompleteAtDpcLevel: o.canCompleteAtDpcLevel } : {}),
     });
-    const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\NulMRx", (d) => mrx.DriverEntry(d));
     return {
       status,
       driver,
-      provider: new NetworkProvider(em, NULMRX_DEVICE_NAME, IOCTL_NULMRX),
-      leftAtUnload: unloadTracker(() => mrx.leftAtUnload),
+      provider: new NulNetworkProvider(em),
+      leftAtUnload: () => mrx.leftAtUnload,
       backendLeaks: () => [],
       backend: mrx,
     };

@@ -170,3 +170,9 @@ export function armCancelRoutine(rx: Rdbss, ctx: RX_CONTEXT, routine: RX_CONTEXT
   ctx.MRxCancelRoutine = routine;
   return S.STATUS_SUCCESS;
 }
+
+/** MRxExtractNetRootName for "\server\share\rest": the NET_ROOT "\server\share" and the rest after it. */
+export function extractServerShareNetRoot(path: string): { NetRootName: string; RestOfName: string } {
+  const netRoot = path.split("\\").slice(0, 3).join("\\");
+  return { NetRootName: netRoot, RestOfName: path.slice(netRoot.length) };
+}

@@ -4,6 +4,7 @@
  * and the redirector, and runs its DriverEntry.
  */
 import type { Emulator } from "../../emulator/boot.js";
+import type { DRIVER_OBJECT } from "../../emulator/io/index.js";
 import {
   CTL_CODE,
   FILE_ANY_ACCESS,
@@ -51,13 +52,16 @@ export interface MemSmb {
 }
 
 /** Build the servers, the network and the redirector; run DriverEntry. Call from an emulated system thread. */
-export async function loadMemSmb(em: Emulator, options: MemSmbOptions): Promise<{ status: NTSTATUS; memsmb: MemSmb }> {
+export async function loadMemSmb(
+  em: Emulator,
+  options: MemSmbOptions,
+): Promise<{ status: NTSTATUS; memsmb: MemSmb; driver: DRIVER_OBJECT }> {
   const world = new MemSmbWorld();
   for (const image of options.servers) world.add(image);
   const network = new SmbNetwork(em.k, world, options.network ?? {});
   const redirector = new MemSmbRedirector(em.rx, network, IOCTL_MEMSMB, options);
-  const { status } = await em.sys.io.IoCreateDriver("\\FileSystem\\MemSmb", (driver) => redirector.DriverEntry(driver));
-  return { status, memsmb: { world, network, redirector } };
+  const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\MemSmb", (d) => redirector.DriverEntry(d));
+  return { status, memsmb: { world, network, redirector }, driver };
 }
 
 /** memsmb's network provider: `net use` for \Device\MemSmb. */

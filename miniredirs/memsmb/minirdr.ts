@@ -51,7 +51,12 @@ import {
   type RX_CONTEXT,
   SRVOPEN_FLAG,
 } from "../../emulator/rdbss/index.js";
-import { armCancelRoutine, ConnectionControlPlane, type ControlCodes } from "../common/control.js";
+import {
+  armCancelRoutine,
+  ConnectionControlPlane,
+  type ControlCodes,
+  extractServerShareNetRoot,
+} from "../common/control.js";
 import type { ServerHandler, SmbConnection, SmbNetwork } from "./network.js";
 import type { FileInfo } from "./server/index.js";
 
@@ -233,9 +238,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   }
 
   MRxExtractNetRootName(path: string): { NetRootName: string; RestOfName: string } {
-    const parts = path.split("\\");
-    const netRoot = parts.slice(0, 3).join("\\");
-    return { NetRootName: netRoot, RestOfName: path.slice(netRoot.length) };
+    return extractServerShareNetRoot(path);
   }
 
   /**

@@ -1,5 +1,6 @@
 /** nulmrx: the smallest complete mini-redirector (see nulmrx.ts), its loader and its network provider. */
 import type { Emulator } from "../../emulator/boot.js";
+import type { DRIVER_OBJECT } from "../../emulator/io/index.js";
 import type { NTSTATUS } from "../../emulator/kernel/index.js";
 import { NulMrx, type NulMrxOptions } from "./nulmrx.js";
 
@@ -11,8 +12,8 @@ export { matchesTemplate, type NulNode, NulShare } from "./store.js";
 export async function loadNulMrx(
   em: Emulator,
   options: NulMrxOptions = {},
-): Promise<{ status: NTSTATUS; mrx: NulMrx }> {
+): Promise<{ status: NTSTATUS; mrx: NulMrx; driver: DRIVER_OBJECT }> {
   const mrx = new NulMrx(em.rx, options);
-  const { status } = await em.sys.io.IoCreateDriver("\\FileSystem\\NulMRx", (driver) => mrx.DriverEntry(driver));
-  return { status, mrx };
+  const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\NulMRx", (d) => mrx.DriverEntry(d));
+  return { status, mrx, driver };
 }

@@ -69,7 +69,7 @@ import {
   RX_REGISTERMINI_FLAG,
   type V_NET_ROOT,
 } from "../../emulator/rdbss/index.js";
-import { armCancelRoutine, ConnectionControlPlane } from "../common/control.js";
+import { armCancelRoutine, ConnectionControlPlane, extractServerShareNetRoot } from "../common/control.js";
 import { matchesTemplate, type NulChange, type NulNode, NulShare } from "./store.js";
 
 const S = STATUS;
@@ -187,7 +187,8 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
     this.control.device = r.device as unknown as RDBSS_DEVICE_OBJECT;
     // DriverUnload: RxUnregisterMinirdr force-finalizes what is left and reports it (a leak at unload).
     driver.DriverUnload = async () => {
-      if (this.device) this.leftAtUnload = await this.rx.RxUnregisterMinirdr(this.device as unknown as RDBSS_DEVICE_OBJECT);
+      if (this.device)
+        this.leftAtUnload = await this.rx.RxUnregisterMinirdr(this.device as unknown as RDBSS_DEVICE_OBJECT);
     };
     return r.status;
   }
@@ -249,9 +250,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
 
   /** "\server\share\rest" → NET_ROOT "\server\share". */
   MRxExtractNetRootName(path: string): { NetRootName: string; RestOfName: string } {
-    const parts = path.split("\\");
-    const netRoot = parts.slice(0, 3).join("\\");
-    return { NetRootName: netRoot, RestOfName: path.slice(netRoot.length) };
+    return extractServerShareNetRoot(path);
   }
 
   /** Attach the share (unknown share: STATUS_BAD_NETWORK_NAME); always STATUS_PENDING and the callback once. */

@@ -4,8 +4,8 @@
 export {
   CLUSTER_SIZE,
   DEFAULT_CAPACITY,
-  normalizeImage,
   type FileImage,
+  normalizeImage,
   type ServerImage,
   ServerImageError,
   type ShareImage,
