@@ -8,7 +8,6 @@ import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import {
   type DfsCursor,
   type ExploreOptions,
@@ -26,6 +25,7 @@ import {
 } from "../emulator/explore/index.js";
 import { type FaultSpec, parseFaultSpecs } from "../emulator/faults/index.js";
 import type { CheckMode } from "../emulator/kernel/index.js";
+import { PACKAGE_ROOT } from "../emulator/package-root.js";
 import {
   formatProblem,
   formatReport,
@@ -249,7 +249,7 @@ async function runWorkers(
   errors: string[];
 }> {
   const t0 = performance.now();
-  const entry = fileURLToPath(new URL("./rdbss.mjs", import.meta.url));
+  const entry = join(PACKAGE_ROOT, "scripts/rdbss.mjs");
   const states = new Set<number>();
   const iterations = new Array<number>(s.workers).fill(0);
   const results: (WorkerResult | null)[] = new Array<WorkerResult | null>(s.workers).fill(null);

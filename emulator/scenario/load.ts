@@ -5,13 +5,13 @@
  * was expected. Loading never throws for bad input; it returns the problems.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { isNode, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { BUILTIN_MINIRDRS, DEFAULT_SERVER, type MiniRdrModule } from "../../miniredirs/index.js";
 import { normalizeImage, type ServerImage, ServerImageError } from "../../miniredirs/memsmb/server/index.js";
 import { FSCTL } from "../io/constants.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { Scenario, type ServerImageInput, ServerImageSchema, type Step } from "./schema.js";
 
 export type DocPath = readonly (string | number)[];
@@ -78,7 +78,7 @@ export type LoadResult =
   | { readonly ok: false; readonly problems: readonly Problem[] };
 
 /** The project's fixtures folder (for `{fixture: …}` references that are not beside the scenario). */
-export const FIXTURES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../fixtures");
+export const FIXTURES_DIR = join(PACKAGE_ROOT, "fixtures");
 
 export function formatPath(path: DocPath): string {
   let out = "";

@@ -5,7 +5,6 @@
  * `call`) an RDBSS routine on an emulated thread; the runner itself never changes emulator state behind its back.
  */
 import { basename, isAbsolute, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { BUILTIN_MINIRDRS, isMiniRdrModule, type LoadedMiniRdr, type MiniRdrModule } from "../../miniredirs/index.js";
 import type { MemSmbWorld } from "../../miniredirs/memsmb/server/index.js";
 import { bootEmulator, createEmulator, type Emulator, inSystemThread } from "../boot.js";
@@ -71,6 +70,7 @@ import {
   SRVOPEN_FLAG,
   V_NET_ROOT,
 } from "../rdbss/index.js";
+import { importUserModule } from "./import-module.js";
 import { controlCodeNames, type LoadedScenario, type Location, type PlacedStep, type ThreadPlan } from "./load.js";
 import type { ExpectValue, FieldExpectation, Step } from "./schema.js";
 
@@ -1286,7 +1286,7 @@ async function resolveModule(loaded: LoadedScenario, options: RunOptions): Promi
   const builtin = loaded.modules[name] ?? BUILTIN_MINIRDRS[name];
   if (builtin) return builtin;
   const path = isAbsolute(name) ? name : resolve(loaded.baseDir, name);
-  const imported = options.importModule ? await options.importModule(path) : await import(pathToFileURL(path).href);
+  const imported = options.importModule ? await options.importModule(path) : await importUserModule(path);
   const ns = imported as Record<string, unknown>;
   const candidates = [ns.default, ns.miniRdr, ns.module, ...Object.values(ns)];
   const found = candidates.find(isMiniRdrModule);

@@ -12,14 +12,15 @@
  *
  * Method: the in-process cases run interleaved, one run of each case after the other, `runs` times, after a
  * warm-up that also sizes each case to about `--seconds` of work; the reported figure is the median. Scale and
- * cold start run in child processes (scale.ts with --expose-gc; cold.ts in fresh processes, minus the median wall
- * time of a bare `node -e ""`, so Node's own start is not counted). Timing is never asserted anywhere.
+ * cold start run in child processes (scale.ts with --expose-gc; cold-core.mjs on the package built from the current
+ * sources by scripts/build.mjs, timed inside the child from its first line, so Node's own start is not counted; and
+ * cold.ts on the sources under tsx, the child's wall time minus a bare `node -e ""`'s). Timing is never asserted anywhere.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { directReads, lifecycle, readIrps, schedules } from "./cases.js";
 import { median } from "./world.js";
@@ -193,13 +194,20 @@ interface ScaleResult {
 }
 let scale: ScaleResult | null = null;
 interface ColdResult {
+  /**
+   * From the built package (`rdbss-emulator/core` as scripts/build.mjs builds it, no tsx), measured inside the
+   * child: from its first line running (Node's own start is over) to the first create completed.
+   */
   readonly coldStartMs: number;
+  /** The same from outside: the child's wall time minus a bare `node -e ""`'s (process exit included). */
+  readonly wallDiffMs: number;
   readonly childWallMs: number;
   readonly bareNodeMs: number;
-  readonly tsxRegisterMs: number;
   readonly inProcess: Record<string, number>;
-  /** The same from a prebuilt single-file bundle (no tsx), when esbuild is there to build it. */
-  readonly bundledMs: number | null;
+  /** The same cold start from the TypeScript sources under tsx (how tests and development run). */
+  readonly sourceMs: number;
+  readonly tsxRegisterMs: number;
+  readonly sourceInProcess: Record<string, number>;
 }
 let cold: ColdResult | null = null;
 
@@ -237,62 +245,53 @@ if (!values["no-children"] && wantCold) {
   const bare: number[] = [];
   const tsx: number[] = [];
   const child: number[] = [];
-  const bundled: number[] = [];
+  const built: number[] = [];
   const inner: Record<string, number>[] = [];
-  const bundle = await buildColdBundle();
-  // Interleaved, so that machine noise hits all alike. The first of each is a warm-up (file cache, tsx's
-  // transform cache).
-  for (let i = 0; i <= n; i++) {
-    const b = wallMs(["-e", ""]).ms;
-    const t = wallMs(["--import=tsx", "-e", ""]).ms;
-    const c = wallMs(["--import=tsx", here("cold.ts")]);
-    const u = bundle ? wallMs([bundle.file]).ms : Number.NaN;
-    if (i === 0) continue;
-    bare.push(b);
-    tsx.push(t);
-    child.push(c.ms);
-    bundled.push(u);
-    inner.push(JSON.parse(c.out.trim().split("\n").pop() as string) as Record<string, number>);
+  const sourceInner: Record<string, number>[] = [];
+  // The package as it ships, built from the current sources into a temporary folder (never a stale dist/).
+  mkdirSync(join(ROOT, "node_modules/.cache"), { recursive: true });
+  const dist = mkdtempSync(join(ROOT, "node_modules/.cache/rdbss-dist-"));
+  try {
+    const { build } = (await import(pathToFileURL(join(ROOT, "scripts/build.mjs")).href)) as {
+      build(outdir: string): Promise<unknown>;
+    };
+    await build(dist);
+    // Interleaved, so that machine noise hits all alike. The first of each is a warm-up (file cache, tsx's
+    // transform cache).
+    for (let i = 0; i <= n; i++) {
+      const b = wallMs(["-e", ""]).ms;
+      const t = wallMs(["--import=tsx", "-e", ""]).ms;
+      const c = wallMs(["--import=tsx", here("cold.ts")]);
+      const u = wallMs([here("cold-core.mjs"), dist]);
+      if (i === 0) continue;
+      bare.push(b);
+      tsx.push(t);
+      child.push(c.ms);
+      built.push(u.ms);
+      sourceInner.push(JSON.parse(c.out.trim().split("\n").pop() as string) as Record<string, number>);
+      inner.push(JSON.parse(u.out.trim().split("\n").pop() as string) as Record<string, number>);
+    }
+  } finally {
+    rmSync(dist, { recursive: true, force: true });
   }
-  bundle?.dispose();
-  const inProcess: Record<string, number> = {};
-  for (const k of Object.keys(inner[0] ?? {})) inProcess[k] = median(inner.map((x) => x[k] as number));
+  const medians = (xs: Record<string, number>[]): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const k of Object.keys(xs[0] ?? {})) out[k] = median(xs.map((x) => x[k] as number));
+    return out;
+  };
   cold = {
-    coldStartMs: median(child) - median(bare),
-    childWallMs: median(child),
+    coldStartMs: median(
+      inner.map((x) => (x.totalSinceProcessStartMs as number) - (x.processStartToModuleMs as number)),
+    ),
+    wallDiffMs: median(built) - median(bare),
+    childWallMs: median(built),
     bareNodeMs: median(bare),
+    inProcess: medians(inner),
+    sourceMs: median(child) - median(bare),
     tsxRegisterMs: median(tsx) - median(bare),
-    inProcess,
-    bundledMs: bundle ? median(bundled) - median(bare) : null,
+    sourceInProcess: medians(sourceInner),
   };
   results.coldStartMs = cold.coldStartMs;
-}
-
-/**
- * cold.ts as one ESM file built by esbuild (a dependency of tsx) in a temporary folder: what a cold start costs
- * without tsx's loader. Null when esbuild cannot be loaded.
- */
-async function buildColdBundle(): Promise<{ file: string; dispose(): void } | null> {
-  let esbuild: typeof import("esbuild");
-  try {
-    esbuild = await import("esbuild");
-  } catch {
-    return null;
-  }
-  const dir = mkdtempSync(join(tmpdir(), "rdbss-cold-"));
-  const file = join(dir, "cold.mjs");
-  await esbuild.build({
-    entryPoints: [here("cold.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile: file,
-    logLevel: "error",
-    // CommonJS dependencies bundled into ESM call require().
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 // ------------------------------------------------------------------ output
@@ -348,17 +347,17 @@ if (values.json) {
     );
   }
   if (cold) {
+    const inProc = (p: Record<string, number>): string =>
+      `importing ${fmt(p.importMs ?? Number.NaN)} ms, boot + memsmb + START ${fmt(p.bootAndStartMs ?? Number.NaN)} ms, ` +
+      `net use + first create ${fmt(p.firstCreateMs ?? Number.NaN)} ms`;
     out.push(
-      `cold start: child ${fmt(cold.childWallMs)} ms − bare \`node -e ""\` ${fmt(cold.bareNodeMs)} ms = ${fmt(cold.coldStartMs)} ms; ` +
-        `of which tsx's loader registration ${fmt(cold.tsxRegisterMs)} ms`,
+      `cold start (built package, rdbss-emulator/core): ${fmt(cold.coldStartMs)} ms in the child after Node's own ` +
+        `start (${fmt(cold.inProcess.processStartToModuleMs ?? Number.NaN)} ms): ${inProc(cold.inProcess)}`,
+      `  from outside: child ${fmt(cold.childWallMs)} ms − bare \`node -e ""\` ${fmt(cold.bareNodeMs)} ms = ` +
+        `${fmt(cold.wallDiffMs)} ms (process exit included)`,
+      `  the same from the TypeScript sources under tsx: ${fmt(cold.sourceMs)} ms, of which tsx's loader ` +
+        `registration ${fmt(cold.tsxRegisterMs)} ms; ${inProc(cold.sourceInProcess)}`,
     );
-    const p = cold.inProcess;
-    out.push(
-      `  in the child: importing the emulator ${fmt(p.importMs ?? Number.NaN)} ms, boot + memsmb + START ` +
-        `${fmt(p.bootAndStartMs ?? Number.NaN)} ms, net use + first create ${fmt(p.firstCreateMs ?? Number.NaN)} ms`,
-    );
-    if (cold.bundledMs !== null)
-      out.push(`  the same from a prebuilt esbuild bundle (no tsx): ${fmt(cold.bundledMs)} ms after Node's own start`);
   }
   out.push(`sizes per run: ${[...sizes].map(([k, n]) => `${k} ${n}`).join(", ")}`);
   process.stdout.write(`${out.join("\n")}\n`);

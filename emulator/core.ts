@@ -1,0 +1,33 @@
+/**
+ * rdbss-emulator's light entry (`rdbss-emulator/core`): boot an emulator, load a mini-redirector, drive the Nt*
+ * services and read the objects — without the scenario format. Nothing here loads zod, yaml or pino, so a process
+ * that only embeds the emulator (a unit test of a mini-redirector, a tool) starts in a few tens of milliseconds from
+ * the built package (`npm run build`, docs/PERFORMANCE.md "Cold start"). The full API is `rdbss-emulator`
+ * (emulator/index.ts), a superset of this one.
+ */
+
+export {
+  BUILTIN_MINIRDRS,
+  DEFAULT_SERVER,
+  type LoadedMiniRdr,
+  type MiniRdrModule,
+  type MiniRdrSetup,
+  memsmbModule,
+  NetworkProvider,
+  nulmrxModule,
+} from "../miniredirs/index.js";
+export { bootEmulator, createEmulator, type Emulator, type EmulatorOptions, inSystemThread } from "./boot.js";
+export * as io from "./io/index.js";
+export * as kernel from "./kernel/index.js";
+export {
+  type CheckMode,
+  KERNEL_CHECKS,
+  type KernelStop,
+  NT_SUCCESS,
+  type NTSTATUS,
+  type RunResult,
+  STATUS,
+  statusName,
+} from "./kernel/index.js";
+export * as rdbss from "./rdbss/index.js";
+export { objectGraph, objectGraphDot, RDBSS_CHECKS } from "./rdbss/index.js";

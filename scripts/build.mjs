@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// `npm run build` (and npm's `prepare`, so `npm ci` builds it): the package as it ships, in dist/ —
+//   dist/index.mjs  the public API (`rdbss-emulator`)
+//   dist/core.mjs   the light entry (`rdbss-emulator/core`: boot, kernel, I/O, RDBSS, mini-redirectors; no zod,
+//                   yaml or pino)
+//   dist/cli.mjs    the `rdbss` command (scripts/rdbss.mjs runs it when it is newer than every source file)
+// built by esbuild as ES modules with shared chunks, so the three load one copy of the emulator; dependencies stay
+// in node_modules. The sources run as they are under tsx (tests, development); dist/ is what a user's process
+// loads without tsx: docs/PERFORMANCE.md "Cold start".
+//
+//   node scripts/build.mjs [--outdir DIR]
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const ENTRIES = {
+  index: "emulator/index.ts",
+  core: "emulator/core.ts",
+  cli: "scripts/cli.ts",
+};
+
+/** Build into `outdir` (default dist/). Files are written beside their final names and renamed into place,
+ *  chunks before entries, so a process starting meanwhile sees the old build or the new one, never half of one. */
+export async function build(outdir = join(ROOT, "dist")) {
+  const esbuild = await import("esbuild");
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, src]) => [name, join(ROOT, src)])),
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "chunks/[name]-[hash]",
+    sourcemap: "linked",
+    // Whitespace and syntax only: names stay as written (stacks and profiles read as the sources do).
+    minifyWhitespace: true,
+    minifySyntax: true,
+    write: false,
+    outdir,
+    logLevel: "error",
+  });
+  mkdirSync(join(outdir, "chunks"), { recursive: true });
+  const entries = new Set(Object.keys(ENTRIES).flatMap((n) => [`${n}.mjs`, `${n}.mjs.map`]));
+  const files = [...result.outputFiles].sort(
+    (a, b) =>
+      Number(entries.has(a.path.slice(outdir.length + 1))) - Number(entries.has(b.path.slice(outdir.length + 1))),
+  );
+  const keep = new Set();
+  for (const f of files) {
+    const tmp = `${f.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, f.contents);
+    renameSync(tmp, f.path);
+    keep.add(f.path);
+  }
+  return { outdir, files: [...keep] };
+}
+
+/** Remove chunks no entry of this build refers to (an explicit build only: a concurrent one may still use them). */
+function pruneChunks(outdir, keep) {
+  const dir = join(outdir, "chunks");
+  for (const f of readdirSync(dir)) if (!keep.has(join(dir, f))) rmSync(join(dir, f), { force: true });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf("--outdir");
+  const outdir = i > 0 ? resolve(process.argv[i + 1] ?? "dist") : join(ROOT, "dist");
+  try {
+    const { files } = await build(outdir);
+    pruneChunks(outdir, new Set(files));
+  } catch (e) {
+    // esbuild has printed the located errors.
+    process.stderr.write(`build failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The built package (scripts/build.mjs → dist/): the light entry `rdbss-emulator/core` loads none of zod, yaml and
+ * pino; the built `rdbss` command gives byte-for-byte the reports the sources give (custom .ts mini-redirector
+ * modules included, which the built command loads by registering tsx on demand); and the cold-start program of the
+ * benchmark suite runs on it. Built into a temporary folder, so the
+ * checkout's dist/ is never touched.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import test from "ava";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+// Inside the checkout (node_modules/.cache), so the built files resolve their dependencies as dist/ would.
+mkdirSync(join(ROOT, "node_modules/.cache"), { recursive: true });
+const out = mkdtempSync(join(ROOT, "node_modules/.cache/rdbss-dist-test-"));
+
+test.before(async () => {
+  const { build } = (await import(pathToFileURL(join(ROOT, "scripts/build.mjs")).href)) as {
+    build(outdir: string): Promise<unknown>;
+  };
+  await build(out);
+});
+test.after.always(() => rmSync(out, { recursive: true, force: true }));
+
+/** Every bare (package) import reachable from an entry file through its relative imports. */
+function packagesReachedFrom(file: string, seen = new Set<string>(), found = new Set<string>()): Set<string> {
+  if (seen.has(file)) return found;
+  seen.add(file);
+  const src = readFileSync(file, "utf8");
+  for (const m of src.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)) {
+    const spec = m[1] as string;
+    if (spec.startsWith(".")) packagesReachedFrom(join(dirname(file), spec), seen, found);
+    else found.add(spec);
+  }
+  return found;
+}
+
+test("rdbss-emulator/core loads no zod, yaml or pino", (t) => {
+  const pkgs = [...packagesReachedFrom(join(out, "core.mjs"))];
+  t.true(pkgs.length > 0, "core reaches node: built-ins at least");
+  t.deepEqual(
+    pkgs.filter((p) => !p.startsWith("node:")),
+    [],
+  );
+  // The full entry does load them (the scenario format), which is why core exists.
+  t.true(packagesReachedFrom(join(out, "index.mjs")).has("zod"));
+});
+
+test("the built rdbss command reports exactly what the sources report", (t) => {
+  const args = ["run", "fixtures/scenarios", "fixtures/checks", "--json", "--seed", "7"];
+  const built = spawnSync(process.execPath, [join(out, "cli.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+  const source = spawnSync(process.execPath, ["scripts/rdbss.mjs", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, RDBSS_FROM_SOURCE: "1" },
+  });
+  t.is(source.status, 0, source.stderr);
+  t.is(built.status, 0, built.stderr);
+  const reports = source.stdout.trim().split("\n");
+  t.true(reports.length > 100, `${reports.length} reports`);
+  // fixtures/checks name TypeScript mini-redirector modules (test/verifier/_buggy.ts and others).
+  t.true(
+    reports.some((r) => (JSON.parse(r) as { minirdr?: string }).minirdr?.endsWith(".ts") ?? r.includes('.ts"')),
+    "a report from a .ts module",
+  );
+  t.is(built.stdout, source.stdout);
+});
+
+test("the benchmark suite's cold-start program runs on the built package", (t) => {
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts/bench/cold-core.mjs"), out], { encoding: "utf8" });
+  t.is(r.status, 0, r.stderr);
+  const timings = JSON.parse(r.stdout.trim()) as Record<string, number>;
+  t.deepEqual(Object.keys(timings), [
+    "processStartToModuleMs",
+    "importMs",
+    "bootAndStartMs",
+    "firstCreateMs",
+    "totalSinceProcessStartMs",
+  ]);
+});
