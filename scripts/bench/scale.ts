@@ -44,7 +44,9 @@ const gc = (globalThis as { gc?: () => void }).gc;
 function heapUsed(): number {
   if (!gc) throw new Error("run with --expose-gc");
   for (let i = 0; i < 4; i++) gc();
-  return process.memoryUsage().heapUsed;
+  // Typed arrays' backing stores (the reference ledger's columns) live outside the V8 heap: counted too.
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 const unc = (share: number, file: string): string => `\\??\\UNC\\srv\\${share === 0 ? "share" : `s${share}`}\\${file}`;

@@ -102,13 +102,9 @@ test("the scenario step of each change is recorded (the runner labels its thread
     options: {
       onFinish: (em) => {
         const l = em.rx.verifier.ledger;
-        const fcbLog = [
-          ...(l
-            ? (l as unknown as { books: Map<{ kind: string }, { entries: { step: string | null }[] }> }).books
-            : []),
-        ]
-          .filter(([o]) => o.kind === "FCB")
-          .flatMap(([, b]) => b.entries.map((e) => e.step ?? ""));
+        const fcbLog = (l ? l.objects() : [])
+          .filter((o) => o.kind === "FCB")
+          .flatMap((o) => (l ? l.history(o) : []).map((e) => e.step ?? ""));
         steps = fcbLog;
       },
     },
