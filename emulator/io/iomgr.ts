@@ -683,7 +683,7 @@ export class IoManager {
 
   newFileObject(device: DEVICE_OBJECT, fileName: string): FILE_OBJECT {
     const id = ++this.fileSerial;
-    return new FILE_OBJECT(id, device, fileName, new KEVENT(0, false, `file ${id}`));
+    return new FILE_OBJECT(id, device, fileName);
   }
 
   ObReferenceObject(fo: FILE_OBJECT): void {

@@ -1,7 +1,7 @@
 /**
  * DRIVER_OBJECT, DEVICE_OBJECT, FILE_OBJECT and SHARE_ACCESS (wdm.h), with the emulator's reference counts.
  */
-import type { KEVENT, KThread } from "../kernel/index.js";
+import { KEVENT, type KThread } from "../kernel/index.js";
 import type { DriverDispatch, IRP } from "./irp.js";
 
 export const IRP_MJ_COUNT = 0x1c;
@@ -77,8 +77,6 @@ export class FILE_OBJECT {
   SharedDelete = false;
   DeletePending = false;
   FinalStatus = 0;
-  /** Signaled when an I/O on an asynchronous file object completes (NT's FileObject->Event / the object itself). */
-  Event: KEVENT;
   /** Granted access of the open (the handle's access mask). */
   GrantedAccess = 0;
 
@@ -95,12 +93,18 @@ export class FILE_OBJECT {
   readonly busyWaiters: KThread[] = [];
   /** IRPs in flight on this file object; created by the first I/O (most open handles never have one). */
   private pending: Set<IRP> | null = null;
+  /** Created when first needed: only asynchronous file objects wait on it (most handles are synchronous). */
+  private event: KEVENT | null = null;
 
-  constructor(id: number, device: DEVICE_OBJECT, fileName: string, event: KEVENT) {
+  constructor(id: number, device: DEVICE_OBJECT, fileName: string) {
     this.id = id;
     this.DeviceObject = device;
     this.FileName = fileName;
-    this.Event = event;
+  }
+  /** Signaled when an I/O on an asynchronous file object completes (NT's FileObject->Event / the object itself). */
+  get Event(): KEVENT {
+    if (this.event === null) this.event = new KEVENT(0, false, `file ${this.id}`);
+    return this.event;
   }
   /** IRPs in flight on this file object (read-only; see addPendingIrp / deletePendingIrp). */
   get pendingIrps(): ReadonlySet<IRP> {

@@ -118,6 +118,8 @@ export class KernelCore {
   private runState: "idle" | "running" | "stopped" = "idle";
   private runToken = 0;
   private resolveRun: ((r: RunResult) => void) | null = null;
+  /** The pending hang check of the current run (see `run`). */
+  private hangCheck: ReturnType<typeof setImmediate> | null = null;
   private decision = 0;
   private readonly checkModes = new Map<string, CheckMode>();
   /** Hot-path check switches. */
@@ -689,8 +691,12 @@ export class KernelCore {
       this.resolveRun = res;
     });
     // Everything in the emulated kernel progresses through microtasks. If the macrotask queue gets a turn
-    // while the run is still going, a thread is waiting on something outside the kernel: a hang.
-    setImmediate(() => {
+    // while the run is still going, a thread is waiting on something outside the kernel: a hang. The check is
+    // cleared when the run ends: a caller running many emulators back to back without yielding to the macrotask
+    // queue (a benchmark, an exploration) would otherwise keep every finished kernel alive through its pending
+    // immediate, and the garbage collector would promote them all.
+    this.hangCheck = setImmediate(() => {
+      this.hangCheck = null;
       if (this.runState === "running" && this.runToken === token) this.hangStop();
     });
     if (this.current === null) {
@@ -720,6 +726,10 @@ export class KernelCore {
   }
 
   private finish(): void {
+    if (this.hangCheck !== null) {
+      clearImmediate(this.hangCheck);
+      this.hangCheck = null;
+    }
     if (this.stopInfo !== null) this.runState = "stopped";
     else this.runState = "idle";
     const r = this.resolveRun;

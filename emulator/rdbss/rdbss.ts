@@ -618,10 +618,7 @@ export class Rdbss {
       netRoot,
       vNetRoot,
       name,
-      {
-        Resource: k.ExInitializeResourceLite(`FCB ${netRoot.pNetRootName}${name}`, "FCB"),
-        PagingIoResource: k.ExInitializeResourceLite(`FCB paging ${netRoot.pNetRootName}${name}`, "FCB paging"),
-      },
+      k.ExInitializeResourceLite(`FCB ${netRoot.pNetRootName}${name}`, "FCB"),
       new SHARE_ACCESS(),
       new SHARE_ACCESS(),
     );
@@ -1241,7 +1238,8 @@ export class Rdbss {
         );
       }
       this.retireResource(fcb.Header.Resource);
-      this.retireResource(fcb.Header.PagingIoResource);
+      const paging = fcb.Header.pagingIoResourceIfMade;
+      if (paging !== null) this.retireResource(paging);
       fcb.pNetRoot.NumberOfFcbs--;
       dev.NumberOfActiveFcbs--;
       const parent = this.profile.fcbReferences === "v-net-root" ? fcb.VNetRoot : fcb.pNetRoot;

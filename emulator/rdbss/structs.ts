@@ -5,7 +5,7 @@
  */
 
 import type { FILE_OBJECT, SHARE_ACCESS } from "../io/index.js";
-import type { ERESOURCE, Kernel } from "../kernel/index.js";
+import { ERESOURCE, type Kernel } from "../kernel/index.js";
 import {
   Condition,
   type NET_ROOT_TYPE,
@@ -49,6 +49,16 @@ export interface TombstoneGuard {
 }
 
 let serial = 0;
+
+/**
+ * An empty array whose backing store has room for one element. Almost every FCB ends up with one SRV_OPEN and
+ * every SRV_OPEN with one FOBX; the first push on a plain `[]` reserves 17 slots (≈ 150 B), this reserves one.
+ */
+function roomForOne<T>(): T[] {
+  const a = [undefined as T];
+  a.pop();
+  return a;
+}
 
 /** Common header of every RDBSS node (NODE_TYPE_CODE, NodeReferenceCount). */
 export abstract class RxNode {
@@ -249,6 +259,40 @@ export interface RxFileLock {
   readonly exclusive: boolean;
 }
 
+/**
+ * FSRTL_ADVANCED_FCB_HEADER, reduced: the FCB's main resource, its paging-I/O resource and the sizes. The paging-I/O
+ * resource is made on first use: nothing in RDBSS acquires it without a cache manager (paging I/O), so most FCBs
+ * never need one (≈ 300 B each with its name).
+ */
+export class FCB_HEADER {
+  Resource: ERESOURCE;
+  FileSize = 0;
+  AllocationSize = 0;
+  ValidDataLength = 0;
+  /** The paging resource's name until it is made, then the resource. */
+  private paging: ERESOURCE | string;
+  constructor(resource: ERESOURCE, pagingName: string) {
+    this.Resource = resource;
+    this.paging = pagingName;
+  }
+  get PagingIoResource(): ERESOURCE {
+    const p = this.paging;
+    if (typeof p !== "string") return p;
+    const res = new ERESOURCE(p, "FCB paging");
+    // An FCB freed before its paging resource was made: the resource goes with it (RDBSS retired the main one).
+    if (this.Resource.deleted) {
+      res.deleted = true;
+      res.useAfterDelete = this.Resource.useAfterDelete;
+    }
+    this.paging = res;
+    return res;
+  }
+  /** The paging-I/O resource if it was made (RDBSS retires it with the FCB). */
+  get pagingIoResourceIfMade(): ERESOURCE | null {
+    return typeof this.paging === "string" ? null : this.paging;
+  }
+}
+
 export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
   pNetRoot: NET_ROOT<X>;
   Context: Ext<X, "Fcb"> | null = null;
@@ -262,16 +306,10 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
   fShouldBeOrphaned = false;
   fMiniInited = false;
   CachedNetRootType: NET_ROOT_TYPE;
-  readonly SrvOpenList: SRV_OPEN<X>[] = [];
+  readonly SrvOpenList: SRV_OPEN<X>[] = roomForOne();
   SrvOpenListVersion = 0;
   /** FSRTL_ADVANCED_FCB_HEADER, reduced. */
-  readonly Header: {
-    Resource: ERESOURCE;
-    PagingIoResource: ERESOURCE;
-    FileSize: number;
-    AllocationSize: number;
-    ValidDataLength: number;
-  };
+  readonly Header: FCB_HEADER;
   CreationTime = 0;
   LastAccessTime = 0;
   LastWriteTime = 0;
@@ -291,7 +329,7 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     netRoot: NET_ROOT<X>,
     vNetRoot: V_NET_ROOT<X>,
     path: string,
-    resources: { Resource: ERESOURCE; PagingIoResource: ERESOURCE },
+    resource: ERESOURCE,
     share: SHARE_ACCESS,
     sharePerSrvOpens: SHARE_ACCESS,
   ) {
@@ -300,14 +338,7 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     this.VNetRoot = vNetRoot;
     this.FcbTablePath = path;
     this.CachedNetRootType = netRoot.Type;
-    // A literal, not a spread of `resources`: a spread gave every FCB's Header a hidden class of its own (≈ 250 B).
-    this.Header = {
-      Resource: resources.Resource,
-      PagingIoResource: resources.PagingIoResource,
-      FileSize: 0,
-      AllocationSize: 0,
-      ValidDataLength: 0,
-    };
+    this.Header = new FCB_HEADER(resource, `FCB paging ${netRoot.pNetRootName}${path}`);
     this.ShareAccess = share;
     this.ShareAccessPerSrvOpens = sharePerSrvOpens;
   }
@@ -337,7 +368,7 @@ export class SRV_OPEN<X extends MiniRdrExtensions = MiniRdrExtensions> extends R
   CreateOptions = 0;
   BufferingFlags = 0;
   // private
-  readonly FobxList: FOBX<X>[] = [];
+  readonly FobxList: FOBX<X>[] = roomForOne();
   OpenStatus = 0;
 
   constructor(serialNumber: number, fcb: FCB<X>, vNetRoot: V_NET_ROOT<X>) {

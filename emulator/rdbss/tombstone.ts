@@ -134,16 +134,113 @@ export const TRAPPED_FIELDS = {
 } as const satisfies Readonly<Record<string, readonly string[]>>;
 
 /** Private field names shown as the field a driver would name. */
-const FIELD_NAMES: Readonly<Record<string, string>> = { refCount: "NodeReferenceCount" };
+const FIELD_NAMES: Readonly<Record<string, string>> = {
+  refCount: "NodeReferenceCount",
+  // FCB_HEADER keeps its paging-I/O resource (or its name, until it is made) in `paging`.
+  paging: "PagingIoResource",
+};
+
+/** What one buried object remembers: its graveyard, what it was, and the values of its trapped fields. */
+interface Grave {
+  readonly tombs: Tombstones;
+  readonly info: TombstoneInfo;
+  readonly values: Record<string, unknown>;
+  /** A use was reported (once per tombstone). */
+  reported: boolean;
+}
+
+/**
+ * Where a buried object keeps its grave: a non-enumerable symbol property of the object itself, so the accessors
+ * below are the same functions for every emulator of the process, built once, and a free does not build any.
+ * Not a WeakMap keyed by the object: V8's young-generation collector keeps an ephemeron's value alive while it
+ * cannot tell whether the key is, and a grave holds every field value the structure had (its parents, its
+ * context, …), so each free kept a graph of dead objects alive into the old generation.
+ */
+const GRAVE: unique symbol = Symbol("rdbss tombstone");
+type Buried = { [GRAVE]?: Grave };
+const graveOf = (obj: object): Grave | undefined => (obj as Buried)[GRAVE];
+
+/** The trapping accessor pair of each field name (shared by every tombstone of every emulator). */
+const DESCRIPTORS = new Map<string, PropertyDescriptor>();
+
+function descriptor(key: string): PropertyDescriptor {
+  let d = DESCRIPTORS.get(key);
+  if (d === undefined) {
+    const field = FIELD_NAMES[key] ?? key;
+    d = {
+      configurable: true,
+      enumerable: true,
+      get(this: object): unknown {
+        const g = graveOf(this) as Grave;
+        if (g.tombs.peek === 0) g.tombs.touched(this, field, "read");
+        return g.values[key];
+      },
+      set(this: object, v: unknown): void {
+        const g = graveOf(this) as Grave;
+        if (g.tombs.peek === 0) g.tombs.touched(this, field, "write");
+        g.values[key] = v;
+      },
+    };
+    DESCRIPTORS.set(key, d);
+  }
+  return d;
+}
+
+/** The fields (in order) and their descriptors that one kind of tombstone gets, computed once. */
+interface BurialPlan {
+  readonly keys: readonly string[];
+  readonly descriptors: readonly PropertyDescriptor[];
+}
+
+function planOf(keys: readonly string[]): BurialPlan {
+  return { keys, descriptors: keys.map(descriptor) };
+}
+
+/** Structures: one plan per (field list, kept set). */
+const FIELD_PLANS = new Map<readonly string[], Map<ReadonlySet<string>, BurialPlan>>();
+/** Other objects: one plan per (kept set, own trappable keys in order). */
+const SHAPE_PLANS = new WeakMap<ReadonlySet<string>, Map<string, BurialPlan>>();
+
+function fieldPlan(fields: readonly string[], keep: ReadonlySet<string>): BurialPlan {
+  let byKeep = FIELD_PLANS.get(fields);
+  if (byKeep === undefined) {
+    byKeep = new Map();
+    FIELD_PLANS.set(fields, byKeep);
+  }
+  let plan = byKeep.get(keep);
+  if (plan === undefined) {
+    plan = planOf(fields.filter((k) => !keep.has(k)));
+    byKeep.set(keep, plan);
+  }
+  return plan;
+}
+
+function shapePlan(obj: object, keep: ReadonlySet<string>): BurialPlan {
+  // The own data properties that can be redefined, but those kept: what a generic tombstone traps.
+  const keys: string[] = [];
+  for (const key of Object.keys(obj)) {
+    if (keep.has(key)) continue;
+    const d = Object.getOwnPropertyDescriptor(obj, key);
+    if (d === undefined || !("value" in d) || !d.configurable) continue;
+    keys.push(key);
+  }
+  let bySig = SHAPE_PLANS.get(keep);
+  if (bySig === undefined) {
+    bySig = new Map();
+    SHAPE_PLANS.set(keep, bySig);
+  }
+  const sig = keys.join("\0");
+  let plan = bySig.get(sig);
+  if (plan === undefined) {
+    plan = planOf(keys);
+    bySig.set(sig, plan);
+  }
+  return plan;
+}
 
 export class Tombstones {
   /** > 0 while RDBSS's own code looks at freed objects: the traps stay silent. */
   peek = 0;
-  private readonly infos = new WeakMap<object, TombstoneInfo>();
-  private readonly values = new WeakMap<object, Record<string, unknown>>();
-  private readonly descriptors = new Map<string, PropertyDescriptor>();
-  private readonly fieldMaps = new Map<readonly string[], PropertyDescriptorMap>();
-  private readonly reported = new WeakSet<object>();
   private readonly onUse: (obj: object, info: TombstoneInfo, field: string, use: TombstoneUse) => void;
   private readonly inKernel: () => boolean;
 
@@ -163,71 +260,40 @@ export class Tombstones {
   /**
    * Turn `obj` into a tombstone: the own data properties named in `fields` (default: all of them but those in
    * `keep`) trap on read and write.
+   *
+   * The accessor pairs are shared by every tombstone (the values live in the object's grave), and which fields a
+   * kind of object gets is worked out once per field list (per shape for objects without one), so a free only
+   * copies the values and redefines the properties.
    */
   bury(obj: object, info: TombstoneInfo, keep: ReadonlySet<string> = KEEP, fields?: readonly string[]): void {
-    if (this.infos.has(obj)) return;
-    this.infos.set(obj, info);
-    const values: Record<string, unknown> = {};
+    if (graveOf(obj)?.tombs === this) return;
+    const plan = fields !== undefined ? fieldPlan(fields, keep) : shapePlan(obj, keep);
     const own = obj as Record<string, unknown>;
-    if (fields !== undefined) {
-      // A structure: its kind's field list, with one descriptor map built once per list.
-      let map = this.fieldMaps.get(fields);
-      if (map === undefined) {
-        map = {};
-        for (const key of fields) if (!keep.has(key)) map[key] = this.descriptor(key);
-        this.fieldMaps.set(fields, map);
-      }
-      for (const key in map) values[key] = own[key];
-      this.values.set(obj, values);
-      Object.defineProperties(obj, map);
-      return;
-    }
-    const descriptors: PropertyDescriptorMap = {};
-    for (const key of Object.keys(obj)) {
-      if (keep.has(key)) continue;
-      const d = Object.getOwnPropertyDescriptor(obj, key);
-      if (d === undefined || !("value" in d) || !d.configurable) continue;
+    const values: Record<string, unknown> = {};
+    const { keys, descriptors } = plan;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
       values[key] = own[key];
-      descriptors[key] = this.descriptor(key);
     }
-    this.values.set(obj, values);
-    Object.defineProperties(obj, descriptors);
-  }
-
-  /**
-   * One accessor pair per field name, shared by every tombstone: the values live in `values`, so objects of one
-   * kind keep sharing hidden classes after their free (no per-object closures, no megamorphic call sites).
-   */
-  private descriptor(key: string): PropertyDescriptor {
-    let d = this.descriptors.get(key);
-    if (d === undefined) {
-      const self = this;
-      const field = FIELD_NAMES[key] ?? key;
-      d = {
-        configurable: true,
-        enumerable: true,
-        get(this: object): unknown {
-          if (self.peek === 0) self.touch(this, field, "read");
-          return (self.values.get(this) as Record<string, unknown>)[key];
-        },
-        set(this: object, v: unknown): void {
-          if (self.peek === 0) self.touch(this, field, "write");
-          (self.values.get(this) as Record<string, unknown>)[key] = v;
-        },
-      };
-      this.descriptors.set(key, d);
-    }
-    return d;
+    Object.defineProperty(obj, GRAVE, {
+      value: { tombs: this, info, values, reported: false },
+      configurable: true,
+      enumerable: false,
+      writable: false,
+    });
+    for (let i = 0; i < keys.length; i++)
+      Object.defineProperty(obj, keys[i] as string, descriptors[i] as PropertyDescriptor);
   }
 
   /** Whether `obj` is a tombstone, and what it remembers. */
   infoOf(obj: object): TombstoneInfo | undefined {
-    return this.infos.get(obj);
+    const g = graveOf(obj);
+    return g !== undefined && g.tombs === this ? g.info : undefined;
   }
 
   /** A use of a tombstone other than a field access (a lock on it). */
   use(obj: object, field: string, use: TombstoneUse): void {
-    if (this.peek === 0) this.touch(obj, field, use);
+    if (this.peek === 0) this.touched(obj, field, use);
   }
 
   /** Run `fn` with the traps silent: RDBSS's own bookkeeping looking at freed structures. */
@@ -240,11 +306,12 @@ export class Tombstones {
     }
   }
 
-  private touch(obj: object, field: string, use: TombstoneUse): void {
-    if (this.reported.has(obj) || !this.inKernel()) return;
-    this.reported.add(obj);
-    const info = this.infos.get(obj);
-    if (info === undefined) return;
+  /** A tombstone was touched while the traps are armed (the accessors call this; not for other callers). */
+  touched(obj: object, field: string, use: TombstoneUse): void {
+    const g = graveOf(obj);
+    if (g === undefined || g.tombs !== this || g.reported || !this.inKernel()) return;
+    g.reported = true;
+    const info = g.info;
     this.peek++;
     try {
       this.onUse(obj, info, field, use);

@@ -21,6 +21,18 @@ import { KEEP, TRAPPED_FIELDS, type TombstoneInfo, Tombstones, type TombstoneUse
 
 const NOTHING_KEPT: ReadonlySet<string> = new Set();
 
+/** The kept-field sets of calldown tombstones, one per list (tombstones plan a burial once per kept set). */
+const CALLDOWN_KEEP = new Map<string, ReadonlySet<string>>();
+function calldownKeep(keep: readonly string[]): ReadonlySet<string> {
+  const key = keep.join("\0");
+  let set = CALLDOWN_KEEP.get(key);
+  if (set === undefined) {
+    set = new Set(keep);
+    CALLDOWN_KEEP.set(key, set);
+  }
+  return set;
+}
+
 /** RDBSS_BUG_CHECK_ASSERT sub-codes of the checks in this file (merged into RDBSS_ASSERT). */
 export const VERIFIER_ASSERT = {
   MRXCONTEXT_STALE: 0x001c,
@@ -153,7 +165,8 @@ export class RdbssVerifier {
       const fcb: FCB = node;
       const hook = (ddi: string): void => tombs.use(fcb, `its resource (${ddi})`, "lock");
       fcb.Header.Resource.useAfterDelete = hook;
-      fcb.Header.PagingIoResource.useAfterDelete = hook;
+      const paging = fcb.Header.pagingIoResourceIfMade;
+      if (paging !== null) paging.useAfterDelete = hook;
       tombs.bury(fcb.Header, { ...info, label: `${info.label} (FCB Header)` }, NOTHING_KEPT);
     }
     tombs.bury(node, info, KEEP, TRAPPED_FIELDS[node.kind]);
@@ -178,7 +191,7 @@ export class RdbssVerifier {
         freedTime: this.rx.k.now,
         freedStep: t?.stepLabel ?? this.rx.k.stepLabel,
       },
-      new Set(keep),
+      calldownKeep(keep),
     );
   }
 

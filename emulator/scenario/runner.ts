@@ -613,22 +613,18 @@ class ScenarioRun {
     let status: NTSTATUS | null = null;
     let failures: string[] = [];
     let outcome: StepOutcome = "passed";
-    const mrxCalls = (): string[] =>
-      this.em.rx.mrxLog
-        .slice(logStart)
-        .filter((r) => this.dev === null || r.device === this.dev.MiniRdrName)
-        .map((r) => {
-          const call = r.args !== undefined ? `${r.name}(${r.args})` : r.name;
-          return r.thread === me ? call : `${call} @ ${r.thread}`;
-        });
+    // The step's MRx calls, listed once: the expectations and the report read the same list (nothing runs between).
+    let mrx: string[] | null = null;
     try {
       const r = await this.exec(ps);
       sent = r.sent;
       result = r.result;
       status = r.got.status;
-      failures = r.skipCheck
-        ? (r.extraFailures ?? [])
-        : [...(r.extraFailures ?? []), ...this.check(ps, { ...r.got, mrx: mrxCalls() })];
+      if (r.skipCheck) failures = r.extraFailures ?? [];
+      else {
+        mrx = this.mrxCallsSince(logStart, me);
+        failures = [...(r.extraFailures ?? []), ...this.check(ps, { ...r.got, mrx })];
+      }
     } catch (e) {
       if (e instanceof StepFailed) {
         failures = [e.message];
@@ -651,7 +647,7 @@ class ScenarioRun {
       sent,
       result,
       status: status === null ? null : statusName(status),
-      mrx: mrxCalls(),
+      mrx: mrx ?? this.mrxCallsSince(logStart, me),
       time: fmtTime(this.em.k.now),
       outcome,
       failure,
@@ -660,6 +656,20 @@ class ScenarioRun {
     if (failure !== null) this.fail(`${this.at(ps)}: ${sent ? `${sent}: ` : ""}${failure}`);
     this.options.onStep?.(report, this.em);
     return failure === null;
+  }
+
+  /** The MRx calls of this mini-redirector logged since `logStart`, as a step reports them. */
+  private mrxCallsSince(logStart: number, me: string): string[] {
+    const log = this.em.rx.mrxLog;
+    const device = this.dev === null ? null : this.dev.MiniRdrName;
+    const out: string[] = [];
+    for (let i = logStart; i < log.length; i++) {
+      const r = log[i] as (typeof log)[number];
+      if (device !== null && r.device !== device) continue;
+      const call = r.args !== undefined ? `${r.name}(${r.args})` : r.name;
+      out.push(r.thread === me ? call : `${call} @ ${r.thread}`);
+    }
+    return out;
   }
 
   private async exec(ps: PlacedStep): Promise<{

@@ -62,6 +62,8 @@ import type { FileInfo } from "./server/index.js";
 
 const S = STATUS;
 const FIC = FILE_INFORMATION_CLASS;
+/** A FOBX with no directory entries left over from its last query (most FOBXs never query a directory). */
+const NO_ENTRIES: readonly FileInfo[] = Object.freeze([]);
 
 export const MEMSMB_DEVICE_NAME = "\\Device\\MemSmb";
 
@@ -72,7 +74,7 @@ export interface MemSmbExtensions {
   NetRoot: { share: string; type: "disk" | "ipc" };
   VNetRoot: { sessionId: number; treeId: number; user: string; connection: SmbConnection | null };
   SrvOpen: { fileId: number; connection: SmbConnection | null; treeId: number };
-  Fobx: { leftovers: FileInfo[]; notifyId: number | null };
+  Fobx: { leftovers: readonly FileInfo[]; notifyId: number | null };
 }
 
 type Ctx = RX_CONTEXT<MemSmbExtensions>;
@@ -132,7 +134,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     connection: null,
   });
   readonly MRxSrvOpenExtension = (): MemSmbExtensions["SrvOpen"] => ({ fileId: 0, connection: null, treeId: 0 });
-  readonly MRxFobxExtension = (): MemSmbExtensions["Fobx"] => ({ leftovers: [], notifyId: null });
+  readonly MRxFobxExtension = (): MemSmbExtensions["Fobx"] => ({ leftovers: NO_ENTRIES, notifyId: null });
   readonly MRxLowIOSubmit: MINIRDR_DISPATCH<MemSmbExtensions>["MRxLowIOSubmit"];
 
   constructor(rx: Rdbss, network: SmbNetwork, codes: ControlCodes, options: MemSmbRdrOptions = {}) {
@@ -698,7 +700,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     const ext = fobx.Context as MemSmbExtensions["Fobx"];
     const q = ctx.QueryDirectory;
     const restart = q.RestartScan || q.InitialQuery;
-    if (restart) ext.leftovers = [];
+    if (restart) ext.leftovers = NO_ENTRIES;
     let entries = ext.leftovers;
     if (entries.length === 0) {
       const conn = o.connection;

@@ -168,3 +168,58 @@ test("FCB, SRV_OPEN and FOBX fields exist as listed", async (t) => {
     for (const f of TRAPPED_FIELDS[kind]) t.true(Object.hasOwn(obj, f), `${kind}.${f}`);
   }
 });
+
+test("the FCB's paging-I/O resource is made on first use; a live one is an ERESOURCE that works", async (t) => {
+  const w = await H.makeWorld();
+  const g = await H.handConnection(w);
+  const fcb = await H.handFcb(w, g.vNetRoot);
+  t.is(fcb.Header.pagingIoResourceIfMade, null, "nothing in RDBSS needs it without paging I/O");
+  const paging = fcb.Header.PagingIoResource;
+  t.is(paging.name, "FCB paging \\hand\\share\\lone.txt");
+  t.is(paging.lockClass, "FCB paging");
+  t.is(fcb.Header.PagingIoResource, paging, "made once");
+  t.is(fcb.Header.pagingIoResourceIfMade, paging);
+  H.clean(
+    await H.systemThread(w, "paging io", async () => {
+      await w.em.rx.acquire(paging, true);
+      t.is(paging.exclusiveOwner !== null, true);
+      w.em.rx.release(paging);
+    }),
+  );
+});
+
+/** An FCB built by hand; `before` runs on it before it is freed (RxFinalizeNetFcb at count 1 under the FCB table). */
+async function freeFcbAfter<T>(w: H.World, before: (fcb: FCB) => T): Promise<T> {
+  const g = await H.handConnection(w);
+  const fcb = await H.handFcb(w, g.vNetRoot);
+  const kept = before(fcb);
+  H.clean(
+    await H.systemThread(w, "purge", async () => {
+      const rx = w.em.rx;
+      await rx.acquire(rx.fcbTableOf(g.netRoot).TableLock, true);
+      await rx.acquire(fcb.Header.Resource, true);
+      rx.RxpDereferenceNetFcb(fcb);
+      t_assert(await rx.RxFinalizeNetFcb(fcb, false, false, 1));
+      rx.release(rx.fcbTableOf(g.netRoot).TableLock);
+    }),
+  );
+  return kept;
+}
+
+test("a freed FCB's paging-I/O resource, made or not, traps like its other fields", async (t) => {
+  // Never made before the free: reading it through a kept Header pointer is a read of PagingIoResource.
+  const w = await H.makeWorld();
+  const header = await freeFcbAfter(w, (fcb) => fcb.Header);
+  const s = H.stopOf(await H.systemThread(w, "mini-redirector", () => void header.PagingIoResource));
+  t.is(s.check, "useAfterFree");
+  t.regex(s.reason, /^A read of PagingIoResource of FCB#\d+ \\hand\\share\\lone\.txt \(FCB Header\)/);
+  // Made before the free: it is retired with the FCB, and a lock on it is a tombstone use.
+  const w2 = await H.makeWorld();
+  const paging = await freeFcbAfter(w2, (fcb) => fcb.Header.PagingIoResource);
+  t.true(paging.deleted, "retired with the FCB");
+  const s2 = H.stopOf(
+    await H.systemThread(w2, "mini-redirector", () => void w2.em.k.ExAcquireResourceSharedLite(paging, true)),
+  );
+  t.is(s2.check, "useAfterFree");
+  t.regex(s2.reason, /^A lock on its resource \(ExAcquireResourceSharedLite\) of FCB#/);
+});

@@ -35,9 +35,14 @@ export function rangesOverlap(aOffset: number, aLength: number, bOffset: number,
   return aLength > 0 && bLength > 0 && aOffset < bOffset + bLength && bOffset < aOffset + aLength;
 }
 
+/** The lists of a file nobody has locked: one shared, frozen empty array (most files never see a lock). */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 export class ByteRangeLocks<O> {
-  readonly granted: GrantedLock<O>[] = [];
-  readonly waiters: LockWaiter<O>[] = [];
+  /** Granted locks, oldest first. Replaced by a list of its own on the first grant (never mutated while empty). */
+  granted: GrantedLock<O>[] = NONE;
+  /** Waiting lock requests, FIFO. Same sharing as `granted`. */
+  waiters: LockWaiter<O>[] = NONE;
 
   get empty(): boolean {
     return this.granted.length === 0 && this.waiters.length === 0;
@@ -67,7 +72,9 @@ export class ByteRangeLocks<O> {
   }
 
   grant(owner: O, req: LockRange): void {
-    this.granted.push({ owner, offset: req.offset, length: req.length, exclusive: req.exclusive, key: req.key });
+    const g = { owner, offset: req.offset, length: req.length, exclusive: req.exclusive, key: req.key };
+    if (this.granted === NONE) this.granted = [g];
+    else this.granted.push(g);
   }
 
   /** Remove the oldest lock of `owner` with exactly this range and key; false when there is none. */
@@ -93,7 +100,8 @@ export class ByteRangeLocks<O> {
   }
 
   enqueue(waiter: LockWaiter<O>): void {
-    this.waiters.push(waiter);
+    if (this.waiters === NONE) this.waiters = [waiter];
+    else this.waiters.push(waiter);
   }
 
   /** Remove the waiter with this id, if it belongs to `owner`. */
