@@ -61,18 +61,18 @@ function roomForOne<T>(): T[] {
 }
 
 /** Common header of every RDBSS node (NODE_TYPE_CODE, NodeReferenceCount). */
+/** The observers of the nodes of one RDBSS: one object shared by all of them (one field per node, not three). */
+export interface RxNodeHooks {
+  readonly traceKernel: Pick<Kernel, "trace" | "emit">;
+  readonly ledger: RefRecorder | null;
+  readonly guard: TombstoneGuard | null;
+}
+
 export abstract class RxNode {
   NodeTypeCode: number;
   private refCount = 0;
-  /**
-   * The kernel whose trace records this node's reference count (a `ref` event per change), set by RDBSS when it
-   * creates the node; every change goes through the NodeReferenceCount setter, so the trace misses none.
-   */
-  traceKernel: Pick<Kernel, "trace" | "emit"> | null = null;
-  /** The reference ledger every NodeReferenceCount change is recorded in, when it is on (set by RDBSS). */
-  ledger: RefRecorder | null = null;
-  /** The tombstone guard: `label()` may read a freed parent's name under it (set by RDBSS). */
-  guard: TombstoneGuard | null = null;
+  /** What observes this node, shared by every node of one RDBSS (set by RDBSS when it creates the node). */
+  hooks: RxNodeHooks | null = null;
   /** Emulator serial number, stable within a run: objects are named "SRV_CALL#3 \server" in reports. */
   readonly serial: number;
   /** Set when the memory is released; later uses are use-after-free. */
@@ -94,8 +94,25 @@ export abstract class RxNode {
     const old = this.refCount;
     if (n === old) return;
     this.refCount = n;
-    if (this.ledger !== null) this.ledger.record(this, old, n);
-    if (this.traceKernel?.trace.active) this.traceKernel.emit("ref", this.label(), { count: n });
+    const h = this.hooks;
+    if (h === null) return;
+    if (h.ledger !== null) h.ledger.record(this, old, n);
+    if (h.traceKernel.trace.active) h.traceKernel.emit("ref", this.label(), { count: n });
+  }
+  /**
+   * The kernel whose trace records this node's reference count (a `ref` event per change); every change goes
+   * through the NodeReferenceCount setter, so the trace misses none.
+   */
+  get traceKernel(): Pick<Kernel, "trace" | "emit"> | null {
+    return this.hooks?.traceKernel ?? null;
+  }
+  /** The reference ledger every NodeReferenceCount change is recorded in, when it is on. */
+  get ledger(): RefRecorder | null {
+    return this.hooks?.ledger ?? null;
+  }
+  /** The tombstone guard: `label()` may read a freed parent's name under it. */
+  get guard(): TombstoneGuard | null {
+    return this.hooks?.guard ?? null;
   }
 
   abstract get kind(): "SRV_CALL" | "NET_ROOT" | "V_NET_ROOT" | "FCB" | "SRV_OPEN" | "FOBX";
@@ -104,7 +121,7 @@ export abstract class RxNode {
   label(): string {
     const f = this.freed;
     if (f !== null && f.label !== undefined) return f.label;
-    const g = this.guard;
+    const g = this.hooks?.guard ?? null;
     if (g === null) return `${this.kind}#${this.serial} ${this.displayName}`;
     g.peek++;
     try {
@@ -269,16 +286,17 @@ export class FCB_HEADER {
   FileSize = 0;
   AllocationSize = 0;
   ValidDataLength = 0;
-  /** The paging resource's name until it is made, then the resource. */
-  private paging: ERESOURCE | string;
-  constructor(resource: ERESOURCE, pagingName: string) {
+  /** The paging-I/O resource once made (named after the FCB, which `owner` is). */
+  private paging: ERESOURCE | null = null;
+  private readonly owner: FCB;
+  constructor(resource: ERESOURCE, owner: FCB) {
     this.Resource = resource;
-    this.paging = pagingName;
+    this.owner = owner;
   }
   get PagingIoResource(): ERESOURCE {
     const p = this.paging;
-    if (typeof p !== "string") return p;
-    const res = new ERESOURCE(p, "FCB paging");
+    if (p !== null) return p;
+    const res = new ERESOURCE(`FCB paging ${this.owner.pNetRoot.pNetRootName}${this.owner.FcbTablePath}`, "FCB paging");
     // An FCB freed before its paging resource was made: the resource goes with it (RDBSS retired the main one).
     if (this.Resource.deleted) {
       res.deleted = true;
@@ -289,7 +307,7 @@ export class FCB_HEADER {
   }
   /** The paging-I/O resource if it was made (RDBSS retires it with the FCB). */
   get pagingIoResourceIfMade(): ERESOURCE | null {
-    return typeof this.paging === "string" ? null : this.paging;
+    return this.paging;
   }
 }
 
@@ -338,7 +356,7 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     this.VNetRoot = vNetRoot;
     this.FcbTablePath = path;
     this.CachedNetRootType = netRoot.Type;
-    this.Header = new FCB_HEADER(resource, `FCB paging ${netRoot.pNetRootName}${path}`);
+    this.Header = new FCB_HEADER(resource, this);
     this.ShareAccess = share;
     this.ShareAccessPerSrvOpens = sharePerSrvOpens;
   }

@@ -16,7 +16,7 @@ import type { RDBSS_DEVICE_OBJECT } from "./device.js";
 import type { MaybePromise } from "./dispatch.js";
 import { formatHistory, formatHolder, formatLiveObject, type LiveObjectReport, RefLedger } from "./ledger.js";
 import type { Rdbss } from "./rdbss.js";
-import type { AnyRxNode, FCB, FreedAt, RxNode, SRV_CALL, V_NET_ROOT } from "./structs.js";
+import type { AnyRxNode, FCB, FreedAt, RxNode, RxNodeHooks, SRV_CALL, V_NET_ROOT } from "./structs.js";
 import { KEEP, TRAPPED_FIELDS, type TombstoneInfo, Tombstones, type TombstoneUse } from "./tombstone.js";
 
 const NOTHING_KEPT: ReadonlySet<string> = new Set();
@@ -98,6 +98,8 @@ export class RdbssVerifier {
   readonly tombs: Tombstones | null;
   /** MRxContext[] traps (part of "minirdrContract"). */
   readonly mrxContextTraps: boolean;
+  /** What every structure of this RDBSS reports its reference changes to (set on each by `track`). */
+  private readonly hooks: RxNodeHooks;
   /** Reports made at unload and at quiescence points, oldest first. */
   readonly leakReports: LeakReport[] = [];
   private readonly lastCall = new WeakMap<RX_CONTEXT, string>();
@@ -122,15 +124,14 @@ export class RdbssVerifier {
           )
         : null;
     this.mrxContextTraps = k.checkMode("minirdrContract") !== "off";
+    this.hooks = { traceKernel: k, ledger: this.ledger, guard: this.tombs };
   }
 
   // ================================================================== ledger and tombstones
 
   /** A structure RDBSS just created: wire its trace, ledger and tombstone guard. */
   track(node: RxNode): void {
-    node.traceKernel = this.rx.k;
-    node.ledger = this.ledger;
-    node.guard = this.tombs;
+    node.hooks = this.hooks;
   }
 
   /** The next increment of `node` is the reference `holder` takes (a child's, when `child` is given). */
