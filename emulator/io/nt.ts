@@ -503,13 +503,13 @@ export class SystemServices {
   }
 
   private async waitForFileLock(t: KThread, fo: FILE_OBJECT): Promise<void> {
-    fo.busyWaiters.push(t);
+    fo.addBusyWaiter(t);
     const lock = new FileObjectLock(fo);
     await this.io.k.block({ describe: () => lock.describe(), owners: () => lock.owners() });
   }
 
   private unlockFile(fo: FILE_OBJECT): void {
-    const next = fo.busyWaiters.shift();
+    const next = fo.busyWaiters.length > 0 ? fo.busyWaiters.shift() : undefined;
     if (next) {
       fo.busy = next;
       this.io.k.readyThread(next, STATUS_SUCCESS);

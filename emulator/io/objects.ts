@@ -57,6 +57,31 @@ export class SHARE_ACCESS {
 }
 
 const NO_IRPS: ReadonlySet<IRP> = new Set();
+/** The busy-waiter list of every file object nobody has waited on: shared, never pushed to (see addBusyWaiter). */
+const NO_WAITERS: KThread[] = Object.freeze([]) as unknown as KThread[];
+
+/**
+ * `s` as a string of its own. The name a file object gets is a substring of the full path it was parsed from, and
+ * V8 represents substrings of 13 characters or more as slices that keep the whole parent alive (≈ 90 B more per
+ * open file object).
+ */
+function ownString(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+}
+
+/** FILE_OBJECT's boolean fields, as bits of one number. */
+const FO_BIT = {
+  ReadAccess: 1 << 0,
+  WriteAccess: 1 << 1,
+  DeleteAccess: 1 << 2,
+  SharedRead: 1 << 3,
+  SharedWrite: 1 << 4,
+  SharedDelete: 1 << 5,
+  DeletePending: 1 << 6,
+  cleanupSent: 1 << 7,
+  closeSent: 1 << 8,
+  opened: 1 << 9,
+} as const;
 
 export class FILE_OBJECT {
   readonly id: number;
@@ -69,13 +94,6 @@ export class FILE_OBJECT {
   RelatedFileObject: FILE_OBJECT | null = null;
   Flags = 0;
   CurrentByteOffset = 0;
-  ReadAccess = false;
-  WriteAccess = false;
-  DeleteAccess = false;
-  SharedRead = false;
-  SharedWrite = false;
-  SharedDelete = false;
-  DeletePending = false;
   FinalStatus = 0;
   /** Granted access of the open (the handle's access mask). */
   GrantedAccess = 0;
@@ -84,13 +102,12 @@ export class FILE_OBJECT {
   /** PointerCount: every reference, including one per handle. */
   PointerCount = 1;
   HandleCount = 0;
-  cleanupSent = false;
-  closeSent = false;
-  /** IRP_MJ_CREATE completed successfully: only then do CLEANUP / CLOSE reach the driver. */
-  opened = false;
   /** Synchronous-I/O serialization (IopAcquireFileObjectLock). */
   busy: KThread | null = null;
-  readonly busyWaiters: KThread[] = [];
+  /** Threads waiting for `busy`; a list of their own from the first wait (most file objects never have one). */
+  busyWaiters: KThread[] = NO_WAITERS;
+  /** The boolean fields below, one bit each (ten booleans would take ten slots of the object). */
+  private bits = 0;
   /** IRPs in flight on this file object; created by the first I/O (most open handles never have one). */
   private pending: Set<IRP> | null = null;
   /** Created when first needed: only asynchronous file objects wait on it (most handles are synchronous). */
@@ -99,12 +116,81 @@ export class FILE_OBJECT {
   constructor(id: number, device: DEVICE_OBJECT, fileName: string) {
     this.id = id;
     this.DeviceObject = device;
-    this.FileName = fileName;
+    this.FileName = ownString(fileName);
   }
   /** Signaled when an I/O on an asynchronous file object completes (NT's FileObject->Event / the object itself). */
   get Event(): KEVENT {
     if (this.event === null) this.event = new KEVENT(0, false, `file ${this.id}`);
     return this.event;
+  }
+  private flag(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+  get ReadAccess(): boolean {
+    return (this.bits & FO_BIT.ReadAccess) !== 0;
+  }
+  set ReadAccess(v: boolean) {
+    this.flag(FO_BIT.ReadAccess, v);
+  }
+  get WriteAccess(): boolean {
+    return (this.bits & FO_BIT.WriteAccess) !== 0;
+  }
+  set WriteAccess(v: boolean) {
+    this.flag(FO_BIT.WriteAccess, v);
+  }
+  get DeleteAccess(): boolean {
+    return (this.bits & FO_BIT.DeleteAccess) !== 0;
+  }
+  set DeleteAccess(v: boolean) {
+    this.flag(FO_BIT.DeleteAccess, v);
+  }
+  get SharedRead(): boolean {
+    return (this.bits & FO_BIT.SharedRead) !== 0;
+  }
+  set SharedRead(v: boolean) {
+    this.flag(FO_BIT.SharedRead, v);
+  }
+  get SharedWrite(): boolean {
+    return (this.bits & FO_BIT.SharedWrite) !== 0;
+  }
+  set SharedWrite(v: boolean) {
+    this.flag(FO_BIT.SharedWrite, v);
+  }
+  get SharedDelete(): boolean {
+    return (this.bits & FO_BIT.SharedDelete) !== 0;
+  }
+  set SharedDelete(v: boolean) {
+    this.flag(FO_BIT.SharedDelete, v);
+  }
+  get DeletePending(): boolean {
+    return (this.bits & FO_BIT.DeletePending) !== 0;
+  }
+  set DeletePending(v: boolean) {
+    this.flag(FO_BIT.DeletePending, v);
+  }
+  get cleanupSent(): boolean {
+    return (this.bits & FO_BIT.cleanupSent) !== 0;
+  }
+  set cleanupSent(v: boolean) {
+    this.flag(FO_BIT.cleanupSent, v);
+  }
+  get closeSent(): boolean {
+    return (this.bits & FO_BIT.closeSent) !== 0;
+  }
+  set closeSent(v: boolean) {
+    this.flag(FO_BIT.closeSent, v);
+  }
+  /** IRP_MJ_CREATE completed successfully: only then do CLEANUP / CLOSE reach the driver. */
+  get opened(): boolean {
+    return (this.bits & FO_BIT.opened) !== 0;
+  }
+  set opened(v: boolean) {
+    this.flag(FO_BIT.opened, v);
+  }
+  /** Queue `t` for the synchronous-I/O lock. */
+  addBusyWaiter(t: KThread): void {
+    if (this.busyWaiters === NO_WAITERS) this.busyWaiters = [t];
+    else this.busyWaiters.push(t);
   }
   /** IRPs in flight on this file object (read-only; see addPendingIrp / deletePendingIrp). */
   get pendingIrps(): ReadonlySet<IRP> {
