@@ -648,13 +648,15 @@ export class IoManager {
       if (method === METHOD_BUFFERED) irp.userOutput = output instanceof Uint8Array ? output : null;
       else irp.MdlAddress = output instanceof Uint8Array ? output.subarray(0, outputLength) : null;
     }
-    irp.finalizer = (done) => {
+    // (A local, not `irp.finalizer = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
+    const finalizer = (done: IRP): void => {
       this.copyBufferedOutput(done, outputLength);
       iosb.Status = done.IoStatus.Status;
       iosb.Information = done.IoStatus.Information;
       if (event) this.k.KeSetEvent(event);
       done.freed = true;
     };
+    irp.finalizer = finalizer;
     return irp;
   }
 
@@ -747,9 +749,11 @@ export class IoManager {
     sp.MajorFunction = major;
     sp.FileObject = fo;
     const ev = new KEVENT(0, false, `${IRP_MJ_NAMES[major]} ${irp.label()}`);
-    irp.finalizer = () => {
+    // (A local, not `irp.finalizer = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
+    const finalizer = (): void => {
       this.k.KeSetEvent(ev);
     };
+    irp.finalizer = finalizer;
     const s = await this.IoCallDriver(top, irp);
     this.topLevelReturned(irp, s);
     if (s === STATUS_PENDING || !irp.completed) await this.k.KeWaitForSingleObject(ev);

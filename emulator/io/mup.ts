@@ -75,9 +75,12 @@ export class Mup {
       );
       if (device === null) return s;
       this.device = device;
-      driver.MajorFunction[IRP_MJ_CREATE] = (dev, irp) => this.create(dev, irp);
-      driver.MajorFunction[IRP_MJ_CLEANUP] = (_dev, irp) => this.completeNow(irp, STATUS.STATUS_SUCCESS);
-      driver.MajorFunction[IRP_MJ_CLOSE] = (_dev, irp) => this.completeNow(irp, STATUS.STATUS_SUCCESS);
+      // Through locals, not `MajorFunction[…] = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.
+      const create = (dev: DEVICE_OBJECT, irp: IRP): Promise<NTSTATUS> | NTSTATUS => this.create(dev, irp);
+      const succeed = (_dev: DEVICE_OBJECT, irp: IRP): NTSTATUS => this.completeNow(irp, STATUS.STATUS_SUCCESS);
+      driver.MajorFunction[IRP_MJ_CREATE] = create;
+      driver.MajorFunction[IRP_MJ_CLEANUP] = succeed;
+      driver.MajorFunction[IRP_MJ_CLOSE] = succeed;
       this.io.IoCreateSymbolicLink("\\??\\UNC", "\\Device\\Mup");
       this.io.IoCreateSymbolicLink("\\DosDevices\\UNC", "\\Device\\Mup");
       return STATUS.STATUS_SUCCESS;

@@ -438,11 +438,13 @@ export class SystemServices {
       p.AllocationSize = args.AllocationSize ?? 0;
       const iosb = new IO_STATUS_BLOCK();
       const ev = new KEVENT(0, false, `create ${irp.label()}`);
-      irp.finalizer = (done) => {
+      // (A local, not `irp.finalizer = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
+      const finalizer = (done: IRP): void => {
         iosb.Status = done.IoStatus.Status;
         iosb.Information = done.IoStatus.Information;
         this.io.k.KeSetEvent(ev);
       };
+      irp.finalizer = finalizer;
       let status = await this.io.IoCallDriver(top, irp);
       this.io.topLevelReturned(irp, status);
       if (status === STATUS_PENDING || !irp.completed) {
@@ -570,7 +572,8 @@ export class SystemServices {
     }
     threadSet.add(irp);
     fo.addPendingIrp(irp);
-    irp.finalizer = (done) => {
+    // (A local, not `irp.finalizer = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
+    const finalizer = (done: IRP): void => {
       this.io.copyBufferedOutput(done, outputLength);
       req.IoStatusBlock.Status = done.IoStatus.Status;
       req.IoStatusBlock.Information = done.IoStatus.Information;
@@ -585,6 +588,7 @@ export class SystemServices {
       const d = this.io.ObDereferenceObject(fo);
       if (d) void d;
     };
+    irp.finalizer = finalizer;
     const status = await this.io.IoCallDriver(top, irp);
     this.io.topLevelReturned(irp, status);
     if (sync) {
@@ -1024,10 +1028,12 @@ export class SystemServices {
       for (const irp of mine) {
         const ev = new KEVENT(0, false, `cancel wait ${irp.label()}`);
         const prev = irp.finalizer;
-        irp.finalizer = (d) => {
+        // (A local, not `irp.finalizer = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
+        const finalizer = (d: IRP): void => {
           prev?.(d);
           this.io.k.KeSetEvent(ev);
         };
+        irp.finalizer = finalizer;
         waits.push(ev);
         this.io.IoCancelIrp(irp);
       }

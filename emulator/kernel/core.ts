@@ -330,7 +330,14 @@ export class KernelCore {
     const t = new KThread(this.nextThreadId++, name, process, entry);
     this.threads.push(t);
     this.liveThreads++;
-    t.resume = () => queueMicrotask(() => void this.runThread(t));
+    // Through a local, not `t.resume = () => …`: V8's parser allocates a function literal assigned straight to a
+    // property in the OLD generation (it guesses "a method, long-lived"). Such a closure dies with its run but
+    // stays until the next full GC, and through its context it keeps the kernel and everything reachable from it
+    // alive across every young-generation GC in between: each finished run was promoted whole (≈ 100 KB per
+    // lifecycle run). The same holds for every closure assigned to a property per run or per IRP (irp.finalizer,
+    // MajorFunction[i], LowIo tables, DriverUnload …): they go through a local too.
+    const start = () => queueMicrotask(() => void this.runThread(t));
+    t.resume = start;
     t.state = ThreadState.Ready;
     this.ready.push(t);
     this.strategy.onThreadCreated?.(t);

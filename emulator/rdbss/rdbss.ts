@@ -1857,10 +1857,11 @@ export class Rdbss {
         dispatch.ScavengerTimeout && dispatch.ScavengerTimeout > 0 ? dispatch.ScavengerTimeout : 10;
       this.devices.push(rdev as unknown as RDBSS_DEVICE_OBJECT);
       if (!(controls & RX_REGISTERMINI_FLAG.RX_REGISTERMINI_FLAG_DONT_INIT_DRIVER_DISPATCH)) {
-        for (let i = 0; i < driver.MajorFunction.length; i++) {
-          driver.MajorFunction[i] = (_d: DEVICE_OBJECT, irp: IRP) =>
-            this.fsd.dispatch(rdev as unknown as RDBSS_DEVICE_OBJECT, irp);
-        }
+        // One routine through a local, not `MajorFunction[i] = (…) => …`: see KernelCore.createThread on V8
+        // pretenuring such closures.
+        const fsdDispatch = (_d: DEVICE_OBJECT, irp: IRP): Promise<NTSTATUS> | NTSTATUS =>
+          this.fsd.dispatch(rdev as unknown as RDBSS_DEVICE_OBJECT, irp);
+        for (let i = 0; i < driver.MajorFunction.length; i++) driver.MajorFunction[i] = fsdDispatch;
       }
       return { status: STATUS_SUCCESS, device: rdev, errors: [], warnings: v.warnings };
     } finally {

@@ -347,11 +347,13 @@ class ScenarioRun {
   /** Install a fault plan on the kernel; injected faults name the step each scenario thread is in. */
   installFaults(plan: readonly FaultSpec[]): FaultInjector {
     const inj = new FaultInjector(plan, this.em.k.seed);
-    inj.stepOf = (thread) => {
+    // (A local, not `inj.stepOf = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
+    const stepOf = (thread: string): string | undefined => {
       // The step of the thread that hit the site; a worker or transport thread acts for the only step running.
       const ps = this.current.get(thread) ?? (this.current.size === 1 ? [...this.current.values()][0] : undefined);
       return ps ? `${ps.path} (${ps.step.op}${ps.step.id ? ` ${ps.step.id}` : ""}, line ${ps.where.line})` : undefined;
     };
+    inj.stepOf = stepOf;
     this.faultInjector = inj.attach(this.em.k);
     return inj;
   }

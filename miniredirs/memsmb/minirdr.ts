@@ -143,16 +143,20 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     this.deviceName = options.deviceName ?? MEMSMB_DEVICE_NAME;
     this.closeDelayedFiles = options.closeDelayedFiles ?? 16;
     this.control = new ConnectionControlPlane(rx, this.deviceName, codes);
-    const lowio: MINIRDR_DISPATCH<MemSmbExtensions>["MRxLowIOSubmit"][number][] = [];
-    lowio[0] = (ctx) => this.read(ctx);
-    lowio[1] = (ctx) => this.write(ctx);
-    lowio[2] = (ctx) => this.lock(ctx, false);
-    lowio[3] = (ctx) => this.lock(ctx, true);
-    lowio[4] = (ctx) => this.unlock(ctx, false);
-    lowio[5] = (ctx) => this.unlock(ctx, true);
-    lowio[6] = () => S.STATUS_NOT_SUPPORTED;
-    lowio[7] = () => S.STATUS_NOT_SUPPORTED;
-    lowio[8] = (ctx) => this.notify(ctx);
+    // An array literal, not `lowio[i] = (…) => …`: V8 allocates a function literal assigned straight to a property
+    // or element in the old generation, where it keeps this redirector's whole run alive until the next full GC
+    // (see KernelCore.createThread).
+    const lowio: MINIRDR_DISPATCH<MemSmbExtensions>["MRxLowIOSubmit"][number][] = [
+      (ctx) => this.read(ctx),
+      (ctx) => this.write(ctx),
+      (ctx) => this.lock(ctx, false),
+      (ctx) => this.lock(ctx, true),
+      (ctx) => this.unlock(ctx, false),
+      (ctx) => this.unlock(ctx, true),
+      () => S.STATUS_NOT_SUPPORTED,
+      () => S.STATUS_NOT_SUPPORTED,
+      (ctx) => this.notify(ctx),
+    ];
     this.MRxLowIOSubmit = lowio;
   }
 
@@ -172,10 +176,12 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     this.device = r.device;
     this.control.device = r.device as unknown as RDBSS_DEVICE_OBJECT;
     // DriverUnload: RxUnregisterMinirdr force-finalizes what is left and reports it (a leak at unload).
-    driver.DriverUnload = async () => {
+    // (A local, not `driver.DriverUnload = async () => …`: see KernelCore.createThread on V8 pretenuring.)
+    const unload = async (): Promise<void> => {
       if (this.device)
         this.leftAtUnload = await this.rx.RxUnregisterMinirdr(this.device as unknown as RDBSS_DEVICE_OBJECT);
     };
+    driver.DriverUnload = unload;
     return r.status;
   }
 

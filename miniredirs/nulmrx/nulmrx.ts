@@ -151,16 +151,20 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
     this.canCompleteAtDpcLevel = options.canCompleteAtDpcLevel ?? false;
     for (const name of options.shares ?? ["share", "public"])
       this.shares.set(name.toUpperCase(), new NulShare(name, 0));
-    const lowio: MINIRDR_DISPATCH<NulExtensions>["MRxLowIOSubmit"][number][] = [];
-    lowio[0] = (ctx) => this.viaDpc(ctx, (c) => this.read(c));
-    lowio[1] = (ctx) => this.viaDpc(ctx, (c) => this.write(c));
-    lowio[2] = (ctx) => this.lock(ctx);
-    lowio[3] = (ctx) => this.lock(ctx);
-    lowio[4] = () => S.STATUS_SUCCESS;
-    lowio[5] = () => S.STATUS_SUCCESS;
-    lowio[6] = () => S.STATUS_INVALID_DEVICE_REQUEST;
-    lowio[7] = () => S.STATUS_INVALID_DEVICE_REQUEST;
-    lowio[8] = (ctx) => this.notify(ctx);
+    // An array literal, not `lowio[i] = (…) => …`: V8 allocates a function literal assigned straight to a property
+    // or element in the old generation, where it keeps this redirector's whole run alive until the next full GC
+    // (see KernelCore.createThread).
+    const lowio: MINIRDR_DISPATCH<NulExtensions>["MRxLowIOSubmit"][number][] = [
+      (ctx) => this.viaDpc(ctx, (c) => this.read(c)),
+      (ctx) => this.viaDpc(ctx, (c) => this.write(c)),
+      (ctx) => this.lock(ctx),
+      (ctx) => this.lock(ctx),
+      () => S.STATUS_SUCCESS,
+      () => S.STATUS_SUCCESS,
+      () => S.STATUS_INVALID_DEVICE_REQUEST,
+      () => S.STATUS_INVALID_DEVICE_REQUEST,
+      (ctx) => this.notify(ctx),
+    ];
     this.MRxLowIOSubmit = lowio;
   }
 
@@ -186,10 +190,12 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
     this.device = r.device;
     this.control.device = r.device as unknown as RDBSS_DEVICE_OBJECT;
     // DriverUnload: RxUnregisterMinirdr force-finalizes what is left and reports it (a leak at unload).
-    driver.DriverUnload = async () => {
+    // (A local, not `driver.DriverUnload = async () => …`: see KernelCore.createThread on V8 pretenuring.)
+    const unload = async (): Promise<void> => {
       if (this.device)
         this.leftAtUnload = await this.rx.RxUnregisterMinirdr(this.device as unknown as RDBSS_DEVICE_OBJECT);
     };
+    driver.DriverUnload = unload;
     return r.status;
   }
 
