@@ -277,6 +277,24 @@ export interface ServerStats {
 export type { NotifyRecord, NotifyResult, ServerImage, SharePermission };
 
 // ── Internal model ───────────────────────────────────────────────────────────────────────────────────────────
+//
+// Memory: a file node and an open are what the server keeps per open file, so they are laid out to be small
+// (docs/PERFORMANCE.md, bytesPerOpenHandle). An open's share mode is a bit mask, not an object; a node lists a single
+// open directly and needs an `OpenList` (with the share counts) only while it has two or more; its byte-range lock
+// lists exist only once something locks it; names and keys are interned strings.
+
+/** Share-mode bits of an open: the access it counts and the sharing it allows (IoCheckShareAccess's inputs). */
+const M_READ = 1;
+const M_WRITE = 2;
+const M_DELETE = 4;
+const M_SHARED_READ = 8;
+const M_SHARED_WRITE = 16;
+const M_SHARED_DELETE = 32;
+/** An open with none of these neither checks nor counts. */
+const M_COUNTED = M_READ | M_WRITE | M_DELETE;
+const M_MASK = 63;
+/** Open flag beside the mode bits. */
+const O_DELETE_ON_CLOSE = 64;
 
 interface ShareCounts {
   openCount: number;
@@ -288,13 +306,31 @@ interface ShareCounts {
   sharedDelete: number;
 }
 
-interface ShareMode {
-  readonly read: boolean;
-  readonly write: boolean;
-  readonly del: boolean;
-  readonly sharedRead: boolean;
-  readonly sharedWrite: boolean;
-  readonly sharedDelete: boolean;
+const SHARE_COUNT_KEYS = [
+  "openCount",
+  "readers",
+  "writers",
+  "deleters",
+  "sharedRead",
+  "sharedWrite",
+  "sharedDelete",
+] as const satisfies readonly (keyof ShareCounts)[];
+
+/** The opens of a node with two or more, in the order they were made, and their share-access counts. */
+class OpenList implements ShareCounts {
+  readonly list: Open[];
+  openCount = 0;
+  readers = 0;
+  writers = 0;
+  deleters = 0;
+  sharedRead = 0;
+  sharedWrite = 0;
+  sharedDelete = 0;
+  constructor(first: Open, second: Open) {
+    this.list = [first, second];
+    addShare(this, first.mode, 1);
+    addShare(this, second.mode, 1);
+  }
 }
 
 /**
@@ -308,13 +344,18 @@ class NoChildren extends Map<string, Node> {
 }
 const NO_CHILDREN: Map<string, Node> = new NoChildren();
 
-interface Node {
+const F_DIRECTORY = 1;
+const F_DELETE_PENDING = 2;
+const F_REMOVED = 4;
+
+class Node {
   readonly id: number;
   readonly share: Share;
+  /** Interned (see intern). */
   name: string;
+  /** upcaseName(name), interned. */
   key: string;
   parent: Node | null;
-  readonly directory: boolean;
   readonly children: Map<string, Node>;
   buf: Uint8Array;
   size: number;
@@ -323,11 +364,56 @@ interface Node {
   lastAccessTime: number;
   lastWriteTime: number;
   changeTime: number;
-  deletePending: boolean;
-  removed: boolean;
-  readonly opens: Set<Open>;
-  readonly counts: ShareCounts;
-  readonly locks: ByteRangeLocks<Open>;
+  /** F_* bits. */
+  private flags: number;
+  /** No open, the only one, or (two or more) the list with the share counts. See opensOf / addOpen / removeOpen. */
+  opens: Open | OpenList | null = null;
+  /** Created by the first lock request; dropped with the last open once empty. */
+  locks: ByteRangeLocks<Open> | null = null;
+
+  constructor(id: number, share: Share, name: string, directory: boolean, parent: Node | null, now: number) {
+    this.id = id;
+    this.share = share;
+    this.name = intern(name);
+    this.key = intern(upcaseName(name));
+    this.parent = parent;
+    this.children = directory ? new Map() : NO_CHILDREN;
+    this.buf = EMPTY;
+    this.size = 0;
+    this.attributes = directory ? A.FILE_ATTRIBUTE_DIRECTORY : A.FILE_ATTRIBUTE_ARCHIVE;
+    this.creationTime = now;
+    this.lastAccessTime = now;
+    this.lastWriteTime = now;
+    this.changeTime = now;
+    this.flags = directory ? F_DIRECTORY : 0;
+  }
+
+  get directory(): boolean {
+    return (this.flags & F_DIRECTORY) !== 0;
+  }
+  get deletePending(): boolean {
+    return (this.flags & F_DELETE_PENDING) !== 0;
+  }
+  set deletePending(v: boolean) {
+    this.flags = v ? this.flags | F_DELETE_PENDING : this.flags & ~F_DELETE_PENDING;
+  }
+  get removed(): boolean {
+    return (this.flags & F_REMOVED) !== 0;
+  }
+  set removed(v: boolean) {
+    this.flags = v ? this.flags | F_REMOVED : this.flags & ~F_REMOVED;
+  }
+
+  /** Whether the node has any open. */
+  get isOpen(): boolean {
+    return this.opens !== null;
+  }
+
+  /** The byte-range locks, created on first use. */
+  lockState(): ByteRangeLocks<Open> {
+    if (this.locks === null) this.locks = new ByteRangeLocks<Open>();
+    return this.locks;
+  }
 }
 
 interface Share {
@@ -368,15 +454,34 @@ interface Enumeration {
   first: boolean;
 }
 
-interface Open {
+class Open {
   readonly id: number;
   readonly tree: Tree;
   readonly node: Node;
   readonly grantedAccess: number;
-  readonly mode: ShareMode;
-  deleteOnClose: boolean;
-  enumeration: Enumeration | null;
-  watch: NotifyWatch | null;
+  /** The share mode (M_* bits) and O_DELETE_ON_CLOSE. */
+  private bits: number;
+  enumeration: Enumeration | null = null;
+  watch: NotifyWatch | null = null;
+
+  constructor(id: number, tree: Tree, node: Node, grantedAccess: number, mode: number, deleteOnClose: boolean) {
+    this.id = id;
+    this.tree = tree;
+    this.node = node;
+    this.grantedAccess = grantedAccess;
+    this.bits = mode | (deleteOnClose ? O_DELETE_ON_CLOSE : 0);
+  }
+
+  /** M_* bits. */
+  get mode(): number {
+    return this.bits & M_MASK;
+  }
+  get deleteOnClose(): boolean {
+    return (this.bits & O_DELETE_ON_CLOSE) !== 0;
+  }
+  set deleteOnClose(v: boolean) {
+    this.bits = v ? this.bits | O_DELETE_ON_CLOSE : this.bits & ~O_DELETE_ON_CLOSE;
+  }
 }
 
 interface Change {
@@ -450,47 +555,118 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-function shareModeOf(access: number, shareAccess: number): ShareMode {
-  return {
-    read: (access & READ_ACCESS) !== 0,
-    write: (access & WRITE_ACCESS) !== 0,
-    del: (access & DELETE) !== 0,
-    sharedRead: (shareAccess & FILE_SHARE_READ) !== 0,
-    sharedWrite: (shareAccess & FILE_SHARE_WRITE) !== 0,
-    sharedDelete: (shareAccess & FILE_SHARE_DELETE) !== 0,
-  };
-}
-
-function counted(m: ShareMode): boolean {
-  return m.read || m.write || m.del;
-}
-
-/** IoCheckShareAccess. */
-function shareAllows(c: ShareCounts, m: ShareMode): boolean {
-  if (!counted(m)) return true;
-  return !(
-    (m.read && c.sharedRead < c.openCount) ||
-    (m.write && c.sharedWrite < c.openCount) ||
-    (m.del && c.sharedDelete < c.openCount) ||
-    (c.readers !== 0 && !m.sharedRead) ||
-    (c.writers !== 0 && !m.sharedWrite) ||
-    (c.deleters !== 0 && !m.sharedDelete)
+function shareModeOf(access: number, shareAccess: number): number {
+  return (
+    ((access & READ_ACCESS) !== 0 ? M_READ : 0) |
+    ((access & WRITE_ACCESS) !== 0 ? M_WRITE : 0) |
+    ((access & DELETE) !== 0 ? M_DELETE : 0) |
+    ((shareAccess & FILE_SHARE_READ) !== 0 ? M_SHARED_READ : 0) |
+    ((shareAccess & FILE_SHARE_WRITE) !== 0 ? M_SHARED_WRITE : 0) |
+    ((shareAccess & FILE_SHARE_DELETE) !== 0 ? M_SHARED_DELETE : 0)
   );
 }
 
-function addShare(c: ShareCounts, m: ShareMode, sign: 1 | -1): void {
-  if (!counted(m)) return;
+/** IoCheckShareAccess, against counts. */
+function shareAllows(c: ShareCounts, m: number): boolean {
+  if ((m & M_COUNTED) === 0) return true;
+  return !(
+    ((m & M_READ) !== 0 && c.sharedRead < c.openCount) ||
+    ((m & M_WRITE) !== 0 && c.sharedWrite < c.openCount) ||
+    ((m & M_DELETE) !== 0 && c.sharedDelete < c.openCount) ||
+    (c.readers !== 0 && (m & M_SHARED_READ) === 0) ||
+    (c.writers !== 0 && (m & M_SHARED_WRITE) === 0) ||
+    (c.deleters !== 0 && (m & M_SHARED_DELETE) === 0)
+  );
+}
+
+/** IoCheckShareAccess against the node's opens (one open: its own mode stands for the counts). */
+function nodeShareAllows(node: Node, m: number): boolean {
+  const opens = node.opens;
+  if (opens === null || (m & M_COUNTED) === 0) return true;
+  if (opens instanceof OpenList) return shareAllows(opens, m);
+  const o = opens.mode;
+  if ((o & M_COUNTED) === 0) return true;
+  // openCount is 1: each "shared < openCount" test is "not shared"; each "x !== 0" test is "o has x".
+  return !(
+    ((m & M_READ) !== 0 && (o & M_SHARED_READ) === 0) ||
+    ((m & M_WRITE) !== 0 && (o & M_SHARED_WRITE) === 0) ||
+    ((m & M_DELETE) !== 0 && (o & M_SHARED_DELETE) === 0) ||
+    ((o & M_READ) !== 0 && (m & M_SHARED_READ) === 0) ||
+    ((o & M_WRITE) !== 0 && (m & M_SHARED_WRITE) === 0) ||
+    ((o & M_DELETE) !== 0 && (m & M_SHARED_DELETE) === 0)
+  );
+}
+
+function addShare(c: ShareCounts, m: number, sign: 1 | -1): void {
+  if ((m & M_COUNTED) === 0) return;
   c.openCount += sign;
-  if (m.read) c.readers += sign;
-  if (m.write) c.writers += sign;
-  if (m.del) c.deleters += sign;
-  if (m.sharedRead) c.sharedRead += sign;
-  if (m.sharedWrite) c.sharedWrite += sign;
-  if (m.sharedDelete) c.sharedDelete += sign;
+  if ((m & M_READ) !== 0) c.readers += sign;
+  if ((m & M_WRITE) !== 0) c.writers += sign;
+  if ((m & M_DELETE) !== 0) c.deleters += sign;
+  if ((m & M_SHARED_READ) !== 0) c.sharedRead += sign;
+  if ((m & M_SHARED_WRITE) !== 0) c.sharedWrite += sign;
+  if ((m & M_SHARED_DELETE) !== 0) c.sharedDelete += sign;
 }
 
 function zeroCounts(): ShareCounts {
   return { openCount: 0, readers: 0, writers: 0, deleters: 0, sharedRead: 0, sharedWrite: 0, sharedDelete: 0 };
+}
+
+/** The share counts the node keeps (a single open's are its own mode's). */
+function countsOf(node: Node): ShareCounts {
+  const opens = node.opens;
+  if (opens instanceof OpenList) return opens;
+  const c = zeroCounts();
+  if (opens !== null) addShare(c, opens.mode, 1);
+  return c;
+}
+
+/** The node's opens, oldest first (a copy). */
+function opensOf(node: Node): Open[] {
+  const opens = node.opens;
+  if (opens === null) return [];
+  if (opens instanceof OpenList) return opens.list.slice();
+  return [opens];
+}
+
+function hasOpen(node: Node, open: Open): boolean {
+  const opens = node.opens;
+  return opens === open || (opens instanceof OpenList && opens.list.includes(open));
+}
+
+function addOpen(node: Node, open: Open): void {
+  const opens = node.opens;
+  if (opens === null) node.opens = open;
+  else if (opens instanceof OpenList) {
+    opens.list.push(open);
+    addShare(opens, open.mode, 1);
+  } else node.opens = new OpenList(opens, open);
+}
+
+/** Remove an open of the node (keeping the others' order); back to a single reference when one is left. */
+function removeOpen(node: Node, open: Open): void {
+  const opens = node.opens;
+  if (opens === open) {
+    node.opens = null;
+    return;
+  }
+  if (!(opens instanceof OpenList)) return;
+  const i = opens.list.indexOf(open);
+  if (i < 0) return;
+  opens.list.splice(i, 1);
+  addShare(opens, open.mode, -1);
+  if (opens.list.length === 1) node.opens = opens.list[0] as Open;
+}
+
+/**
+ * The same string, interned: V8 keeps property names in its (weak) string table, so equal names share one flat
+ * string, and a name cut out of a longer path (a sliced string) no longer keeps that whole path alive.
+ */
+function intern(s: string): string {
+  const box: Record<string, number> = Object.create(null);
+  box[s] = 0;
+  for (const k in box) return k;
+  return s;
 }
 
 function nameFilter(node: Node): number {
@@ -617,7 +793,8 @@ export class MemSmbServer {
       if ((open.grantedAccess & READ_ACCESS) === 0) return { status: S.STATUS_ACCESS_DENIED, data: EMPTY };
       if (!isCount(offset) || !isCount(length)) return { status: S.STATUS_INVALID_PARAMETER, data: EMPTY };
       if (length === 0) return { status: S.STATUS_SUCCESS, data: new Uint8Array(0) };
-      if (!node.locks.canRead(open, offset, length)) return { status: S.STATUS_FILE_LOCK_CONFLICT, data: EMPTY };
+      if (node.locks !== null && !node.locks.canRead(open, offset, length))
+        return { status: S.STATUS_FILE_LOCK_CONFLICT, data: EMPTY };
       if (offset >= node.size) return { status: S.STATUS_END_OF_FILE, data: EMPTY };
       const data = node.buf.slice(offset, Math.min(node.size, offset + length));
       node.lastAccessTime = now;
@@ -641,7 +818,8 @@ export class MemSmbServer {
       if (data.length === 0) return { status: S.STATUS_SUCCESS, count: 0 };
       const end = at + data.length;
       if (!Number.isSafeInteger(end)) return { status: S.STATUS_INVALID_PARAMETER, count: 0 };
-      if (!node.locks.canWrite(open, at, data.length)) return { status: S.STATUS_FILE_LOCK_CONFLICT, count: 0 };
+      if (node.locks !== null && !node.locks.canWrite(open, at, data.length))
+        return { status: S.STATUS_FILE_LOCK_CONFLICT, count: 0 };
       const oldSize = node.size;
       if (end > oldSize) {
         if (!this.fits(node, end)) return { status: S.STATUS_DISK_FULL, count: 0 };
@@ -734,7 +912,7 @@ export class MemSmbServer {
     if ((open.grantedAccess & DELETE) === 0) return S.STATUS_ACCESS_DENIED;
     if (!deleteFile) {
       node.deletePending = false;
-      for (const o of node.opens) o.deleteOnClose = false;
+      for (const o of opensOf(node)) o.deleteOnClose = false;
       return S.STATUS_SUCCESS;
     }
     if (node.parent === null || (node.attributes & A.FILE_ATTRIBUTE_READONLY) !== 0) return S.STATUS_CANNOT_DELETE;
@@ -812,13 +990,14 @@ export class MemSmbServer {
       return { status: S.STATUS_INVALID_PARAMETER, waitId: 0 };
     }
     const range = { offset: req.offset, length: req.length, exclusive: req.exclusive === true, key };
-    if (!node.locks.conflicts(open, range)) {
-      node.locks.grant(open, range);
+    const locks = node.lockState();
+    if (!locks.conflicts(open, range)) {
+      locks.grant(open, range);
       return { status: S.STATUS_SUCCESS, waitId: 0 };
     }
     if (req.failImmediately) return { status: S.STATUS_LOCK_NOT_GRANTED, waitId: 0 };
     const waitId = ++this.ids.lockWait;
-    node.locks.enqueue({ ...range, owner: open, waitId, onGranted });
+    locks.enqueue({ ...range, owner: open, waitId, onGranted });
     return { status: S.STATUS_PENDING, waitId };
   }
 
@@ -828,7 +1007,7 @@ export class MemSmbServer {
       if (open === undefined) return S.STATUS_FILE_CLOSED;
       const node = open.node;
       if (node.directory) return S.STATUS_INVALID_PARAMETER;
-      if (!node.locks.release(open, offset, length, key ?? 0)) return S.STATUS_RANGE_NOT_LOCKED;
+      if (node.locks === null || !node.locks.release(open, offset, length, key ?? 0)) return S.STATUS_RANGE_NOT_LOCKED;
       this.grantWaiters(node);
       return S.STATUS_SUCCESS;
     });
@@ -839,7 +1018,7 @@ export class MemSmbServer {
     return this.run(() => {
       const open = this.opens.get(fileId);
       if (open === undefined) return false;
-      const w = open.node.locks.removeWaiter(token, open);
+      const w = open.node.locks?.removeWaiter(token, open);
       if (w === undefined) return false;
       this.defer(() => w.onGranted(S.STATUS_CANCELLED));
       return true;
@@ -925,7 +1104,7 @@ export class MemSmbServer {
     let pendingLocks = 0;
     const nodes = new Set<Node>();
     for (const o of this.opens.values()) nodes.add(o.node);
-    for (const n of nodes) pendingLocks += n.locks.waiters.length;
+    for (const n of nodes) pendingLocks += n.locks?.waiters.length ?? 0;
     return {
       sessions: this.sessions.size,
       trees: this.trees.size,
@@ -958,7 +1137,17 @@ export class MemSmbServer {
           const walk = (dir: Node, prefix: string[]) => {
             for (const child of this.sortedChildren(dir)) {
               const comps = [...prefix, child.name];
-              files.push(fileImage(comps, { ...child, data: child.buf.subarray(0, child.size) }));
+              files.push(
+                fileImage(comps, {
+                  directory: child.directory,
+                  data: child.buf.subarray(0, child.size),
+                  attributes: child.attributes,
+                  creationTime: child.creationTime,
+                  lastAccessTime: child.lastAccessTime,
+                  lastWriteTime: child.lastWriteTime,
+                  changeTime: child.changeTime,
+                }),
+              );
               if (child.directory) walk(child, comps);
             }
           };
@@ -1018,20 +1207,26 @@ export class MemSmbServer {
         if (!node.directory) used += allocationOf(node.size);
         if (node.size > node.buf.length) problems.push(`${where}: size beyond buffer`);
         const c = zeroCounts();
-        for (const o of node.opens) {
+        const opens = opensOf(node);
+        if (node.opens instanceof OpenList && opens.length < 2) problems.push(`${where}: open list of ${opens.length}`);
+        if (new Set(opens).size !== opens.length) problems.push(`${where}: an open listed twice`);
+        for (const o of opens) {
           if (!liveOpens.has(o)) problems.push(`${where}: references closed open ${o.id}`);
           if (o.node !== node) problems.push(`${where}: open ${o.id} points elsewhere`);
           addShare(c, o.mode, 1);
         }
-        for (const k of Object.keys(c) as (keyof ShareCounts)[]) {
-          if (c[k] !== node.counts[k]) problems.push(`${where}: share count ${k} ${node.counts[k]}, expected ${c[k]}`);
+        const counts = countsOf(node);
+        for (const k of SHARE_COUNT_KEYS) {
+          if (c[k] !== counts[k]) problems.push(`${where}: share count ${k} ${counts[k]}, expected ${c[k]}`);
         }
-        for (const g of node.locks.granted)
-          if (!node.opens.has(g.owner)) problems.push(`${where}: lock of a foreign open`);
-        for (const w of node.locks.waiters)
-          if (!node.opens.has(w.owner)) problems.push(`${where}: waiter of a foreign open`);
-        if (node.opens.size === 0 && !node.locks.empty) problems.push(`${where}: locks without opens`);
-        if (node.opens.size === 0 && node.deletePending) problems.push(`${where}: delete pending without opens`);
+        const locks = node.locks;
+        if (locks !== null) {
+          for (const g of locks.granted) if (!hasOpen(node, g.owner)) problems.push(`${where}: lock of a foreign open`);
+          for (const w of locks.waiters)
+            if (!hasOpen(node, w.owner)) problems.push(`${where}: waiter of a foreign open`);
+          if (!node.isOpen && !locks.empty) problems.push(`${where}: locks without opens`);
+        }
+        if (!node.isOpen && node.deletePending) problems.push(`${where}: delete pending without opens`);
         for (const [key, child] of node.children) {
           if (key !== child.key) problems.push(`${where}: child key mismatch`);
           visit(child, node);
@@ -1047,7 +1242,7 @@ export class MemSmbServer {
       let n: Node | null = o.node;
       while (n !== null && n.parent !== null) n = n.parent;
       if (n !== o.node.share.root || o.node.removed) problems.push(`open ${o.id}: node not in its share`);
-      if (!o.node.opens.has(o)) problems.push(`open ${o.id}: node does not list it`);
+      if (!hasOpen(o.node, o)) problems.push(`open ${o.id}: node does not list it`);
       if (!o.tree.opens.has(o) || this.trees.get(o.tree.id) !== o.tree) problems.push(`open ${o.id}: tree gone`);
       if (o.watch !== null && !o.node.share.watchers.has(o)) problems.push(`open ${o.id}: watch not registered`);
     }
@@ -1140,27 +1335,7 @@ export class MemSmbServer {
   }
 
   private newNode(share: Share, name: string, directory: boolean, parent: Node | null, now: number): Node {
-    return {
-      id: ++this.ids.node,
-      share,
-      name,
-      key: upcaseName(name),
-      parent,
-      directory,
-      children: directory ? new Map() : NO_CHILDREN,
-      buf: EMPTY,
-      size: 0,
-      attributes: directory ? A.FILE_ATTRIBUTE_DIRECTORY : A.FILE_ATTRIBUTE_ARCHIVE,
-      creationTime: now,
-      lastAccessTime: now,
-      lastWriteTime: now,
-      changeTime: now,
-      deletePending: false,
-      removed: false,
-      opens: new Set(),
-      counts: zeroCounts(),
-      locks: new ByteRangeLocks<Open>(),
-    };
+    return new Node(++this.ids.node, share, name, directory, parent, now);
   }
 
   private permissionOf(share: Share, user: UserImage): SharePermission | null {
@@ -1265,6 +1440,7 @@ export class MemSmbServer {
   }
 
   private grantWaiters(node: Node): void {
+    if (node.locks === null) return;
     for (const w of node.locks.grantWaiters()) this.defer(() => w.onGranted(S.STATUS_SUCCESS));
   }
 
@@ -1287,19 +1463,9 @@ export class MemSmbServer {
     return parent;
   }
 
-  private register(tree: Tree, node: Node, granted: number, mode: ShareMode, deleteOnClose: boolean): Open {
-    const open: Open = {
-      id: ++this.ids.open,
-      tree,
-      node,
-      grantedAccess: granted >>> 0,
-      mode,
-      deleteOnClose,
-      enumeration: null,
-      watch: null,
-    };
-    addShare(node.counts, mode, 1);
-    node.opens.add(open);
+  private register(tree: Tree, node: Node, granted: number, mode: number, deleteOnClose: boolean): Open {
+    const open = new Open(++this.ids.open, tree, node, granted >>> 0, mode, deleteOnClose);
+    addOpen(node, open);
     tree.opens.add(open);
     this.opens.set(open.id, open);
     return open;
@@ -1315,15 +1481,18 @@ export class MemSmbServer {
       open.watch = null;
     }
     open.enumeration = null;
-    for (const w of node.locks.removeWaitersOf(open)) this.defer(() => w.onGranted(lockWaitStatus));
-    if (node.locks.releaseOwner(open) > 0) this.grantWaiters(node);
-    addShare(node.counts, open.mode, -1);
-    node.opens.delete(open);
+    const locks = node.locks;
+    if (locks !== null) {
+      for (const w of locks.removeWaitersOf(open)) this.defer(() => w.onGranted(lockWaitStatus));
+      if (locks.releaseOwner(open) > 0) this.grantWaiters(node);
+    }
+    removeOpen(node, open);
+    if (!node.isOpen && node.locks !== null && node.locks.empty) node.locks = null;
     if (open.deleteOnClose && !node.deletePending && (!node.directory || node.children.size === 0)) {
       node.deletePending = true;
     }
     const info = this.infoOf(node);
-    if (node.deletePending && node.opens.size === 0) {
+    if (node.deletePending && !node.isOpen) {
       const parent = this.detach(node, now);
       this.report(node.share, [
         { dir: parent, name: node.name, action: FILE_ACTION.FILE_ACTION_REMOVED, filter: nameFilter(node) },
@@ -1342,7 +1511,7 @@ export class MemSmbServer {
     for (const open of opens) {
       if (open.watch !== null)
         for (const p of open.watch.drain()) this.completeNotify(p, { status: gone, records: [] });
-      for (const w of open.node.locks.removeWaitersOf(open)) this.defer(() => w.onGranted(gone));
+      for (const w of open.node.locks?.removeWaitersOf(open) ?? []) this.defer(() => w.onGranted(gone));
     }
     for (const open of opens) this.closeOpen(open, now, gone, gone);
     for (const tree of trees) {
@@ -1430,7 +1599,7 @@ export class MemSmbServer {
         if (leaf.directory && leaf.children.size > 0) return fail(S.STATUS_DIRECTORY_NOT_EMPTY);
       }
       const mode = shareModeOf(granted | (overwrite ? FILE_WRITE_DATA : 0), req.shareAccess);
-      if (!shareAllows(leaf.counts, mode)) return fail(S.STATUS_SHARING_VIOLATION);
+      if (!nodeShareAllows(leaf, mode)) return fail(S.STATUS_SHARING_VIOLATION);
       let createAction: number = FILE_OPENED;
       if (overwrite) {
         const oldSize = leaf.size;
@@ -1495,7 +1664,7 @@ export class MemSmbServer {
     if (existing === node && node.name === newName) return S.STATUS_SUCCESS;
     if (existing !== undefined && existing !== node) {
       if (!replaceIfExists) return S.STATUS_OBJECT_NAME_COLLISION;
-      if (existing.directory || existing.opens.size > 0) return S.STATUS_ACCESS_DENIED;
+      if (existing.directory || existing.isOpen) return S.STATUS_ACCESS_DENIED;
       if ((existing.attributes & A.FILE_ATTRIBUTE_READONLY) !== 0) return S.STATUS_ACCESS_DENIED;
     }
     if (node.directory && hasOpenBelow(node)) return S.STATUS_ACCESS_DENIED;
@@ -1514,8 +1683,8 @@ export class MemSmbServer {
     oldParent.children.delete(node.key);
     oldParent.lastWriteTime = now;
     oldParent.changeTime = now;
-    node.name = newName;
-    node.key = newKey;
+    node.name = intern(newName);
+    node.key = intern(newKey);
     this.attach(newParent, node, now);
     node.changeTime = now;
     const filter = nameFilter(node);
@@ -1545,7 +1714,7 @@ function relativeDir(watched: Node, dir: Node, tree: boolean): string[] | null {
 
 function hasOpenBelow(dir: Node): boolean {
   for (const child of dir.children.values()) {
-    if (child.opens.size > 0) return true;
+    if (child.isOpen) return true;
     if (child.directory && hasOpenBelow(child)) return true;
   }
   return false;
