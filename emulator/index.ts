@@ -4,17 +4,8 @@
  * read the report. See docs/SCENARIOS.md ("From your own tests") and docs/WRITING-A-MINIRDR.md.
  */
 
-export {
-  BUILTIN_MINIRDRS,
-  DEFAULT_SERVER,
-  type LoadedMiniRdr,
-  type MiniRdrModule,
-  type MiniRdrSetup,
-  memsmbModule,
-  NetworkProvider,
-  nulmrxModule,
-} from "../miniredirs/index.js";
-export { bootEmulator, createEmulator, type Emulator, type EmulatorOptions, inSystemThread } from "./boot.js";
+// Everything of the light entry (boot, kernel, I/O, RDBSS, the mini-redirectors), then the scenario machinery.
+export * from "./core.js";
 export {
   type ExploreOptions,
   type ExploreResult,
@@ -26,20 +17,6 @@ export {
   shrinkFailure,
   writeReplayFile,
 } from "./explore/index.js";
-export * as io from "./io/index.js";
-export * as kernel from "./kernel/index.js";
-export {
-  type CheckMode,
-  KERNEL_CHECKS,
-  type KernelStop,
-  NT_SUCCESS,
-  type NTSTATUS,
-  type RunResult,
-  STATUS,
-  statusName,
-} from "./kernel/index.js";
-export * as rdbss from "./rdbss/index.js";
-export { objectGraph, objectGraphDot, RDBSS_CHECKS } from "./rdbss/index.js";
 export {
   formatProblem,
   formatReport,

@@ -123,69 +123,31 @@ export class FILE_OBJECT {
     if (this.event === null) this.event = new KEVENT(0, false, `file ${this.id}`);
     return this.event;
   }
-  private flag(bit: number, on: boolean): void {
-    this.bits = on ? this.bits | bit : this.bits & ~bit;
-  }
-  get ReadAccess(): boolean {
-    return (this.bits & FO_BIT.ReadAccess) !== 0;
-  }
-  set ReadAccess(v: boolean) {
-    this.flag(FO_BIT.ReadAccess, v);
-  }
-  get WriteAccess(): boolean {
-    return (this.bits & FO_BIT.WriteAccess) !== 0;
-  }
-  set WriteAccess(v: boolean) {
-    this.flag(FO_BIT.WriteAccess, v);
-  }
-  get DeleteAccess(): boolean {
-    return (this.bits & FO_BIT.DeleteAccess) !== 0;
-  }
-  set DeleteAccess(v: boolean) {
-    this.flag(FO_BIT.DeleteAccess, v);
-  }
-  get SharedRead(): boolean {
-    return (this.bits & FO_BIT.SharedRead) !== 0;
-  }
-  set SharedRead(v: boolean) {
-    this.flag(FO_BIT.SharedRead, v);
-  }
-  get SharedWrite(): boolean {
-    return (this.bits & FO_BIT.SharedWrite) !== 0;
-  }
-  set SharedWrite(v: boolean) {
-    this.flag(FO_BIT.SharedWrite, v);
-  }
-  get SharedDelete(): boolean {
-    return (this.bits & FO_BIT.SharedDelete) !== 0;
-  }
-  set SharedDelete(v: boolean) {
-    this.flag(FO_BIT.SharedDelete, v);
-  }
-  get DeletePending(): boolean {
-    return (this.bits & FO_BIT.DeletePending) !== 0;
-  }
-  set DeletePending(v: boolean) {
-    this.flag(FO_BIT.DeletePending, v);
-  }
-  get cleanupSent(): boolean {
-    return (this.bits & FO_BIT.cleanupSent) !== 0;
-  }
-  set cleanupSent(v: boolean) {
-    this.flag(FO_BIT.cleanupSent, v);
-  }
-  get closeSent(): boolean {
-    return (this.bits & FO_BIT.closeSent) !== 0;
-  }
-  set closeSent(v: boolean) {
-    this.flag(FO_BIT.closeSent, v);
-  }
+  // The boolean fields, as accessors over `bits` (defined on the prototype below, one pair per name).
+  declare ReadAccess: boolean;
+  declare WriteAccess: boolean;
+  declare DeleteAccess: boolean;
+  declare SharedRead: boolean;
+  declare SharedWrite: boolean;
+  declare SharedDelete: boolean;
+  declare DeletePending: boolean;
+  declare cleanupSent: boolean;
+  declare closeSent: boolean;
   /** IRP_MJ_CREATE completed successfully: only then do CLEANUP / CLOSE reach the driver. */
-  get opened(): boolean {
-    return (this.bits & FO_BIT.opened) !== 0;
-  }
-  set opened(v: boolean) {
-    this.flag(FO_BIT.opened, v);
+  declare opened: boolean;
+  static {
+    for (const [name, bit] of Object.entries(FO_BIT)) {
+      Object.defineProperty(FILE_OBJECT.prototype, name, {
+        get(this: FILE_OBJECT): boolean {
+          return (this.bits & bit) !== 0;
+        },
+        set(this: FILE_OBJECT, on: boolean): void {
+          this.bits = on ? this.bits | bit : this.bits & ~bit;
+        },
+        configurable: true,
+        enumerable: false,
+      });
+    }
   }
   /** Queue `t` for the synchronous-I/O lock. */
   addBusyWaiter(t: KThread): void {
