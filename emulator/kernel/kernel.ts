@@ -929,7 +929,7 @@ export class Kernel extends KernelCore {
       this.leave(t);
       return false;
     }
-    res.waiters.push({ thread: t, exclusive: true });
+    res.addWaiter({ thread: t, exclusive: true });
     return this.block(new LockWait(res, "exclusive")).then(() => {
       this.leave(t);
       return true;
@@ -976,7 +976,7 @@ export class Kernel extends KernelCore {
       this.leave(t);
       return false;
     }
-    res.waiters.push({ thread: t, exclusive: false });
+    res.addWaiter({ thread: t, exclusive: false });
     return this.block(new LockWait(res, "shared")).then(() => {
       this.leave(t);
       return true;

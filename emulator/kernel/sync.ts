@@ -140,6 +140,8 @@ interface ResourceWaiter {
 /** ERESOURCE: a readers/writer lock with recursive exclusive and shared ownership, and owner tracking. */
 const NO_SHARED_OWNERS: ReadonlyMap<ResourceOwner, number> = new Map();
 
+const NO_RESOURCE_WAITERS: ResourceWaiter[] = Object.freeze([]) as unknown as ResourceWaiter[];
+
 export class ERESOURCE implements LockLike {
   readonly lockType = "ERESOURCE";
   readonly name: string;
@@ -147,7 +149,9 @@ export class ERESOURCE implements LockLike {
   exclusiveCount = 0;
   /** The shared owners and their counts; null while there are none (most resources, most of the time). */
   private shared: Map<ResourceOwner, number> | null = null;
-  readonly waiters: ResourceWaiter[] = [];
+  /** Threads waiting, in arrival order: one shared frozen empty list until the first wait (most resources never
+   *  see one); add through `addWaiter`. */
+  waiters: ResourceWaiter[] = NO_RESOURCE_WAITERS;
   deleted = false;
   /** Lock class for ordering checks (e.g. "netname table", "FCB table", "FCB"); defaults to the name. */
   readonly lockClass: string;
@@ -160,6 +164,10 @@ export class ERESOURCE implements LockLike {
   constructor(name = "resource", lockClass?: string) {
     this.name = name;
     this.lockClass = lockClass ?? name;
+  }
+  addWaiter(w: ResourceWaiter): void {
+    if (this.waiters === NO_RESOURCE_WAITERS) this.waiters = [w];
+    else this.waiters.push(w);
   }
   /** The shared owners and their counts (read-only; change them with setShared / deleteShared / clearShared). */
   get sharedOwners(): ReadonlyMap<ResourceOwner, number> {

@@ -1268,7 +1268,7 @@ export class RdbssFsd {
       ctx.pFobx = fobx;
       ctx.pFcb = fcb;
       await this.lowIoSubmit(ctx, LowIoOp.LOWIO_OP_UNLOCK_MULTIPLE, null, true);
-      for (const l of mine) fcb.FileLocks.splice(fcb.FileLocks.indexOf(l), 1);
+      for (const l of mine) fcb.removeFileLock(l);
     }
     const atCleanup = dev.Dispatch.MRxSetFileInfoAtCleanup;
     if (atCleanup) await rx.callMRx(dev, "MRxSetFileInfoAtCleanup", fobx, ctx, () => atCleanup.call(dev.Dispatch, ctx));
@@ -1896,7 +1896,7 @@ export class RdbssFsd {
       return this.lowIoSubmit(ctx, exclusive ? LowIoOp.LOWIO_OP_EXCLUSIVELOCK : LowIoOp.LOWIO_OP_SHAREDLOCK, (c) => {
         fcb.OutstandingLockOperationsCount--;
         if (NT_SUCCESS(c.IoStatusBlock.Status) && !fcb.freed)
-          fcb.FileLocks.push({ fobx, offset, length, key, exclusive });
+          fcb.addFileLock({ fobx, offset, length, key, exclusive });
         return c.IoStatusBlock.Status;
       });
     }
@@ -1905,8 +1905,8 @@ export class RdbssFsd {
       const length = p.Length;
       return this.lowIoSubmit(ctx, LowIoOp.LOWIO_OP_UNLOCK, (c) => {
         if (NT_SUCCESS(c.IoStatusBlock.Status)) {
-          const i = fcb.FileLocks.findIndex((l) => l.fobx === fobx && l.offset === offset && l.length === length);
-          if (i >= 0) fcb.FileLocks.splice(i, 1);
+          const held = fcb.FileLocks.find((l) => l.fobx === fobx && l.offset === offset && l.length === length);
+          if (held !== undefined) fcb.removeFileLock(held);
         }
         return c.IoStatusBlock.Status;
       });
@@ -1915,7 +1915,7 @@ export class RdbssFsd {
       const mine = fcb.FileLocks.filter((l) => l.fobx === fobx);
       p.LockList = mine.map((l) => ({ ByteOffset: l.offset, Length: l.length, Key: l.key }));
       return this.lowIoSubmit(ctx, LowIoOp.LOWIO_OP_UNLOCK_MULTIPLE, (c) => {
-        if (NT_SUCCESS(c.IoStatusBlock.Status)) for (const l of mine) fcb.FileLocks.splice(fcb.FileLocks.indexOf(l), 1);
+        if (NT_SUCCESS(c.IoStatusBlock.Status)) for (const l of mine) fcb.removeFileLock(l);
         return c.IoStatusBlock.Status;
       });
     }

@@ -1218,7 +1218,7 @@ export class Rdbss {
       if (referenceCount !== 1) return false;
       if (!fcb.UpperFinalizationDone) {
         fcb.UpperFinalizationDone = true;
-        fcb.FileLocks.length = 0;
+        fcb.clearFileLocks();
         if (!orphaned && !(fcb.FcbState & FCB_STATE.FCB_STATE_NAME_ALREADY_REMOVED)) {
           table.remove(fcb);
           fcb.FcbState |= FCB_STATE.FCB_STATE_NAME_ALREADY_REMOVED;
@@ -1645,7 +1645,7 @@ export class Rdbss {
         fcb.Header.ValidDataLength = initPacket.ValidDataLength ?? fcb.Header.ValidDataLength;
         fcb.FcbState |= FCB_STATE.FCB_STATE_TIME_AND_SIZE_ALREADY_SET;
       }
-      if (!wasFile && fileType === NodeType.RDBSS_NTC_STORAGE_TYPE_FILE) fcb.FileLocks.length = 0;
+      if (!wasFile && fileType === NodeType.RDBSS_NTC_STORAGE_TYPE_FILE) fcb.clearFileLocks();
     } finally {
       this.leaveDdi(t);
     }

@@ -50,6 +50,9 @@ export interface TombstoneGuard {
 
 let serial = 0;
 
+/** The lock list of every FCB nobody has locked (see FCB.addFileLock). */
+const NO_FILE_LOCKS: RxFileLock[] = Object.freeze([]) as unknown as RxFileLock[];
+
 /**
  * An empty array whose backing store has room for one element. Almost every FCB ends up with one SRV_OPEN and
  * every SRV_OPEN with one FOBX; the first push on a plain `[]` reserves 17 slots (≈ 150 B), this reserves one.
@@ -349,7 +352,8 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
   readonly FcbTablePath: string;
   readonly ShareAccess: SHARE_ACCESS;
   readonly ShareAccessPerSrvOpens: SHARE_ACCESS;
-  readonly FileLocks: RxFileLock[] = [];
+  /** Byte-range locks granted on the file: one shared frozen empty list until the first lock (`addFileLock`). */
+  FileLocks: RxFileLock[] = NO_FILE_LOCKS;
   miniDeallocated = false;
 
   constructor(
@@ -375,6 +379,17 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
   }
   get displayName(): string {
     return `${this.pNetRoot.pNetRootName}${this.FcbTablePath}`;
+  }
+  addFileLock(lock: RxFileLock): void {
+    if (this.FileLocks === NO_FILE_LOCKS) this.FileLocks = [lock];
+    else this.FileLocks.push(lock);
+  }
+  removeFileLock(lock: RxFileLock): void {
+    const i = this.FileLocks.indexOf(lock);
+    if (i >= 0) this.FileLocks.splice(i, 1);
+  }
+  clearFileLocks(): void {
+    if (this.FileLocks.length > 0) this.FileLocks = NO_FILE_LOCKS;
   }
   /** The FCB's full name as RDBSS prefixes it ("\server\share\dir\file"). */
   get PrivateAlreadyPrefixedName(): string {
