@@ -1,7 +1,7 @@
 /**
  * DRIVER_OBJECT, DEVICE_OBJECT, FILE_OBJECT and SHARE_ACCESS (wdm.h), with the emulator's reference counts.
  */
-import { KEVENT, type KThread } from "../kernel/index.js";
+import { KEVENT, type KThread, ownString } from "../kernel/index.js";
 import type { DriverDispatch, IRP } from "./irp.js";
 
 export const IRP_MJ_COUNT = 0x1c;
@@ -59,15 +59,6 @@ export class SHARE_ACCESS {
 const NO_IRPS: ReadonlySet<IRP> = new Set();
 /** The busy-waiter list of every file object nobody has waited on: shared, never pushed to (see addBusyWaiter). */
 const NO_WAITERS: KThread[] = Object.freeze([]) as unknown as KThread[];
-
-/**
- * `s` as a string of its own. The name a file object gets is a substring of the full path it was parsed from, and
- * V8 represents substrings of 13 characters or more as slices that keep the whole parent alive (≈ 90 B more per
- * open file object).
- */
-function ownString(s: string): string {
-  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
-}
 
 /** FILE_OBJECT's boolean fields, as bits of one number. */
 const FO_BIT = {

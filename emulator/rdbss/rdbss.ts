@@ -22,6 +22,7 @@ import {
   type KThread,
   NT_SUCCESS,
   type NTSTATUS,
+  ownString,
   RDBSS_BUG_CHECK,
   STATUS,
   statusName,
@@ -618,7 +619,7 @@ export class Rdbss {
       netRoot,
       vNetRoot,
       name,
-      k.ExInitializeResourceLite(`FCB ${netRoot.pNetRootName}${name}`, "FCB"),
+      k.ExInitializeResourceLite(ownString(`FCB ${netRoot.pNetRootName}${name}`), "FCB"),
       new SHARE_ACCESS(),
       new SHARE_ACCESS(),
     );

@@ -5,7 +5,7 @@
  */
 
 import type { FILE_OBJECT, SHARE_ACCESS } from "../io/index.js";
-import { ERESOURCE, type Kernel } from "../kernel/index.js";
+import { ERESOURCE, type Kernel, ownString } from "../kernel/index.js";
 import {
   Condition,
   type NET_ROOT_TYPE,
@@ -133,9 +133,7 @@ export abstract class RxNode {
     const g = this.hooks?.guard ?? null;
     if (g !== null) g.peek++;
     try {
-      const l = `${this.kind}#${this.serial} ${this.displayName}`;
-      // Parsing it as a number makes V8 flatten the rope first, so the kept label is one sequential string.
-      void Number(l);
+      const l = ownString(`${this.kind}#${this.serial} ${this.displayName}`);
       this.cachedLabel = l;
       return l;
     } finally {
