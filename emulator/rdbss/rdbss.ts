@@ -621,7 +621,6 @@ export class Rdbss {
       name,
       k.ExInitializeResourceLite(ownString(`FCB ${netRoot.pNetRootName}${name}`), "FCB"),
       new SHARE_ACCESS(),
-      new SHARE_ACCESS(),
     );
     this.live.add(fcb);
     this.verifier.track(fcb);

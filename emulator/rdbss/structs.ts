@@ -4,7 +4,7 @@
  * fields) and RDBSS's private ones. A mini-redirector's per-structure state is typed through `Ext`.
  */
 
-import type { FILE_OBJECT, SHARE_ACCESS } from "../io/index.js";
+import { type FILE_OBJECT, SHARE_ACCESS } from "../io/index.js";
 import { ERESOURCE, type Kernel, ownString } from "../kernel/index.js";
 import {
   Condition,
@@ -71,6 +71,19 @@ export interface RxNodeHooks {
   readonly guard: TombstoneGuard | null;
 }
 
+/** The boolean fields of the structures that a mini-redirector does not see (not in the MRX_ views), as bits. */
+const NODE_BIT = {
+  scavengerMarked: 1 << 0,
+  UpperFinalizationDone: 1 << 1,
+  /** FCB */
+  miniDeallocated: 1 << 2,
+  /** FOBX */
+  fOpenCountDecremented: 1 << 3,
+} as const;
+
+/** The bit-backed booleans, for views that list a structure's fields (they are accessors, not own fields). */
+export const RX_NODE_FLAG_FIELDS = Object.keys(NODE_BIT) as readonly (keyof typeof NODE_BIT)[];
+
 export abstract class RxNode {
   NodeTypeCode: number;
   private refCount = 0;
@@ -80,10 +93,25 @@ export abstract class RxNode {
   readonly serial: number;
   /** Set when the memory is released; later uses are use-after-free. */
   freed: FreedAt | null = null;
-  /** Marked for scavenged finalization (RX_SCAVENGER_MASK in the node type). */
-  scavengerMarked = false;
-  UpperFinalizationDone = false;
+  /** Condition, then the boolean fields below as bits (one slot of the object instead of one per boolean). */
   Condition: RX_BLOCK_CONDITION = Condition.Condition_Uninitialized;
+  protected bits = 0;
+  protected setBit(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+  /** Marked for scavenged finalization (RX_SCAVENGER_MASK in the node type). */
+  get scavengerMarked(): boolean {
+    return (this.bits & NODE_BIT.scavengerMarked) !== 0;
+  }
+  set scavengerMarked(on: boolean) {
+    this.setBit(NODE_BIT.scavengerMarked, on);
+  }
+  get UpperFinalizationDone(): boolean {
+    return (this.bits & NODE_BIT.UpperFinalizationDone) !== 0;
+  }
+  set UpperFinalizationDone(on: boolean) {
+    this.setBit(NODE_BIT.UpperFinalizationDone, on);
+  }
 
   constructor(nodeType: number, serialNumber: number) {
     this.NodeTypeCode = nodeType;
@@ -349,10 +377,16 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
   /** The FCB table key: the path relative to the NET_ROOT ("\dir\file", "" for the share root). */
   readonly FcbTablePath: string;
   readonly ShareAccess: SHARE_ACCESS;
-  readonly ShareAccessPerSrvOpens: SHARE_ACCESS;
+  /** RDBSS's share access per SRV_OPEN: made on first use (RDBSS itself checks share access on `ShareAccess`). */
+  private perSrvOpens: SHARE_ACCESS | null = null;
   /** Byte-range locks granted on the file: one shared frozen empty list until the first lock (`addFileLock`). */
   FileLocks: RxFileLock[] = NO_FILE_LOCKS;
-  miniDeallocated = false;
+  get miniDeallocated(): boolean {
+    return (this.bits & NODE_BIT.miniDeallocated) !== 0;
+  }
+  set miniDeallocated(on: boolean) {
+    this.setBit(NODE_BIT.miniDeallocated, on);
+  }
 
   constructor(
     serialNumber: number,
@@ -361,7 +395,6 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     path: string,
     resource: ERESOURCE,
     share: SHARE_ACCESS,
-    sharePerSrvOpens: SHARE_ACCESS,
   ) {
     super(NodeType.RDBSS_NTC_STORAGE_TYPE_UNKNOWN, serialNumber);
     this.pNetRoot = netRoot;
@@ -370,7 +403,10 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     this.CachedNetRootType = netRoot.Type;
     this.Header = new FCB_HEADER(resource, this);
     this.ShareAccess = share;
-    this.ShareAccessPerSrvOpens = sharePerSrvOpens;
+  }
+  get ShareAccessPerSrvOpens(): SHARE_ACCESS {
+    if (this.perSrvOpens === null) this.perSrvOpens = new SHARE_ACCESS();
+    return this.perSrvOpens;
   }
   get kind(): "FCB" {
     return "FCB";
@@ -439,7 +475,12 @@ export class FOBX<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNod
   OffsetOfNextEaToReturn = 0;
   // private
   FobxSerialNumber = 0;
-  fOpenCountDecremented = false;
+  get fOpenCountDecremented(): boolean {
+    return (this.bits & NODE_BIT.fOpenCountDecremented) !== 0;
+  }
+  set fOpenCountDecremented(on: boolean) {
+    this.setBit(NODE_BIT.fOpenCountDecremented, on);
+  }
   CloseTime = 0;
 
   constructor(serialNumber: number, srvOpen: SRV_OPEN<X>) {

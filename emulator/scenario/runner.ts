@@ -67,6 +67,7 @@ import {
   type SRV_CALL,
   SRV_OPEN,
   SRVCALL_FLAG,
+  RX_NODE_FLAG_FIELDS,
   SRVOPEN_FLAG,
   V_NET_ROOT,
 } from "../rdbss/index.js";
@@ -280,6 +281,7 @@ function lookupField(obj: Record<string, unknown>, key: string): { found: boolea
 function objectFields(o: AnyRxNode): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (typeof v !== "object" || v === null) out[k] = v;
+  for (const k of RX_NODE_FLAG_FIELDS) if (k in o) out[k] = (o as unknown as Record<string, unknown>)[k];
   out.NodeReferenceCount = o.NodeReferenceCount;
   out.refs = o.NodeReferenceCount;
   out.Condition = o.Condition;
