@@ -57,6 +57,7 @@ import {
   FCB,
   FOBX,
   type FreedAt,
+  LiveList,
   type MiniRdrExtensions,
   NET_ROOT,
   type RxNode,
@@ -197,7 +198,7 @@ export class Rdbss {
   readonly mrxLog: MrxCallRecord[] = [];
   readonly logMrxCalls: boolean;
   /** Every structure allocated and not yet freed, in allocation order (for leak reports and object graphs). */
-  readonly live = new Set<AnyRxNode>();
+  readonly live = new LiveList();
   /**
    * Fault injection for a mini-redirector's own allocations (emulator/faults): `rx.faults.check("mymrx.alloc")` is
    * true when the run's fault plan fails this hit; with no plan it is one test.

@@ -80,6 +80,8 @@ const NODE_BIT = {
   /** FOBX */
   fOpenCountDecremented: 1 << 3,
 } as const;
+/** In its RDBSS's LiveList (not a field a view lists). */
+const LIVE_BIT = 1 << 4;
 
 /** The bit-backed booleans, for views that list a structure's fields (they are accessors, not own fields). */
 export const RX_NODE_FLAG_FIELDS = Object.keys(NODE_BIT) as readonly (keyof typeof NODE_BIT)[];
@@ -93,6 +95,9 @@ export abstract class RxNode {
   readonly serial: number;
   /** Set when the memory is released; later uses are use-after-free. */
   freed: FreedAt | null = null;
+  /** Neighbours in RDBSS's list of live structures (LiveList), in allocation order. */
+  livePrev: RxNode | null = null;
+  liveNext: RxNode | null = null;
   /** Condition, then the boolean fields below as bits (one slot of the object instead of one per boolean). */
   Condition: RX_BLOCK_CONDITION = Condition.Condition_Uninitialized;
   protected bits = 0;
@@ -111,6 +116,13 @@ export abstract class RxNode {
   }
   set UpperFinalizationDone(on: boolean) {
     this.setBit(NODE_BIT.UpperFinalizationDone, on);
+  }
+  /** In its RDBSS's LiveList (see LiveList). */
+  get inLiveList(): boolean {
+    return (this.bits & LIVE_BIT) !== 0;
+  }
+  set inLiveList(on: boolean) {
+    this.setBit(LIVE_BIT, on);
   }
 
   constructor(nodeType: number, serialNumber: number) {
@@ -614,3 +626,51 @@ export type MRX_FOBX<X extends MiniRdrExtensions = MiniRdrExtensions> = Pick<
   | "serial"
   | "label"
 >;
+
+/**
+ * Every structure an RDBSS has allocated and not yet freed, in allocation order (leak reports, object graphs): a
+ * Set's interface — add, delete, has, size, iteration — over links in the structures themselves (16 B each), not a
+ * hash table (≈ 35–100 B an entry, depending on where it is in its doubling). Iterating while the list changes is
+ * not supported (nothing does: callers that finalize copy it first).
+ */
+export class LiveList implements Iterable<AnyRxNode> {
+  private head: RxNode | null = null;
+  private tail: RxNode | null = null;
+  private count = 0;
+  get size(): number {
+    return this.count;
+  }
+  has(node: RxNode): boolean {
+    return node.inLiveList;
+  }
+  add(node: AnyRxNode): this {
+    if (node.inLiveList) return this;
+    node.inLiveList = true;
+    node.livePrev = this.tail;
+    node.liveNext = null;
+    if (this.tail === null) this.head = node;
+    else this.tail.liveNext = node;
+    this.tail = node;
+    this.count++;
+    return this;
+  }
+  delete(node: RxNode): boolean {
+    if (!node.inLiveList) return false;
+    node.inLiveList = false;
+    const { livePrev: p, liveNext: n } = node;
+    if (p === null) this.head = n;
+    else p.liveNext = n;
+    if (n === null) this.tail = p;
+    else n.livePrev = p;
+    node.livePrev = null;
+    node.liveNext = null;
+    this.count--;
+    return true;
+  }
+  *[Symbol.iterator](): IterableIterator<AnyRxNode> {
+    for (let n = this.head; n !== null; n = n.liveNext) yield n as AnyRxNode;
+  }
+  values(): IterableIterator<AnyRxNode> {
+    return this[Symbol.iterator]();
+  }
+}
