@@ -24,6 +24,8 @@ export const ENTRIES = {
  *  chunks before entries, so a process starting meanwhile sees the old build or the new one, never half of one. */
 export async function build(outdir = join(ROOT, "dist")) {
   const esbuild = await import("esbuild");
+  // Taken before esbuild reads anything: a source saved during the build is newer than the build (so stale).
+  const builtAt = Date.now();
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, src]) => [name, join(ROOT, src)])),
@@ -40,6 +42,7 @@ export async function build(outdir = join(ROOT, "dist")) {
     minifyWhitespace: true,
     minifySyntax: true,
     write: false,
+    metafile: true,
     outdir,
     logLevel: "error",
   });
@@ -56,6 +59,12 @@ export async function build(outdir = join(ROOT, "dist")) {
     renameSync(tmp, f.path);
     keep.add(f.path);
   }
+  // Last: what the build was made from and when. scripts/rdbss.mjs runs the build only while every one of these
+  // files is older than it (a build without this file is incomplete: not run).
+  const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith("node_modules/"));
+  const manifest = join(outdir, "build.json");
+  writeFileSync(`${manifest}.${process.pid}.tmp`, `${JSON.stringify({ builtAt, inputs }, null, 1)}\n`);
+  renameSync(`${manifest}.${process.pid}.tmp`, manifest);
   return { outdir, files: [...keep] };
 }
 
@@ -72,6 +81,14 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const { files } = await build(outdir);
     pruneChunks(outdir, new Set(files));
   } catch (e) {
+    // npm's `prepare` on an install without esbuild (e.g. --omit=dev once tsx no longer brings it): the command
+    // runs from the sources instead, so the install must not fail.
+    if (process.env.npm_lifecycle_event === "prepare" && e?.code === "ERR_MODULE_NOT_FOUND") {
+      process.stderr.write(
+        "rdbss-emulator: esbuild is not installed; dist/ not built (the rdbss command runs the sources)\n",
+      );
+      process.exit(0);
+    }
     // esbuild has printed the located errors.
     process.stderr.write(`build failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`);
     process.exit(1);

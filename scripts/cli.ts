@@ -24,6 +24,7 @@ import { CHECK_SWITCHES } from "../emulator/verifier/index.js";
 import { BUILTIN_MINIRDRS } from "../miniredirs/index.js";
 import { runDemo } from "./demo.js";
 import { cmdExplore, cmdReplay, EXPLORE_CLI_OPTIONS, EXPLORE_HELP } from "./explore-cli.js";
+import { rerunFromSourcesIfNeeded } from "./sources.js";
 
 const HELP = `rdbss — a deterministic emulator of the Windows I/O manager, RDBSS and network mini-redirectors
 
@@ -127,6 +128,8 @@ async function cmdRun(files: readonly string[], values: Record<string, unknown>,
   const loaded = loadAll(scenarioFiles(files), io.err);
   if (!loaded) return 2;
   if (loaded.length === 0) throw new UsageError("no scenario files given");
+  const rerun = rerunFromSourcesIfNeeded(loaded);
+  if (rerun !== null) return rerun;
   const trace = values.trace as string | undefined;
   if (trace !== undefined && loaded.length !== 1)
     throw new UsageError("--trace writes one scenario's trace: give one file");
@@ -175,6 +178,8 @@ async function cmdRun(files: readonly string[], values: Record<string, unknown>,
 async function cmdGraph(file: string, at: string, format: string, io: Io): Promise<number> {
   const loaded = loadAll([file], io.err);
   if (!loaded) return 2;
+  const rerun = rerunFromSourcesIfNeeded(loaded);
+  if (rerun !== null) return rerun;
   const l = loaded[0] as LoadedScenario;
   let graph: string | null = null;
   const report = await runScenario(l, {

@@ -35,6 +35,7 @@ import {
 } from "../emulator/scenario/index.js";
 import type { TraceEvent } from "../emulator/trace/index.js";
 import { writeChromeTrace } from "../emulator/trace/perfetto.js";
+import { RUNNING_BUILT, rerunFromSourcesIfNeeded } from "./sources.js";
 
 export interface ExploreIo {
   readonly out: (l: string) => void;
@@ -390,6 +391,10 @@ export async function cmdExplore(
   }
   const loaded = r.loaded;
   const worker = isWorker();
+  if (!worker) {
+    const rerun = rerunFromSourcesIfNeeded([loaded]);
+    if (rerun !== null) return rerun;
+  }
   const progress = new Progress(!worker && process.stderr.isTTY === true && !s.json);
 
   let found: ReplayFile | null;
@@ -579,6 +584,8 @@ export async function cmdReplay(
     return 2;
   }
   const m = replay.scenario.minirdr;
+  // A recording made with a module of one's own: replay it from the sources (scripts/sources.ts), before any note.
+  if (m && RUNNING_BUILT) return rerunFromSourcesIfNeeded(null) as number;
   if (m && existsSync(m.file) && sha256(readFileSync(m.file)) !== m.sha256) {
     io.err(`rdbss: note: the mini-redirector ${m.file} changed since the recording (a fix?): the run may differ.`);
   }
@@ -589,6 +596,7 @@ export async function cmdReplay(
     for (const p of l.problems) io.err(formatProblem(p));
     return 2;
   }
+
   try {
     replayFaults(replay);
   } catch (e) {

@@ -1,43 +1,46 @@
 #!/usr/bin/env node
-// The `rdbss` command. Runs the built CLI (dist/cli.mjs, from `npm run build`, which `npm ci` runs) when it is
-// newer than every source file; otherwise — no build yet, a source edited since, or RDBSS_FROM_SOURCE=1 — it
-// registers tsx and runs the TypeScript sources as they are, with the "source" export condition, so that a user's
-// module importing `rdbss-emulator` gets the same copy of the emulator as the command.
-import { readdirSync, statSync } from "node:fs";
+// The `rdbss` command. Runs the built CLI (dist/cli.mjs, from `npm run build`, which `npm ci` runs) when every
+// file it was built from is older than the build (dist/build.json lists them); otherwise — no build, an edited
+// source, a broken build, or RDBSS_FROM_SOURCE=1 — it registers tsx and runs the TypeScript sources as they are,
+// with the "source" export condition for `rdbss-emulator`, so that a user's module importing the package gets the
+// same copy of the emulator as the command.
+import { readFileSync, statSync } from "node:fs";
 import { register } from "node:module";
 
 const root = new URL("../", import.meta.url);
-const built = new URL("dist/cli.mjs", root);
-
-/** The newest modification time (ms) of the TypeScript sources the CLI is built from. */
-function newestSource() {
-  let newest = 0;
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(new URL(`${e.name}/`, dir));
-      else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(new URL(e.name, dir)).mtimeMs);
-    }
-  };
-  for (const d of ["emulator/", "miniredirs/", "scripts/"]) walk(new URL(d, root));
-  return newest;
-}
+const dist = new URL("dist/", root);
 
 function builtIsFresh() {
   if (process.env.RDBSS_FROM_SOURCE === "1") return false;
-  let t;
   try {
-    t = statSync(built).mtimeMs;
+    const { builtAt, inputs } = JSON.parse(readFileSync(new URL("build.json", dist), "utf8"));
+    if (typeof builtAt !== "number" || !Array.isArray(inputs) || inputs.length === 0) return false;
+    for (const f of inputs) if (statSync(new URL(f, root)).mtimeMs >= builtAt) return false;
+    return true;
   } catch {
-    return false;
+    return false; // no build, an incomplete one, or a source gone
   }
-  return t >= newestSource();
 }
 
-if (builtIsFresh()) {
-  await import(built.href);
-} else {
+/** A module of the build itself is missing (a build replaced while this one started): not the CLI's own error. */
+function brokenBuild(e) {
+  return e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes(new URL(".", dist).pathname);
+}
+
+async function fromSources() {
   const { register: registerTsx } = await import("tsx/esm/api");
   registerTsx();
   register("./source-conditions.mjs", import.meta.url);
   await import("./cli.ts");
+}
+
+if (builtIsFresh()) {
+  try {
+    await import(new URL("cli.mjs", dist).href);
+  } catch (e) {
+    if (!brokenBuild(e)) throw e;
+    await fromSources();
+  }
+} else {
+  await fromSources();
 }
