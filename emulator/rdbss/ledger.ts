@@ -13,7 +13,7 @@
  * took each one: "SRV_CALL#1 \srv: count 3 — 1 × netname table entry (RxCreateSrvCall …), 1 × RxReference ←
  * MRxCreateSrvCall [leaky] (thread app, steps[0] t.yaml:6, 0.000000 s) …".
  *
- * Cost: off, one null test per reference change (RxNode.ledger is null). On, 24 bytes per change and 12 per
+ * Cost: off, one null test per reference change (RxNode.ledger is null). On, 10 bytes per change and 8 per
  * reference still held, no object per either (see the data layout below).
  */
 import type { Kernel } from "../kernel/index.js";
@@ -75,19 +75,25 @@ export interface LiveObjectReport {
 
 /**
  * The ledger's data layout. Nothing is kept as an object per change, per hold or per object: records, holds and books
- * are rows of Int32 columns in chunks, and every text (what changed the count, the holder, the matching
- * key, the thread and step) is an id into one string table. `RefEntry` / `RefHold` objects are built when a history,
- * a holds list or a report asks for them, with the same texts as ever.
+ * are rows of typed columns in chunks, and every text (what changed the count, the holder, the matching key, the
+ * thread and step) is an id into one string table. `RefEntry` / `RefHold` objects are built when a history, a holds
+ * list or a report asks for them, with the same texts as ever.
  *
- * - A record (one change; its seq is its row + 1): count, holder, where|flags, site, next, time.
- *   - holder: a string id; a child's reference is `-1 - (label * SUFFIXES + suffix)` (a row of the child's label at
- *     the time, and the shared " — holder" suffix); a count reset keeps its delta here instead.
- *   - where|flags: the (thread, step) pair's id × 16 + F_* flags.
- *   - site: an increment's call chain (a trie node, which also knows its `by`); a decrement's `by` (a string id).
- *   - next: the next record of the same object's history (-1: the last).
- *   - time: virtual time minus the chunk's first record's time (chunks whose times do not fit keep a Float64 column).
+ * - A record (one change; its seq is its row + 1) is 10 bytes: holder (Int32), context (Uint16), count and flags
+ *   (Int16), next (Uint16).
+ *   - holder: a string id; a child's reference is `-1 - (child × 2 + tag) × SUFFIXES - suffix` (the child's book,
+ *     tag 0, or — for a child with no book yet — its row in `childNodes`, tag 1; its label is read from the node,
+ *     which keeps it for life; and the shared " — holder" suffix); a count reset keeps its delta here instead.
+ *   - context: what a run of changes shares, interned: the (thread, step) pair, the site (an increment's call chain,
+ *     a trie node that also knows its `by`; a decrement's `by`, a string id), C_* flags, and the hold's key (the
+ *     holder's id, the child's serial, or the key itself). 0xFFFF: in `wideCtx`.
+ *   - count × 4 + F_HELD / F_DROPPED; a count outside ±8191 is in `wideCount`.
+ *   - next: the next record of the same object's history, as the distance to it (0: the last; 0xFFFF: in `wideNext`).
+ *   - time: not a column. Records are appended in time order mostly at the same instant, so the time is kept once per
+ *     run of records at one instant (the run's first row and its time) and found by a binary search.
  *   A chunk whose records were all dropped from the histories (and hold nothing open) is released.
- * - A hold (a reference still held): record, key × 4 + flags, previous hold of the same object. Rows are reused.
+ * - A hold (a reference still held): record, previous hold of the same object (8 bytes). Rows are reused. Its key
+ *   and flags are in its record's context.
  *   - key: a string id, or `-1 - serial` for a child's reference ("child:N").
  * - A book (one object): first and last record, history length, latest hold; found by the object's serial (a Map
  *   for the rare object whose serial does not fit); the count of dropped entries, for the few long histories, aside.
@@ -98,42 +104,36 @@ const CHUNK_MASK = CHUNK - 1;
 /** Row ids are Int32: a run is limited to 2^31 - 1 changes (at ≈ 1 µs per change, over half an hour of them). */
 const MAX_ROWS = 0x7fff_ffff;
 
-const REC_STRIDE = 6;
-const R_COUNT = 0;
-const R_HOLDER = 1;
-const R_WHERE = 2;
-const R_SITE = 3;
-const R_NEXT = 4;
-const R_TIME = 5;
-/** An increment (delta > 0): the site is a call chain. */
-const F_UP = 1;
-/** A count reset after an underflow: the holder column holds the delta. */
-const F_RESET = 2;
 /** Its hold is open. */
-const F_HELD = 4;
+const F_HELD = 1;
 /** Dropped from its object's history. */
-const F_DROPPED = 8;
-const FLAG_BITS = 4;
-const FLAG_MASK = (1 << FLAG_BITS) - 1;
-/** A count (or a reset's delta) that does not fit an Int32 is kept aside, this marks it. */
+const F_DROPPED = 2;
+const CF_BITS = 2;
+/** Counts in the Int16 column: ±COUNT_MAX; COUNT_WIDE marks one kept in `wideCount`. */
+const COUNT_MAX = 8191;
+const COUNT_WIDE = -8192;
+/** A reset's delta that does not fit an Int32 is kept aside, this marks it. */
 const WIDE = -0x8000_0000;
+/** A Uint16 column's escape: the value is in a Map by row. */
+const U16_WIDE = 0xffff;
 
-const HOLD_STRIDE = 3;
+/** Context flags. An increment (delta > 0): the site is a call chain. */
+const C_UP = 1;
+/** A count reset after an underflow: the holder column holds the delta. */
+const C_RESET = 2;
+/** The hold it opened is structural / external. */
+const C_STRUCTURAL = 4;
+const C_EXTERNAL = 8;
+const C_BITS = 4;
+/** A context's hold key: the record's holder id / the serial of the child in the holder; any other value is the key. */
+const KEY_HOLDER = -0x7fff_fff0;
+const KEY_CHILD = -0x7fff_fff1;
+
+const HOLD_STRIDE = 2;
 const H_REC = 0;
-/** key × 4 + HF_* flags. */
-const H_KEY = 1;
-const H_PREV = 2;
-const HF_STRUCTURAL = 1;
-const HF_EXTERNAL = 2;
-const HF_BITS = 2;
-const HF_MASK = (1 << HF_BITS) - 1;
-/** Keys (string ids and child serials) stay below this, so that key × 4 fits an Int32. */
+const H_PREV = 1;
+/** Keys (string ids and child serials) stay below this. */
 const MAX_KEY = 0x1fff_ffff;
-
-const LABEL_STRIDE = 3;
-const L_KIND = 0;
-const L_SERIAL = 1;
-const L_NAME = 2;
 
 const BOOK_STRIDE = 4;
 const B_HEAD = 0;
@@ -143,7 +143,7 @@ const B_HOLDS = 3;
 /** A book is found by its object's serial (RDBSS numbers its structures 1, 2, 3 …) while serials stay this dense. */
 const SERIAL_SLACK = 4096;
 
-/** A child's holder is label × SUFFIXES + suffix (suffixes are the few holder names of child references). */
+/** A child's holder is (child × 2 + tag) × SUFFIXES + suffix (suffixes are the few holder names of child references). */
 const SUFFIXES = 64;
 
 /** A history keeps its first HISTORY_HEAD entries and, past HISTORY_MAX, drops the oldest of the rest in blocks. */
@@ -154,19 +154,32 @@ const HISTORY_DROP = 256;
 /** The first chunk starts small (a ledger per emulator, most runs are short) and doubles up to CHUNK rows. */
 const FIRST_ROWS = 64;
 
+type Column = Int32Array | Uint16Array | Int16Array | Float64Array;
+
+/** The rows a chunk for row `id` needs: CHUNK, or (the first chunk) twice what it had. */
+function chunkRows(id: number, had: number): number {
+  return id < CHUNK ? Math.min(CHUNK, Math.max(FIRST_ROWS, had * 2)) : CHUNK;
+}
+
+/** `a` with room for `rows` rows of `stride` (a copy when it grows). */
+function widen<T extends Column>(a: T, rows: number, stride: number, make: (n: number) => T): T {
+  if (rows * stride <= a.length) return a;
+  const b = make(rows * stride);
+  b.set(a);
+  return b;
+}
+
 /** Make room for row `id` in `chunks` (rows of `stride` Int32s): a new chunk, or the last one grown. */
 function grow(chunks: (Int32Array | null)[], id: number, stride: number): void {
   const i = id & CHUNK_MASK;
+  const c = id >>> CHUNK_BITS;
   if (i === 0) {
-    chunks.push(new Int32Array((id === 0 ? FIRST_ROWS : CHUNK) * stride));
+    chunks.push(new Int32Array(chunkRows(id, 0) * stride));
     return;
   }
-  const c = id >>> CHUNK_BITS;
   const a = chunks[c] as Int32Array;
   if (i * stride < a.length) return;
-  const b = new Int32Array(Math.min(CHUNK, (a.length / stride) * 2) * stride);
-  b.set(a);
-  chunks[c] = b;
+  chunks[c] = widen(a, chunkRows(id, a.length / stride), stride, (n) => new Int32Array(n));
 }
 
 /** Rows of `stride` Int32 columns in chunks of CHUNK rows (no slack beyond the last chunk). */
@@ -190,6 +203,16 @@ class Rows {
   set(id: number, field: number, v: number): void {
     (this.chunks[id >>> CHUNK_BITS] as Int32Array)[(id & CHUNK_MASK) * this.stride + field] = v;
   }
+}
+
+/** CHUNK records' columns. */
+interface RecChunk {
+  holder: Int32Array;
+  ctx: Uint16Array;
+  cf: Int16Array;
+  next: Uint16Array;
+  /** Records nothing refers to any more. */
+  dead: number;
 }
 
 interface ChainNode {
@@ -299,18 +322,36 @@ export class RefLedger implements RefRecorder {
   private readonly holdRows = new Rows(HOLD_STRIDE);
   /** Free hold rows, linked through H_PREV. */
   private freeHold = -1;
+  /** Children named by a reference before they had a book of their own (see the holder column). */
+  private readonly childNodes: RxNode[] = [];
 
   // Records, in chunks (see the layout above).
-  private recCount = 0;
-  private readonly recChunks: (Int32Array | null)[] = [];
-  /** Per chunk: the time its columns are relative to, its Float64 time column when they do not fit, its dead rows. */
-  private readonly recBase: number[] = [];
-  private readonly recTime64: (Float64Array | null)[] = [];
-  private readonly recDead: number[] = [];
-  /** Counts and reset deltas that do not fit an Int32, by record. */
-  private readonly wide = new Map<number, number>();
+  private recs = 0;
+  private readonly recChunks: (RecChunk | null)[] = [];
+  /** Counts, reset deltas, contexts and next rows that do not fit their columns, by record. */
+  private readonly wideCount = new Map<number, number>();
+  private readonly wideHolder = new Map<number, number>();
+  private readonly wideCtx = new Map<number, number>();
+  private readonly wideNext = new Map<number, number>();
+  /** Runs of records at one time: each run's first row and its time, in chunks. */
+  private runs = 0;
+  private readonly runRows: Int32Array[] = [];
+  private readonly runTimes: Float64Array[] = [];
+  private lastTime = Number.NaN;
 
-  /** Every text, by id; the interned ones are in `ids` (a child's display name is not). */
+  /** Contexts, by id: (thread, step) pair, site, C_* flags, hold key; interned by pair, site × 16 + flags, key. */
+  private readonly ctxWhere: number[] = [];
+  private readonly ctxSite: number[] = [];
+  private readonly ctxFlags: number[] = [];
+  private readonly ctxKey: number[] = [];
+  private readonly ctxIds = new Map<number, Map<number, Map<number, number>>>();
+  private lastCtx = -1;
+  private lastCtxWhere = -1;
+  private lastCtxSite = -1;
+  private lastCtxFlags = -1;
+  private lastCtxKey = 0;
+
+  /** Every text, by id; the interned ones are in `ids`. */
   private readonly strs: string[] = [];
   private readonly ids = new Map<string, number>();
   /** " — holder" suffixes of child references. */
@@ -323,14 +364,6 @@ export class RefLedger implements RefRecorder {
   private lastThread: string | null = null;
   private lastStep: string | null = null;
   private lastWhere = -1;
-  /**
-   * Child labels ("FCB#7 \\srv\\share\\f"): kind (a string id), serial, display name (a string id); a label not in that
-   * form is kept whole (kind -1). The FCB, SRV_OPEN and FOBX of one open share their display name, and a SRV_OPEN
-   * names itself twice (on the V_NET_ROOT and on the FCB): the last label and the last name are reused.
-   */
-  private readonly labelRows = new Rows(LABEL_STRIDE);
-  private lastLabel = -1;
-  private lastName = -1;
 
   /** Call chains, interned: a trie over frames, each node holding its chain (shared, never mutated). */
   private readonly chains: ChainNode;
@@ -350,7 +383,7 @@ export class RefLedger implements RefRecorder {
   private pendingKind = PENDING_NONE;
   private pendingKey = 0;
   private pendingHolder = "";
-  private pendingLabel: string | null = null;
+  private pendingChild: RxNode | null = null;
   private pendingStructural = false;
   private pendingDrop: readonly number[] = [];
 
@@ -374,11 +407,13 @@ export class RefLedger implements RefRecorder {
       this.pendingKey =
         Number.isInteger(serial) && serial >= 0 && serial < MAX_KEY ? -1 - serial : this.keyOf(childKey(child));
       this.pendingStructural = true;
-      this.pendingLabel = child.label();
+      // Its label is fixed for its life: built now, read again from the node when a holder is shown.
+      child.label();
+      this.pendingChild = child;
     } else {
       this.pendingKey = this.keyOf(holder);
       this.pendingStructural = isStructuralKey(holder);
-      this.pendingLabel = null;
+      this.pendingChild = null;
     }
   }
 
@@ -417,7 +452,7 @@ export class RefLedger implements RefRecorder {
     const outside = top !== null && (caller === null || caller.endsWith("]"));
     const book = this.bookOf(node);
     const thread = t ? t.name : "(no thread)";
-    const where = this.whereOf(thread, t?.stepLabel ?? this.k.stepLabel) << FLAG_BITS;
+    const where = this.whereOf(thread, t?.stepLabel ?? this.k.stepLabel);
     const time = this.k.now;
     const books = this.bookRows;
     if (books.get(book, B_LEN) >= HISTORY_MAX) this.dropHistory(book);
@@ -425,8 +460,9 @@ export class RefLedger implements RefRecorder {
     const site = to > from ? this.chainOf(frames, by) : by;
     if (from < 0) {
       // RDBSS putting the count back to 0 after an underflow it reported: no reference is taken.
-      const r = this.addRecord(book, to, 0, where | F_RESET | (to > from ? F_UP : 0), site, time);
-      this.setWide(r, R_HOLDER, to - from);
+      const ctx = this.ctxOf(where, site, C_RESET | (to > from ? C_UP : 0), KEY_HOLDER);
+      const r = this.addRecord(book, to, 0, ctx, time, 0);
+      this.setResetDelta(r, to - from);
       return;
     }
     if (to > from) {
@@ -436,29 +472,32 @@ export class RefLedger implements RefRecorder {
       for (let i = 0; i < to - from; i++) {
         let key: number;
         let holder: number;
-        let structural = false;
+        let flags = C_UP;
         if (kinds !== null) {
           const h = kinds[Math.min(i, kinds.length - 1)] as { key: number; holder: number; structural: boolean };
           key = h.key;
           holder = h.holder;
-          structural = h.structural;
+          if (h.structural) flags |= C_STRUCTURAL;
         } else if (pending === PENDING_TAKE && i === 0 && !ext) {
           key = this.pendingKey;
           holder = this.pendingHolderId();
-          structural = this.pendingStructural;
+          if (this.pendingStructural) flags |= C_STRUCTURAL;
         } else {
           key = ext ? this.externalKey : this.keyOfBy(by);
           holder = ext && caller === null ? this.intern(`${top} (thread ${thread})`) : by;
         }
-        const r = this.addRecord(book, from + i + 1, holder, where | F_UP | F_HELD, site, time);
-        this.openHold(book, r, key, (structural ? HF_STRUCTURAL : 0) | (ext ? HF_EXTERNAL : 0));
+        if (ext) flags |= C_EXTERNAL;
+        const spec = key === holder ? KEY_HOLDER : holder < 0 && this.childKeyOf(holder) === key ? KEY_CHILD : key;
+        const r = this.addRecord(book, from + i + 1, holder, this.ctxOf(where, site, flags, spec), time, F_HELD);
+        this.openHold(book, r);
       }
       return;
     }
     const ext = top !== null && outside && EXTERNAL_DROP.has(top);
+    const ctx = this.ctxOf(where, site, 0, KEY_HOLDER);
     for (let i = 0; i < from - to; i++) {
       const h = this.closeOne(book, i === 0 && pending === PENDING_DROP ? this.pendingDrop : null, ext);
-      this.addRecord(book, from - i - 1, h >= 0 ? this.recGet(h, R_HOLDER) : this.noHoldHolder, where, site, time);
+      this.addRecord(book, from - i - 1, h >= 0 ? this.holderAt(h) : this.noHoldHolder, ctx, time, 0);
       if (h >= 0) this.unhold(h);
     }
   }
@@ -497,73 +536,44 @@ export class RefLedger implements RefRecorder {
     return key < 0 ? `${CHILD_PREFIX}${-1 - key}` : (this.strs[key] as string);
   }
 
-  /** The pending take's holder as an id: a child's label with the holder's suffix, or the holder. */
+  /** The pending take's holder as an id: a child with the holder's suffix, or the holder. */
   private pendingHolderId(): number {
-    const label = this.pendingLabel;
+    const child = this.pendingChild;
     const holder = this.pendingHolder;
-    if (label === null) return this.intern(holder);
+    if (child === null) return this.intern(holder);
     let suffix = this.suffixIds.get(holder);
     if (suffix === undefined) {
       // More holder names for child references than a composite id has room for: the text as one string.
-      if (this.suffixes.length >= SUFFIXES) return this.push(flat(`${label} — ${holder}`));
+      if (this.suffixes.length >= SUFFIXES) return this.push(flat(`${child.label()} — ${holder}`));
       suffix = this.suffixes.length;
       this.suffixes.push(` — ${holder}`);
       this.suffixIds.set(holder, suffix);
     }
-    const composite = this.labelOf(label) * SUFFIXES + suffix;
-    if (composite >= MAX_ROWS - 1) return this.push(flat(label + (this.suffixes[suffix] as string)));
+    let x = this.find(child) * 2;
+    if (x < 0) {
+      x = this.childNodes.length * 2 + 1;
+      if (x < MAX_ROWS / SUFFIXES) this.childNodes.push(child);
+    }
+    const composite = x * SUFFIXES + suffix;
+    if (composite >= MAX_ROWS - 1) return this.push(flat(child.label() + (this.suffixes[suffix] as string)));
     return -1 - composite;
   }
 
-  /** A child's label as a label row. */
-  private labelOf(label: string): number {
-    let kind = -1;
-    let serial = 0;
-    let name = label;
-    const hash = label.indexOf("#");
-    const space = hash > 0 ? label.indexOf(" ", hash) : -1;
-    if (space > hash + 1) {
-      const digits = label.slice(hash + 1, space);
-      const n = Number(digits);
-      if (Number.isInteger(n) && n >= 0 && n < MAX_ROWS && String(n) === digits) {
-        kind = this.intern(label.slice(0, hash));
-        serial = n;
-        name = label.slice(space + 1);
-      }
-    }
-    const rows = this.labelRows;
-    let l = this.lastLabel;
-    if (
-      l >= 0 &&
-      rows.get(l, L_KIND) === kind &&
-      rows.get(l, L_SERIAL) === serial &&
-      this.strs[rows.get(l, L_NAME)] === name
-    )
-      return l;
-    let t = this.lastName;
-    if (t < 0 || this.strs[t] !== name) {
-      t = this.push(flat(name));
-      this.lastName = t;
-    }
-    l = rows.add();
-    rows.set(l, L_KIND, kind);
-    rows.set(l, L_SERIAL, serial);
-    rows.set(l, L_NAME, t);
-    this.lastLabel = l;
-    return l;
+  /** The child a composite holder names. */
+  private childOf(holder: number): RxNode {
+    const x = Math.floor((-1 - holder) / SUFFIXES);
+    return (x & 1 ? this.childNodes[x >>> 1] : this.bookNodes[x >>> 1]) as RxNode;
   }
 
-  private labelText(l: number): string {
-    const rows = this.labelRows;
-    const kind = rows.get(l, L_KIND);
-    const name = this.strs[rows.get(l, L_NAME)] as string;
-    return kind < 0 ? name : `${this.strs[kind] as string}#${rows.get(l, L_SERIAL)} ${name}`;
+  /** The key of the child a composite holder names ("child:N" as `-1 - N`; KEY_CHILD when its serial is not one). */
+  private childKeyOf(holder: number): number {
+    const serial = this.childOf(holder).serial;
+    return Number.isInteger(serial) && serial >= 0 && serial < MAX_KEY ? -1 - serial : KEY_CHILD;
   }
 
   private holderText(holder: number): string {
     if (holder >= 0) return this.strs[holder] as string;
-    const c = -1 - holder;
-    return this.labelText(Math.floor(c / SUFFIXES)) + (this.suffixes[c % SUFFIXES] as string);
+    return this.childOf(holder).label() + (this.suffixes[(-1 - holder) % SUFFIXES] as string);
   }
 
   /** The (thread, step) pair's id. */
@@ -577,7 +587,7 @@ export class RefLedger implements RefRecorder {
     let id = m.get(step);
     if (id === undefined) {
       id = this.whereThread.length;
-      if (id >= MAX_ROWS >>> FLAG_BITS) throw new Error("reference ledger: too many (thread, step) pairs");
+      if (id >= MAX_ROWS) throw new Error("reference ledger: too many (thread, step) pairs");
       this.whereThread.push(this.intern(thread));
       this.whereStep.push(step === null ? -1 : this.intern(step));
       m.set(step, id);
@@ -585,6 +595,44 @@ export class RefLedger implements RefRecorder {
     this.lastThread = thread;
     this.lastStep = step;
     this.lastWhere = id;
+    return id;
+  }
+
+  /** The context's id. */
+  private ctxOf(where: number, site: number, flags: number, key: number): number {
+    if (
+      where === this.lastCtxWhere &&
+      site === this.lastCtxSite &&
+      flags === this.lastCtxFlags &&
+      key === this.lastCtxKey
+    )
+      return this.lastCtx;
+    let bySite = this.ctxIds.get(where);
+    if (bySite === undefined) {
+      bySite = new Map();
+      this.ctxIds.set(where, bySite);
+    }
+    const sf = site * (1 << C_BITS) + flags;
+    let byKey = bySite.get(sf);
+    if (byKey === undefined) {
+      byKey = new Map();
+      bySite.set(sf, byKey);
+    }
+    let id = byKey.get(key);
+    if (id === undefined) {
+      id = this.ctxWhere.length;
+      if (id >= MAX_ROWS) throw new Error("reference ledger: too many contexts");
+      this.ctxWhere.push(where);
+      this.ctxSite.push(site);
+      this.ctxFlags.push(flags);
+      this.ctxKey.push(key);
+      byKey.set(key, id);
+    }
+    this.lastCtxWhere = where;
+    this.lastCtxSite = site;
+    this.lastCtxFlags = flags;
+    this.lastCtxKey = key;
+    this.lastCtx = id;
     return id;
   }
 
@@ -645,127 +693,187 @@ export class RefLedger implements RefRecorder {
 
   // ------------------------------------------------------------------ records
 
-  private recGet(r: number, field: number): number {
-    return (this.recChunks[r >>> CHUNK_BITS] as Int32Array)[(r & CHUNK_MASK) * REC_STRIDE + field] as number;
+  private chunk(r: number): RecChunk {
+    return this.recChunks[r >>> CHUNK_BITS] as RecChunk;
   }
 
-  private recSet(r: number, field: number, v: number): void {
-    (this.recChunks[r >>> CHUNK_BITS] as Int32Array)[(r & CHUNK_MASK) * REC_STRIDE + field] = v;
+  /** The holder column (not a reset's delta). */
+  private holderAt(r: number): number {
+    return this.chunk(r).holder[r & CHUNK_MASK] as number;
   }
 
-  /** Store a count or a reset's delta; one that does not fit an Int32 goes to `wide`. */
-  private setWide(r: number, field: number, v: number): void {
-    if ((v | 0) === v && v !== WIDE) this.recSet(r, field, v);
+  private setResetDelta(r: number, v: number): void {
+    const a = this.chunk(r).holder;
+    if ((v | 0) === v && v !== WIDE) a[r & CHUNK_MASK] = v;
     else {
-      this.recSet(r, field, WIDE);
-      this.wide.set(r * REC_STRIDE + field, v);
+      a[r & CHUNK_MASK] = WIDE;
+      this.wideHolder.set(r, v);
     }
   }
 
-  private getWide(r: number, field: number): number {
-    const v = this.recGet(r, field);
-    return v === WIDE ? (this.wide.get(r * REC_STRIDE + field) as number) : v;
+  private resetDelta(r: number): number {
+    const v = this.holderAt(r);
+    return v === WIDE ? (this.wideHolder.get(r) as number) : v;
+  }
+
+  private ctxAt(r: number): number {
+    const v = this.chunk(r).ctx[r & CHUNK_MASK] as number;
+    return v === U16_WIDE ? (this.wideCtx.get(r) as number) : v;
+  }
+
+  private countAt(r: number): number {
+    const v = (this.chunk(r).cf[r & CHUNK_MASK] as number) >> CF_BITS;
+    return v === COUNT_WIDE ? (this.wideCount.get(r) as number) : v;
+  }
+
+  /** The next record of the same history, or -1. */
+  private nextOf(r: number): number {
+    const d = this.chunk(r).next[r & CHUNK_MASK] as number;
+    return d === 0 ? -1 : d === U16_WIDE ? (this.wideNext.get(r) as number) : r + d;
+  }
+
+  private setNext(r: number, next: number): void {
+    const a = this.chunk(r).next;
+    const i = r & CHUNK_MASK;
+    if (a[i] === U16_WIDE) this.wideNext.delete(r);
+    const d = next < 0 ? 0 : next - r;
+    if (d < U16_WIDE) a[i] = d;
+    else {
+      a[i] = U16_WIDE;
+      this.wideNext.set(r, next);
+    }
+  }
+
+  /** Room for record `r`: a new chunk, or the first one grown. */
+  private growRecs(r: number): RecChunk {
+    const c = r >>> CHUNK_BITS;
+    const i = r & CHUNK_MASK;
+    if (i === 0) {
+      const n = chunkRows(r, 0);
+      const ch: RecChunk = {
+        holder: new Int32Array(n),
+        ctx: new Uint16Array(n),
+        cf: new Int16Array(n),
+        next: new Uint16Array(n),
+        dead: 0,
+      };
+      this.recChunks.push(ch);
+      return ch;
+    }
+    const ch = this.recChunks[c] as RecChunk;
+    if (i < ch.holder.length) return ch;
+    const n = chunkRows(r, ch.holder.length);
+    ch.holder = widen(ch.holder, n, 1, (m) => new Int32Array(m));
+    ch.ctx = widen(ch.ctx, n, 1, (m) => new Uint16Array(m));
+    ch.cf = widen(ch.cf, n, 1, (m) => new Int16Array(m));
+    ch.next = widen(ch.next, n, 1, (m) => new Uint16Array(m));
+    return ch;
+  }
+
+  /** A new run of records at `time`, from row `r`. */
+  private addRun(r: number, time: number): void {
+    const n = this.runs;
+    const c = n >>> CHUNK_BITS;
+    const i = n & CHUNK_MASK;
+    if (i === 0) {
+      const rows = chunkRows(n, 0);
+      this.runRows.push(new Int32Array(rows));
+      this.runTimes.push(new Float64Array(rows));
+    } else if (i >= (this.runRows[c] as Int32Array).length) {
+      const rows = chunkRows(n, i);
+      this.runRows[c] = widen(this.runRows[c] as Int32Array, rows, 1, (m) => new Int32Array(m));
+      this.runTimes[c] = widen(this.runTimes[c] as Float64Array, rows, 1, (m) => new Float64Array(m));
+    }
+    (this.runRows[c] as Int32Array)[i] = r;
+    (this.runTimes[c] as Float64Array)[i] = time;
+    this.runs = n + 1;
+    this.lastTime = time;
   }
 
   /** A new record at the end of `book`'s history. */
-  private addRecord(
-    book: number,
-    count: number,
-    holder: number,
-    whereFlags: number,
-    site: number,
-    time: number,
-  ): number {
-    const r = this.recCount;
+  private addRecord(book: number, count: number, holder: number, ctx: number, time: number, flags: number): number {
+    const r = this.recs;
     if (r >= MAX_ROWS)
       throw new Error("reference ledger: more than 2^31 - 1 changes in one run (turn check ledger off)");
-    const c = r >>> CHUNK_BITS;
+    const ch = this.growRecs(r);
     const i = r & CHUNK_MASK;
-    grow(this.recChunks, r, REC_STRIDE);
-    if (i === 0) {
-      this.recBase.push(time);
-      this.recTime64.push(null);
-      this.recDead.push(0);
-    }
-    this.recCount = r + 1;
-    const a = this.recChunks[c] as Int32Array;
-    const o = i * REC_STRIDE;
-    a[o + R_HOLDER] = holder;
-    a[o + R_WHERE] = whereFlags;
-    a[o + R_SITE] = site;
-    a[o + R_NEXT] = -1;
-    this.setWide(r, R_COUNT, count);
-    const t64 = this.recTime64[c] as Float64Array | null;
-    const off = time - (this.recBase[c] as number);
-    if (t64 !== null) t64[i] = time;
-    else if ((off | 0) === off) a[o + R_TIME] = off;
+    this.recs = r + 1;
+    ch.holder[i] = holder;
+    if (ctx < U16_WIDE) ch.ctx[i] = ctx;
     else {
-      // A time this chunk's Int32 offsets cannot hold: from now on the chunk keeps its times as they are.
-      const base = this.recBase[c] as number;
-      const full = new Float64Array(CHUNK);
-      for (let j = 0; j < i; j++) full[j] = base + (a[j * REC_STRIDE + R_TIME] as number);
-      full[i] = time;
-      this.recTime64[c] = full;
+      ch.ctx[i] = U16_WIDE;
+      this.wideCtx.set(r, ctx);
     }
+    if (count >= -COUNT_MAX && count <= COUNT_MAX) ch.cf[i] = count * (1 << CF_BITS) + flags;
+    else {
+      ch.cf[i] = COUNT_WIDE * (1 << CF_BITS) + flags;
+      this.wideCount.set(r, count);
+    }
+    if (time !== this.lastTime || this.runs === 0) this.addRun(r, time);
     const books = this.bookRows;
     const tail = books.get(book, B_TAIL);
     if (tail < 0) books.set(book, B_HEAD, r);
-    else this.recSet(tail, R_NEXT, r);
+    else this.setNext(tail, r);
     books.set(book, B_TAIL, r);
     books.set(book, B_LEN, books.get(book, B_LEN) + 1);
     return r;
   }
 
   private timeOf(r: number): number {
-    const c = r >>> CHUNK_BITS;
-    const t64 = this.recTime64[c] as Float64Array | null;
-    return t64 !== null ? (t64[r & CHUNK_MASK] as number) : (this.recBase[c] as number) + this.recGet(r, R_TIME);
+    // The last run starting at or before r.
+    let lo = 0;
+    let hi = this.runs - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (((this.runRows[mid >>> CHUNK_BITS] as Int32Array)[mid & CHUNK_MASK] as number) <= r) lo = mid;
+      else hi = mid - 1;
+    }
+    return (this.runTimes[lo >>> CHUNK_BITS] as Float64Array)[lo & CHUNK_MASK] as number;
   }
 
   /** A record nothing refers to any more (out of its history, its hold closed). */
   private dead(r: number): void {
     const c = r >>> CHUNK_BITS;
-    const n = (this.recDead[c] as number) + 1;
-    this.recDead[c] = n;
-    if (n === CHUNK) {
-      this.recChunks[c] = null;
-      this.recTime64[c] = null;
-    }
+    const ch = this.recChunks[c] as RecChunk;
+    ch.dead++;
+    if (ch.dead === CHUNK) this.recChunks[c] = null;
   }
 
   /** Drop HISTORY_DROP records after the first HISTORY_HEAD of a long history. */
   private dropHistory(book: number): void {
     const books = this.bookRows;
     let keep = books.get(book, B_HEAD);
-    for (let i = 1; i < HISTORY_HEAD; i++) keep = this.recGet(keep, R_NEXT);
-    let r = this.recGet(keep, R_NEXT);
+    for (let i = 1; i < HISTORY_HEAD; i++) keep = this.nextOf(keep);
+    let r = this.nextOf(keep);
     for (let i = 0; i < HISTORY_DROP; i++) {
-      const next = this.recGet(r, R_NEXT);
-      const flags = this.recGet(r, R_WHERE);
-      if (flags & F_HELD) this.recSet(r, R_WHERE, flags | F_DROPPED);
+      const next = this.nextOf(r);
+      const cf = this.chunk(r).cf;
+      const j = r & CHUNK_MASK;
+      if ((cf[j] as number) & F_HELD) cf[j] = (cf[j] as number) | F_DROPPED;
       else this.dead(r);
+      this.wideNext.delete(r);
       r = next;
     }
-    this.recSet(keep, R_NEXT, r);
+    this.setNext(keep, r);
     books.set(book, B_LEN, books.get(book, B_LEN) - HISTORY_DROP);
     this.droppedBy.set(book, (this.droppedBy.get(book) ?? 0) + HISTORY_DROP);
   }
 
   private entryOf(r: number): RefEntry {
-    const wf = this.recGet(r, R_WHERE);
-    const where = wf >>> FLAG_BITS;
-    const flags = wf & FLAG_MASK;
-    const site = this.recGet(r, R_SITE);
-    const up = (flags & F_UP) !== 0;
+    const ctx = this.ctxAt(r);
+    const where = this.ctxWhere[ctx] as number;
+    const flags = this.ctxFlags[ctx] as number;
+    const site = this.ctxSite[ctx] as number;
+    const up = (flags & C_UP) !== 0;
     const chain = up ? (this.chainNodes[site] as ChainNode) : null;
-    const reset = (flags & F_RESET) !== 0;
+    const reset = (flags & C_RESET) !== 0;
     const step = this.whereStep[where] as number;
     return entry(
       r + 1,
-      reset ? this.getWide(r, R_HOLDER) : up ? 1 : -1,
-      this.getWide(r, R_COUNT),
+      reset ? this.resetDelta(r) : up ? 1 : -1,
+      this.countAt(r),
       this.strs[chain !== null ? chain.by : site] as string,
-      reset ? RESET_HOLDER : this.holderText(this.recGet(r, R_HOLDER)),
+      reset ? RESET_HOLDER : this.holderText(this.holderAt(r)),
       this.strs[this.whereThread[where] as number] as string,
       this.timeOf(r),
       step < 0 ? null : (this.strs[step] as string),
@@ -775,22 +883,29 @@ export class RefLedger implements RefRecorder {
 
   // ------------------------------------------------------------------ holds
 
-  private openHold(book: number, r: number, key: number, flags: number): void {
+  private openHold(book: number, r: number): void {
     const holds = this.holdRows;
     let h = this.freeHold;
     if (h >= 0) this.freeHold = holds.get(h, H_PREV);
     else h = holds.add();
     holds.set(h, H_REC, r);
-    holds.set(h, H_KEY, key * (1 << HF_BITS) + flags);
     holds.set(h, H_PREV, this.bookRows.get(book, B_HOLDS));
     this.bookRows.set(book, B_HOLDS, h);
   }
 
+  /** The matching key of the hold record `r` opened. */
+  private holdKey(r: number, ctx: number): number {
+    const key = this.ctxKey[ctx] as number;
+    return key === KEY_HOLDER ? this.holderAt(r) : key === KEY_CHILD ? this.childKeyOf(this.holderAt(r)) : key;
+  }
+
   /** The record of a closed hold is no longer held (and is dead if its history dropped it). */
   private unhold(r: number): void {
-    const flags = this.recGet(r, R_WHERE);
-    this.recSet(r, R_WHERE, flags & ~F_HELD);
-    if (flags & F_DROPPED) this.dead(r);
+    const cf = this.chunk(r).cf;
+    const i = r & CHUNK_MASK;
+    const v = cf[i] as number;
+    cf[i] = v & ~F_HELD;
+    if (v & F_DROPPED) this.dead(r);
   }
 
   /** Choose the hold a decrement closes, and close it: its record, or -1. */
@@ -815,19 +930,20 @@ export class RefLedger implements RefRecorder {
     const holds = this.holdRows;
     let newer = -1;
     for (let h = this.bookRows.get(book, B_HOLDS); h >= 0; h = holds.get(h, H_PREV)) {
-      const kf = holds.get(h, H_KEY);
-      const flags = kf & HF_MASK;
-      const key = kf >> HF_BITS;
-      const match =
-        mode === PICK_KEYS
-          ? (keys as readonly number[]).includes(key)
-          : mode === PICK_EXTERNAL
-            ? (flags & HF_EXTERNAL) !== 0
-            : mode === PICK_PLAIN
-              ? (flags & (HF_STRUCTURAL | HF_EXTERNAL)) === 0
-              : mode === PICK_NOT_TABLE
-                ? key !== this.tableKey
-                : true;
+      const r = holds.get(h, H_REC);
+      let match = true;
+      if (mode !== PICK_ANY) {
+        const ctx = this.ctxAt(r);
+        const flags = this.ctxFlags[ctx] as number;
+        match =
+          mode === PICK_KEYS
+            ? (keys as readonly number[]).includes(this.holdKey(r, ctx))
+            : mode === PICK_EXTERNAL
+              ? (flags & C_EXTERNAL) !== 0
+              : mode === PICK_PLAIN
+                ? (flags & (C_STRUCTURAL | C_EXTERNAL)) === 0
+                : this.holdKey(r, ctx) !== this.tableKey;
+      }
       if (!match) {
         newer = h;
         continue;
@@ -837,7 +953,7 @@ export class RefLedger implements RefRecorder {
       else holds.set(newer, H_PREV, prev);
       holds.set(h, H_PREV, this.freeHold);
       this.freeHold = h;
-      return holds.get(h, H_REC);
+      return r;
     }
     return -1;
   }
@@ -892,7 +1008,7 @@ export class RefLedger implements RefRecorder {
     const b = this.find(node);
     const out: RefEntry[] = [];
     if (b < 0) return out;
-    for (let r = this.bookRows.get(b, B_HEAD); r >= 0; r = this.recGet(r, R_NEXT)) out.push(this.entryOf(r));
+    for (let r = this.bookRows.get(b, B_HEAD); r >= 0; r = this.nextOf(r)) out.push(this.entryOf(r));
     return out;
   }
 
@@ -909,15 +1025,16 @@ export class RefLedger implements RefRecorder {
     if (b < 0) return out;
     const holds = this.holdRows;
     for (let h = this.bookRows.get(b, B_HOLDS); h >= 0; h = holds.get(h, H_PREV)) {
-      const kf = holds.get(h, H_KEY);
-      const flags = kf & HF_MASK;
-      const e = this.entryOf(holds.get(h, H_REC));
+      const r = holds.get(h, H_REC);
+      const ctx = this.ctxAt(r);
+      const flags = this.ctxFlags[ctx] as number;
+      const e = this.entryOf(r);
       out.push({
-        key: this.keyText(kf >> HF_BITS),
+        key: this.keyText(this.holdKey(r, ctx)),
         holder: e.holder,
         entry: e,
-        structural: (flags & HF_STRUCTURAL) !== 0,
-        external: (flags & HF_EXTERNAL) !== 0,
+        structural: (flags & C_STRUCTURAL) !== 0,
+        external: (flags & C_EXTERNAL) !== 0,
       });
     }
     return out.reverse();

@@ -4,8 +4,9 @@
  * reports at quiescence and at unload; and nothing at all when it is off.
  */
 import test from "ava";
-import { LockHoldingState, RDBSS_ASSERT, type SRV_CALL } from "../../emulator/rdbss/index.js";
-import { formatHistory, formatLiveObject } from "../../emulator/rdbss/ledger.js";
+import type { Kernel } from "../../emulator/kernel/index.js";
+import { LockHoldingState, RDBSS_ASSERT, type RxNode, type SRV_CALL } from "../../emulator/rdbss/index.js";
+import { formatHistory, formatLiveObject, RefLedger } from "../../emulator/rdbss/ledger.js";
 import * as H from "../rdbss/_helpers.js";
 import { NET_USE, passed, runBug } from "./_run.js";
 
@@ -176,4 +177,57 @@ test("off: no ledger, nodes record nothing; the rest of RDBSS behaves the same",
   t.is(srvCall.ledger, null);
   t.is(srvCall.NodeReferenceCount, 2);
   t.deepEqual(w.em.rx.verifier.history(srvCall), []);
+});
+
+test("the compact columns read back exactly: wide counts, far rows, big and fractional times, many contexts, a child with no book yet", (t) => {
+  const th = { frames: ["test"], name: "t", stepLabel: null as string | null };
+  const k = { current: th, stepLabel: null, now: 0 };
+  const ledger = new RefLedger(k as unknown as Kernel);
+  const node = (serial: number, kind: string): RxNode => {
+    const label = `${kind}#${serial} \\srv\\share\\f`;
+    return { serial, kind, label: () => label } as unknown as RxNode;
+  };
+  const vnr = node(1, "V_NET_ROOT");
+  const fcb = node(2, "FCB");
+  const other = node(3, "FOBX");
+  ledger.record(vnr, 0, 1);
+  // The FCB names its reference before it has a book of its own.
+  ledger.take(vnr, "RxCreateNetFcb (FCB → V_NET_ROOT)", fcb);
+  ledger.record(vnr, 1, 2);
+  // 70,000 changes of another object between two of the V_NET_ROOT's, each in a step of its own.
+  for (let i = 0; i < 70_000; i++) {
+    th.stepLabel = `steps[${i}]`;
+    k.now += i % 3 === 0 ? 7 : 0;
+    ledger.record(other, i, i + 1);
+  }
+  th.stepLabel = "last";
+  k.now = 2 ** 40 + 0.5;
+  ledger.record(vnr, 2, 8_200);
+  ledger.drop(vnr, "child:2");
+  ledger.record(vnr, 8_200, 8_199);
+  const h = ledger.history(vnr);
+  t.is(h.length, 8_201 - 256);
+  t.is(ledger.dropped(vnr), 256);
+  t.is(h[1]?.holder, "FCB#2 \\srv\\share\\f — RxCreateNetFcb (FCB → V_NET_ROOT)");
+  t.is(h[1]?.time, 0);
+  t.deepEqual(
+    h.slice(-2).map((e) => [e.seq, e.delta, e.count, e.holder, e.step, e.time]),
+    [
+      [70_000 + 8_200, 1, 8_200, "test", "last", 2 ** 40 + 0.5],
+      [70_000 + 8_201, -1, 8_199, "FCB#2 \\srv\\share\\f — RxCreateNetFcb (FCB → V_NET_ROOT)", "last", 2 ** 40 + 0.5],
+    ],
+  );
+  t.is(ledger.holds(vnr).length, 8_199);
+  t.is(ledger.holds(vnr)[0]?.key, "table");
+  // The long history kept its first 16 and its latest changes, with their steps and times.
+  const o = ledger.history(other);
+  t.is(ledger.dropped(other) + o.length, 70_000);
+  t.deepEqual(
+    [o[0], o[15], o.at(-1)].map((e) => [e?.count, e?.step, e?.time]),
+    [
+      [1, "steps[0]", 7],
+      [16, "steps[15]", 42],
+      [70_000, "steps[69999]", 7 * 23_334],
+    ],
+  );
 });
