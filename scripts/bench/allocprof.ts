@@ -1,16 +1,22 @@
 /**
  * Where a case allocates: V8's sampling heap profiler, counting objects that were already collected too (every
  * allocation, not only what is retained), summarised by allocating function. What `node --heap-prof` does not
- * show, and what the young-generation GC time of a profile is made of (docs/PERFORMANCE.md).
+ * show, and what the young-generation GC time of a profile is made of (docs/PERFORMANCE.md). With `--survivors`,
+ * only what a young-generation collection did not free (promoted, or still alive): where promotion comes from.
  *
- *   node --import=tsx scripts/bench/allocprof.ts read|readoff|life|random|pct|direct [n] [--top 40]
+ *   node --import=tsx scripts/bench/allocprof.ts read|readoff|life|random|pct|direct [n] [--top 40] [--survivors]
  */
 import { Session } from "node:inspector/promises";
 import { parseArgs } from "node:util";
 import * as c from "./cases.js";
 
 const { values, positionals } = parseArgs({
-  options: { top: { type: "string" }, interval: { type: "string" }, callers: { type: "string" } },
+  options: {
+    top: { type: "string" },
+    interval: { type: "string" },
+    callers: { type: "string" },
+    survivors: { type: "boolean" },
+  },
   allowPositionals: true,
   strict: true,
 });
@@ -41,7 +47,7 @@ session.connect();
 await session.post("HeapProfiler.startSampling", {
   samplingInterval: Number(values.interval ?? 4096),
   includeObjectsCollectedByMajorGC: true,
-  includeObjectsCollectedByMinorGC: true,
+  includeObjectsCollectedByMinorGC: values.survivors !== true,
 });
 await run(n);
 const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: { head: Node } };
