@@ -9,10 +9,17 @@
  * force-level byte (0 = FALSE, 1 = TRUE, 0xff) then the UTF-16LE name; GETLIST returns 26 bytes (1 per connected
  * drive letter); GETCONN takes a UTF-16LE letter and returns the UTF-16LE remote name.
  */
-import type { SystemServices } from "../../emulator/io/index.js";
+import type { DRIVER_OBJECT, SystemServices } from "../../emulator/io/index.js";
 import { FILE_CREATE_TREE_CONNECTION, FILE_OPEN_IF, type NtCreateFileResult } from "../../emulator/io/index.js";
 import { NT_SUCCESS, type NTSTATUS, STATUS } from "../../emulator/kernel/index.js";
-import type { NET_ROOT, RDBSS_DEVICE_OBJECT, Rdbss, RX_CONTEXT, V_NET_ROOT } from "../../emulator/rdbss/index.js";
+import type {
+  MiniRdrExtensions,
+  NET_ROOT,
+  RDBSS_DEVICE_OBJECT,
+  Rdbss,
+  RX_CONTEXT,
+  V_NET_ROOT,
+} from "../../emulator/rdbss/index.js";
 import { RX_CONTEXT_FLAG } from "../../emulator/rdbss/index.js";
 
 const S = STATUS;
@@ -175,4 +182,38 @@ export function armCancelRoutine(rx: Rdbss, ctx: RX_CONTEXT, routine: RX_CONTEXT
 export function extractServerShareNetRoot(path: string): { NetRootName: string; RestOfName: string } {
   const netRoot = path.split("\\").slice(0, 3).join("\\");
   return { NetRootName: netRoot, RestOfName: path.slice(netRoot.length) };
+}
+
+/** What a sample mini-redirector keeps of its registration with RDBSS. */
+export interface RegisteredMiniRdr<X extends MiniRdrExtensions> {
+  device: RDBSS_DEVICE_OBJECT<X> | null;
+  /** What RxUnregisterMinirdr found still alive at unload; null before the driver is unloaded. */
+  leftAtUnload: string[] | null;
+  readonly control: ConnectionControlPlane;
+}
+
+/**
+ * The end of the samples' DriverEntry, after RxRegisterMinirdr: keep the device (the control plane answers on it)
+ * and install a DriverUnload that unregisters — RDBSS force-finalizes what is left and reports it, a leak at unload.
+ */
+export function finishDriverEntry<X extends MiniRdrExtensions>(
+  rx: Rdbss,
+  driver: DRIVER_OBJECT,
+  self: RegisteredMiniRdr<X>,
+  registered: {
+    readonly status: NTSTATUS;
+    readonly device: RDBSS_DEVICE_OBJECT<X> | null;
+    readonly errors: readonly string[];
+  },
+): NTSTATUS {
+  const device = registered.device;
+  if (!device) throw new Error(`RxRegisterMinirdr failed: ${registered.errors.join("; ")}`);
+  self.device = device;
+  self.control.device = device as unknown as RDBSS_DEVICE_OBJECT;
+  // A local, not `driver.DriverUnload = async () => …`: see KernelCore.createThread on V8 pretenuring.
+  const unload = async (): Promise<void> => {
+    self.leftAtUnload = await rx.RxUnregisterMinirdr(device as unknown as RDBSS_DEVICE_OBJECT);
+  };
+  driver.DriverUnload = unload;
+  return registered.status;
 }

@@ -56,6 +56,7 @@ import {
   ConnectionControlPlane,
   type ControlCodes,
   extractServerShareNetRoot,
+  finishDriverEntry,
 } from "../common/control.js";
 import type { ServerHandler, SmbConnection, SmbNetwork } from "./network.js";
 import type { FileInfo } from "./server/index.js";
@@ -172,17 +173,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
       FILE_REMOTE_DEVICE,
       "memsmb",
     );
-    if (!r.device) throw new Error(`RxRegisterMinirdr failed: ${r.errors.join("; ")}`);
-    this.device = r.device;
-    this.control.device = r.device as unknown as RDBSS_DEVICE_OBJECT;
-    // DriverUnload: RxUnregisterMinirdr force-finalizes what is left and reports it (a leak at unload).
-    // (A local, not `driver.DriverUnload = async () => …`: see KernelCore.createThread on V8 pretenuring.)
-    const unload = async (): Promise<void> => {
-      if (this.device)
-        this.leftAtUnload = await this.rx.RxUnregisterMinirdr(this.device as unknown as RDBSS_DEVICE_OBJECT);
-    };
-    driver.DriverUnload = unload;
-    return r.status;
+    return finishDriverEntry(this.rx, driver, this, r);
   }
 
   MRxStart(): NTSTATUS {

@@ -34,7 +34,6 @@ import {
   FILE_INFORMATION_CLASS,
   FILE_NON_DIRECTORY_FILE,
   FILE_OPEN,
-  FILE_OPEN_IF,
   FILE_OPENED,
   FILE_OVERWRITE,
   FILE_OVERWRITE_IF,
@@ -65,11 +64,14 @@ import {
   RDBSS_MANAGE,
   type Rdbss,
   RX_CONTEXT,
-  RX_CONTEXT_FLAG,
   RX_REGISTERMINI_FLAG,
-  type V_NET_ROOT,
 } from "../../emulator/rdbss/index.js";
-import { armCancelRoutine, ConnectionControlPlane, extractServerShareNetRoot } from "../common/control.js";
+import {
+  armCancelRoutine,
+  ConnectionControlPlane,
+  extractServerShareNetRoot,
+  finishDriverEntry,
+} from "../common/control.js";
 import { matchesTemplate, type NulChange, type NulNode, NulShare } from "./store.js";
 
 const S = STATUS;
@@ -186,17 +188,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
       FILE_REMOTE_DEVICE,
       "nulmrx",
     );
-    if (!r.device) throw new Error(`RxRegisterMinirdr failed: ${r.errors.join("; ")}`);
-    this.device = r.device;
-    this.control.device = r.device as unknown as RDBSS_DEVICE_OBJECT;
-    // DriverUnload: RxUnregisterMinirdr force-finalizes what is left and reports it (a leak at unload).
-    // (A local, not `driver.DriverUnload = async () => …`: see KernelCore.createThread on V8 pretenuring.)
-    const unload = async (): Promise<void> => {
-      if (this.device)
-        this.leftAtUnload = await this.rx.RxUnregisterMinirdr(this.device as unknown as RDBSS_DEVICE_OBJECT);
-    };
-    driver.DriverUnload = unload;
-    return r.status;
+    return finishDriverEntry(this.rx, driver, this, r);
   }
 
   // ================================================================== start / stop and the control plane
