@@ -1,7 +1,7 @@
 /**
  * DRIVER_OBJECT, DEVICE_OBJECT, FILE_OBJECT and SHARE_ACCESS (wdm.h), with the emulator's reference counts.
  */
-import { KEVENT, type KThread, ownString } from "../kernel/index.js";
+import { defineBitFlags, emptyList, KEVENT, type KThread, ownString, withItem } from "../kernel/index.js";
 import type { DriverDispatch, IRP } from "./irp.js";
 
 export const IRP_MJ_COUNT = 0x1c;
@@ -57,8 +57,6 @@ export class SHARE_ACCESS {
 }
 
 const NO_IRPS: ReadonlySet<IRP> = new Set();
-/** The busy-waiter list of every file object nobody has waited on: shared, never pushed to (see addBusyWaiter). */
-const NO_WAITERS: KThread[] = Object.freeze([]) as unknown as KThread[];
 
 /** FILE_OBJECT's boolean fields, as bits of one number. */
 const FO_BIT = {
@@ -96,7 +94,7 @@ export class FILE_OBJECT {
   /** Synchronous-I/O serialization (IopAcquireFileObjectLock). */
   busy: KThread | null = null;
   /** Threads waiting for `busy`; a list of their own from the first wait (most file objects never have one). */
-  busyWaiters: KThread[] = NO_WAITERS;
+  busyWaiters: KThread[] = emptyList();
   /** The boolean fields below, one bit each (ten booleans would take ten slots of the object). */
   private bits = 0;
   /** IRPs in flight on this file object; created by the first I/O (most open handles never have one). */
@@ -127,23 +125,11 @@ export class FILE_OBJECT {
   /** IRP_MJ_CREATE completed successfully: only then do CLEANUP / CLOSE reach the driver. */
   declare opened: boolean;
   static {
-    for (const [name, bit] of Object.entries(FO_BIT)) {
-      Object.defineProperty(FILE_OBJECT.prototype, name, {
-        get(this: FILE_OBJECT): boolean {
-          return (this.bits & bit) !== 0;
-        },
-        set(this: FILE_OBJECT, on: boolean): void {
-          this.bits = on ? this.bits | bit : this.bits & ~bit;
-        },
-        configurable: true,
-        enumerable: false,
-      });
-    }
+    defineBitFlags(FILE_OBJECT.prototype, FO_BIT);
   }
   /** Queue `t` for the synchronous-I/O lock. */
   addBusyWaiter(t: KThread): void {
-    if (this.busyWaiters === NO_WAITERS) this.busyWaiters = [t];
-    else this.busyWaiters.push(t);
+    this.busyWaiters = withItem(this.busyWaiters, t);
   }
   /** IRPs in flight on this file object (read-only; see addPendingIrp / deletePendingIrp). */
   get pendingIrps(): ReadonlySet<IRP> {

@@ -30,6 +30,7 @@ export {
 } from "./lockdep.js";
 export { DispatcherObject, WaitBlock, type WaitReason } from "./object.js";
 export { hashString, Prng } from "./prng.js";
+export { defineBitFlags, emptyList, withItem } from "./lists.js";
 export { ownString } from "./strings.js";
 export * from "./status.js";
 export {

@@ -3,6 +3,7 @@
  * ExAcquireResourceExclusiveLite …) live on the Kernel class, which checks IRQL and ownership rules.
  */
 import type { KDPC } from "./core.js";
+import { emptyList, withItem } from "./lists.js";
 import type { LockClassNode } from "./lockdep.js";
 import { DispatcherObject, type WaitReason } from "./object.js";
 import type { KThread, LockLike } from "./thread.js";
@@ -140,8 +141,6 @@ interface ResourceWaiter {
 /** ERESOURCE: a readers/writer lock with recursive exclusive and shared ownership, and owner tracking. */
 const NO_SHARED_OWNERS: ReadonlyMap<ResourceOwner, number> = new Map();
 
-const NO_RESOURCE_WAITERS: ResourceWaiter[] = Object.freeze([]) as unknown as ResourceWaiter[];
-
 export class ERESOURCE implements LockLike {
   readonly lockType = "ERESOURCE";
   readonly name: string;
@@ -151,7 +150,7 @@ export class ERESOURCE implements LockLike {
   private shared: Map<ResourceOwner, number> | null = null;
   /** Threads waiting, in arrival order: one shared frozen empty list until the first wait (most resources never
    *  see one); add through `addWaiter`. */
-  waiters: ResourceWaiter[] = NO_RESOURCE_WAITERS;
+  waiters: ResourceWaiter[] = emptyList();
   deleted = false;
   /** Lock class for ordering checks (e.g. "netname table", "FCB table", "FCB"); defaults to the name. */
   readonly lockClass: string;
@@ -166,8 +165,7 @@ export class ERESOURCE implements LockLike {
     this.lockClass = lockClass ?? name;
   }
   addWaiter(w: ResourceWaiter): void {
-    if (this.waiters === NO_RESOURCE_WAITERS) this.waiters = [w];
-    else this.waiters.push(w);
+    this.waiters = withItem(this.waiters, w);
   }
   /** The shared owners and their counts (read-only; change them with setShared / deleteShared / clearShared). */
   get sharedOwners(): ReadonlyMap<ResourceOwner, number> {

@@ -6,7 +6,6 @@
 
 import type { IoManager } from "../io/index.js";
 import {
-  type DEVICE_OBJECT,
   FILE_CREATE,
   FILE_CREATE_TREE_CONNECTION,
   FILE_DELETE_ON_CLOSE,
@@ -1895,8 +1894,7 @@ export class RdbssFsd {
       fcb.OutstandingLockOperationsCount++;
       return this.lowIoSubmit(ctx, exclusive ? LowIoOp.LOWIO_OP_EXCLUSIVELOCK : LowIoOp.LOWIO_OP_SHAREDLOCK, (c) => {
         fcb.OutstandingLockOperationsCount--;
-        if (NT_SUCCESS(c.IoStatusBlock.Status) && !fcb.freed)
-          fcb.addFileLock({ fobx, offset, length, key, exclusive });
+        if (NT_SUCCESS(c.IoStatusBlock.Status) && !fcb.freed) fcb.addFileLock({ fobx, offset, length, key, exclusive });
         return c.IoStatusBlock.Status;
       });
     }

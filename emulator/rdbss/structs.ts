@@ -5,7 +5,7 @@
  */
 
 import { type FILE_OBJECT, SHARE_ACCESS } from "../io/index.js";
-import { ERESOURCE, type Kernel, ownString } from "../kernel/index.js";
+import { defineBitFlags, ERESOURCE, emptyList, type Kernel, ownString, withItem } from "../kernel/index.js";
 import {
   Condition,
   type NET_ROOT_TYPE,
@@ -49,9 +49,6 @@ export interface TombstoneGuard {
 }
 
 let serial = 0;
-
-/** The lock list of every FCB nobody has locked (see FCB.addFileLock). */
-const NO_FILE_LOCKS: RxFileLock[] = Object.freeze([]) as unknown as RxFileLock[];
 
 /**
  * An empty array whose backing store has room for one element. Almost every FCB ends up with one SRV_OPEN and
@@ -101,28 +98,17 @@ export abstract class RxNode {
   /** Condition, then the boolean fields below as bits (one slot of the object instead of one per boolean). */
   Condition: RX_BLOCK_CONDITION = Condition.Condition_Uninitialized;
   protected bits = 0;
-  protected setBit(bit: number, on: boolean): void {
-    this.bits = on ? this.bits | bit : this.bits & ~bit;
-  }
   /** Marked for scavenged finalization (RX_SCAVENGER_MASK in the node type). */
-  get scavengerMarked(): boolean {
-    return (this.bits & NODE_BIT.scavengerMarked) !== 0;
-  }
-  set scavengerMarked(on: boolean) {
-    this.setBit(NODE_BIT.scavengerMarked, on);
-  }
-  get UpperFinalizationDone(): boolean {
-    return (this.bits & NODE_BIT.UpperFinalizationDone) !== 0;
-  }
-  set UpperFinalizationDone(on: boolean) {
-    this.setBit(NODE_BIT.UpperFinalizationDone, on);
-  }
+  declare scavengerMarked: boolean;
+  declare UpperFinalizationDone: boolean;
   /** In its RDBSS's LiveList (see LiveList). */
-  get inLiveList(): boolean {
-    return (this.bits & LIVE_BIT) !== 0;
-  }
-  set inLiveList(on: boolean) {
-    this.setBit(LIVE_BIT, on);
+  declare inLiveList: boolean;
+  static {
+    defineBitFlags(RxNode.prototype, {
+      scavengerMarked: NODE_BIT.scavengerMarked,
+      UpperFinalizationDone: NODE_BIT.UpperFinalizationDone,
+      inLiveList: LIVE_BIT,
+    });
   }
 
   constructor(nodeType: number, serialNumber: number) {
@@ -392,12 +378,10 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
   /** RDBSS's share access per SRV_OPEN: made on first use (RDBSS itself checks share access on `ShareAccess`). */
   private perSrvOpens: SHARE_ACCESS | null = null;
   /** Byte-range locks granted on the file: one shared frozen empty list until the first lock (`addFileLock`). */
-  FileLocks: RxFileLock[] = NO_FILE_LOCKS;
-  get miniDeallocated(): boolean {
-    return (this.bits & NODE_BIT.miniDeallocated) !== 0;
-  }
-  set miniDeallocated(on: boolean) {
-    this.setBit(NODE_BIT.miniDeallocated, on);
+  FileLocks: RxFileLock[] = emptyList();
+  declare miniDeallocated: boolean;
+  static {
+    defineBitFlags(FCB.prototype, { miniDeallocated: NODE_BIT.miniDeallocated });
   }
 
   constructor(
@@ -427,15 +411,14 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     return `${this.pNetRoot.pNetRootName}${this.FcbTablePath}`;
   }
   addFileLock(lock: RxFileLock): void {
-    if (this.FileLocks === NO_FILE_LOCKS) this.FileLocks = [lock];
-    else this.FileLocks.push(lock);
+    this.FileLocks = withItem(this.FileLocks, lock);
   }
   removeFileLock(lock: RxFileLock): void {
     const i = this.FileLocks.indexOf(lock);
     if (i >= 0) this.FileLocks.splice(i, 1);
   }
   clearFileLocks(): void {
-    if (this.FileLocks.length > 0) this.FileLocks = NO_FILE_LOCKS;
+    if (this.FileLocks.length > 0) this.FileLocks = emptyList();
   }
   /** The FCB's full name as RDBSS prefixes it ("\server\share\dir\file"). */
   get PrivateAlreadyPrefixedName(): string {
@@ -487,11 +470,9 @@ export class FOBX<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNod
   OffsetOfNextEaToReturn = 0;
   // private
   FobxSerialNumber = 0;
-  get fOpenCountDecremented(): boolean {
-    return (this.bits & NODE_BIT.fOpenCountDecremented) !== 0;
-  }
-  set fOpenCountDecremented(on: boolean) {
-    this.setBit(NODE_BIT.fOpenCountDecremented, on);
+  declare fOpenCountDecremented: boolean;
+  static {
+    defineBitFlags(FOBX.prototype, { fOpenCountDecremented: NODE_BIT.fOpenCountDecremented });
   }
   CloseTime = 0;
 

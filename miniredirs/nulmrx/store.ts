@@ -84,7 +84,7 @@ export class NulShare {
 
   pathOf(n: NulNode): string {
     const parts: string[] = [];
-    for (let c: NulNode | null = n; c && c.parent; c = c.parent) parts.unshift(c.name);
+    for (let c: NulNode | null = n; c?.parent; c = c.parent) parts.unshift(c.name);
     return `\\${parts.join("\\")}`;
   }
 
