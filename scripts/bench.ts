@@ -5,8 +5,9 @@
  *
  *   npm run bench [-- --json] [-- --quick]
  */
-import { parseArgs } from "node:util";
+
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { bootEmulator, createEmulator, inSystemThread } from "../emulator/boot.js";
 import { bootIo, FILE_DEVICE_UNKNOWN, type IRP, IRP_MJ_READ } from "../emulator/io/index.js";
 import { EventType, Kernel, type KThread, STATUS } from "../emulator/kernel/index.js";

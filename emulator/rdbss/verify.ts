@@ -17,7 +17,7 @@ import type { MaybePromise } from "./dispatch.js";
 import { formatHistory, formatHolder, formatLiveObject, type LiveObjectReport, RefLedger } from "./ledger.js";
 import type { Rdbss } from "./rdbss.js";
 import type { AnyRxNode, FCB, FreedAt, RxNode, RxNodeHooks, SRV_CALL, V_NET_ROOT } from "./structs.js";
-import { KEEP, TRAPPED_FIELDS, type TombstoneInfo, Tombstones, type TombstoneUse } from "./tombstone.js";
+import { KEEP, type TombstoneInfo, Tombstones, type TombstoneUse, TRAPPED_FIELDS } from "./tombstone.js";
 
 const NOTHING_KEPT: ReadonlySet<string> = new Set();
 

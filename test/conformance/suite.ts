@@ -952,8 +952,7 @@ export function filesSuite(test: TestFn, target: MiniRdrTarget): void {
 export function notifySuite(test: TestFn, target: MiniRdrTarget): void {
   const title = (s: string): string => `${target.name}: ${s}`;
   const t0 = target.features.notify ? test : test.skip;
-  const { FILE_NOTIFY_CHANGE_FILE_NAME, FILE_NOTIFY_CHANGE_DIR_NAME } =
-    FILE_NOTIFY_CHANGE;
+  const { FILE_NOTIFY_CHANGE_FILE_NAME, FILE_NOTIFY_CHANGE_DIR_NAME } = FILE_NOTIFY_CHANGE;
 
   /** An asynchronous directory handle (so the notify call returns STATUS_PENDING with a request). */
   const watchDir = async (s: Session, name: string): Promise<number> => {

@@ -32,8 +32,8 @@ import {
 } from "../../emulator/io/index.js";
 import {
   type DirectoryQuery,
-  matchPattern,
   type MemSmbServer,
+  matchPattern,
   type NotifyResult,
 } from "../../miniredirs/memsmb/server/index.js";
 import { connect, enc, mustOpen, newServer, open, S, sn, T0 } from "./_server-fixture.js";

@@ -18,7 +18,10 @@ test("iterates in insertion order; adding twice keeps one entry", (t) => {
   const [a, b, c, d] = nodes();
   l.add(a).add(b).add(c).add(b).add(d);
   t.is(l.size, 4);
-  t.deepEqual([...l].map((n) => n.serial), [1, 2, 3, 4]);
+  t.deepEqual(
+    [...l].map((n) => n.serial),
+    [1, 2, 3, 4],
+  );
   t.true(l.has(c));
 });
 
@@ -28,14 +31,24 @@ test("deleting the head, a middle and the tail keeps the rest in order; deleting
   for (const n of [a, b, c, d]) l.add(n);
   t.true(l.delete(b));
   t.false(l.delete(b));
-  t.deepEqual([...l.values()].map((n) => n.serial), [1, 3, 4]);
+  t.deepEqual(
+    [...l.values()].map((n) => n.serial),
+    [1, 3, 4],
+  );
   t.true(l.delete(a));
   t.true(l.delete(d));
-  t.deepEqual([...l].map((n) => n.serial), [3]);
+  t.deepEqual(
+    [...l].map((n) => n.serial),
+    [3],
+  );
   t.false(l.has(a));
   t.is(l.size, 1);
   l.add(a);
-  t.deepEqual([...l].map((n) => n.serial), [3, 1], "re-added at the end");
+  t.deepEqual(
+    [...l].map((n) => n.serial),
+    [3, 1],
+    "re-added at the end",
+  );
   t.true(l.delete(c));
   t.true(l.delete(a));
   t.is(l.size, 0);
