@@ -20,6 +20,7 @@ export {
   type IoControlArgs,
   IoRequest,
   type IoResult,
+  KERNEL_HANDLE_FLAG,
   NT_SERVICES,
   type NtCreateFileArgs,
   type NtCreateFileResult,

@@ -6,6 +6,7 @@
  */
 import {
   BugCheckError,
+  IdTable,
   KEVENT,
   type KProcess,
   type KThread,
@@ -113,33 +114,53 @@ export interface HandleEntry {
 /** Kernel handles (OBJ_KERNEL_HANDLE, in the System process's table) have this bit set, as on x64 Windows. */
 export const KERNEL_HANDLE_FLAG = 0x80000000;
 
-/** A process's handle table. Handle values are multiples of 4 and are not reused within a run. */
+/**
+ * A process's handle table. Handle values are multiples of 4 and are not reused within a run. The entries are the
+ * file objects in an IdTable keyed by handle / 4, each with its granted access as the entry's tag: no object per
+ * handle (`get` makes a HandleEntry for the callers that want one; the I/O paths use `object` and `access`).
+ */
 export class HandleTable {
-  private readonly entries = new Map<number, HandleEntry>();
+  private readonly entries = new IdTable<FILE_OBJECT>();
   private next = 4;
   private readonly flag: number;
   constructor(kernelHandles = false) {
     this.flag = kernelHandles ? KERNEL_HANDLE_FLAG : 0;
   }
+  /** The entry's index, or -1 for a value that is not one of this table's handles. */
+  private index(handle: number): number {
+    if (handle !== handle >>> 0 || (handle & 3) !== 0 || (handle & KERNEL_HANDLE_FLAG) >>> 0 !== this.flag) return -1;
+    return (handle & ~KERNEL_HANDLE_FLAG) >>> 2;
+  }
   insert(object: FILE_OBJECT, GrantedAccess: number): number {
     const h = (this.next + this.flag) >>> 0;
+    this.entries.set(this.next >>> 2, object, GrantedAccess);
     this.next += 4;
-    this.entries.set(h, { object, GrantedAccess });
     return h;
   }
-  get(handle: number): HandleEntry | undefined {
-    return this.entries.get(handle);
+  /** The file object behind `handle`, if it is open. */
+  object(handle: number): FILE_OBJECT | undefined {
+    const i = this.index(handle);
+    return i < 0 ? undefined : this.entries.get(i);
   }
-  remove(handle: number): HandleEntry | undefined {
-    const e = this.entries.get(handle);
-    if (e) this.entries.delete(handle);
-    return e;
+  /** The access granted to `handle` (0 when it is not open). */
+  access(handle: number): number {
+    const i = this.index(handle);
+    return i < 0 ? 0 : this.entries.tag(i);
+  }
+  get(handle: number): HandleEntry | undefined {
+    const object = this.object(handle);
+    return object === undefined ? undefined : { object, GrantedAccess: this.access(handle) };
+  }
+  /** Close `handle`: its file object, or undefined when it was not open. */
+  remove(handle: number): FILE_OBJECT | undefined {
+    const i = this.index(handle);
+    return i < 0 ? undefined : this.entries.delete(i);
   }
   get size(): number {
     return this.entries.size;
   }
   handles(): number[] {
-    return [...this.entries.keys()];
+    return this.entries.ids().map((i) => ((i << 2) + this.flag) >>> 0);
   }
 }
 
@@ -476,9 +497,8 @@ export class SystemServices {
   }
 
   private async close(t: KThread, handle: number, mode: KPROCESSOR_MODE): Promise<NTSTATUS> {
-    const e = this.tableForHandle(t, handle, mode)?.remove(handle);
-    if (!e) return STATUS_INVALID_HANDLE;
-    const fo = e.object;
+    const fo = this.tableForHandle(t, handle, mode)?.remove(handle);
+    if (fo === undefined) return STATUS_INVALID_HANDLE;
     if (--fo.HandleCount === 0) {
       // IopCloseFile: a synchronous file object's CLEANUP waits for the I/O in progress on it.
       const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
@@ -533,12 +553,13 @@ export class SystemServices {
     opts: CallOptions = NO_OPTIONS,
     outputLength = 0,
   ): Promise<IoResult> {
-    const e = this.tableForHandle(t, handle, mode)?.get(handle);
-    if (!e) return { Status: STATUS_INVALID_HANDLE, Information: 0, request: null };
-    if (mode === "UserMode" && requiredAccess !== 0 && (e.GrantedAccess & requiredAccess) === 0) {
+    const table = this.tableForHandle(t, handle, mode);
+    const fo = table?.object(handle);
+    if (table === undefined || fo === undefined)
+      return { Status: STATUS_INVALID_HANDLE, Information: 0, request: null };
+    if (mode === "UserMode" && requiredAccess !== 0 && (table.access(handle) & requiredAccess) === 0) {
       return { Status: STATUS_ACCESS_DENIED, Information: 0, request: null };
     }
-    const fo = e.object;
     const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
     if (sync) {
       const wait = this.lockFile(t, fo);
@@ -1021,9 +1042,9 @@ export class SystemServices {
    */
   NtCancelIoFile(handle: number): Promise<NTSTATUS> {
     return this.service("NtCancelIoFile", "UserMode", async (t) => {
-      const e = this.tableForHandle(t, handle, "UserMode")?.get(handle);
-      if (!e) return STATUS_INVALID_HANDLE;
-      const mine = [...(this.io.threadIrps.get(t) ?? [])].filter((i) => i.OriginalFileObject === e.object);
+      const fo = this.tableForHandle(t, handle, "UserMode")?.object(handle);
+      if (fo === undefined) return STATUS_INVALID_HANDLE;
+      const mine = [...(this.io.threadIrps.get(t) ?? [])].filter((i) => i.OriginalFileObject === fo);
       const waits: KEVENT[] = [];
       for (const irp of mine) {
         const ev = new KEVENT(0, false, `cancel wait ${irp.label()}`);
@@ -1046,9 +1067,9 @@ export class SystemServices {
   /** NtCancelIoFileEx: cancel one request (or all requests on the file, from any thread); does not wait. */
   NtCancelIoFileEx(handle: number, request?: IoRequest): Promise<NTSTATUS> {
     return this.service("NtCancelIoFileEx", "UserMode", async (t) => {
-      const e = this.tableForHandle(t, handle, "UserMode")?.get(handle);
-      if (!e) return STATUS_INVALID_HANDLE;
-      const targets = request ? (request.irp ? [request.irp] : []) : [...e.object.pendingIrps];
+      const fo = this.tableForHandle(t, handle, "UserMode")?.object(handle);
+      if (fo === undefined) return STATUS_INVALID_HANDLE;
+      const targets = request ? (request.irp ? [request.irp] : []) : [...fo.pendingIrps];
       if (targets.length === 0) return STATUS.STATUS_NOT_FOUND;
       for (const irp of targets) this.io.IoCancelIrp(irp);
       return STATUS_SUCCESS;

@@ -11,6 +11,7 @@ export {
   WORKER_INVALID_CODES,
 } from "./bugcodes.js";
 export { type CheckMode, KDPC, KERNEL_CHECKS, type KernelOptions, type RunResult } from "./core.js";
+export { IdTable } from "./idtable.js";
 export { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, Irql, irqlName, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
 export {
   DV,
@@ -20,6 +21,7 @@ export {
   type KernelDdiName,
   type WorkerLimits,
 } from "./kernel.js";
+export { defineBitFlags, emptyList, withItem } from "./lists.js";
 export {
   describeEdge,
   describeInversion,
@@ -30,8 +32,6 @@ export {
 } from "./lockdep.js";
 export { DispatcherObject, WaitBlock, type WaitReason } from "./object.js";
 export { hashString, Prng } from "./prng.js";
-export { defineBitFlags, emptyList, withItem } from "./lists.js";
-export { ownString } from "./strings.js";
 export * from "./status.js";
 export {
   BugCheckError,
@@ -53,6 +53,7 @@ export {
   type SchedulingStrategy,
   type StrategyName,
 } from "./strategy.js";
+export { ownString } from "./strings.js";
 export {
   ERESOURCE,
   type EVENT_TYPE,
@@ -64,6 +65,7 @@ export {
   KSPIN_LOCK,
   KTIMER,
   LockWait,
+  type ResourceNamer,
   type ResourceOwner,
   ResourceOwnerPointer,
   type TIMER_TYPE,

@@ -138,12 +138,24 @@ interface ResourceWaiter {
   readonly exclusive: boolean;
 }
 
+/**
+ * Names a resource when a report or trace asks, instead of a string the resource keeps for its life: a structure
+ * with one resource each (an FCB: "FCB \\srv\\share\\a.txt") names them after itself, built from the names it
+ * keeps anyway.
+ */
+export interface ResourceNamer {
+  resourceName(res: ERESOURCE): string;
+}
+
 /** ERESOURCE: a readers/writer lock with recursive exclusive and shared ownership, and owner tracking. */
 const NO_SHARED_OWNERS: ReadonlyMap<ResourceOwner, number> = new Map();
 
 export class ERESOURCE implements LockLike {
-  readonly lockType = "ERESOURCE";
-  readonly name: string;
+  get lockType(): "ERESOURCE" {
+    return "ERESOURCE";
+  }
+  /** The name, or what names it (see ResourceNamer). */
+  private naming: string | ResourceNamer;
   exclusiveOwner: ResourceOwner | null = null;
   exclusiveCount = 0;
   /** The shared owners and their counts; null while there are none (most resources, most of the time). */
@@ -160,9 +172,17 @@ export class ERESOURCE implements LockLike {
    * structure that contained it (RDBSS: an FCB's resources after its final free → a tombstone report).
    */
   useAfterDelete: ((ddi: string) => void) | null = null;
-  constructor(name = "resource", lockClass?: string) {
-    this.name = name;
-    this.lockClass = lockClass ?? name;
+  constructor(name: string | ResourceNamer = "resource", lockClass?: string) {
+    this.naming = name;
+    this.lockClass = lockClass ?? (typeof name === "string" ? name : "resource");
+  }
+  get name(): string {
+    const n = this.naming;
+    return typeof n === "string" ? n : n.resourceName(this);
+  }
+  /** Name the resource after the structure that contains it from now on (see ResourceNamer). */
+  nameBy(namer: ResourceNamer): void {
+    this.naming = namer;
   }
   addWaiter(w: ResourceWaiter): void {
     this.waiters = withItem(this.waiters, w);

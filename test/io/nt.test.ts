@@ -34,6 +34,7 @@ import {
   IRP_MJ_CLOSE,
   IRP_MJ_CREATE,
   IRP_MJ_DEVICE_CONTROL,
+  KERNEL_HANDLE_FLAG,
   METHOD_BUFFERED,
   SYNCHRONIZE,
 } from "../../emulator/io/index.js";
@@ -255,6 +256,30 @@ test("STATUS_INVALID_HANDLE: a handle never issued, a closed handle, another pro
     STATUS_INVALID_HANDLE,
     STATUS_INVALID_HANDLE,
   ]);
+});
+
+test("handle values: multiples of 4, never reused; near misses (unaligned, fractional, negative, kernel bit) are invalid", async (t) => {
+  const b = await bootSystem();
+  const got: unknown[] = [];
+  let handles: number[] = [];
+  const r = await runUser(b, async () => {
+    const nt = b.sys.nt;
+    const opened: number[] = [];
+    for (let i = 0; i < 70; i++) opened.push((await openSync(b.sys, FILE, FILE_READ_DATA)).FileHandle);
+    for (const h of opened.slice(0, 69)) t.is(await nt.NtClose(h), STATUS_SUCCESS);
+    const h = opened[69] as number;
+    const again = (await openSync(b.sys, FILE, FILE_READ_DATA)).FileHandle;
+    handles = [opened[0] as number, h, again];
+    for (const bad of [h + 1, h + 2, h + 0.5, -h, (h | KERNEL_HANDLE_FLAG) >>> 0, opened[0] as number])
+      got.push((await nt.NtReadFile(bad, { Length: 1, ByteOffset: 0 })).Status);
+    got.push((await nt.NtReadFile(h, { Length: 1, ByteOffset: 0 })).Status !== STATUS_INVALID_HANDLE);
+    t.deepEqual(nt.handleTable(b.k.PsGetCurrentThread().process).handles(), [h, again]);
+  });
+  clean(r);
+  t.is(handles[0], 4);
+  t.is(handles[1], 4 * 70);
+  t.is(handles[2], 4 * 71, "a new handle does not reuse a closed one");
+  t.deepEqual(got, [...Array(6).fill(STATUS_INVALID_HANDLE), true]);
 });
 
 test("NtCreateFile parameter validation → STATUS_INVALID_PARAMETER before any IRP is sent", async (t) => {

@@ -174,7 +174,7 @@ import {
   MAXIMUM_ALLOWED,
   mapGenericMask,
 } from "../../../emulator/io/index.js";
-import { type NTSTATUS, STATUS } from "../../../emulator/kernel/index.js";
+import { IdTable, type NTSTATUS, STATUS } from "../../../emulator/kernel/index.js";
 import {
   allocationOf,
   DEFAULT_CAPACITY,
@@ -683,7 +683,7 @@ export class MemSmbServer {
   private readonly shareByKey = new Map<string, Share>();
   private readonly sessions = new Map<number, Session>();
   private readonly trees = new Map<number, Tree>();
-  private readonly opens = new Map<number, Open>();
+  private readonly opens = new IdTable<Open>();
   private readonly notifyOwners = new Map<number, Open>();
   private readonly ids = { session: 0, tree: 0, open: 0, node: 0, notify: 0, lockWait: 0 };
   private readonly deferred: (() => void)[] = [];
