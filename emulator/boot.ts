@@ -29,6 +29,12 @@ export interface EmulatorOptions {
   readonly workers?: FullKernelOptions["workers"];
   /** A fault plan (docs/FAULTS.md), installed from the start: `em.k.faults.records` lists what was injected. */
   readonly faults?: readonly FaultSpec[];
+  /**
+   * Keep the log of MRx calls, `em.rx.mrxLog` (default true): step reports and `mrx:` expectations read it. It
+   * grows by about 36 B per call for the emulator's life; a long run that needs neither can turn it off (per-device
+   * call counts, `mrxCalls`, are kept either way).
+   */
+  readonly logMrxCalls?: boolean;
 }
 
 export interface Emulator {
@@ -52,6 +58,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
   const rx = new Rdbss(k, sys, {
     ...(options.profile !== undefined ? { profile: options.profile } : {}),
     ...(options.profileOverrides !== undefined ? { profileOverrides: options.profileOverrides } : {}),
+    ...(options.logMrxCalls !== undefined ? { logMrxCalls: options.logMrxCalls } : {}),
   });
   return { k, sys, rx };
 }

@@ -1093,7 +1093,7 @@ export class RdbssFsd {
         (params.CreateOptions & FILE_DELETE_ON_CLOSE) === 0 &&
         fcb.FcbState & FCB_STATE.FCB_STATE_COLLAPSING_ENABLED &&
         should &&
-        fcb.SrvOpenList.length > 0
+        fcb.srvOpenFirst !== null
       ) {
         const st = await rx.callMRx(dev, "MRxShouldTryToCollapseThisOpen", fcb, ctx, () =>
           should.call(dev.Dispatch, ctx),

@@ -26,6 +26,7 @@ export {
   type RxGraphNodeKind,
   type RxObjectGraph,
 } from "./graph.js";
+export { type MrxCallRecord, MrxLog } from "./mrxlog.js";
 export {
   DOCS_PROFILE,
   PROFILE_OPTION_DOCS,
@@ -38,7 +39,6 @@ export {
 export {
   currentRxContext,
   type LockRequirement,
-  type MrxCallRecord,
   processLogonId,
   processSessionId,
   RDBSS_ASSERT,

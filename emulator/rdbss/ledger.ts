@@ -407,8 +407,7 @@ export class RefLedger implements RefRecorder {
       this.pendingKey =
         Number.isInteger(serial) && serial >= 0 && serial < MAX_KEY ? -1 - serial : this.keyOf(childKey(child));
       this.pendingStructural = true;
-      // Its label is fixed for its life: built now, read again from the node when a holder is shown.
-      child.label();
+      // Its label is read from the node when a holder is shown (after its free, from what the free recorded).
       this.pendingChild = child;
     } else {
       this.pendingKey = this.keyOf(holder);

@@ -51,6 +51,8 @@ import { type MRX_CALLDOWN_CANCEL, RX_CONTEXT } from "./context.js";
 import { RDBSS_DEVICE_OBJECT, ScavengerState } from "./device.js";
 import { type MaybePromise, type MINIRDR_DISPATCH, validateDispatch } from "./dispatch.js";
 import { RdbssFsd } from "./fsd.js";
+import { ADD_CONNECTION_REFERENCE, childKey } from "./ledger.js";
+import { MrxLog } from "./mrxlog.js";
 import { type RdbssProfile, resolveProfile } from "./profile.js";
 import {
   type AnyRxNode,
@@ -66,7 +68,6 @@ import {
   V_NET_ROOT,
 } from "./structs.js";
 import { RX_FCB_TABLE, RX_PREFIX_TABLE } from "./tables.js";
-import { ADD_CONNECTION_REFERENCE, childKey } from "./ledger.js";
 import { RDBSS_CHECK_DEFAULTS, RdbssVerifier, VERIFIER_ASSERT, VERIFIER_RDBSS_CHECKS } from "./verify.js";
 
 const { STATUS_SUCCESS, STATUS_PENDING, STATUS_CANCELLED } = STATUS;
@@ -130,6 +131,9 @@ interface MrxCallLabels {
   readonly before: string;
   readonly after: string;
   readonly frame: string;
+  /** The routine's and the device's names as MrxLog ids. */
+  readonly nameId: number;
+  readonly deviceId: number;
 }
 
 /** RX_WORK_QUEUE_ITEM: a preallocated item for RxPostToWorkerThread. */
@@ -142,18 +146,6 @@ export class RX_WORK_QUEUE_ITEM {
 }
 
 export type RxWorkerRoutine = (context: unknown) => MaybePromise<void>;
-
-/** What a recorded MRx call looked like (for reports and expectations). */
-export interface MrxCallRecord {
-  readonly name: string;
-  readonly device: string;
-  readonly target: string;
-  readonly thread: string;
-  readonly time: number;
-  /** The arguments worth showing, in words ("TRUE" for MRxFinalizeSrvCall's Force, "FALSE" for the NULL PBOOLEAN). */
-  readonly args?: string;
-  status?: string;
-}
 
 export interface RdbssOptions {
   readonly profile?: RdbssProfile | "docs" | "reactos";
@@ -195,7 +187,7 @@ export class Rdbss {
   /** RxActiveContexts */
   readonly ActiveContexts = new Set<RX_CONTEXT>();
   readonly devices: RDBSS_DEVICE_OBJECT[] = [];
-  readonly mrxLog: MrxCallRecord[] = [];
+  readonly mrxLog = new MrxLog();
   readonly logMrxCalls: boolean;
   /** Every structure allocated and not yet freed, in allocation order (for leak reports and object graphs). */
   readonly live = new LiveList();
@@ -266,12 +258,14 @@ export class Rdbss {
   }
 
   /** The caller must hold `res` (exclusive, or at least shared). */
-  requireLock(routine: string, res: ERESOURCE, exclusive: boolean, subject: string): void {
+  /** `subject` names what the routine works on; a structure is labelled only when there is something to report. */
+  requireLock(routine: string, res: ERESOURCE, exclusive: boolean, subject: string | { label(): string }): void {
     const t = this.k.current;
     if (t === null) return;
     const ok = exclusive ? res.exclusiveOwner === t : res.exclusiveOwner === t || res.sharedOwners.has(t);
     if (ok) return;
     const holds = res.exclusiveOwner === t ? "exclusive" : res.sharedOwners.has(t) ? "shared" : "not at all";
+    if (typeof subject !== "string") subject = subject.label();
     this.rdbssViolation(
       "rdbssLocks",
       RDBSS_ASSERT.LOCK_NOT_HELD,
@@ -359,17 +353,18 @@ export class Rdbss {
     }
     dev.mrxCalls.set(name, (dev.mrxCalls.get(name) ?? 0) + 1);
     const t = this.k.thread(name);
-    const rec: MrxCallRecord | null = this.logMrxCalls
-      ? {
-          name,
-          device: dev.MiniRdrName,
-          target: target ? target.label() : "",
-          thread: t.name,
-          time: this.k.now,
-          ...(args !== undefined ? { args } : {}),
-        }
-      : null;
-    if (rec) this.mrxLog.push(rec);
+    const log = this.logMrxCalls ? this.mrxLog : null;
+    const at =
+      log === null
+        ? -1
+        : log.push(
+            labels.nameId,
+            labels.deviceId,
+            target ? target.label() : "",
+            log.intern(t.name),
+            this.k.now,
+            args === undefined ? -1 : log.intern(args),
+          );
     if (this.k.trace.active)
       this.k.emit("mrx.enter", name, {
         target: target ? target.label() : "",
@@ -385,7 +380,7 @@ export class Rdbss {
       if (this.k.stopped === null) t.frames.pop();
     }
     if (this.k.trace.active) this.k.emit("mrx.exit", name, typeof r === "number" ? { status: statusName(r) } : {});
-    if (rec && typeof r === "number") rec.status = statusName(r);
+    if (log !== null && typeof r === "number") log.setStatus(at, log.intern(statusName(r)));
     const after = this.k.schedulePoint(labels.after);
     if (after) await after;
     return r;
@@ -401,7 +396,13 @@ export class Rdbss {
     }
     let l = byName.get(name);
     if (l === undefined) {
-      l = { before: `before ${name}`, after: `after ${name}`, frame: `${name} [${dev.MiniRdrName}]` };
+      l = {
+        before: `before ${name}`,
+        after: `after ${name}`,
+        frame: `${name} [${dev.MiniRdrName}]`,
+        nameId: this.mrxLog.intern(name),
+        deviceId: this.mrxLog.intern(dev.MiniRdrName),
+      };
       byName.set(name, l);
     }
     return l;
@@ -620,7 +621,8 @@ export class Rdbss {
       netRoot,
       vNetRoot,
       name,
-      k.ExInitializeResourceLite(ownString(`FCB ${netRoot.pNetRootName}${name}`), "FCB"),
+      // Named by the FCB once it exists (FCB.resourceName): "FCB \\srv\\share\\a.txt".
+      k.ExInitializeResourceLite("FCB", "FCB"),
       new SHARE_ACCESS(),
     );
     this.live.add(fcb);
@@ -647,7 +649,7 @@ export class Rdbss {
     const t = this.enterDdi("RxCreateSrvOpen");
     this.checkAlive(fcb, "RxCreateSrvOpen");
     this.checkAlive(vNetRoot, "RxCreateSrvOpen");
-    this.requireLock("RxCreateSrvOpen", fcb.Header.Resource, true, fcb.label());
+    this.requireLock("RxCreateSrvOpen", fcb.Header.Resource, true, fcb);
     if (this.k.faults !== null && this.k.faults.hit("RxCreateSrvOpen", fcb.label()) !== null) {
       this.leaveDdi(t);
       return null;
@@ -662,7 +664,7 @@ export class Rdbss {
     this.referenceInternal(vNetRoot, "RxCreateSrvOpen (SRV_OPEN → V_NET_ROOT)", so);
     this.verifier.take(fcb, "RxCreateSrvOpen (SRV_OPEN → FCB)", so);
     this.fcbRef(fcb);
-    fcb.SrvOpenList.push(so);
+    fcb.addSrvOpen(so);
     fcb.SrvOpenListVersion++;
     fcb.pNetRoot.NumberOfSrvOpens++;
     this.leaveDdi(t);
@@ -678,7 +680,7 @@ export class Rdbss {
     const t = this.enterDdi("RxCreateNetFobx");
     this.checkAlive(srvOpen, "RxCreateNetFobx");
     const fcb = srvOpen.pFcb;
-    this.requireLock("RxCreateNetFobx", fcb.Header.Resource, true, fcb.label());
+    this.requireLock("RxCreateNetFobx", fcb.Header.Resource, true, fcb);
     if (this.k.faults !== null && this.k.faults.hit("RxCreateNetFobx", srvOpen.label()) !== null) {
       this.leaveDdi(t);
       return null;
@@ -694,7 +696,7 @@ export class Rdbss {
     if (ctx.Create.NtCreateParameters.CreateOptions & 0x4000) fobx.Flags |= FOBX_FLAG.FOBX_FLAG_BACKUP_INTENT;
     this.referenceInternal(srvOpen, "RxCreateNetFobx (FOBX → SRV_OPEN)", fobx);
     if (srvOpen.pVNetRoot) srvOpen.pVNetRoot.NumberOfFobxs++;
-    srvOpen.FobxList.push(fobx);
+    srvOpen.addFobx(fobx);
     this.leaveDdi(t);
     return fobx;
   }
@@ -850,7 +852,7 @@ export class Rdbss {
     try {
       this.checkAlive(srvCall, "RxFinalizeSrvCall");
       const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
-      this.requireLock("RxFinalizeSrvCall", dev.pRxNetNameTable.TableLock, true, srvCall.label());
+      this.requireLock("RxFinalizeSrvCall", dev.pRxNetNameTable.TableLock, true, srvCall);
       if (srvCall.NodeReferenceCount !== 1 && !forceFinalize) return false;
       if (!srvCall.UpperFinalizationDone) {
         dev.pRxNetNameTable.remove(srvCall);
@@ -939,7 +941,7 @@ export class Rdbss {
     try {
       this.checkAlive(netRoot, "RxFinalizeNetRoot");
       const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
-      this.requireLock("RxFinalizeNetRoot", dev.pRxNetNameTable.TableLock, true, netRoot.label());
+      this.requireLock("RxFinalizeNetRoot", dev.pRxNetNameTable.TableLock, true, netRoot);
       if (netRoot.Flags & NETROOT_FLAG.NETROOT_FLAG_FINALIZATION_IN_PROGRESS) return false;
       netRoot.Flags |= NETROOT_FLAG.NETROOT_FLAG_FINALIZATION_IN_PROGRESS;
       const table = this.fcbTableOf(netRoot);
@@ -996,7 +998,7 @@ export class Rdbss {
       this.checkAlive(vNetRoot, "RxFinalizeVNetRoot");
       const netRoot = vNetRoot.pNetRoot;
       const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
-      this.requireLock("RxFinalizeVNetRoot", dev.pRxNetNameTable.TableLock, true, vNetRoot.label());
+      this.requireLock("RxFinalizeVNetRoot", dev.pRxNetNameTable.TableLock, true, vNetRoot);
       if (vNetRoot.NodeReferenceCount !== 1 && !force) return false;
       if (!vNetRoot.UpperFinalizationDone) {
         vNetRoot.UpperFinalizationDone = true;
@@ -1130,7 +1132,7 @@ export class Rdbss {
     try {
       this.checkAlive(fcb, "RxpDereferenceAndFinalizeNetFcb");
       if (this.profile.fcbFinalizeAssertions === "asserted") {
-        this.requireLock("RxpDereferenceAndFinalizeNetFcb", fcb.Header.Resource, true, fcb.label());
+        this.requireLock("RxpDereferenceAndFinalizeNetFcb", fcb.Header.Resource, true, fcb);
         if (force) {
           this.rdbssViolation(
             "rdbssLocks",
@@ -1196,11 +1198,11 @@ export class Rdbss {
       const orphaned = (fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) !== 0;
       const table = this.fcbTableOf(fcb.pNetRoot);
       if (this.profile.fcbFinalizeAssertions === "asserted") {
-        this.requireLock("RxFinalizeNetFcb", fcb.Header.Resource, true, fcb.label());
+        this.requireLock("RxFinalizeNetFcb", fcb.Header.Resource, true, fcb);
         if (!orphaned) {
           const dev = this.deviceOf(fcb);
           const lock = this.profile.fcbCreateLock === "fcb-table" ? table.TableLock : dev.pRxNetNameTable.TableLock;
-          this.requireLock("RxFinalizeNetFcb", lock, true, fcb.label());
+          this.requireLock("RxFinalizeNetFcb", lock, true, fcb);
         }
         if (force) {
           this.rdbssViolation(
@@ -1212,7 +1214,7 @@ export class Rdbss {
         }
       }
       if (recursive) {
-        for (const so of [...fcb.SrvOpenList]) await this.RxFinalizeSrvOpen(so, true, true);
+        for (const so of fcb.SrvOpenList) await this.RxFinalizeSrvOpen(so, true, true);
       } else if (fcb.OpenCount !== 0 || fcb.UncleanCount !== 0) {
         return false;
       }
@@ -1267,8 +1269,8 @@ export class Rdbss {
     try {
       this.checkAlive(srvOpen, "RxFinalizeSrvOpen");
       const fcb = srvOpen.pFcb;
-      this.requireLock("RxFinalizeSrvOpen", fcb.Header.Resource, true, srvOpen.label());
-      if (recursive) for (const fobx of [...srvOpen.FobxList]) await this.RxFinalizeNetFobx(fobx, true, force);
+      this.requireLock("RxFinalizeSrvOpen", fcb.Header.Resource, true, srvOpen);
+      if (recursive) for (const fobx of srvOpen.FobxList) await this.RxFinalizeNetFobx(fobx, true, force);
       if (srvOpen.NodeReferenceCount !== 0 && !force) return false;
       const closed = (srvOpen.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED) !== 0;
       // §2 step 3: only a CLOSED SRV_OPEN, or one not yet finalized whose condition is not Good (Force only skips
@@ -1280,11 +1282,7 @@ export class Rdbss {
           const mrx = dev.Dispatch.MRxForceClosed;
           await this.callMRx(dev, "MRxForceClosed", srvOpen, null, () => mrx.call(dev.Dispatch, srvOpen), true);
         }
-        const i = fcb.SrvOpenList.indexOf(srvOpen);
-        if (i >= 0) {
-          fcb.SrvOpenList.splice(i, 1);
-          fcb.SrvOpenListVersion++;
-        }
+        if (fcb.removeSrvOpen(srvOpen)) fcb.SrvOpenListVersion++;
         fcb.pNetRoot.NumberOfSrvOpens--;
         const vnr = srvOpen.pVNetRoot;
         srvOpen.pVNetRoot = null;
@@ -1316,12 +1314,11 @@ export class Rdbss {
       this.checkAlive(fobx, "RxFinalizeNetFobx");
       const srvOpen = fobx.pSrvOpen;
       const fcb = srvOpen.pFcb;
-      this.requireLock("RxFinalizeNetFobx", fcb.Header.Resource, true, fobx.label());
+      this.requireLock("RxFinalizeNetFobx", fcb.Header.Resource, true, fobx);
       if (fobx.NodeReferenceCount !== 0 && !force) return false;
       if (!fobx.UpperFinalizationDone) {
         fobx.UpperFinalizationDone = true;
-        const i = srvOpen.FobxList.indexOf(fobx);
-        if (i >= 0) srvOpen.FobxList.splice(i, 1);
+        srvOpen.removeFobx(fobx);
         fobx.UnicodeQueryTemplate = null;
         const dev = this.deviceOf(fcb);
         if (dev.Dispatch.MRxDeallocateForFobx) {
@@ -1567,7 +1564,7 @@ export class Rdbss {
       this.requireDocsRoutine("RxForceFinalizeAllVNetRoots");
       this.checkAlive(netRoot, "RxForceFinalizeAllVNetRoots");
       const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
-      this.requireLock("RxForceFinalizeAllVNetRoots", dev.pRxNetNameTable.TableLock, true, netRoot.label());
+      this.requireLock("RxForceFinalizeAllVNetRoots", dev.pRxNetNameTable.TableLock, true, netRoot);
       for (const vnr of [...netRoot.VirtualNetRoots]) await this.RxFinalizeVNetRoot(vnr, true, true);
     } finally {
       this.leaveDdi(t);
@@ -1577,8 +1574,8 @@ export class Rdbss {
   /** RxScavengeRelatedFobxs: finalize (forced) the dormant FOBXs of one FCB. FCB held exclusive. */
   async scavengeRelatedFobxs(fcb: FCB): Promise<number> {
     let n = 0;
-    for (const so of [...fcb.SrvOpenList]) {
-      for (const fobx of [...so.FobxList]) {
+    for (const so of fcb.SrvOpenList) {
+      for (const fobx of so.FobxList) {
         if (!fobx.scavengerMarked) continue;
         this.undoScavengerMark(fobx);
         await this.RxFinalizeNetFobx(fobx, true, true);

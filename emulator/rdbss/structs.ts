@@ -5,7 +5,15 @@
  */
 
 import { type FILE_OBJECT, SHARE_ACCESS } from "../io/index.js";
-import { defineBitFlags, ERESOURCE, emptyList, type Kernel, ownString, withItem } from "../kernel/index.js";
+import {
+  defineBitFlags,
+  ERESOURCE,
+  emptyList,
+  type Kernel,
+  ownString,
+  type ResourceNamer,
+  withItem,
+} from "../kernel/index.js";
 import {
   Condition,
   type NET_ROOT_TYPE,
@@ -50,16 +58,6 @@ export interface TombstoneGuard {
 
 let serial = 0;
 
-/**
- * An empty array whose backing store has room for one element. Almost every FCB ends up with one SRV_OPEN and
- * every SRV_OPEN with one FOBX; the first push on a plain `[]` reserves 17 slots (≈ 150 B), this reserves one.
- */
-function roomForOne<T>(): T[] {
-  const a = [undefined as T];
-  a.pop();
-  return a;
-}
-
 /** Common header of every RDBSS node (NODE_TYPE_CODE, NodeReferenceCount). */
 /** The observers of the nodes of one RDBSS: one object shared by all of them (one field per node, not three). */
 export interface RxNodeHooks {
@@ -79,6 +77,9 @@ const NODE_BIT = {
 } as const;
 /** In its RDBSS's LiveList (not a field a view lists). */
 const LIVE_BIT = 1 << 4;
+/** `bits` keeps the flags below this shift and Condition from it up. */
+const CONDITION_SHIFT = 8;
+const FLAG_BITS = (1 << CONDITION_SHIFT) - 1;
 
 /** The bit-backed booleans, for views that list a structure's fields (they are accessors, not own fields). */
 export const RX_NODE_FLAG_FIELDS = Object.keys(NODE_BIT) as readonly (keyof typeof NODE_BIT)[];
@@ -90,14 +91,26 @@ export abstract class RxNode {
   hooks: RxNodeHooks | null = null;
   /** Emulator serial number, stable within a run: objects are named "SRV_CALL#3 \server" in reports. */
   readonly serial: number;
-  /** Set when the memory is released; later uses are use-after-free. */
-  freed: FreedAt | null = null;
+  /**
+   * Its label once built (label()), then, from its free on, where it was freed: one slot for both (read them as
+   * `label()` and `freed`).
+   */
+  private fate: string | FreedAt | null = null;
   /** Neighbours in RDBSS's list of live structures (LiveList), in allocation order. */
   livePrev: RxNode | null = null;
   liveNext: RxNode | null = null;
-  /** Condition, then the boolean fields below as bits (one slot of the object instead of one per boolean). */
-  Condition: RX_BLOCK_CONDITION = Condition.Condition_Uninitialized;
+  /**
+   * The boolean fields below as bits 0–7 and Condition from bit 8 up: one slot of the object instead of one per
+   * boolean and one for Condition.
+   */
   protected bits = 0;
+  /** RX_BLOCK_CONDITION (kept in `bits` from CONDITION_SHIFT up). */
+  get Condition(): RX_BLOCK_CONDITION {
+    return (this.bits >> CONDITION_SHIFT) as RX_BLOCK_CONDITION;
+  }
+  set Condition(c: RX_BLOCK_CONDITION) {
+    this.bits = (this.bits & FLAG_BITS) | (c << CONDITION_SHIFT);
+  }
   /** Marked for scavenged finalization (RX_SCAVENGER_MASK in the node type). */
   declare scavengerMarked: boolean;
   declare UpperFinalizationDone: boolean;
@@ -153,24 +166,34 @@ export abstract class RxNode {
    * of a new rope per use (the log keeps one per MRx call: ≈ 90 B per read on the IRP path).
    */
   label(): string {
-    const f = this.freed;
+    const f = this.fate;
+    if (typeof f === "string") return f;
     if (f !== null && f.label !== undefined) return f.label;
-    if (this.cachedLabel !== null) return this.cachedLabel;
+    const l = ownString(`${this.kind}#${this.serial} ${this.peekDisplayName()}`);
+    if (f === null) this.fate = l;
+    return l;
+  }
+
+  /** Set when the memory is released (poison); later uses are use-after-free. */
+  get freed(): FreedAt | null {
+    const f = this.fate;
+    return typeof f === "string" ? null : f;
+  }
+
+  /** `displayName`, which may read a freed parent's name: RDBSS's own look at the dead (the tombstone guard's peek). */
+  protected peekDisplayName(): string {
     const g = this.hooks?.guard ?? null;
     if (g !== null) g.peek++;
     try {
-      const l = ownString(`${this.kind}#${this.serial} ${this.displayName}`);
-      this.cachedLabel = l;
-      return l;
+      return this.displayName;
     } finally {
       if (g !== null) g.peek--;
     }
   }
-  private cachedLabel: string | null = null;
 
   /** Poison the node type as RxFreeObject does. */
   poison(at: FreedAt): void {
-    this.freed = at;
+    this.fate = at;
     this.NodeTypeCode |= RX_FREED_POISON;
   }
 }
@@ -333,7 +356,7 @@ export class FCB_HEADER {
   get PagingIoResource(): ERESOURCE {
     const p = this.paging;
     if (p !== null) return p;
-    const res = new ERESOURCE(`FCB paging ${this.owner.pNetRoot.pNetRootName}${this.owner.FcbTablePath}`, "FCB paging");
+    const res = new ERESOURCE(this.owner, "FCB paging");
     // An FCB freed before its paging resource was made: the resource goes with it (RDBSS retired the main one).
     if (this.Resource.deleted) {
       res.deleted = true;
@@ -348,7 +371,7 @@ export class FCB_HEADER {
   }
 }
 
-export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
+export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode implements ResourceNamer {
   pNetRoot: NET_ROOT<X>;
   Context: Ext<X, "Fcb"> | null = null;
   Context2: unknown = null;
@@ -361,7 +384,12 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
   fShouldBeOrphaned = false;
   fMiniInited = false;
   CachedNetRootType: NET_ROOT_TYPE;
-  readonly SrvOpenList: SRV_OPEN<X>[] = roomForOne();
+  /**
+   * The first of the FCB's SRV_OPENs, linked through SRV_OPEN.nextInFcb (RDBSS's SrvOpenList LIST_ENTRY): a link
+   * in each SRV_OPEN instead of an array per FCB (≈ 56 B each; almost every FCB has one SRV_OPEN). Read the list
+   * as `SrvOpenList`; change it with addSrvOpen / removeSrvOpen.
+   */
+  srvOpenFirst: SRV_OPEN<X> | null = null;
   SrvOpenListVersion = 0;
   /** FSRTL_ADVANCED_FCB_HEADER, reduced. */
   readonly Header: FCB_HEADER;
@@ -399,6 +427,49 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     this.CachedNetRootType = netRoot.Type;
     this.Header = new FCB_HEADER(resource, this);
     this.ShareAccess = share;
+    resource.nameBy(this);
+  }
+  /** The SRV_OPENs in the order they were made (a copy: RDBSS's SrvOpenList). */
+  get SrvOpenList(): readonly SRV_OPEN<X>[] {
+    const out: SRV_OPEN<X>[] = [];
+    for (let so = this.srvOpenFirst; so !== null; so = so.nextInFcb) out.push(so);
+    return out;
+  }
+  /** How many SRV_OPENs the list holds. */
+  get srvOpenCount(): number {
+    let n = 0;
+    for (let so = this.srvOpenFirst; so !== null; so = so.nextInFcb) n++;
+    return n;
+  }
+  /** Append to SrvOpenList (InsertTailList). */
+  addSrvOpen(so: SRV_OPEN<X>): void {
+    so.nextInFcb = null;
+    let last = this.srvOpenFirst;
+    if (last === null) this.srvOpenFirst = so;
+    else {
+      while (last.nextInFcb !== null) last = last.nextInFcb;
+      last.nextInFcb = so;
+    }
+  }
+  /** Take out of SrvOpenList (RemoveEntryList); false when it was not on it. */
+  removeSrvOpen(so: SRV_OPEN<X>): boolean {
+    if (this.srvOpenFirst === so) {
+      this.srvOpenFirst = so.nextInFcb;
+      so.nextInFcb = null;
+      return true;
+    }
+    for (let p = this.srvOpenFirst; p !== null; p = p.nextInFcb) {
+      if (p.nextInFcb === so) {
+        p.nextInFcb = so.nextInFcb;
+        so.nextInFcb = null;
+        return true;
+      }
+    }
+    return false;
+  }
+  /** Its resources' names ("FCB \\srv\\share\\a.txt", "FCB paging …"), built when asked rather than kept. */
+  resourceName(res: ERESOURCE): string {
+    return `${res.lockClass} ${this.peekDisplayName()}`;
   }
   get ShareAccessPerSrvOpens(): SHARE_ACCESS {
     if (this.perSrvOpens === null) this.perSrvOpens = new SHARE_ACCESS();
@@ -440,7 +511,10 @@ export class SRV_OPEN<X extends MiniRdrExtensions = MiniRdrExtensions> extends R
   CreateOptions = 0;
   BufferingFlags = 0;
   // private
-  readonly FobxList: FOBX<X>[] = roomForOne();
+  /** The first of its FOBXs, linked through FOBX.nextInSrvOpen (see FCB.srvOpenFirst); read as `FobxList`. */
+  fobxFirst: FOBX<X> | null = null;
+  /** The next SRV_OPEN of the FCB's SrvOpenList. */
+  nextInFcb: SRV_OPEN<X> | null = null;
   OpenStatus = 0;
 
   constructor(serialNumber: number, fcb: FCB<X>, vNetRoot: V_NET_ROOT<X>) {
@@ -457,6 +531,38 @@ export class SRV_OPEN<X extends MiniRdrExtensions = MiniRdrExtensions> extends R
   get pAlreadyPrefixedName(): string {
     return this.pFcb.PrivateAlreadyPrefixedName;
   }
+  /** The FOBXs in the order they were made (a copy). */
+  get FobxList(): readonly FOBX<X>[] {
+    const out: FOBX<X>[] = [];
+    for (let f = this.fobxFirst; f !== null; f = f.nextInSrvOpen) out.push(f);
+    return out;
+  }
+  /** Append to FobxList. */
+  addFobx(fobx: FOBX<X>): void {
+    fobx.nextInSrvOpen = null;
+    let last = this.fobxFirst;
+    if (last === null) this.fobxFirst = fobx;
+    else {
+      while (last.nextInSrvOpen !== null) last = last.nextInSrvOpen;
+      last.nextInSrvOpen = fobx;
+    }
+  }
+  /** Take out of FobxList; false when it was not on it. */
+  removeFobx(fobx: FOBX<X>): boolean {
+    if (this.fobxFirst === fobx) {
+      this.fobxFirst = fobx.nextInSrvOpen;
+      fobx.nextInSrvOpen = null;
+      return true;
+    }
+    for (let p = this.fobxFirst; p !== null; p = p.nextInSrvOpen) {
+      if (p.nextInSrvOpen === fobx) {
+        p.nextInSrvOpen = fobx.nextInSrvOpen;
+        fobx.nextInSrvOpen = null;
+        return true;
+      }
+    }
+    return false;
+  }
 }
 
 export class FOBX<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
@@ -470,6 +576,8 @@ export class FOBX<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNod
   OffsetOfNextEaToReturn = 0;
   // private
   FobxSerialNumber = 0;
+  /** The next FOBX of its SRV_OPEN's FobxList. */
+  nextInSrvOpen: FOBX<X> | null = null;
   declare fOpenCountDecremented: boolean;
   static {
     defineBitFlags(FOBX.prototype, { fOpenCountDecremented: NODE_BIT.fOpenCountDecremented });

@@ -30,7 +30,15 @@ export interface TombstoneInfo {
 }
 
 /** Properties of an RxNode that stay plain after the free (markers and RDBSS's own wiring). */
-export const KEEP: ReadonlySet<string> = new Set(["freed", "serial", "hooks", "ledger", "guard", "traceKernel"]);
+export const KEEP: ReadonlySet<string> = new Set([
+  "fate",
+  "freed",
+  "serial",
+  "hooks",
+  "ledger",
+  "guard",
+  "traceKernel",
+]);
 
 /**
  * The fields a freed structure traps: those of its MRX_ view (structs.ts) — what a mini-redirector can reach —
@@ -100,7 +108,7 @@ export const TRAPPED_FIELDS = {
     "fShouldBeOrphaned",
     "fMiniInited",
     "CachedNetRootType",
-    "SrvOpenList",
+    "srvOpenFirst",
     "SrvOpenListVersion",
     "Header",
   ],
@@ -138,6 +146,8 @@ const FIELD_NAMES: Readonly<Record<string, string>> = {
   refCount: "NodeReferenceCount",
   // FCB_HEADER keeps its paging-I/O resource (or its name, until it is made) in `paging`.
   paging: "PagingIoResource",
+  // FCB keeps its SrvOpenList as the first SRV_OPEN of a linked list.
+  srvOpenFirst: "SrvOpenList",
 };
 
 /** What one buried object remembers: its graveyard, what it was, and the values of its trapped fields. */

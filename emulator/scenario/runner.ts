@@ -61,13 +61,14 @@ import {
   FOBX,
   FOBX_FLAG,
   LockHoldingState,
+  type MrxCallRecord,
   type NET_ROOT,
   NETROOT_FLAG,
   type RDBSS_DEVICE_OBJECT,
+  RX_NODE_FLAG_FIELDS,
   type SRV_CALL,
   SRV_OPEN,
   SRVCALL_FLAG,
-  RX_NODE_FLAG_FIELDS,
   SRVOPEN_FLAG,
   V_NET_ROOT,
 } from "../rdbss/index.js";
@@ -288,7 +289,7 @@ function objectFields(o: AnyRxNode): Record<string, unknown> {
   out.freed = o.freed !== null;
   out.exists = o.freed === null;
   if (o instanceof SRV_OPEN) out.fobxCount = o.FobxList.length;
-  if (o instanceof FCB) out.srvOpenCount = o.SrvOpenList.length;
+  if (o instanceof FCB) out.srvOpenCount = o.srvOpenCount;
   return out;
 }
 
@@ -668,7 +669,7 @@ class ScenarioRun {
     const device = this.dev === null ? null : this.dev.MiniRdrName;
     const out: string[] = [];
     for (let i = logStart; i < log.length; i++) {
-      const r = log[i] as (typeof log)[number];
+      const r = log.at(i) as MrxCallRecord;
       if (device !== null && r.device !== device) continue;
       const call = r.args !== undefined ? `${r.name}(${r.args})` : r.name;
       out.push(r.thread === me ? call : `${call} @ ${r.thread}`);

@@ -65,6 +65,16 @@ test("a write is reported as a write (parameter 3 = 1); NodeReferenceCount by it
   t.regex(s2.reason, /^A read of NodeReferenceCount of FCB#/);
 });
 
+test("SrvOpenList of a freed FCB is reported by that name (it is kept as a linked list), and the resource keeps its name", async (t) => {
+  const w = await H.makeWorld();
+  const fcb = await freedFcb(w);
+  const s = H.stopOf(await H.systemThread(w, "mini-redirector", () => void fcb.SrvOpenList.length));
+  t.is(s.check, "useAfterFree");
+  t.regex(s.reason, /^A read of SrvOpenList of FCB#\d+ \\hand\\share\\lone\.txt, which was freed by RxFinalizeNetFcb/);
+  // RDBSS's own look at the dead (a report naming the resource) is no use of it.
+  t.is(fcb.Header.Resource.name, "FCB \\hand\\share\\lone.txt");
+});
+
 test("a lock on the freed FCB's resource is a tombstone use too (parameter 3 = 2)", async (t) => {
   const w = await H.makeWorld();
   const g = await H.handConnection(w);

@@ -1,0 +1,172 @@
+/**
+ * The log of MRx calls (`em.rx.mrxLog`): every call RDBSS made into a mini-redirector, in order, with its target,
+ * thread, virtual time, shown arguments and returned status. Step reports list a step's calls from it, expectations
+ * count them, and tests read it.
+ *
+ * The log keeps one entry per call for the life of the emulator, and the IRP path makes calls by the hundred
+ * thousand (one per read), so entries are packed: the names, devices, threads, argument texts and statuses are
+ * interned and kept as numbers in chunked typed arrays, the time in a Float64Array, and the target as the label
+ * string its structure already keeps. About 36 B a call, where an object per call cost about 80 B and was promoted
+ * out of the young generation with every read. `at(i)` and the array-like methods build MrxCallRecord objects on
+ * demand.
+ */
+
+/** What a recorded MRx call looked like (for reports and expectations). */
+export interface MrxCallRecord {
+  readonly name: string;
+  readonly device: string;
+  readonly target: string;
+  readonly thread: string;
+  readonly time: number;
+  /** The arguments worth showing, in words ("TRUE" for MRxFinalizeSrvCall's Force, "FALSE" for the NULL PBOOLEAN). */
+  readonly args?: string;
+  readonly status?: string;
+}
+
+const CHUNK_BITS = 10;
+const CHUNK = 1 << CHUNK_BITS;
+const MASK = CHUNK - 1;
+/** Int32 columns per entry: name, device, thread, args, status (interned ids; -1 for none). */
+const COLS = 5;
+const C_NAME = 0;
+const C_DEVICE = 1;
+const C_THREAD = 2;
+const C_ARGS = 3;
+const C_STATUS = 4;
+
+class Chunk {
+  readonly ints = new Int32Array(COLS * CHUNK);
+  readonly times = new Float64Array(CHUNK);
+  readonly targets: string[] = new Array<string>(CHUNK).fill("");
+}
+
+export class MrxLog implements Iterable<MrxCallRecord> {
+  private readonly chunks: Chunk[] = [];
+  private count = 0;
+  private readonly texts: string[] = [];
+  private readonly ids = new Map<string, number>();
+
+  /** The id of an interned text (names, devices, threads, arguments, statuses: a few hundred distinct texts). */
+  intern(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.texts.length;
+      this.texts.push(text);
+      this.ids.set(text, id);
+    }
+    return id;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /**
+   * Append a call (ids from `intern`; `args` -1 when the call shows none). Returns its index, for `setStatus`.
+   */
+  push(name: number, device: number, target: string, thread: number, time: number, args: number): number {
+    const i = this.count;
+    const k = i & MASK;
+    let c: Chunk;
+    if (k === 0) {
+      c = new Chunk();
+      this.chunks.push(c);
+    } else c = this.chunks[i >>> CHUNK_BITS] as Chunk;
+    const b = k * COLS;
+    const ints = c.ints;
+    ints[b + C_NAME] = name;
+    ints[b + C_DEVICE] = device;
+    ints[b + C_THREAD] = thread;
+    ints[b + C_ARGS] = args;
+    ints[b + C_STATUS] = -1;
+    c.times[k] = time;
+    c.targets[k] = target;
+    this.count = i + 1;
+    return i;
+  }
+
+  /** Record the status call `index` returned (an interned id). */
+  setStatus(index: number, status: number): void {
+    const c = this.chunks[index >>> CHUNK_BITS];
+    if (c !== undefined && index < this.count) c.ints[(index & MASK) * COLS + C_STATUS] = status;
+  }
+
+  /** The call at `index` (negative counts from the end, as Array.prototype.at), or undefined. */
+  at(index: number): MrxCallRecord | undefined {
+    const i = index < 0 ? this.count + index : index;
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) return undefined;
+    const c = this.chunks[i >>> CHUNK_BITS] as Chunk;
+    const k = i & MASK;
+    const b = k * COLS;
+    const ints = c.ints;
+    const t = this.texts;
+    const args = ints[b + C_ARGS] as number;
+    const status = ints[b + C_STATUS] as number;
+    return {
+      name: t[ints[b + C_NAME] as number] as string,
+      device: t[ints[b + C_DEVICE] as number] as string,
+      target: c.targets[k] as string,
+      thread: t[ints[b + C_THREAD] as number] as string,
+      time: c.times[k] as number,
+      ...(args >= 0 ? { args: t[args] as string } : {}),
+      ...(status >= 0 ? { status: t[status] as string } : {}),
+    };
+  }
+
+  /** The name of the call at `index` without building its record. */
+  nameAt(index: number): string | undefined {
+    if (index < 0 || index >= this.count) return undefined;
+    const c = this.chunks[index >>> CHUNK_BITS] as Chunk;
+    return this.texts[c.ints[(index & MASK) * COLS + C_NAME] as number];
+  }
+
+  *[Symbol.iterator](): Iterator<MrxCallRecord> {
+    for (let i = 0; i < this.count; i++) yield this.at(i) as MrxCallRecord;
+  }
+
+  /** The calls from `start` up to (not including) `end`, as Array.prototype.slice. */
+  slice(start = 0, end = this.count): MrxCallRecord[] {
+    const n = this.count;
+    const from = start < 0 ? Math.max(0, n + start) : Math.min(start, n);
+    const to = end < 0 ? Math.max(0, n + end) : Math.min(end, n);
+    const out: MrxCallRecord[] = [];
+    for (let i = from; i < to; i++) out.push(this.at(i) as MrxCallRecord);
+    return out;
+  }
+
+  toArray(): MrxCallRecord[] {
+    return this.slice();
+  }
+
+  filter(keep: (r: MrxCallRecord, index: number) => boolean): MrxCallRecord[] {
+    const out: MrxCallRecord[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const r = this.at(i) as MrxCallRecord;
+      if (keep(r, i)) out.push(r);
+    }
+    return out;
+  }
+
+  map<U>(f: (r: MrxCallRecord, index: number) => U): U[] {
+    const out: U[] = [];
+    for (let i = 0; i < this.count; i++) out.push(f(this.at(i) as MrxCallRecord, i));
+    return out;
+  }
+
+  some(test: (r: MrxCallRecord, index: number) => boolean): boolean {
+    for (let i = 0; i < this.count; i++) if (test(this.at(i) as MrxCallRecord, i)) return true;
+    return false;
+  }
+
+  find(test: (r: MrxCallRecord, index: number) => boolean): MrxCallRecord | undefined {
+    for (let i = 0; i < this.count; i++) {
+      const r = this.at(i) as MrxCallRecord;
+      if (test(r, i)) return r;
+    }
+    return undefined;
+  }
+
+  toJSON(): MrxCallRecord[] {
+    return this.slice();
+  }
+}
