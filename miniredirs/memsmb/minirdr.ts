@@ -75,7 +75,8 @@ export interface MemSmbExtensions {
   NetRoot: { share: string; type: "disk" | "ipc" };
   VNetRoot: { sessionId: number; treeId: number; user: string; connection: SmbConnection | null };
   SrvOpen: { fileId: number; connection: SmbConnection | null; treeId: number };
-  Fobx: { leftovers: readonly FileInfo[]; notifyId: number | null };
+  /** The directory entries the last query returned that did not fit the caller's buffer. */
+  Fobx: { leftovers: readonly FileInfo[] };
 }
 
 type Ctx = RX_CONTEXT<MemSmbExtensions>;
@@ -135,7 +136,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     connection: null,
   });
   readonly MRxSrvOpenExtension = (): MemSmbExtensions["SrvOpen"] => ({ fileId: 0, connection: null, treeId: 0 });
-  readonly MRxFobxExtension = (): MemSmbExtensions["Fobx"] => ({ leftovers: NO_ENTRIES, notifyId: null });
+  readonly MRxFobxExtension = (): MemSmbExtensions["Fobx"] => ({ leftovers: NO_ENTRIES });
   readonly MRxLowIOSubmit: MINIRDR_DISPATCH<MemSmbExtensions>["MRxLowIOSubmit"];
 
   constructor(rx: Rdbss, network: SmbNetwork, codes: ControlCodes, options: MemSmbRdrOptions = {}) {
