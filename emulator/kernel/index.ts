@@ -21,7 +21,7 @@ export {
   type KernelDdiName,
   type WorkerLimits,
 } from "./kernel.js";
-export { defineBitFlags, emptyList, withItem } from "./lists.js";
+export { defineBitFlags, emptyList, linkedAppend, linkedItems, linkedRemove, withItem } from "./lists.js";
 export {
   describeEdge,
   describeInversion,

@@ -36,3 +36,46 @@ export function defineBitFlags(proto: object, flags: Readonly<Record<string, num
     });
   }
 }
+
+/**
+ * Singly linked lists threaded through the items themselves (a LIST_ENTRY's job): each item links to the next in
+ * its own `key` field, and the owner keeps the first. No array per owner; lists are short (an FCB's SRV_OPENs, a
+ * SRV_OPEN's FOBXs), so appending walks to the end.
+ */
+/** The list from `first` on, in order (a copy). */
+export function linkedItems<K extends string, T extends Record<K, T | null>>(first: T | null, key: K): T[] {
+  const out: T[] = [];
+  for (let x: T | null = first; x !== null; x = x[key]) out.push(x);
+  return out;
+}
+
+/** `item` appended to the list that starts at `first`; returns the (possibly new) first. */
+export function linkedAppend<K extends string, T extends Record<K, T | null>>(first: T | null, item: T, key: K): T {
+  (item as Record<K, T | null>)[key] = null;
+  if (first === null) return item;
+  let last: T = first;
+  for (let next = last[key]; next !== null; next = last[key]) last = next;
+  (last as Record<K, T | null>)[key] = item;
+  return first;
+}
+
+/** `item` taken out of the list that starts at `first`: the (possibly new) first, or undefined when it was not on it. */
+export function linkedRemove<K extends string, T extends Record<K, T | null>>(
+  first: T | null,
+  item: T,
+  key: K,
+): T | null | undefined {
+  if (first === item) {
+    const rest: T | null = item[key];
+    (item as Record<K, T | null>)[key] = null;
+    return rest;
+  }
+  for (let p: T | null = first; p !== null; p = p[key]) {
+    if (p[key] === item) {
+      (p as Record<K, T | null>)[key] = item[key];
+      (item as Record<K, T | null>)[key] = null;
+      return first;
+    }
+  }
+  return undefined;
+}

@@ -10,6 +10,9 @@ import {
   ERESOURCE,
   emptyList,
   type Kernel,
+  linkedAppend,
+  linkedItems,
+  linkedRemove,
   ownString,
   type ResourceNamer,
   withItem,
@@ -431,9 +434,7 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
   }
   /** The SRV_OPENs in the order they were made (a copy: RDBSS's SrvOpenList). */
   get SrvOpenList(): readonly SRV_OPEN<X>[] {
-    const out: SRV_OPEN<X>[] = [];
-    for (let so = this.srvOpenFirst; so !== null; so = so.nextInFcb) out.push(so);
-    return out;
+    return linkedItems(this.srvOpenFirst, "nextInFcb");
   }
   /** How many SRV_OPENs the list holds. */
   get srvOpenCount(): number {
@@ -443,29 +444,14 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
   }
   /** Append to SrvOpenList (InsertTailList). */
   addSrvOpen(so: SRV_OPEN<X>): void {
-    so.nextInFcb = null;
-    let last = this.srvOpenFirst;
-    if (last === null) this.srvOpenFirst = so;
-    else {
-      while (last.nextInFcb !== null) last = last.nextInFcb;
-      last.nextInFcb = so;
-    }
+    this.srvOpenFirst = linkedAppend(this.srvOpenFirst, so, "nextInFcb");
   }
   /** Take out of SrvOpenList (RemoveEntryList); false when it was not on it. */
   removeSrvOpen(so: SRV_OPEN<X>): boolean {
-    if (this.srvOpenFirst === so) {
-      this.srvOpenFirst = so.nextInFcb;
-      so.nextInFcb = null;
-      return true;
-    }
-    for (let p = this.srvOpenFirst; p !== null; p = p.nextInFcb) {
-      if (p.nextInFcb === so) {
-        p.nextInFcb = so.nextInFcb;
-        so.nextInFcb = null;
-        return true;
-      }
-    }
-    return false;
+    const first = linkedRemove(this.srvOpenFirst, so, "nextInFcb");
+    if (first === undefined) return false;
+    this.srvOpenFirst = first;
+    return true;
   }
   /** Its resources' names ("FCB \\srv\\share\\a.txt", "FCB paging …"), built when asked rather than kept. */
   resourceName(res: ERESOURCE): string {
@@ -533,35 +519,18 @@ export class SRV_OPEN<X extends MiniRdrExtensions = MiniRdrExtensions> extends R
   }
   /** The FOBXs in the order they were made (a copy). */
   get FobxList(): readonly FOBX<X>[] {
-    const out: FOBX<X>[] = [];
-    for (let f = this.fobxFirst; f !== null; f = f.nextInSrvOpen) out.push(f);
-    return out;
+    return linkedItems(this.fobxFirst, "nextInSrvOpen");
   }
   /** Append to FobxList. */
   addFobx(fobx: FOBX<X>): void {
-    fobx.nextInSrvOpen = null;
-    let last = this.fobxFirst;
-    if (last === null) this.fobxFirst = fobx;
-    else {
-      while (last.nextInSrvOpen !== null) last = last.nextInSrvOpen;
-      last.nextInSrvOpen = fobx;
-    }
+    this.fobxFirst = linkedAppend(this.fobxFirst, fobx, "nextInSrvOpen");
   }
   /** Take out of FobxList; false when it was not on it. */
   removeFobx(fobx: FOBX<X>): boolean {
-    if (this.fobxFirst === fobx) {
-      this.fobxFirst = fobx.nextInSrvOpen;
-      fobx.nextInSrvOpen = null;
-      return true;
-    }
-    for (let p = this.fobxFirst; p !== null; p = p.nextInSrvOpen) {
-      if (p.nextInSrvOpen === fobx) {
-        p.nextInSrvOpen = fobx.nextInSrvOpen;
-        fobx.nextInSrvOpen = null;
-        return true;
-      }
-    }
-    return false;
+    const first = linkedRemove(this.fobxFirst, fobx, "nextInSrvOpen");
+    if (first === undefined) return false;
+    this.fobxFirst = first;
+    return true;
   }
 }
 

@@ -377,6 +377,26 @@ export async function handFcb(w: World, vNetRoot: V_NET_ROOT, path = "\\lone.txt
   return fcb;
 }
 
+/**
+ * Free a hand-built FCB (handFcb): drop its count to 1 and RxFinalizeNetFcb it under the FCB table and its resource,
+ * on a thread named "purge". Returns whether it was freed.
+ */
+export async function freeHandFcb(w: World, fcb: FCB): Promise<boolean> {
+  let freed = false;
+  clean(
+    await systemThread(w, "purge", async () => {
+      const rx = w.em.rx;
+      const table = rx.fcbTableOf(fcb.pNetRoot);
+      await rx.acquire(table.TableLock, true);
+      await rx.acquire(fcb.Header.Resource, true);
+      rx.RxpDereferenceNetFcb(fcb);
+      freed = await rx.RxFinalizeNetFcb(fcb, false, false, 1);
+      rx.release(table.TableLock);
+    }),
+  );
+  return freed;
+}
+
 /** A notification event for coordinating the test's threads. */
 export function event(w: World, name: string): KEVENT {
   return w.em.k.KeInitializeEvent(EventType.NotificationEvent, false, name);

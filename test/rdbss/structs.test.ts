@@ -71,17 +71,7 @@ test("an FCB names its resources after itself; the label is the same before and 
   const label = fcb.label();
   t.regex(label, /^FCB#\d+ \\hand\\share\\lone\.txt$/);
   t.is(fcb.freed, null);
-  H.clean(
-    await H.systemThread(w, "purge", async () => {
-      const rx = w.em.rx;
-      const table = rx.fcbTableOf(g.netRoot);
-      await rx.acquire(table.TableLock, true);
-      await rx.acquire(fcb.Header.Resource, true);
-      rx.RxpDereferenceNetFcb(fcb);
-      await rx.RxFinalizeNetFcb(fcb, false, false, 1);
-      rx.release(table.TableLock);
-    }),
-  );
+  t.true(await H.freeHandFcb(w, fcb));
   t.not(fcb.freed, null);
   t.is(fcb.freed?.label, label);
   t.is(fcb.label(), label);

@@ -12,21 +12,8 @@ import * as H from "../rdbss/_helpers.js";
 async function freedFcb(w: H.World): Promise<FCB> {
   const g = await H.handConnection(w);
   const fcb = await H.handFcb(w, g.vNetRoot);
-  H.clean(
-    await H.systemThread(w, "purge", async () => {
-      const rx = w.em.rx;
-      const table = rx.fcbTableOf(g.netRoot);
-      await rx.acquire(table.TableLock, true);
-      await rx.acquire(fcb.Header.Resource, true);
-      rx.RxpDereferenceNetFcb(fcb);
-      t_assert(await rx.RxFinalizeNetFcb(fcb, false, false, 1));
-      rx.release(table.TableLock);
-    }),
-  );
+  if (!(await H.freeHandFcb(w, fcb))) throw new Error("not freed");
   return fcb;
-}
-function t_assert(b: boolean): void {
-  if (!b) throw new Error("not freed");
 }
 
 test("a field read by driver code on a system thread: 0x27 / 0xA55A0005 naming the field, the free and the history", async (t) => {
@@ -203,16 +190,7 @@ async function freeFcbAfter<T>(w: H.World, before: (fcb: FCB) => T): Promise<T> 
   const g = await H.handConnection(w);
   const fcb = await H.handFcb(w, g.vNetRoot);
   const kept = before(fcb);
-  H.clean(
-    await H.systemThread(w, "purge", async () => {
-      const rx = w.em.rx;
-      await rx.acquire(rx.fcbTableOf(g.netRoot).TableLock, true);
-      await rx.acquire(fcb.Header.Resource, true);
-      rx.RxpDereferenceNetFcb(fcb);
-      t_assert(await rx.RxFinalizeNetFcb(fcb, false, false, 1));
-      rx.release(rx.fcbTableOf(g.netRoot).TableLock);
-    }),
-  );
+  if (!(await H.freeHandFcb(w, fcb))) throw new Error("not freed");
   return kept;
 }
 
