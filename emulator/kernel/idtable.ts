@@ -5,10 +5,10 @@
  * entries). A chunk is dropped when its last entry goes, so memory follows the live entries, not the ids ever used:
  * the worst case (one survivor per chunk) costs one chunk per live entry.
  *
- * Each entry has a 32-bit tag next to its value (a handle's granted access), so a caller that needs one number
+ * Each entry has a numeric tag next to its value (a handle's granted access), so a caller that needs one number
  * beside the value does not need an object per entry.
  */
-const CHUNK_BITS = 6;
+const CHUNK_BITS = 5;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
 
@@ -84,7 +84,7 @@ export class IdTable<T> {
       this.count++;
     }
     c.slots[i] = value;
-    c.slots[i + 1] = tag | 0;
+    c.slots[i + 1] = tag;
   }
 
   /** Remove `id`'s entry; returns its value, or undefined when there was none. */

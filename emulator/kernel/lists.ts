@@ -51,10 +51,18 @@ export function linkedItems<K extends string, T extends Record<K, T | null>>(fir
 
 /** `item` appended to the list that starts at `first`; returns the (possibly new) first. */
 export function linkedAppend<K extends string, T extends Record<K, T | null>>(first: T | null, item: T, key: K): T {
-  (item as Record<K, T | null>)[key] = null;
-  if (first === null) return item;
+  if (first === null) {
+    (item as Record<K, T | null>)[key] = null;
+    return item;
+  }
   let last: T = first;
-  for (let next = last[key]; next !== null; next = last[key]) last = next;
+  for (let next = last[key]; ; next = last[key]) {
+    // InsertTailList of an entry already on the list corrupts it (here: a cycle); refuse instead.
+    if (last === item) throw new Error(`linkedAppend: the item is already on the list (${key})`);
+    if (next === null) break;
+    last = next;
+  }
+  (item as Record<K, T | null>)[key] = null;
   (last as Record<K, T | null>)[key] = item;
   return first;
 }

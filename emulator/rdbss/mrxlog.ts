@@ -93,8 +93,9 @@ export class MrxLog implements Iterable<MrxCallRecord> {
 
   /** The call at `index` (negative counts from the end, as Array.prototype.at), or undefined. */
   at(index: number): MrxCallRecord | undefined {
-    const i = index < 0 ? this.count + index : index;
-    if (!Number.isInteger(i) || i < 0 || i >= this.count) return undefined;
+    const n = Math.trunc(index) || 0;
+    const i = n < 0 ? this.count + n : n;
+    if (i < 0 || i >= this.count) return undefined;
     const c = this.chunks[i >>> CHUNK_BITS] as Chunk;
     const k = i & MASK;
     const b = k * COLS;
@@ -115,7 +116,7 @@ export class MrxLog implements Iterable<MrxCallRecord> {
 
   /** The name of the call at `index` without building its record. */
   nameAt(index: number): string | undefined {
-    if (index < 0 || index >= this.count) return undefined;
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) return undefined;
     const c = this.chunks[index >>> CHUNK_BITS] as Chunk;
     return this.texts[c.ints[(index & MASK) * COLS + C_NAME] as number];
   }
@@ -127,8 +128,10 @@ export class MrxLog implements Iterable<MrxCallRecord> {
   /** The calls from `start` up to (not including) `end`, as Array.prototype.slice. */
   slice(start = 0, end = this.count): MrxCallRecord[] {
     const n = this.count;
-    const from = start < 0 ? Math.max(0, n + start) : Math.min(start, n);
-    const to = end < 0 ? Math.max(0, n + end) : Math.min(end, n);
+    const s = Math.trunc(start) || 0;
+    const e = Math.trunc(end) || 0;
+    const from = s < 0 ? Math.max(0, n + s) : Math.min(s, n);
+    const to = e < 0 ? Math.max(0, n + e) : Math.min(e, n);
     const out: MrxCallRecord[] = [];
     for (let i = from; i < to; i++) out.push(this.at(i) as MrxCallRecord);
     return out;

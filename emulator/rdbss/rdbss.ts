@@ -22,7 +22,6 @@ import {
   type KThread,
   NT_SUCCESS,
   type NTSTATUS,
-  ownString,
   RDBSS_BUG_CHECK,
   STATUS,
   statusName,
@@ -257,8 +256,10 @@ export class Rdbss {
     );
   }
 
-  /** The caller must hold `res` (exclusive, or at least shared). */
-  /** `subject` names what the routine works on; a structure is labelled only when there is something to report. */
+  /**
+   * The caller must hold `res` (exclusive, or at least shared). `subject` names what the routine works on; a
+   * structure is labelled only when there is something to report.
+   */
   requireLock(routine: string, res: ERESOURCE, exclusive: boolean, subject: string | { label(): string }): void {
     const t = this.k.current;
     if (t === null) return;
@@ -621,10 +622,11 @@ export class Rdbss {
       netRoot,
       vNetRoot,
       name,
-      // Named by the FCB once it exists (FCB.resourceName): "FCB \\srv\\share\\a.txt".
       k.ExInitializeResourceLite("FCB", "FCB"),
       new SHARE_ACCESS(),
     );
+    // Named by the FCB from now on (FCB.resourceName): "FCB \\srv\\share\\a.txt".
+    fcb.Header.Resource.nameBy(fcb);
     this.live.add(fcb);
     this.verifier.track(fcb);
     fcb.Context = this.extension(dev, RDBSS_MANAGE.RDBSS_MANAGE_FCB_EXTENSION, dev.Dispatch.MRxFcbExtension);

@@ -17,14 +17,7 @@ import {
   type ResourceNamer,
   withItem,
 } from "../kernel/index.js";
-import {
-  Condition,
-  type NET_ROOT_TYPE,
-  NetRootType,
-  NodeType,
-  type RX_BLOCK_CONDITION,
-  RX_FREED_POISON,
-} from "./constants.js";
+import { type NET_ROOT_TYPE, NetRootType, NodeType, type RX_BLOCK_CONDITION, RX_FREED_POISON } from "./constants.js";
 
 /** The mini-redirector's extension types, one per structure. */
 export interface MiniRdrExtensions {
@@ -107,7 +100,7 @@ export abstract class RxNode {
    * boolean and one for Condition.
    */
   protected bits = 0;
-  /** RX_BLOCK_CONDITION (kept in `bits` from CONDITION_SHIFT up). */
+  /** RX_BLOCK_CONDITION (kept in `bits` from CONDITION_SHIFT up: integers of ±2^23 round-trip, RDBSS's are 0–5). */
   get Condition(): RX_BLOCK_CONDITION {
     return (this.bits >> CONDITION_SHIFT) as RX_BLOCK_CONDITION;
   }
@@ -430,7 +423,6 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
     this.CachedNetRootType = netRoot.Type;
     this.Header = new FCB_HEADER(resource, this);
     this.ShareAccess = share;
-    resource.nameBy(this);
   }
   /** The SRV_OPENs in the order they were made (a copy: RDBSS's SrvOpenList). */
   get SrvOpenList(): readonly SRV_OPEN<X>[] {

@@ -30,15 +30,7 @@ export interface TombstoneInfo {
 }
 
 /** Properties of an RxNode that stay plain after the free (markers and RDBSS's own wiring). */
-export const KEEP: ReadonlySet<string> = new Set([
-  "fate",
-  "freed",
-  "serial",
-  "hooks",
-  "ledger",
-  "guard",
-  "traceKernel",
-]);
+export const KEEP: ReadonlySet<string> = new Set(["fate", "serial", "hooks", "ledger", "guard", "traceKernel"]);
 
 /**
  * The fields a freed structure traps: those of its MRX_ view (structs.ts) — what a mini-redirector can reach —

@@ -278,10 +278,22 @@ function lookupField(obj: Record<string, unknown>, key: string): { found: boolea
   return { found: false, value: undefined };
 }
 
+const PRIVATE_NODE_FIELDS: ReadonlySet<string> = new Set([
+  "fate",
+  "srvOpenFirst",
+  "fobxFirst",
+  "nextInFcb",
+  "nextInSrvOpen",
+  "livePrev",
+  "liveNext",
+]);
+
 /** A plain view of an RDBSS object's own fields (with accessors that matter). */
 function objectFields(o: AnyRxNode): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (typeof v !== "object" || v === null) out[k] = v;
+  // Own fields but RDBSS's private links and label slot.
+  for (const [k, v] of Object.entries(o))
+    if ((typeof v !== "object" || v === null) && !PRIVATE_NODE_FIELDS.has(k)) out[k] = v;
   for (const k of RX_NODE_FLAG_FIELDS) if (k in o) out[k] = (o as unknown as Record<string, unknown>)[k];
   out.NodeReferenceCount = o.NodeReferenceCount;
   out.refs = o.NodeReferenceCount;

@@ -42,7 +42,9 @@ test("entries read back as the records written, across chunks; absent args and s
   t.deepEqual([...log], want);
   t.deepEqual(log.at(-1), want[2499]);
   t.is(log.at(2500), undefined);
-  t.is(log.at(1.5), undefined);
+  t.deepEqual(log.at(1.5), want[1], "indexes truncate, as Array.prototype.at");
+  t.is(log.nameAt(1.5), undefined);
+  t.deepEqual(log.slice(1.5, 3.9), want.slice(1, 3));
   t.false("status" in (log.at(0) as MrxCallRecord), "status never set");
   t.false("args" in (log.at(1) as MrxCallRecord), "no args shown");
   t.is(log.nameAt(1030), "MRx1");

@@ -29,6 +29,10 @@ test("SrvOpenList and FobxList: creation order, removal from any place, copies t
   t.deepEqual(fcb.SrvOpenList, [third]);
   fcb.addSrvOpen(second);
   t.deepEqual(fcb.SrvOpenList, [third, second]);
+  // Inserting an entry that is already on the list would corrupt it (a cycle): refused, the list unchanged.
+  t.throws(() => fcb.addSrvOpen(third), { message: /already on the list/ });
+  t.throws(() => fcb.addSrvOpen(second), { message: /already on the list/ });
+  t.deepEqual(fcb.SrvOpenList, [third, second]);
 
   const so = g.srvOpen;
   const f2 = new FOBX(90003, so);
