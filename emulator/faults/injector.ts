@@ -218,16 +218,9 @@ export class MiniRdrFaults {
 }
 
 /** An injected fault as a scenario report carries it: the record with its time in virtual seconds. */
-export interface FaultReport {
-  readonly site: string;
-  readonly hit: number;
+export interface FaultReport extends Omit<FaultRecord, "time"> {
   /** Virtual time, seconds. */
   readonly time: number;
-  readonly thread: string;
-  readonly spec: string;
-  readonly detail: string;
-  readonly effect: string;
-  readonly step?: string;
 }
 
 export function faultReports(records: readonly FaultRecord[]): FaultReport[] {

@@ -433,25 +433,20 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
   return { ok: true, loaded: { file, baseDir, scenario: s, threads, servers, passwords, modules, locate } };
 }
 
+/** A file's text, or the located problem of not being able to read it. */
+function readText(path: string): string | { ok: false; problems: Problem[] } {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const message = `cannot read: ${e instanceof Error ? e.message : String(e)}`;
+    return { ok: false, problems: [{ file: path, line: 1, column: 1, path: "", message }] };
+  }
+}
+
 /** Read and validate a scenario file. */
 export function loadScenarioFile(path: string, options: Omit<LoadOptions, "baseDir"> = {}): LoadResult {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    return {
-      ok: false,
-      problems: [
-        {
-          file: path,
-          line: 1,
-          column: 1,
-          path: "",
-          message: `cannot read: ${e instanceof Error ? e.message : String(e)}`,
-        },
-      ],
-    };
-  }
+  const text = readText(path);
+  if (typeof text !== "string") return text;
   return parseScenario(text, path, { ...options, baseDir: dirname(resolve(path)) });
 }
 
@@ -459,23 +454,8 @@ export function loadScenarioFile(path: string, options: Omit<LoadOptions, "baseD
 export function loadServerImageFile(
   path: string,
 ): { ok: true; image: ServerImageInput; locate: (p: DocPath) => Location } | { ok: false; problems: Problem[] } {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    return {
-      ok: false,
-      problems: [
-        {
-          file: path,
-          line: 1,
-          column: 1,
-          path: "",
-          message: `cannot read: ${e instanceof Error ? e.message : String(e)}`,
-        },
-      ],
-    };
-  }
+  const text = readText(path);
+  if (typeof text !== "string") return text;
   const parsed = parseWithPositions(text, path);
   if (parsed.problems.length > 0) return { ok: false, problems: parsed.problems };
   return ServerImageFromValue(parsed.value, parsed.locate, path);

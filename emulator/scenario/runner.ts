@@ -288,6 +288,20 @@ const PRIVATE_NODE_FIELDS: ReadonlySet<string> = new Set([
   "liveNext",
 ]);
 
+/** What a step observed, for its expectations (check) and its report line. */
+interface StepGot {
+  status: NTSTATUS | null;
+  information?: number;
+  data?: Uint8Array;
+  names?: string[];
+  records?: { action: number; fileName: string }[];
+  fields?: Record<string, unknown> | null;
+  output?: Uint8Array;
+  result?: boolean | NTSTATUS;
+  connections?: { local: string; remote: string }[];
+  successRequired?: boolean;
+}
+
 /** A plain view of an RDBSS object's own fields (with accessors that matter). */
 function objectFields(o: AnyRxNode): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -477,22 +491,7 @@ class ScenarioRun {
 
   // -------------------------------------------------------------- expectations
 
-  check(
-    ps: PlacedStep,
-    got: {
-      status: NTSTATUS | null;
-      information?: number;
-      data?: Uint8Array;
-      names?: string[];
-      records?: { action: number; fileName: string }[];
-      fields?: Record<string, unknown> | null;
-      output?: Uint8Array;
-      result?: boolean | NTSTATUS;
-      connections?: { local: string; remote: string }[];
-      mrx: string[];
-      successRequired?: boolean;
-    },
-  ): string[] {
+  check(ps: PlacedStep, got: StepGot & { mrx: string[] }): string[] {
     const e = ("expect" in ps.step ? ps.step.expect : undefined) as Partial<ExpectValue> | undefined;
     const out: string[] = [];
     if (e?.status !== undefined && got.status !== null) {
@@ -692,18 +691,7 @@ class ScenarioRun {
   private async exec(ps: PlacedStep): Promise<{
     sent: string;
     result: string;
-    got: {
-      status: NTSTATUS | null;
-      information?: number;
-      data?: Uint8Array;
-      names?: string[];
-      records?: { action: number; fileName: string }[];
-      fields?: Record<string, unknown> | null;
-      output?: Uint8Array;
-      result?: boolean | NTSTATUS;
-      connections?: { local: string; remote: string }[];
-      successRequired?: boolean;
-    };
+    got: StepGot;
     skipCheck?: boolean;
     extraFailures?: string[];
   }> {

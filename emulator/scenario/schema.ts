@@ -4,7 +4,13 @@
  * use (`rdbss schema`). docs/SCENARIOS.md is the reference for users.
  */
 import { z } from "zod";
-import { FAULT_FIELDS, FaultSpecSchema, faultStepSpec, validateFaultSpec } from "../faults/index.js";
+import {
+  FAULT_FIELDS,
+  FaultSpecSchema,
+  faultStepSpec,
+  parseFaultDuration,
+  validateFaultSpec,
+} from "../faults/index.js";
 import {
   FILE_INFORMATION_CLASS,
   FS_INFORMATION_CLASS,
@@ -103,28 +109,18 @@ export const Data = z
     return new Uint8Array(Buffer.from(v.base64, "base64"));
   });
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|us|µs|s|m|min)?$/;
-const UNIT_100NS: Readonly<Record<string, number>> = {
-  us: 10,
-  µs: 10,
-  ms: 10_000,
-  s: 10_000_000,
-  m: 600_000_000,
-  min: 600_000_000,
-};
-
 /** A virtual duration: seconds as a number, or "11s", "250ms", "2m", "100us". Result in 100 ns units. */
 export const Duration = z
   .union([z.number().min(0), z.string()])
   .describe('a duration: seconds, or "11s", "250ms", "2m", "100us"')
   .transform((v, ctx): number => {
-    if (typeof v === "number") return Math.round(v * 10_000_000);
-    const m = DURATION.exec(v.trim());
-    if (m === null) {
+    // One duration syntax for scenarios and fault specs (faults/spec.ts).
+    const d = parseFaultDuration(v);
+    if (d === null) {
       ctx.issues.push({ code: "custom", message: `not a duration: "${v}" (write "11s", "250ms", "2m")`, input: v });
       return z.NEVER;
     }
-    return Math.round(Number(m[1]) * (UNIT_100NS[m[2] ?? "s"] ?? 10_000_000));
+    return d;
   });
 
 function enumName<T extends Readonly<Record<string, number>>>(table: T, what: string) {
@@ -259,6 +255,22 @@ const base = {
 };
 
 const Handle = Name.describe("a handle named by an earlier create step's `as`");
+
+/** What an `ioctl` and an `fsctl` step take besides their op: one request shape, two major functions. */
+const controlFields = {
+  handle: Handle.optional(),
+  device: z.boolean().optional(),
+  code: z.union([z.string(), Int]),
+  input: Data.optional(),
+  outputLength: z
+    .number()
+    .int()
+    .min(0)
+    .max(1 << 20)
+    .default(0),
+  as: Name.optional(),
+  expect: expectOf("status", "information", "output", "mrx"),
+};
 
 export const STEP_OPS = [
   "net-use",
@@ -502,42 +514,8 @@ export const Step = z.discriminatedUnion("op", [
       expect: expectOf("status", "mrx"),
     })
     .strict(),
-  z
-    .object({
-      ...base,
-      op: z.literal("ioctl"),
-      handle: Handle.optional(),
-      device: z.boolean().optional(),
-      code: z.union([z.string(), Int]),
-      input: Data.optional(),
-      outputLength: z
-        .number()
-        .int()
-        .min(0)
-        .max(1 << 20)
-        .default(0),
-      as: Name.optional(),
-      expect: expectOf("status", "information", "output", "mrx"),
-    })
-    .strict(),
-  z
-    .object({
-      ...base,
-      op: z.literal("fsctl"),
-      handle: Handle.optional(),
-      device: z.boolean().optional(),
-      code: z.union([z.string(), Int]),
-      input: Data.optional(),
-      outputLength: z
-        .number()
-        .int()
-        .min(0)
-        .max(1 << 20)
-        .default(0),
-      as: Name.optional(),
-      expect: expectOf("status", "information", "output", "mrx"),
-    })
-    .strict(),
+  z.object({ ...base, op: z.literal("ioctl"), ...controlFields }).strict(),
+  z.object({ ...base, op: z.literal("fsctl"), ...controlFields }).strict(),
   z.object({ ...base, op: z.literal("advance"), by: Duration, expect: expectOf("mrx") }).strict(),
   z.object({ ...base, op: z.literal("signal"), event: Name }).strict(),
   z.object({ ...base, op: z.literal("wait-signal"), event: Name }).strict(),

@@ -1159,32 +1159,32 @@ export class MemSmbServer {
     };
   }
 
-  /** A copy of a file's data; null for an unknown share, a bad or missing path, or a directory. */
-  fileData(share: string, path: string): Uint8Array | null {
+  /** The node at `path` in `share`; null for an unknown share or a bad or missing path. */
+  private nodeAt(share: string, path: string): Node | null {
     const sh = this.shareByKey.get(upcaseName(share));
     if (sh === undefined) return null;
     const parsed = parsePath(path);
     if (!parsed.ok) return null;
     let node: Node | undefined = sh.root;
     for (const c of parsed.components) {
-      node = node?.children.get(upcaseName(c));
+      node = node.children.get(upcaseName(c));
       if (node === undefined) return null;
     }
+    return node;
+  }
+
+  /** A copy of a file's data; null for an unknown share, a bad or missing path, or a directory. */
+  fileData(share: string, path: string): Uint8Array | null {
+    const node = this.nodeAt(share, path);
+    if (node === null) return null;
     if (node.directory) return null;
     return node.buf.slice(0, node.size);
   }
 
   /** Information about a node by share and path (for tests and reports); null when there is none. */
   pathInfo(share: string, path: string): FileInfo | null {
-    const sh = this.shareByKey.get(upcaseName(share));
-    if (sh === undefined) return null;
-    const parsed = parsePath(path);
-    if (!parsed.ok) return null;
-    let node: Node | undefined = sh.root;
-    for (const c of parsed.components) {
-      node = node?.children.get(upcaseName(c));
-      if (node === undefined) return null;
-    }
+    const node = this.nodeAt(share, path);
+    if (node === null) return null;
     return this.infoOf(node);
   }
 
