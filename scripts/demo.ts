@@ -219,7 +219,7 @@ async function rdbssLifecycle(seed: number, out: (l: string) => void): Promise<b
         "MRxFinalizeNetRoot",
         "MRxFinalizeSrvCall",
       ]
-        .map((n) => `${n}×${dev.mrxCalls.get(n) ?? 0}`)
+        .map((n) => `${n}×${dev.mrxCallCount(n)}`)
         .join(" ")
     : "";
   out(`  mini-redirector calls: ${calls}`);

@@ -8,6 +8,7 @@ import {
   BugCheckError,
   IdTable,
   KEVENT,
+  type Kernel,
   type KProcess,
   type KThread,
   type NTSTATUS,
@@ -175,7 +176,7 @@ export class IoRequest {
   readonly file: FILE_OBJECT;
   readonly thread: KThread;
   readonly IoStatusBlock = new IO_STATUS_BLOCK();
-  readonly event: KEVENT;
+  private ev: KEVENT | null = null;
   /** The data buffer of the request (read data, query results, notification records). */
   buffer: Uint8Array | null = null;
   done = false;
@@ -190,7 +191,19 @@ export class IoRequest {
     this.thread = thread;
     this.major = major;
     this.minor = minor;
-    this.event = new KEVENT(0, false, `request ${irp.id}`);
+  }
+
+  /** Signaled when the request completes (made when somebody first needs to wait for it). */
+  get event(): KEVENT {
+    if (this.ev === null) this.ev = new KEVENT(0, this.done, `request ${this.id}`);
+    return this.ev;
+  }
+
+  /** Completion: mark done and signal the event if anybody made it. */
+  complete(k: Kernel): void {
+    this.done = true;
+    this.irp = null;
+    if (this.ev !== null) k.KeSetEvent(this.ev);
   }
 
   get Status(): NTSTATUS {
@@ -553,12 +566,31 @@ export class SystemServices {
     opts: CallOptions = NO_OPTIONS,
     outputLength = 0,
   ): Promise<IoResult> {
+    return this.issueWith(t, handle, mode, requiredAccess, major, minor, setup, opts, outputLength, undefined);
+  }
+
+  /** `issue`, with `Buffer` (the caller's data buffer) added to every result when given. */
+  private async issueWith<R extends IoResult>(
+    t: KThread,
+    handle: number,
+    mode: KPROCESSOR_MODE,
+    requiredAccess: number,
+    major: number,
+    minor: number,
+    setup: (sp: IO_STACK_LOCATION, irp: IRP, fo: FILE_OBJECT) => NTSTATUS | undefined,
+    opts: CallOptions,
+    outputLength: number,
+    resultBuffer: Uint8Array | undefined,
+  ): Promise<R> {
+    const result = (Status: NTSTATUS, Information: number, request: IoRequest | null): R =>
+      (resultBuffer === undefined
+        ? { Status, Information, request }
+        : { Status, Information, request, Buffer: resultBuffer }) as R;
     const table = this.tableForHandle(t, handle, mode);
     const fo = table?.object(handle);
-    if (table === undefined || fo === undefined)
-      return { Status: STATUS_INVALID_HANDLE, Information: 0, request: null };
+    if (table === undefined || fo === undefined) return result(STATUS_INVALID_HANDLE, 0, null);
     if (mode === "UserMode" && requiredAccess !== 0 && (table.access(handle) & requiredAccess) === 0) {
-      return { Status: STATUS_ACCESS_DENIED, Information: 0, request: null };
+      return result(STATUS_ACCESS_DENIED, 0, null);
     }
     const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
     if (sync) {
@@ -578,7 +610,7 @@ export class SystemServices {
     if (bad !== undefined) {
       this.io.IoFreeIrp(irp);
       if (sync) this.unlockFile(fo);
-      return { Status: bad, Information: 0, request: null };
+      return result(bad, 0, null);
     }
     this.io.ObReferenceObject(fo);
     const req = new IoRequest(this, irp, fo, t, major, minor);
@@ -598,12 +630,10 @@ export class SystemServices {
       this.io.copyBufferedOutput(done, outputLength);
       req.IoStatusBlock.Status = done.IoStatus.Status;
       req.IoStatusBlock.Information = done.IoStatus.Information;
-      req.done = true;
-      req.irp = null;
       done.freed = true;
       threadSet.delete(done);
       fo.deletePendingIrp(done);
-      this.io.k.KeSetEvent(req.event);
+      req.complete(this.io.k);
       if (userEvent) this.io.k.KeSetEvent(userEvent);
       if (!sync) this.io.k.KeSetEvent(fo.Event);
       const d = this.io.ObDereferenceObject(fo);
@@ -616,10 +646,10 @@ export class SystemServices {
       if (status === STATUS_PENDING || !req.done) await this.io.k.KeWaitForSingleObject(req.event);
       this.unlockFile(fo);
       const final = req.done ? req.IoStatusBlock.Status : status;
-      return { Status: final, Information: req.IoStatusBlock.Information, request: req };
+      return result(final, req.IoStatusBlock.Information, req);
     }
-    if (status === STATUS_PENDING) return { Status: STATUS_PENDING, Information: 0, request: req };
-    return { Status: status, Information: req.IoStatusBlock.Information, request: req };
+    if (status === STATUS_PENDING) return result(STATUS_PENDING, 0, req);
+    return result(status, req.IoStatusBlock.Information, req);
   }
 
   // ------------------------------------------------------------ read / write
@@ -648,7 +678,7 @@ export class SystemServices {
     );
   }
 
-  private async readWrite(
+  private readWrite(
     t: KThread,
     handle: number,
     args: ReadWriteArgs,
@@ -659,9 +689,14 @@ export class SystemServices {
     const length = args.Length ?? args.Buffer?.length ?? 0;
     const buffer = args.Buffer ?? new Uint8Array(length);
     if (length > buffer.length)
-      return { Status: STATUS.STATUS_INVALID_USER_BUFFER, Information: 0, request: null, Buffer: buffer };
+      return Promise.resolve({
+        Status: STATUS.STATUS_INVALID_USER_BUFFER,
+        Information: 0,
+        request: null,
+        Buffer: buffer,
+      });
     const required = major === IRP_MJ_READ ? FILE_READ_DATA : FILE_WRITE_DATA | FILE_APPEND_DATA;
-    const r = await this.issue(
+    return this.issueWith(
       t,
       handle,
       mode,
@@ -676,15 +711,16 @@ export class SystemServices {
         sp.Parameters.Length = length;
         sp.Parameters.ByteOffset = offset;
         sp.Parameters.Key = args.Key ?? 0;
-        const view = buffer.subarray(0, length);
+        const view = length === buffer.length ? buffer : buffer.subarray(0, length);
         irp.UserBuffer = view;
         irp.MdlAddress = view;
         if (major === IRP_MJ_READ) irp.Flags |= IRP_INPUT_OPERATION;
         return undefined;
       },
-      opts,
+      opts ?? NO_OPTIONS,
+      0,
+      buffer,
     );
-    return { Status: r.Status, Information: r.Information, request: r.request, Buffer: buffer };
   }
 
   // ------------------------------------------------------------ device and file-system control

@@ -4,7 +4,7 @@
  * and MRxCreateVNetRoot.
  */
 import type { IO_STACK_LOCATION, IRP } from "../io/index.js";
-import type { KEVENT, KThread, NTSTATUS } from "../kernel/index.js";
+import { KEVENT, type KThread, type NTSTATUS } from "../kernel/index.js";
 import { NodeType } from "./constants.js";
 import type { FCB, FOBX, MiniRdrExtensions, NET_ROOT, SRV_CALL, SRV_OPEN, V_NET_ROOT } from "./structs.js";
 
@@ -53,41 +53,90 @@ export class LOWIO_CONTEXT {
   /** The FCB resource held across the LowIo (released by the completion thread for async requests). */
   Resource: unknown = null;
   ResourceThreadId: unknown = null;
-  readonly ParamsFor: {
-    ReadWrite: LOWIO_READWRITE_PARAMS;
-    Locks: LOWIO_LOCK_PARAMS;
-    FsCtl: LOWIO_FSCTL_PARAMS;
-    IoCtl: LOWIO_FSCTL_PARAMS;
-    NotifyChangeDirectory: LOWIO_NOTIFY_PARAMS;
-  } = {
-    ReadWrite: { Flags: 0, Buffer: null, ByteOffset: 0, ByteCount: 0, Key: 0 },
-    Locks: { ByteOffset: 0, Length: 0, Key: 0, Flags: 0, LockList: [] },
-    FsCtl: {
-      FsControlCode: 0,
-      InputBufferLength: 0,
-      pInputBuffer: null,
-      OutputBufferLength: 0,
-      pOutputBuffer: null,
-      MinorFunction: 0,
-    },
-    IoCtl: {
-      FsControlCode: 0,
-      InputBufferLength: 0,
-      pInputBuffer: null,
-      OutputBufferLength: 0,
-      pOutputBuffer: null,
-      MinorFunction: 0,
-    },
-    NotifyChangeDirectory: {
-      WatchTree: false,
-      CompletionFilter: 0,
-      NotificationBufferLength: 0,
-      pNotificationBuffer: null,
-    },
+  /** The operation's parameters; each member is made on first use (a read touches only ReadWrite). */
+  readonly ParamsFor = new LowIoParams();
+}
+
+/** RX_CONTEXT.Info: query / set information. */
+export interface RX_CONTEXT_INFO {
+  FileInformationClass: number;
+  FsInformationClass: number;
+  Buffer: Uint8Array | null;
+  Length: number;
+  LengthRemaining: number;
+  ReplaceIfExists: boolean;
+}
+
+/** RX_CONTEXT.Create. */
+export interface RX_CONTEXT_CREATE<X extends MiniRdrExtensions = MiniRdrExtensions> {
+  NtCreateParameters: NT_CREATE_PARAMETERS;
+  /** The name relative to the NET_ROOT ("\dir\file"). */
+  RemainingName: string;
+  CanonicalName: string;
+  pSrvCall: SRV_CALL<X> | null;
+  pNetRoot: NET_ROOT<X> | null;
+  pVNetRoot: V_NET_ROOT<X> | null;
+  /** FILE_OPENED, FILE_CREATED … set by MRxCreate. */
+  ReturnedCreateInformation: number;
+  UserName: string | null;
+  Password: string | null;
+  UserDomainName: string | null;
+  TreeConnectOpenDeferred: boolean;
+  FcbAcquired: boolean;
+  ThisIsATreeConnectOpen: boolean;
+}
+
+/** RX_CONTEXT.QueryDirectory. */
+export interface RX_CONTEXT_QUERY_DIRECTORY {
+  FileIndex: number;
+  RestartScan: boolean;
+  ReturnSingleEntry: boolean;
+  IndexSpecified: boolean;
+  InitialQuery: boolean;
+  Template: string | null;
+}
+
+/** LOWIO_CONTEXT.ParamsFor: a union in RDBSS; here each member is allocated when an operation first uses it. */
+export class LowIoParams {
+  private rw: LOWIO_READWRITE_PARAMS | null = null;
+  private locks: LOWIO_LOCK_PARAMS | null = null;
+  private fsctl: LOWIO_FSCTL_PARAMS | null = null;
+  private ioctl: LOWIO_FSCTL_PARAMS | null = null;
+  private notify: LOWIO_NOTIFY_PARAMS | null = null;
+  get ReadWrite(): LOWIO_READWRITE_PARAMS {
+    if (this.rw === null) this.rw = { Flags: 0, Buffer: null, ByteOffset: 0, ByteCount: 0, Key: 0 };
+    return this.rw;
+  }
+  get Locks(): LOWIO_LOCK_PARAMS {
+    if (this.locks === null) this.locks = { ByteOffset: 0, Length: 0, Key: 0, Flags: 0, LockList: [] };
+    return this.locks;
+  }
+  get FsCtl(): LOWIO_FSCTL_PARAMS {
+    if (this.fsctl === null) this.fsctl = controlParams();
+    return this.fsctl;
+  }
+  get IoCtl(): LOWIO_FSCTL_PARAMS {
+    if (this.ioctl === null) this.ioctl = controlParams();
+    return this.ioctl;
+  }
+  get NotifyChangeDirectory(): LOWIO_NOTIFY_PARAMS {
+    if (this.notify === null)
+      this.notify = { WatchTree: false, CompletionFilter: 0, NotificationBufferLength: 0, pNotificationBuffer: null };
+    return this.notify;
+  }
+}
+
+function controlParams(): LOWIO_FSCTL_PARAMS {
+  return {
+    FsControlCode: 0,
+    InputBufferLength: 0,
+    pInputBuffer: null,
+    OutputBufferLength: 0,
+    pOutputBuffer: null,
+    MinorFunction: 0,
   };
 }
 
-/** NtCreateFile's parameters as RDBSS captures them (NT_CREATE_PARAMETERS). */
 export interface NT_CREATE_PARAMETERS {
   DesiredAccess: number;
   AllocationSize: number;
@@ -120,69 +169,19 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   readonly MRxContext: unknown[] = [null, null, null, null];
   MRxCancelRoutine: MRX_CALLDOWN_CANCEL | null = null;
   /** The common routine to re-run when the context is posted or resumed. */
-  ResumeRoutine: ((ctx: RX_CONTEXT) => Promise<NTSTATUS>) | null = null;
-  SyncEvent: KEVENT;
+  ResumeRoutine: ((ctx: RX_CONTEXT) => NTSTATUS | Promise<NTSTATUS>) | null = null;
+  private syncEvent: KEVENT | null;
   /** Set by the mini-redirector to ask RDBSS to re-run the request in the file-system process. */
   PostRequest = false;
   PendingReturned = false;
-  /** Query / set information. */
-  readonly Info = {
-    FileInformationClass: 0,
-    FsInformationClass: 0,
-    Buffer: null as Uint8Array | null,
-    Length: 0,
-    LengthRemaining: 0,
-    ReplaceIfExists: false,
-  };
-  readonly Create: {
-    NtCreateParameters: NT_CREATE_PARAMETERS;
-    /** The name relative to the NET_ROOT ("\dir\file"). */
-    RemainingName: string;
-    CanonicalName: string;
-    pSrvCall: SRV_CALL<X> | null;
-    pNetRoot: NET_ROOT<X> | null;
-    pVNetRoot: V_NET_ROOT<X> | null;
-    /** FILE_OPENED, FILE_CREATED … set by MRxCreate. */
-    ReturnedCreateInformation: number;
-    UserName: string | null;
-    Password: string | null;
-    UserDomainName: string | null;
-    TreeConnectOpenDeferred: boolean;
-    FcbAcquired: boolean;
-    ThisIsATreeConnectOpen: boolean;
-  } = {
-    NtCreateParameters: {
-      DesiredAccess: 0,
-      AllocationSize: 0,
-      FileAttributes: 0,
-      ShareAccess: 0,
-      Disposition: 0,
-      CreateOptions: 0,
-      EaBuffer: null,
-    },
-    RemainingName: "",
-    CanonicalName: "",
-    pSrvCall: null,
-    pNetRoot: null,
-    pVNetRoot: null,
-    ReturnedCreateInformation: 0,
-    UserName: null,
-    Password: null,
-    UserDomainName: null,
-    TreeConnectOpenDeferred: false,
-    FcbAcquired: false,
-    ThisIsATreeConnectOpen: false,
-  };
-  readonly QueryDirectory = {
-    FileIndex: 0,
-    RestartScan: false,
-    ReturnSingleEntry: false,
-    IndexSpecified: false,
-    InitialQuery: false,
-    Template: null as string | null,
-  };
-  readonly NotifyChangeDirectory: { pVNetRoot: V_NET_ROOT<X> | null } = { pVNetRoot: null };
-  readonly PrefixClaim = { SuppliedPathName: "" };
+  // The union members of RDBSS's RX_CONTEXT (Create, Info, QueryDirectory …) are made on first use: an IRP touches
+  // one of them at most, and a read none.
+  private info: RX_CONTEXT_INFO | null = null;
+  private create: RX_CONTEXT_CREATE<X> | null = null;
+  private queryDirectory: RX_CONTEXT_QUERY_DIRECTORY | null = null;
+  private notifyChange: { pVNetRoot: V_NET_ROOT<X> | null } | null = null;
+  private prefixClaim: { SuppliedPathName: string } | null = null;
+
   readonly LowIoContext = new LOWIO_CONTEXT();
   /** The emulator's bookkeeping: the IRP was completed (RxCompleteRequest ran). */
   completed = false;
@@ -194,11 +193,90 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   cancelRoutineCalled = false;
   /** Free slot for the mini-redirector (e.g. its transport request). */
   MRxContextPointer: unknown = null;
+  /** The verifier's MRxContext[] check: the MRx routine last called with this context, and its slot traps. */
+  mrxLastCall: string | null = null;
+  mrxTrap: unknown = null;
 
-  constructor(serialNumber: number, device: unknown, event: KEVENT) {
+  /** `event` is the SyncEvent; without one, a notification event is made on first use. */
+  constructor(serialNumber: number, device: unknown, event: KEVENT | null = null) {
     this.SerialNumber = serialNumber;
     this.RxDeviceObject = device;
-    this.SyncEvent = event;
+    this.syncEvent = event;
+  }
+
+  /** Whether SyncEvent has been made (a context nobody waited on has none). */
+  get hasSyncEvent(): boolean {
+    return this.syncEvent !== null;
+  }
+
+  get SyncEvent(): KEVENT {
+    if (this.syncEvent === null) this.syncEvent = new KEVENT(0, false, "RX_CONTEXT SyncEvent");
+    return this.syncEvent;
+  }
+
+  /** Query / set information. */
+  get Info(): RX_CONTEXT_INFO {
+    if (this.info === null)
+      this.info = {
+        FileInformationClass: 0,
+        FsInformationClass: 0,
+        Buffer: null,
+        Length: 0,
+        LengthRemaining: 0,
+        ReplaceIfExists: false,
+      };
+    return this.info;
+  }
+
+  get Create(): RX_CONTEXT_CREATE<X> {
+    if (this.create === null)
+      this.create = {
+        NtCreateParameters: {
+          DesiredAccess: 0,
+          AllocationSize: 0,
+          FileAttributes: 0,
+          ShareAccess: 0,
+          Disposition: 0,
+          CreateOptions: 0,
+          EaBuffer: null,
+        },
+        RemainingName: "",
+        CanonicalName: "",
+        pSrvCall: null,
+        pNetRoot: null,
+        pVNetRoot: null,
+        ReturnedCreateInformation: 0,
+        UserName: null,
+        Password: null,
+        UserDomainName: null,
+        TreeConnectOpenDeferred: false,
+        FcbAcquired: false,
+        ThisIsATreeConnectOpen: false,
+      };
+    return this.create;
+  }
+
+  get QueryDirectory(): RX_CONTEXT_QUERY_DIRECTORY {
+    if (this.queryDirectory === null)
+      this.queryDirectory = {
+        FileIndex: 0,
+        RestartScan: false,
+        ReturnSingleEntry: false,
+        IndexSpecified: false,
+        InitialQuery: false,
+        Template: null,
+      };
+    return this.queryDirectory;
+  }
+
+  get NotifyChangeDirectory(): { pVNetRoot: V_NET_ROOT<X> | null } {
+    if (this.notifyChange === null) this.notifyChange = { pVNetRoot: null };
+    return this.notifyChange;
+  }
+
+  get PrefixClaim(): { SuppliedPathName: string } {
+    if (this.prefixClaim === null) this.prefixClaim = { SuppliedPathName: "" };
+    return this.prefixClaim;
   }
 
   get StoredStatus(): NTSTATUS {

@@ -10,6 +10,17 @@ import type { MINIRDR_DISPATCH } from "./dispatch.js";
 import type { FOBX, MiniRdrExtensions, NET_ROOT, SRV_CALL, V_NET_ROOT } from "./structs.js";
 import type { RX_PREFIX_TABLE } from "./tables.js";
 
+/** An MRx routine as called on one device: scheduling-point labels, call-chain frame, MrxLog ids, call count. */
+export interface MrxRoutine {
+  readonly before: string;
+  readonly after: string;
+  readonly frame: string;
+  /** The routine's and the device's names as MrxLog ids. */
+  readonly nameId: number;
+  readonly deviceId: number;
+  calls: number;
+}
+
 /** The device FCB (RxDeviceFCB): the FsContext of device opens and tree-connect handles. */
 export class RX_DEVICE_FCB {
   readonly NodeTypeCode = NodeType.RDBSS_NTC_DEVICE_FCB;
@@ -77,11 +88,23 @@ export class RDBSS_DEVICE_OBJECT<X extends MiniRdrExtensions = MiniRdrExtensions
   };
   readonly DeviceFcb = new RX_DEVICE_FCB();
   readonly Scavenger = new RDBSS_SCAVENGER();
-  /** How often each MRx entry was called. */
-  readonly mrxCalls = new Map<string, number>();
+  /** Per MRx routine called on this device: its labels and how often it was called (see Rdbss.mrxRoutine). */
+  readonly mrxRoutines = new Map<string, MrxRoutine>();
   unregistered = false;
   /** The mini-redirector's own device-wide state (its "device extension"). */
   MiniRdrExtension: unknown = null;
+
+  /** How often the MRx routine `name` was called on this device. */
+  mrxCallCount(name: string): number {
+    return this.mrxRoutines.get(name)?.calls ?? 0;
+  }
+
+  /** How often each MRx routine was called (a snapshot). */
+  get mrxCalls(): ReadonlyMap<string, number> {
+    const m = new Map<string, number>();
+    for (const [name, r] of this.mrxRoutines) if (r.calls > 0) m.set(name, r.calls);
+    return m;
+  }
 
   constructor(
     device: DEVICE_OBJECT,

@@ -6,6 +6,7 @@
 
 import type { IoManager } from "../io/index.js";
 import {
+  type DriverCancel,
   FILE_CREATE,
   FILE_CREATE_TREE_CONNECTION,
   FILE_DELETE_ON_CLOSE,
@@ -78,6 +79,7 @@ import {
   RX_CONTEXT,
 } from "./context.js";
 import { type RDBSS_DEVICE_OBJECT, RX_DEVICE_FCB } from "./device.js";
+import type { MaybePromise } from "./dispatch.js";
 import { processLogonId, processSessionId, RDBSS_ASSERT, type Rdbss } from "./rdbss.js";
 import { FCB, FOBX, type NET_ROOT, type RxNode, type SRV_CALL, type SRV_OPEN, V_NET_ROOT } from "./structs.js";
 
@@ -101,7 +103,7 @@ const LOWIO_LOCKSFLAG_EXCLUSIVELOCK = 0x2;
 /** How long RDBSS waits for a two-phase construction callback before it reports the contract broken. */
 const CONSTRUCTION_TIMEOUT = -60 * 10_000_000;
 
-type CommonRoutine = (ctx: RX_CONTEXT) => Promise<NTSTATUS>;
+type CommonRoutine = (ctx: RX_CONTEXT) => MaybePromise<NTSTATUS>;
 
 /** "MRxLowIOSubmit[LOWIO_OP_READ]" … built once per operation (the MRx call's name, a Map key on every call). */
 const LOWIO_SUBMIT_NAMES: string[] = [];
@@ -113,8 +115,14 @@ export class RdbssFsd {
   /** The common routine of each major function, made once (not a new closure per IRP). */
   private readonly commonRoutines: (CommonRoutine | undefined)[] = [];
 
+  /** The cancel routine of every IRP RxFsdDispatch holds: its RX_CONTEXT is in Tail.Overlay.DriverContext[0]. */
+  private readonly cancelIrp: DriverCancel;
+
   constructor(rx: Rdbss) {
     this.rx = rx;
+    // Through a local (see KernelCore.createThread on V8 pretenuring closures assigned straight to a property).
+    const cancelIrp: DriverCancel = (_device, irp) => this.cancelRoutine(irp, irp.DriverContext[0] as RX_CONTEXT);
+    this.cancelIrp = cancelIrp;
   }
 
   private get io(): IoManager {
@@ -126,73 +134,76 @@ export class RdbssFsd {
 
   // ================================================================== the FSD entry
 
-  /** RxFsdDispatch: every IRP to a mini-redirector's device arrives here. */
+  /**
+   * RxFsdDispatch: every IRP to a mini-redirector's device arrives here (FsRtlEnterFileSystem … the common routine,
+   * with the context as the thread's current RX_CONTEXT … FsRtlExitFileSystem), in one async frame.
+   */
   async dispatch(dev: RDBSS_DEVICE_OBJECT, irp: IRP): Promise<NTSTATUS> {
     const k = this.k;
     k.FsRtlEnterFileSystem();
     try {
-      return await this.fsdCommon(dev, irp);
+      const io = this.io;
+      const sp = io.IoGetCurrentIrpStackLocation(irp);
+      const major = sp.MajorFunction;
+      const fo = sp.FileObject;
+      const state = dev.StartStopContext.State;
+      const gate = this.gate(dev, sp, fo, state);
+      if (gate !== null) {
+        // Early rejects are completed with the IRP marked pending, and STATUS_PENDING is returned.
+        io.IoMarkIrpPending(irp);
+        irp.IoStatus.Status = gate;
+        irp.IoStatus.Information = 0;
+        io.IoCompleteRequest(irp);
+        return S.STATUS_PENDING;
+      }
+      // Fault site RxCreateRxContext: RxFsdCommonDispatch completes the IRP with STATUS_INSUFFICIENT_RESOURCES.
+      // CLEANUP and CLOSE are not consulted: the I/O manager cannot fail them (the FCB would be stranded).
+      if (
+        k.faults !== null &&
+        major !== IRP_MJ.IRP_MJ_CLEANUP &&
+        major !== IRP_MJ.IRP_MJ_CLOSE &&
+        k.faults.hit("RxCreateRxContext", `IRP#${irp.id} ${IRP_MJ_NAMES[major] ?? major}`) !== null
+      ) {
+        irp.IoStatus.Status = S.STATUS_INSUFFICIENT_RESOURCES;
+        irp.IoStatus.Information = 0;
+        io.IoCompleteRequest(irp);
+        return S.STATUS_INSUFFICIENT_RESOURCES;
+      }
+      const ctx = this.createContext(dev, irp, sp);
+      let common = this.commonRoutines[major];
+      if (common === undefined) {
+        common = this.commonRoutine(major);
+        this.commonRoutines[major] = common;
+      }
+      ctx.ResumeRoutine = common;
+      if (major !== IRP_MJ.IRP_MJ_CLEANUP && major !== IRP_MJ.IRP_MJ_CLOSE) {
+        // The IRP's cancel routine finds its RX_CONTEXT in the IRP (Tail.Overlay.DriverContext[0]): one routine for
+        // every IRP, no closure per IRP. (An IRP → RX_CONTEXT WeakMap, as before that, made V8's scavenger keep every
+        // IRP and context alive into the old generation.)
+        irp.DriverContext[0] = ctx;
+        io.IoSetCancelRoutine(irp, this.cancelIrp);
+        if (irp.Cancel && io.IoSetCancelRoutine(irp, null) !== null) {
+          ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
+        }
+      }
+      ctx.PendingReturned = true;
+      let status: NTSTATUS;
+      const t = k.thread("RxFsdDispatch");
+      do {
+        const r = this.runOnThread(t, ctx, common);
+        status = typeof r === "number" ? r : await r;
+      } while (status === S.STATUS_RETRY);
+      if (status === S.STATUS_PENDING) {
+        this.dereferenceContext(ctx);
+        return S.STATUS_PENDING;
+      }
+      ctx.PendingReturned = false;
+      this.completeRequest(ctx, status);
+      this.dereferenceContext(ctx);
+      return status;
     } finally {
       if (k.stopped === null) k.FsRtlExitFileSystem();
     }
-  }
-
-  private async fsdCommon(dev: RDBSS_DEVICE_OBJECT, irp: IRP): Promise<NTSTATUS> {
-    const io = this.io;
-    const sp = io.IoGetCurrentIrpStackLocation(irp);
-    const major = sp.MajorFunction;
-    const fo = sp.FileObject;
-    const state = dev.StartStopContext.State;
-    const gate = this.gate(dev, sp, fo, state);
-    if (gate !== null) {
-      // Early rejects are completed with the IRP marked pending, and STATUS_PENDING is returned.
-      io.IoMarkIrpPending(irp);
-      irp.IoStatus.Status = gate;
-      irp.IoStatus.Information = 0;
-      io.IoCompleteRequest(irp);
-      return S.STATUS_PENDING;
-    }
-    // Fault site RxCreateRxContext: RxFsdCommonDispatch completes the IRP with STATUS_INSUFFICIENT_RESOURCES. CLEANUP
-    // and CLOSE are not consulted: the I/O manager cannot fail them (the FCB would be stranded).
-    if (
-      this.k.faults !== null &&
-      major !== IRP_MJ.IRP_MJ_CLEANUP &&
-      major !== IRP_MJ.IRP_MJ_CLOSE &&
-      this.k.faults.hit("RxCreateRxContext", `IRP#${irp.id} ${IRP_MJ_NAMES[major] ?? major}`) !== null
-    ) {
-      irp.IoStatus.Status = S.STATUS_INSUFFICIENT_RESOURCES;
-      irp.IoStatus.Information = 0;
-      io.IoCompleteRequest(irp);
-      return S.STATUS_INSUFFICIENT_RESOURCES;
-    }
-    const ctx = this.createContext(dev, irp, sp);
-    let common = this.commonRoutines[major];
-    if (common === undefined) {
-      common = this.commonRoutine(major);
-      this.commonRoutines[major] = common;
-    }
-    ctx.ResumeRoutine = common;
-    if (major !== IRP_MJ.IRP_MJ_CLEANUP && major !== IRP_MJ.IRP_MJ_CLOSE) {
-      // The IRP's cancel routine carries its RX_CONTEXT. (An IRP → RX_CONTEXT WeakMap, as before, made V8's scavenger
-      // keep every IRP and context alive into the old generation: several times the GC time on the IRP path.)
-      io.IoSetCancelRoutine(irp, (_d, i) => this.cancelRoutine(i, ctx));
-      if (irp.Cancel && io.IoSetCancelRoutine(irp, null) !== null) {
-        ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
-      }
-    }
-    ctx.PendingReturned = true;
-    let status: NTSTATUS;
-    do {
-      status = await this.runOnThread(ctx, common);
-    } while (status === S.STATUS_RETRY);
-    if (status === S.STATUS_PENDING) {
-      this.dereferenceContext(ctx);
-      return S.STATUS_PENDING;
-    }
-    ctx.PendingReturned = false;
-    this.completeRequest(ctx, status);
-    this.dereferenceContext(ctx);
-    return status;
   }
 
   /** The FSD gates of RxFsdDispatch / RxFsdCommonDispatch. Null when the IRP may proceed. */
@@ -238,7 +249,7 @@ export class RdbssFsd {
 
   /** RxCreateRxContext + RxInitializeContext. */
   createContext(dev: RDBSS_DEVICE_OBJECT, irp: IRP | null, sp: IO_STACK_LOCATION | null): RX_CONTEXT {
-    const ctx = new RX_CONTEXT(this.rx.newContextSerial(), dev, new KEVENT(0, false, "RX_CONTEXT SyncEvent"));
+    const ctx = new RX_CONTEXT(this.rx.newContextSerial(), dev);
     ctx.OriginalThread = this.k.current;
     ctx.CurrentIrp = irp;
     ctx.CurrentIrpSp = sp;
@@ -283,18 +294,37 @@ export class RdbssFsd {
     if (stop && stop !== ctx && dev.NumberOfActiveContexts <= 1) this.k.KeSetEvent(stop.SyncEvent);
   }
 
-  /** Run a common routine with the context set as the thread's current RX_CONTEXT. */
-  private async runOnThread(ctx: RX_CONTEXT, routine: CommonRoutine): Promise<NTSTATUS> {
-    const t = this.k.thread("RxFsdDispatch");
-    const prev = t.tls.get("RxContext");
-    t.tls.set("RxContext", ctx);
+  /**
+   * Run a common routine with the context set as the thread's current RX_CONTEXT (restored when it returns, or when
+   * its promise settles). Synchronous when the routine is.
+   */
+  private runOnThread(t: KThread, ctx: RX_CONTEXT, routine: CommonRoutine): MaybePromise<NTSTATUS> {
+    const tls = t.tls;
+    const prev = tls.get("RxContext");
+    tls.set("RxContext", ctx);
     ctx.LastExecutionThread = t;
+    let r: MaybePromise<NTSTATUS>;
     try {
-      return await routine(ctx);
-    } finally {
-      // Restored, or set back to undefined (read as "no context"): no Map delete + re-insert churn per IRP.
-      t.tls.set("RxContext", prev);
+      r = routine(ctx);
+    } catch (e) {
+      tls.set("RxContext", prev);
+      throw e;
     }
+    if (typeof r === "number") {
+      // Restored, or set back to undefined (read as "no context"): no Map delete + re-insert churn per IRP.
+      tls.set("RxContext", prev);
+      return r;
+    }
+    return r.then(
+      (st) => {
+        tls.set("RxContext", prev);
+        return st;
+      },
+      (e: unknown) => {
+        tls.set("RxContext", prev);
+        throw e;
+      },
+    );
   }
 
   /** RxCompleteRequest: clear the cancel routine, complete the IRP with the status and InformationToReturn. */
@@ -353,8 +383,10 @@ export class RdbssFsd {
     const routine = ctx.ResumeRoutine;
     let status: NTSTATUS = S.STATUS_INVALID_DEVICE_REQUEST;
     if (routine) {
+      const t = this.k.thread("RxFspDispatch");
       do {
-        status = await this.runOnThread(ctx, routine);
+        const r = this.runOnThread(t, ctx, routine);
+        status = typeof r === "number" ? r : await r;
       } while (status === S.STATUS_RETRY);
     }
     if (status !== S.STATUS_PENDING && !(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_NO_COMPLETE_FROM_FSP)) {
@@ -718,7 +750,7 @@ export class RdbssFsd {
       else {
         const t = this.k.thread("MRxExtractNetRootName");
         t.frames.push(`MRxExtractNetRootName [${dev.MiniRdrName}]`);
-        dev.mrxCalls.set("MRxExtractNetRootName", (dev.mrxCalls.get("MRxExtractNetRootName") ?? 0) + 1);
+        this.rx.mrxRoutine(dev, "MRxExtractNetRootName").calls++;
         const r = mrxExtract.call(dev.Dispatch, unc, srvCall);
         t.frames.pop();
         netRootName = r.NetRootName;
@@ -1380,12 +1412,12 @@ export class RdbssFsd {
    * STATUS_PENDING returned when the mini-redirector pends; a synchronous one waits on SyncEvent. The completion
    * routine (the "shell completion") runs when the operation completes.
    */
-  async lowIoSubmit(
+  lowIoSubmit(
     ctx: RX_CONTEXT,
     op: LOWIO_OP,
     completion: ((ctx: RX_CONTEXT) => NTSTATUS) | null,
     forceSync = false,
-  ): Promise<NTSTATUS> {
+  ): MaybePromise<NTSTATUS> {
     const rx = this.rx;
     const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     const lowio = ctx.LowIoContext;
@@ -1401,26 +1433,30 @@ export class RdbssFsd {
       if (!(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_IN_FSP)) this.io.IoMarkIrpPending(ctx.CurrentIrp as IRP);
     } else {
       lowio.Flags |= LOWIO_CONTEXT_FLAG.LOWIO_CONTEXT_FLAG_SYNCCALL;
-      this.k.KeClearEvent(ctx.SyncEvent);
+      if (ctx.hasSyncEvent) this.k.KeClearEvent(ctx.SyncEvent);
     }
     ctx.lowIoDone = false;
     ctx.submittedToMiniRdr = false;
     const target = ctx.pFobx ?? ctx.pFcb;
-    let st: NTSTATUS;
     if (rx.profile.revalidateOrphanedOnSubmit && this.orphaned(ctx)) {
       // The connection was force-deleted after the FSD gate let this request in.
-      st = S.STATUS_UNEXPECTED_NETWORK_ERROR;
-    } else {
-      let name = LOWIO_SUBMIT_NAMES[op];
-      if (name === undefined) {
-        name = `MRxLowIOSubmit[${LOWIO_OP_NAMES[op]}]`;
-        LOWIO_SUBMIT_NAMES[op] = name;
-      }
-      st = (await rx.callMRx(dev, name, target, ctx, () => {
-        ctx.submittedToMiniRdr = true;
-        return mrx.call(dev.Dispatch.MRxLowIOSubmit, ctx);
-      })) as NTSTATUS;
+      return this.lowIoSubmitted(ctx, op, async, S.STATUS_UNEXPECTED_NETWORK_ERROR);
     }
+    let name = LOWIO_SUBMIT_NAMES[op];
+    if (name === undefined) {
+      name = `MRxLowIOSubmit[${LOWIO_OP_NAMES[op]}]`;
+      LOWIO_SUBMIT_NAMES[op] = name;
+    }
+    const r = rx.callMRx(dev, name, target, ctx, () => {
+      ctx.submittedToMiniRdr = true;
+      return mrx.call(dev.Dispatch.MRxLowIOSubmit, ctx);
+    });
+    if (typeof r !== "number") return r.then((st) => this.lowIoSubmitted(ctx, op, async, st as NTSTATUS));
+    return this.lowIoSubmitted(ctx, op, async, r);
+  }
+
+  /** lowIoSubmit once the mini-redirector returned `st`: wait for a synchronous pended call, then the completion. */
+  private lowIoSubmitted(ctx: RX_CONTEXT, op: LOWIO_OP, async: boolean, st: NTSTATUS): MaybePromise<NTSTATUS> {
     if (st === S.STATUS_PENDING) {
       if (
         op === LowIoOp.LOWIO_OP_NOTIFY_CHANGE_DIRECTORY &&
@@ -1428,7 +1464,7 @@ export class RdbssFsd {
         !ctx.lowIoDone &&
         !ctx.cancelRoutineCalled
       ) {
-        rx.rdbssViolation(
+        this.rx.rdbssViolation(
           "minirdrContract",
           RDBSS_ASSERT.NOTIFY_WITHOUT_CANCEL,
           ctx,
@@ -1436,12 +1472,22 @@ export class RdbssFsd {
         );
       }
       if (async) return S.STATUS_PENDING;
-      await this.k.KeWaitForSingleObject(ctx.SyncEvent);
-      st = ctx.IoStatusBlock.Status;
-    } else {
-      ctx.IoStatusBlock.Status = st;
-      ctx.lowIoDone = true;
+      return this.lowIoWait(ctx);
     }
+    ctx.IoStatusBlock.Status = st;
+    ctx.lowIoDone = true;
+    return this.lowIoFinish(ctx, async);
+  }
+
+  /** A synchronous LowIo call the mini-redirector pended: wait on SyncEvent for RxLowIoCompletion. */
+  private async lowIoWait(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+    await this.k.KeWaitForSingleObject(ctx.SyncEvent);
+    return this.lowIoFinish(ctx, false);
+  }
+
+  /** The shell completion of a LowIo call that did not pend (or was waited for). */
+  private lowIoFinish(ctx: RX_CONTEXT, async: boolean): NTSTATUS {
+    const completion = ctx.LowIoContext.CompletionRoutine;
     const final = completion ? completion(ctx) : ctx.IoStatusBlock.Status;
     if (async) {
       // Marked pending before the call: complete here and return STATUS_PENDING to the I/O manager.
@@ -1505,11 +1551,9 @@ export class RdbssFsd {
 
   // ================================================================== READ and WRITE
 
-  private async commonReadWrite(ctx: RX_CONTEXT, write: boolean): Promise<NTSTATUS> {
+  private commonReadWrite(ctx: RX_CONTEXT, write: boolean): MaybePromise<NTSTATUS> {
     const rx = this.rx;
-    const irp = ctx.CurrentIrp as IRP;
     const sp = ctx.CurrentIrpSp as IO_STACK_LOCATION;
-    const fo = sp.FileObject as FILE_OBJECT;
     const fcb = ctx.pFcb;
     if (!fcb || !ctx.pFobx) return S.STATUS_INVALID_DEVICE_REQUEST;
     rx.checkAlive(fcb, write ? "RxCommonWrite" : "RxCommonRead");
@@ -1526,24 +1570,38 @@ export class RdbssFsd {
       ? this.k.ExAcquireResourceExclusiveLite(res, canWait)
       : this.k.ExAcquireResourceSharedLite(res, canWait);
     if (got === false) return this.postRequest(ctx);
-    if (got !== true) await got;
+    if (got !== true) return got.then(() => this.readWriteLocked(ctx, fcb, write));
+    return this.readWriteLocked(ctx, fcb, write);
+  }
+
+  /** RxCommonRead / RxCommonWrite with the FCB resource held: extend for a write past the allocation, then LowIo. */
+  private readWriteLocked(ctx: RX_CONTEXT, fcb: FCB, write: boolean): MaybePromise<NTSTATUS> {
+    const rx = this.rx;
+    const sp = ctx.CurrentIrpSp as IO_STACK_LOCATION;
+    const length = sp.Parameters.Read.Length;
     let offset = sp.Parameters.Read.ByteOffset;
     if (write && offset >= Number.MAX_SAFE_INTEGER) offset = fcb.Header.FileSize;
     const p = ctx.LowIoContext.ParamsFor.ReadWrite;
-    p.Buffer = irp.MdlAddress;
+    p.Buffer = (ctx.CurrentIrp as IRP).MdlAddress;
     p.ByteOffset = offset;
     p.ByteCount = length;
     p.Key = sp.Parameters.Read.Key;
     p.Flags = 0;
     if (write && offset + length > fcb.Header.FileSize) {
       p.Flags |= 0x2;
-      if (offset + length > fcb.Header.AllocationSize && rx.deviceOf(fcb).Dispatch.MRxExtendForNonCache) {
-        const dev = rx.deviceOf(fcb);
-        const ext = dev.Dispatch.MRxExtendForNonCache;
-        if (ext)
-          await rx.callMRx(dev, "MRxExtendForNonCache", fcb, ctx, () => ext.call(dev.Dispatch, ctx, offset + length));
+      const dev = rx.deviceOf(fcb);
+      const ext = dev.Dispatch.MRxExtendForNonCache;
+      if (offset + length > fcb.Header.AllocationSize && ext) {
+        const r = rx.callMRx(dev, "MRxExtendForNonCache", fcb, ctx, () => ext.call(dev.Dispatch, ctx, offset + length));
+        if (r instanceof Promise) return r.then(() => this.readWriteSubmit(ctx, fcb, write, offset));
       }
     }
+    return this.readWriteSubmit(ctx, fcb, write, offset);
+  }
+
+  private readWriteSubmit(ctx: RX_CONTEXT, fcb: FCB, write: boolean, offset: number): MaybePromise<NTSTATUS> {
+    const fo = (ctx.CurrentIrpSp as IO_STACK_LOCATION).FileObject as FILE_OBJECT;
+    const res = fcb.Header.Resource;
     const synchronousFo = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
     const async = (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_ASYNC_OPERATION) !== 0;
     // The completion thread releases the resource for the context (ResourceThreadId = RxContext | 3).

@@ -47,7 +47,7 @@ import {
   VALID_FCB_FILE_TYPES,
 } from "./constants.js";
 import { type MRX_CALLDOWN_CANCEL, RX_CONTEXT } from "./context.js";
-import { RDBSS_DEVICE_OBJECT, ScavengerState } from "./device.js";
+import { type MrxRoutine, RDBSS_DEVICE_OBJECT, ScavengerState } from "./device.js";
 import { type MaybePromise, type MINIRDR_DISPATCH, validateDispatch } from "./dispatch.js";
 import { RdbssFsd } from "./fsd.js";
 import { ADD_CONNECTION_REFERENCE, childKey } from "./ledger.js";
@@ -125,15 +125,6 @@ export const RDBSS_CHECKS = {
     "Mini-redirector contracts: two-phase construction (STATUS_PENDING, exactly one callback, the context left alone after), MRxFinalizeSrvCall clears Context, fMiniInited cleared, valid FileType, pending notifications armed with a cancel routine, MRxContext[] not kept across calls, the NULL Force pointer not dereferenced, SRV_CALL state neither released early nor shared.",
   ...VERIFIER_RDBSS_CHECKS,
 } as const;
-
-interface MrxCallLabels {
-  readonly before: string;
-  readonly after: string;
-  readonly frame: string;
-  /** The routine's and the device's names as MrxLog ids. */
-  readonly nameId: number;
-  readonly deviceId: number;
-}
 
 /** RX_WORK_QUEUE_ITEM: a preallocated item for RxPostToWorkerThread. */
 export class RX_WORK_QUEUE_ITEM {
@@ -335,7 +326,7 @@ export class Rdbss {
    * is bracketed by scheduling points and recorded. `through` gives MINIRDR_CALL_THROUGH (no cancel check, no
    * zeroing).
    */
-  async callMRx<T>(
+  callMRx<T>(
     dev: RDBSS_DEVICE_OBJECT,
     name: string,
     target: { label(): string } | null,
@@ -343,16 +334,32 @@ export class Rdbss {
     fn: () => MaybePromise<T>,
     through = false,
     args?: string,
-  ): Promise<T | NTSTATUS> {
-    const labels = this.mrxCallLabels(dev, name);
+  ): MaybePromise<T | NTSTATUS> {
+    // Synchronous unless something makes it wait (a scheduling point that switches threads, an asynchronous MRx
+    // routine): an MRx call that returns at once costs no promise.
+    const labels = this.mrxRoutine(dev, name);
     const before = this.k.schedulePoint(labels.before);
-    if (before) await before;
+    if (before !== undefined)
+      return before.then(() => this.enterMRx(dev, name, labels, target, ctx, fn, through, args));
+    return this.enterMRx(dev, name, labels, target, ctx, fn, through, args);
+  }
+
+  private enterMRx<T>(
+    dev: RDBSS_DEVICE_OBJECT,
+    name: string,
+    labels: MrxRoutine,
+    target: { label(): string } | null,
+    ctx: RX_CONTEXT | null,
+    fn: () => MaybePromise<T>,
+    through: boolean,
+    args: string | undefined,
+  ): MaybePromise<T | NTSTATUS> {
     if (ctx !== null && !through) {
       if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
       if (this.verifier.mrxContextTraps) this.verifier.zeroMrxContext(ctx, name);
       else ctx.MRxContext[0] = ctx.MRxContext[1] = ctx.MRxContext[2] = ctx.MRxContext[3] = null;
     }
-    dev.mrxCalls.set(name, (dev.mrxCalls.get(name) ?? 0) + 1);
+    labels.calls++;
     const t = this.k.thread(name);
     const log = this.logMrxCalls ? this.mrxLog : null;
     const at =
@@ -373,29 +380,55 @@ export class Rdbss {
         irp: ctx?.CurrentIrp?.id ?? 0,
       });
     t.frames.push(labels.frame);
-    let r: T;
+    let v: MaybePromise<T>;
     try {
-      const v = fn();
-      r = v instanceof Promise ? await v : v;
-    } finally {
+      v = fn();
+    } catch (e) {
       if (this.k.stopped === null) t.frames.pop();
+      throw e;
     }
+    if (v instanceof Promise) {
+      return v.then(
+        (r) => this.leaveMRx(t, name, labels, log, at, r),
+        (e: unknown) => {
+          if (this.k.stopped === null) t.frames.pop();
+          throw e;
+        },
+      );
+    }
+    return this.leaveMRx(t, name, labels, log, at, v);
+  }
+
+  private leaveMRx<T>(
+    t: KThread,
+    name: string,
+    labels: MrxRoutine,
+    log: MrxLog | null,
+    at: number,
+    r: T,
+  ): MaybePromise<T> {
+    if (this.k.stopped === null) t.frames.pop();
     if (this.k.trace.active) this.k.emit("mrx.exit", name, typeof r === "number" ? { status: statusName(r) } : {});
-    if (log !== null && typeof r === "number") log.setStatus(at, log.intern(statusName(r)));
+    if (log !== null && typeof r === "number") log.setStatus(at, this.statusId(log, r));
     const after = this.k.schedulePoint(labels.after);
-    if (after) await after;
+    if (after !== undefined) return after.then(() => r);
     return r;
   }
 
-  /** The scheduling-point labels and call-chain frame of an MRx call, built once per (device, routine). */
-  private readonly mrxLabels = new Map<string, Map<string, MrxCallLabels>>();
-  private mrxCallLabels(dev: RDBSS_DEVICE_OBJECT, name: string): MrxCallLabels {
-    let byName = this.mrxLabels.get(dev.MiniRdrName);
-    if (byName === undefined) {
-      byName = new Map();
-      this.mrxLabels.set(dev.MiniRdrName, byName);
+  /** The MRx log's interned id of a status name, cached per status. */
+  private readonly statusIds = new Map<number, number>();
+  private statusId(log: MrxLog, status: number): number {
+    let id = this.statusIds.get(status);
+    if (id === undefined) {
+      id = log.intern(statusName(status));
+      this.statusIds.set(status, id);
     }
-    let l = byName.get(name);
+    return id;
+  }
+
+  /** An MRx routine's labels, frame, log ids and call count on a device, built on its first call there. */
+  mrxRoutine(dev: RDBSS_DEVICE_OBJECT, name: string): MrxRoutine {
+    let l = dev.mrxRoutines.get(name);
     if (l === undefined) {
       l = {
         before: `before ${name}`,
@@ -403,17 +436,18 @@ export class Rdbss {
         frame: `${name} [${dev.MiniRdrName}]`,
         nameId: this.mrxLog.intern(name),
         deviceId: this.mrxLog.intern(dev.MiniRdrName),
+        calls: 0,
       };
-      byName.set(name, l);
+      dev.mrxRoutines.set(name, l);
     }
     return l;
   }
 
   /** How many times an MRx entry was called on a device (all devices when omitted). */
   mrxCallCount(name: string, dev?: RDBSS_DEVICE_OBJECT): number {
-    if (dev) return dev.mrxCalls.get(name) ?? 0;
+    if (dev) return dev.mrxCallCount(name);
     let n = 0;
-    for (const d of this.devices) n += d.mrxCalls.get(name) ?? 0;
+    for (const d of this.devices) n += d.mrxCallCount(name);
     return n;
   }
 

@@ -102,8 +102,6 @@ export class RdbssVerifier {
   private readonly hooks: RxNodeHooks;
   /** Reports made at unload and at quiescence points, oldest first. */
   readonly leakReports: LeakReport[] = [];
-  private readonly lastCall = new WeakMap<RX_CONTEXT, string>();
-  private readonly mrxTraps = new WeakMap<RX_CONTEXT, MrxContextTrap>();
   private readonly postedContext = new WeakMap<SRV_CALL, { readonly Context: unknown; readonly Context2: unknown }>();
 
   constructor(rx: Rdbss) {
@@ -347,10 +345,11 @@ export class RdbssVerifier {
    */
   zeroMrxContext(ctx: RX_CONTEXT, name: string): void {
     const a = ctx.MRxContext;
-    const prev = this.lastCall.get(ctx) ?? null;
-    this.lastCall.set(ctx, name);
-    let trap = this.mrxTraps.get(ctx);
-    if (trap !== undefined) trap.call = name;
+    const prev = ctx.mrxLastCall;
+    ctx.mrxLastCall = name;
+    let trap = ctx.mrxTrap as MrxContextTrap | null;
+    if (trap === null && a[0] === null && a[1] === null && a[2] === null && a[3] === null) return;
+    if (trap !== null) trap.call = name;
     for (let i = 0; i < 4; i++) {
       if (trap?.trapped[i]) {
         Object.defineProperty(a, i, { value: null, writable: true, configurable: true, enumerable: true });
@@ -362,9 +361,9 @@ export class RdbssVerifier {
         a[i] = null;
         continue;
       }
-      if (trap === undefined) {
+      if (trap === null) {
         trap = { call: name, trapped: [false, false, false, false], reported: false };
-        this.mrxTraps.set(ctx, trap);
+        ctx.mrxTrap = trap;
       }
       const t = trap;
       const slot = i;

@@ -1235,7 +1235,7 @@ class ScenarioRun {
         ? this.em.rx.mrxLog.filter(
             (r) => (this.dev === null || r.device === this.dev.MiniRdrName) && `${r.name}(${r.args ?? ""})` === name,
           ).length
-        : (this.dev?.mrxCalls.get(name) ?? 0);
+        : (this.dev?.mrxCallCount(name) ?? 0);
       const msg = compareField("MRx calls", name, n, v);
       if (msg) failures.push(msg);
       seen.push(`${name}×${n}`);

@@ -1,8 +1,8 @@
 /**
- * The network between the memsmb mini-redirector and its servers. Every message travels with virtual latency
- * (a KTIMER whose DPC delivers it into the receiver's KQUEUE); each connection has a server thread (in the
- * server's own process) and a client receive thread (in the System process, where the redirector's transport
- * lives). Faults come from the kernel's seeded PRNG: a dropped connection, jitter (which reorders completions),
+ * The network between the memsmb mini-redirector and its servers. Every message travels with virtual latency: each
+ * direction of a connection is a wire, whose one DPC delivers the messages that have arrived into the receiver's
+ * KQUEUE (as a NIC's receive DPC does); each connection has a server thread (in the server's own process) and a
+ * client receive thread (in the System process, where the redirector's transport lives). Faults come from the kernel's seeded PRNG: a dropped connection, jitter (which reorders completions),
  * a drop at the N-th message.
  *
  * Requests are closures run on the server thread against the server model (no wire encoding): `reply` may be
@@ -10,7 +10,7 @@
  * in flight with STATUS_CONNECTION_DISCONNECTED and logs off the connection's sessions on the server; memsmb does
  * not reconnect.
  */
-import type { Kernel, KQUEUE, KThread, NTSTATUS, Prng } from "../../emulator/kernel/index.js";
+import type { KDPC, Kernel, KQUEUE, KThread, NTSTATUS, Prng } from "../../emulator/kernel/index.js";
 import { STATUS } from "../../emulator/kernel/index.js";
 import type { MemSmbServer, MemSmbWorld } from "./server/index.js";
 
@@ -82,6 +82,75 @@ type ClientMessage =
   | { readonly kind: "response"; readonly id: number; readonly response: unknown }
   | { readonly kind: "reset" };
 
+/**
+ * One direction of a connection: the messages in flight, in arrival order (arrival time, then sending order), and
+ * one DPC that moves those that have arrived into the receiving KQUEUE. Each message puts one entry on the kernel's
+ * timer queue when it is sent (so it keeps its place among every other timer of the run); the entry only queues the
+ * wire's DPC. No KTIMER, KDPC or closure per message.
+ */
+class Wire<M> {
+  private readonly k: Kernel;
+  private readonly connection: SmbConnection;
+  private readonly queue: KQUEUE<M>;
+  private readonly dpc: KDPC;
+  private readonly arrivals: number[] = [];
+  private readonly messages: M[] = [];
+  private head = 0;
+  /** The timer entries' routine: one function for every message of the wire. */
+  private readonly arrived: () => void;
+
+  constructor(k: Kernel, connection: SmbConnection, queue: KQUEUE<M>, name: string) {
+    this.k = k;
+    this.connection = connection;
+    this.queue = queue;
+    this.dpc = k.KeInitializeDpc(() => this.deliver(), null, name);
+    const dpc = this.dpc;
+    this.arrived = () => {
+      k.queueDpc(dpc, undefined, undefined);
+    };
+  }
+
+  /** Put a message on the wire; it arrives at virtual time `at`. */
+  put(at: number, m: M): void {
+    const arrivals = this.arrivals;
+    const messages = this.messages;
+    let i = arrivals.length;
+    // Jitter can make a later message arrive first: keep arrival order, stable for equal times.
+    while (i > this.head && (arrivals[i - 1] as number) > at) i--;
+    if (i === arrivals.length) {
+      arrivals.push(at);
+      messages.push(m);
+    } else {
+      arrivals.splice(i, 0, at);
+      messages.splice(i, 0, m);
+    }
+    this.k.addTimer(at, this.arrived);
+  }
+
+  /** The wire's DPC: every message that has arrived goes into the receiving queue (none once the connection dropped). */
+  private deliver(): void {
+    const k = this.k;
+    const now = k.now;
+    const arrivals = this.arrivals;
+    const messages = this.messages;
+    while (this.head < arrivals.length && (arrivals[this.head] as number) <= now) {
+      const m = messages[this.head] as M;
+      messages[this.head] = undefined as M;
+      this.head++;
+      if (!this.connection.dropped) k.KeInsertQueue(this.queue, m);
+    }
+    if (this.head === arrivals.length) {
+      arrivals.length = 0;
+      messages.length = 0;
+      this.head = 0;
+    } else if (this.head > 64 && this.head * 2 > arrivals.length) {
+      arrivals.splice(0, this.head);
+      messages.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
 /** The response a request gets when its connection is gone. */
 export const DISCONNECTED = { status: STATUS.STATUS_CONNECTION_DISCONNECTED } as const;
 
@@ -94,6 +163,8 @@ export class SmbConnection {
   readonly sessions = new Set<number>();
   private readonly toServer: KQUEUE<ServerMessage>;
   private readonly toClient: KQUEUE<ClientMessage>;
+  private readonly serverWire: Wire<ServerMessage>;
+  private readonly clientWire: Wire<ClientMessage>;
   private readonly outstanding = new Map<number, Outstanding>();
   private readonly cancels = new Map<number, () => void>();
   private nextId = 1;
@@ -107,6 +178,8 @@ export class SmbConnection {
     const k = network.k;
     this.toServer = k.KeInitializeQueue<ServerMessage>(`\\\\${server.name} connection ${id} (server side)`);
     this.toClient = k.KeInitializeQueue<ClientMessage>(`\\\\${server.name} connection ${id} (client side)`);
+    this.serverWire = new Wire(k, this, this.toServer, `memsmb wire to \\\\${server.name} #${id}`);
+    this.clientWire = new Wire(k, this, this.toClient, `memsmb wire from \\\\${server.name} #${id}`);
   }
 
   get outstandingCount(): number {
@@ -135,13 +208,7 @@ export class SmbConnection {
       return id;
     }
     this.outstanding.set(id, { onResponse, name });
-    this.network.transmit(
-      this,
-      () => this.network.k.KeInsertQueue(this.toServer, { kind: "request", id, name, handler }),
-      "transport.send",
-      name,
-      id,
-    );
+    this.network.transmit(this, this.serverWire, { kind: "request", id, name, handler }, "transport.send", name, id);
     return id;
   }
 
@@ -164,7 +231,8 @@ export class SmbConnection {
     const name = this.outstanding.get(id)?.name ?? "?";
     this.network.transmit(
       this,
-      () => this.network.k.KeInsertQueue(this.toServer, { kind: "cancel", id, name }),
+      this.serverWire,
+      { kind: "cancel", id, name },
       "transport.send",
       name,
       id,
@@ -237,10 +305,10 @@ export class SmbConnection {
       this.network.record(this, "reply", id, name, typeof st === "number" ? st : undefined, this.dropped);
     }
     if (this.dropped) return;
-    const k = this.network.k;
     this.network.transmit(
       this,
-      () => k.KeInsertQueue(this.toClient, { kind: "response", id, response }),
+      this.clientWire,
+      { kind: "response", id, response },
       "transport.receive",
       name,
       id,
@@ -378,9 +446,10 @@ export class SmbNetwork {
   }
 
   /** Put a message on the wire: it arrives after the latency (plus seeded jitter), unless a fault drops the connection. */
-  transmit(
+  transmit<M>(
     c: SmbConnection,
-    deliver: () => void,
+    wire: Wire<M>,
+    message: M,
     site: "transport.send" | "transport.receive" = "transport.send",
     name = "",
     id = 0,
@@ -419,15 +488,7 @@ export class SmbNetwork {
       }
       extra += fault.delay;
     }
-    const timer = k.KeInitializeTimer(undefined, `wire message ${n}`);
-    const dpc = k.KeInitializeDpc(
-      () => {
-        if (!c.dropped) deliver();
-      },
-      null,
-      `deliver message ${n}`,
-    );
-    k.KeSetTimer(timer, -(this.latency + extra), dpc);
+    wire.put(k.now + this.latency + extra, message);
   }
 
   /** Drop a connection to a server now (a fault step). */
