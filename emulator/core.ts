@@ -16,6 +16,8 @@ export {
   NetworkProvider,
   nulmrxModule,
 } from "../miniredirs/index.js";
+/** memsmb's server model on its own (no emulator): what a backend test or the benchmarks' baseline drives. */
+export { MemSmbServer, type ServerImage } from "../miniredirs/memsmb/index.js";
 export { bootEmulator, createEmulator, type Emulator, type EmulatorOptions, inSystemThread } from "./boot.js";
 export * as io from "./io/index.js";
 export * as kernel from "./kernel/index.js";

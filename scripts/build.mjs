@@ -9,7 +9,7 @@
 // loads without tsx: docs/PERFORMANCE.md "Cold start".
 //
 //   node scripts/build.mjs [--outdir DIR]
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -66,6 +66,21 @@ export async function build(outdir = join(ROOT, "dist")) {
   writeFileSync(`${manifest}.${process.pid}.tmp`, `${JSON.stringify({ builtAt, inputs }, null, 1)}\n`);
   renameSync(`${manifest}.${process.pid}.tmp`, manifest);
   return { outdir, files: [...keep] };
+}
+
+/**
+ * Whether the build in `outdir` is complete and newer than every file it was built from (dist/build.json lists
+ * them). What scripts/rdbss.mjs and the benchmarks decide on: run the build, or the sources.
+ */
+export function builtIsFresh(outdir = join(ROOT, "dist")) {
+  try {
+    const { builtAt, inputs } = JSON.parse(readFileSync(join(outdir, "build.json"), "utf8"));
+    if (typeof builtAt !== "number" || !Array.isArray(inputs) || inputs.length === 0) return false;
+    for (const f of inputs) if (statSync(join(ROOT, f)).mtimeMs >= builtAt) return false;
+    return true;
+  } catch {
+    return false; // no build, an incomplete one, or a source gone
+  }
 }
 
 /** Remove chunks no entry of this build refers to (an explicit build only: a concurrent one may still use them). */

@@ -4,24 +4,15 @@
 // source, a broken build, or RDBSS_FROM_SOURCE=1 — it registers tsx and runs the TypeScript sources as they are,
 // with the "source" export condition for `rdbss-emulator`, so that a user's module importing the package gets the
 // same copy of the emulator as the command.
-import { readFileSync, statSync } from "node:fs";
 import { register } from "node:module";
+import { builtIsFresh as isFresh } from "./build.mjs";
 
 const root = new URL("../", import.meta.url);
 const dist = new URL("dist/", root);
 
 function builtIsFresh() {
-  if (process.env.RDBSS_FROM_SOURCE === "1") return false;
-  try {
-    const { builtAt, inputs } = JSON.parse(readFileSync(new URL("build.json", dist), "utf8"));
-    if (typeof builtAt !== "number" || !Array.isArray(inputs) || inputs.length === 0) return false;
-    for (const f of inputs) if (statSync(new URL(f, root)).mtimeMs >= builtAt) return false;
-    return true;
-  } catch {
-    return false; // no build, an incomplete one, or a source gone
-  }
+  return process.env.RDBSS_FROM_SOURCE !== "1" && isFresh();
 }
-
 /** A module of the build itself is missing (a build replaced while this one started): not the CLI's own error. */
 function brokenBuild(e) {
   return e?.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes(new URL(".", dist).pathname);

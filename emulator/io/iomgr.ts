@@ -46,6 +46,8 @@ import {
   IO_STATUS_BLOCK,
   type IoCompletionRoutine,
   IRP,
+  IRP_LIST_LINK,
+  IrpList,
 } from "./irp.js";
 import { DEVICE_OBJECT, DRIVER_OBJECT, FILE_OBJECT, SHARE_ACCESS } from "./objects.js";
 
@@ -92,9 +94,9 @@ export class IoManager {
   private irpSerial = 0;
   private fileSerial = 0;
   /** IRPs issued by each thread (Tail.Overlay.ListEntry on the thread's IrpList), for NtCancelIoFile. */
-  readonly threadIrps = new Map<KThread, Set<IRP>>();
+  readonly threadIrps = new Map<KThread, IrpList>();
   /** Every IRP not yet completed, for leak and hang reports. */
-  readonly liveIrps = new Set<IRP>();
+  readonly liveIrps = new IrpList(IRP_LIST_LINK.live);
 
   constructor(kernel: Kernel) {
     this.k = kernel;

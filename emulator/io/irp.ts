@@ -79,6 +79,11 @@ export interface QueryVolumeParameters {
 }
 
 /** The parameter union of an IO_STACK_LOCATION; each property is a typed view of the same object. */
+const NO_SECURITY_CONTEXT: { DesiredAccess: number; RequestorMode: KPROCESSOR_MODE } = Object.freeze({
+  DesiredAccess: 0,
+  RequestorMode: "UserMode",
+});
+
 export class IoParameters
   implements
     ReadWriteParameters,
@@ -92,10 +97,8 @@ export class IoParameters
     CreateParameters
 {
   // Create
-  SecurityContext: { DesiredAccess: number; RequestorMode: KPROCESSOR_MODE } = {
-    DesiredAccess: 0,
-    RequestorMode: "UserMode",
-  };
+  /** Set (replaced whole) by the creator of an IRP_MJ_CREATE; other IRPs share one frozen empty context. */
+  SecurityContext: { DesiredAccess: number; RequestorMode: KPROCESSOR_MODE } = NO_SECURITY_CONTEXT;
   Options = 0;
   FileAttributes = 0;
   ShareAccess = 0;
@@ -242,9 +245,22 @@ export class IRP {
   /** Status the top-level IoCallDriver returned to the I/O manager (null while it has not returned). */
   topReturned: NTSTATUS | null = null;
   finalizer: IrpFinalizer | null = null;
+  /** What the finalizer finishes (the system service's request record), so one finalizer serves every IRP. */
+  finalizerContext: unknown = null;
   /** Where a METHOD_BUFFERED / buffered-read result is copied back to at completion. */
   userOutput: Uint8Array | null = null;
   freed = false;
+  // The links of the three IrpLists an IRP can be on (the I/O manager's live IRPs, its thread's IRPs as in
+  // Irp->ThreadListEntry, its file object's IRPs in flight): no Set entry per IRP and list.
+  /** @internal */ liveNext: IRP | null = null;
+  /** @internal */ livePrev: IRP | null = null;
+  /** @internal */ liveList: IrpList | null = null;
+  /** @internal */ threadNext: IRP | null = null;
+  /** @internal */ threadPrev: IRP | null = null;
+  /** @internal */ threadList: IrpList | null = null;
+  /** @internal */ fileNext: IRP | null = null;
+  /** @internal */ filePrev: IRP | null = null;
+  /** @internal */ fileList: IrpList | null = null;
 
   /** `id` comes from the I/O manager, so numbering is per emulator and runs stay reproducible. */
   constructor(stackSize: number, id = 0) {
@@ -268,5 +284,108 @@ export class IRP {
 
   label(): string {
     return `IRP#${this.id}`;
+  }
+}
+
+/** Which of an IRP's links an IrpList uses: the live IRPs, a thread's IRPs, a file object's IRPs in flight. */
+export const IRP_LIST_LINK = { live: 0, thread: 1, file: 2 } as const;
+export type IrpListLink = (typeof IRP_LIST_LINK)[keyof typeof IRP_LIST_LINK];
+
+function nextOf(irp: IRP, link: IrpListLink): IRP | null {
+  return link === 0 ? irp.liveNext : link === 1 ? irp.threadNext : irp.fileNext;
+}
+function setNext(irp: IRP, link: IrpListLink, v: IRP | null): void {
+  if (link === 0) irp.liveNext = v;
+  else if (link === 1) irp.threadNext = v;
+  else irp.fileNext = v;
+}
+function prevOf(irp: IRP, link: IrpListLink): IRP | null {
+  return link === 0 ? irp.livePrev : link === 1 ? irp.threadPrev : irp.filePrev;
+}
+function setPrev(irp: IRP, link: IrpListLink, v: IRP | null): void {
+  if (link === 0) irp.livePrev = v;
+  else if (link === 1) irp.threadPrev = v;
+  else irp.filePrev = v;
+}
+function listOf(irp: IRP, link: IrpListLink): IrpList | null {
+  return link === 0 ? irp.liveList : link === 1 ? irp.threadList : irp.fileList;
+}
+function setList(irp: IRP, link: IrpListLink, v: IrpList | null): void {
+  if (link === 0) irp.liveList = v;
+  else if (link === 1) irp.threadList = v;
+  else irp.fileList = v;
+}
+
+/** A read-only view of a set of IRPs (IrpList). */
+export interface IrpSet extends Iterable<IRP> {
+  readonly size: number;
+  has(irp: IRP): boolean;
+}
+
+/**
+ * A set of IRPs kept as a doubly-linked list through the IRPs themselves (as NT links Irp->ThreadListEntry): adding
+ * and removing allocate nothing (a JavaScript Set that goes from one entry to none and back reallocates its table),
+ * iteration is in insertion order. An IRP is on at most one list of each link.
+ */
+export class IrpList implements IrpSet {
+  private readonly link: IrpListLink;
+  private head: IRP | null = null;
+  private tail: IRP | null = null;
+  private count = 0;
+
+  constructor(link: IrpListLink) {
+    this.link = link;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(irp: IRP): boolean {
+    return listOf(irp, this.link) === this;
+  }
+
+  /** Append; false when the IRP is already on a list of this link. */
+  add(irp: IRP): boolean {
+    const link = this.link;
+    if (listOf(irp, link) !== null) return false;
+    setList(irp, link, this);
+    setPrev(irp, link, this.tail);
+    setNext(irp, link, null);
+    if (this.tail === null) this.head = irp;
+    else setNext(this.tail, link, irp);
+    this.tail = irp;
+    this.count++;
+    return true;
+  }
+
+  /** Remove; false when the IRP is not on this list. */
+  delete(irp: IRP): boolean {
+    const link = this.link;
+    if (listOf(irp, link) !== this) return false;
+    const prev = prevOf(irp, link);
+    const next = nextOf(irp, link);
+    if (prev === null) this.head = next;
+    else setNext(prev, link, next);
+    if (next === null) this.tail = prev;
+    else setPrev(next, link, prev);
+    setList(irp, link, null);
+    setPrev(irp, link, null);
+    setNext(irp, link, null);
+    this.count--;
+    return true;
+  }
+
+  *[Symbol.iterator](): Iterator<IRP> {
+    let i = this.head;
+    while (i !== null) {
+      const next = nextOf(i, this.link);
+      yield i;
+      i = next;
+    }
+  }
+
+  values(): IterableIterator<IRP> {
+    return this[Symbol.iterator]() as IterableIterator<IRP>;
   }
 }

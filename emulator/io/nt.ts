@@ -90,6 +90,8 @@ import {
   type IO_STACK_LOCATION,
   IO_STATUS_BLOCK,
   type IRP,
+  IRP_LIST_LINK,
+  IrpList,
   type KPROCESSOR_MODE,
 } from "./irp.js";
 import type { FILE_OBJECT } from "./objects.js";
@@ -199,11 +201,28 @@ export class IoRequest {
     return this.ev;
   }
 
-  /** Completion: mark done and signal the event if anybody made it. */
-  complete(k: Kernel): void {
+  /** @internal What completion does besides the status block (set by SystemServices.issue). */
+  sync = false;
+  /** @internal */ userEvent: KEVENT | null = null;
+  /** @internal */ outputLength = 0;
+
+  /** @internal IopCompleteRequest for the IRP of this request (the IRP's finalizer, completeIoRequest). */
+  finish(done: IRP): void {
+    const io = this.nt.io;
+    const k = io.k;
+    io.copyBufferedOutput(done, this.outputLength);
+    this.IoStatusBlock.Status = done.IoStatus.Status;
+    this.IoStatusBlock.Information = done.IoStatus.Information;
+    done.freed = true;
+    done.threadList?.delete(done);
+    this.file.deletePendingIrp(done);
     this.done = true;
     this.irp = null;
     if (this.ev !== null) k.KeSetEvent(this.ev);
+    if (this.userEvent !== null) k.KeSetEvent(this.userEvent);
+    if (!this.sync) k.KeSetEvent(this.file.Event);
+    const d = io.ObDereferenceObject(this.file);
+    if (d) void d;
   }
 
   get Status(): NTSTATUS {
@@ -220,6 +239,23 @@ export class IoRequest {
   label(): string {
     return `${IRP_MJ_NAMES[this.major] ?? this.major} request #${this.id}`;
   }
+}
+
+/** The finalizer of every IRP a system service sends: finish its IoRequest (IopCompleteRequest). */
+function completeIoRequest(done: IRP): void {
+  (done.finalizerContext as IoRequest).finish(done);
+}
+
+/** A service's result; with `Buffer` (the caller's data buffer) when given. */
+function ioResult<R extends IoResult>(
+  Status: NTSTATUS,
+  Information: number,
+  request: IoRequest | null,
+  buffer: Uint8Array | undefined,
+): R {
+  return (
+    buffer === undefined ? { Status, Information, request } : { Status, Information, request, Buffer: buffer }
+  ) as R;
 }
 
 export interface IoResult {
@@ -363,22 +399,37 @@ export class SystemServices {
   // ------------------------------------------------------------ service frame
 
   private async service<T>(name: string, mode: KPROCESSOR_MODE, body: (t: KThread) => Promise<T>): Promise<T> {
-    const k = this.io.k;
-    const t = k.enter(name, PASSIVE_LEVEL);
-    const user = mode === "UserMode";
-    if (user) k.systemServiceEnter(t);
+    const t = this.serviceEnter(name, mode);
     try {
       return await body(t);
     } catch (e) {
-      // An exception raised below a system service is a kernel-mode exception (0x1E), not the caller's error.
-      if (!(e instanceof BugCheckError) && k.stopped === null) k.exceptionStop(t, e);
+      this.serviceFailed(t, e);
       throw e;
     } finally {
-      if (k.stopped === null) {
-        k.leave(t);
-        if (user) k.systemServiceExit(t, name);
-      }
+      this.serviceExit(t, name, mode);
     }
+  }
+
+  /** A system service starts: its frame (at PASSIVE_LEVEL), and for a user-mode caller the kernel entry. */
+  private serviceEnter(name: string, mode: KPROCESSOR_MODE): KThread {
+    const k = this.io.k;
+    const t = k.enter(name, PASSIVE_LEVEL);
+    if (mode === "UserMode") k.systemServiceEnter(t);
+    return t;
+  }
+
+  /** An exception raised below a system service is a kernel-mode exception (0x1E), not the caller's error. */
+  private serviceFailed(t: KThread, e: unknown): void {
+    const k = this.io.k;
+    if (!(e instanceof BugCheckError) && k.stopped === null) k.exceptionStop(t, e);
+  }
+
+  /** A system service returns: its frame goes, and a user-mode caller's return to user mode is checked. */
+  private serviceExit(t: KThread, name: string, mode: KPROCESSOR_MODE): void {
+    const k = this.io.k;
+    if (k.stopped !== null) return;
+    k.leave(t);
+    if (mode === "UserMode") k.systemServiceExit(t, name);
   }
 
   /** Where a new handle goes: kernel-mode opens create kernel handles (OBJ_KERNEL_HANDLE). */
@@ -571,7 +622,7 @@ export class SystemServices {
 
   /** `issue`, with `Buffer` (the caller's data buffer) added to every result when given. */
   private async issueWith<R extends IoResult>(
-    t: KThread,
+    caller: KThread | null,
     handle: number,
     mode: KPROCESSOR_MODE,
     requiredAccess: number,
@@ -581,105 +632,102 @@ export class SystemServices {
     opts: CallOptions,
     outputLength: number,
     resultBuffer: Uint8Array | undefined,
+    service: string | null = null,
+    early: NTSTATUS | undefined = undefined,
   ): Promise<R> {
-    const result = (Status: NTSTATUS, Information: number, request: IoRequest | null): R =>
-      (resultBuffer === undefined
-        ? { Status, Information, request }
-        : { Status, Information, request, Buffer: resultBuffer }) as R;
-    const table = this.tableForHandle(t, handle, mode);
-    const fo = table?.object(handle);
-    if (table === undefined || fo === undefined) return result(STATUS_INVALID_HANDLE, 0, null);
-    if (mode === "UserMode" && requiredAccess !== 0 && (table.access(handle) & requiredAccess) === 0) {
-      return result(STATUS_ACCESS_DENIED, 0, null);
+    // With `service`, this is the system service's own frame too (what `service` does, without a frame of its own
+    // on the read and write path).
+    const k = this.io.k;
+    const t = service === null ? (caller as KThread) : this.serviceEnter(service, mode);
+    try {
+      if (early !== undefined) return ioResult<R>(early, 0, null, resultBuffer);
+      const table = this.tableForHandle(t, handle, mode);
+      const fo = table?.object(handle);
+      if (table === undefined || fo === undefined) return ioResult<R>(STATUS_INVALID_HANDLE, 0, null, resultBuffer);
+      if (mode === "UserMode" && requiredAccess !== 0 && (table.access(handle) & requiredAccess) === 0) {
+        return ioResult<R>(STATUS_ACCESS_DENIED, 0, null, resultBuffer);
+      }
+      const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
+      if (sync) {
+        const wait = this.lockFile(t, fo);
+        if (wait !== undefined) await wait;
+      }
+      const top = this.io.IoGetRelatedDeviceObject(fo);
+      const irp = this.io.IoAllocateIrp(top.StackSize);
+      irp.Thread = t;
+      irp.RequestorMode = mode;
+      irp.OriginalFileObject = fo;
+      const sp = this.io.IoGetNextIrpStackLocation(irp);
+      sp.MajorFunction = major;
+      sp.MinorFunction = minor;
+      sp.FileObject = fo;
+      const bad = setup(sp, irp, fo);
+      if (bad !== undefined) {
+        this.io.IoFreeIrp(irp);
+        if (sync) this.unlockFile(fo);
+        return ioResult<R>(bad, 0, null, resultBuffer);
+      }
+      this.io.ObReferenceObject(fo);
+      const req = new IoRequest(this, irp, fo, t, major, minor);
+      req.buffer = irp.userOutput ?? irp.MdlAddress ?? (irp.UserBuffer instanceof Uint8Array ? irp.UserBuffer : null);
+      const userEvent = opts.Event ?? null;
+      if (userEvent) this.io.k.KeResetEvent(userEvent);
+      if (!sync) this.io.k.KeClearEvent(fo.Event);
+      let threadList = this.io.threadIrps.get(t);
+      if (threadList === undefined) {
+        threadList = new IrpList(IRP_LIST_LINK.thread);
+        this.io.threadIrps.set(t, threadList);
+      }
+      threadList.add(irp);
+      fo.addPendingIrp(irp);
+      req.sync = sync;
+      req.userEvent = userEvent;
+      req.outputLength = outputLength;
+      irp.finalizerContext = req;
+      irp.finalizer = completeIoRequest;
+      const called = this.io.IoCallDriver(top, irp);
+      const status = typeof called === "number" ? called : await called;
+      this.io.topLevelReturned(irp, status);
+      if (sync) {
+        if (status === STATUS_PENDING || !req.done) {
+          const w = k.KeWaitForSingleObject(req.event);
+          if (typeof w !== "number") await w;
+        }
+        this.unlockFile(fo);
+        const final = req.done ? req.IoStatusBlock.Status : status;
+        return ioResult<R>(final, req.IoStatusBlock.Information, req, resultBuffer);
+      }
+      if (status === STATUS_PENDING) return ioResult<R>(STATUS_PENDING, 0, req, resultBuffer);
+      return ioResult<R>(status, req.IoStatusBlock.Information, req, resultBuffer);
+    } catch (e) {
+      if (service !== null) this.serviceFailed(t, e);
+      throw e;
+    } finally {
+      if (service !== null) this.serviceExit(t, service, mode);
     }
-    const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
-    if (sync) {
-      const wait = this.lockFile(t, fo);
-      if (wait !== undefined) await wait;
-    }
-    const top = this.io.IoGetRelatedDeviceObject(fo);
-    const irp = this.io.IoAllocateIrp(top.StackSize);
-    irp.Thread = t;
-    irp.RequestorMode = mode;
-    irp.OriginalFileObject = fo;
-    const sp = this.io.IoGetNextIrpStackLocation(irp);
-    sp.MajorFunction = major;
-    sp.MinorFunction = minor;
-    sp.FileObject = fo;
-    const bad = setup(sp, irp, fo);
-    if (bad !== undefined) {
-      this.io.IoFreeIrp(irp);
-      if (sync) this.unlockFile(fo);
-      return result(bad, 0, null);
-    }
-    this.io.ObReferenceObject(fo);
-    const req = new IoRequest(this, irp, fo, t, major, minor);
-    req.buffer = irp.userOutput ?? irp.MdlAddress ?? (irp.UserBuffer instanceof Uint8Array ? irp.UserBuffer : null);
-    const userEvent = opts.Event ?? null;
-    if (userEvent) this.io.k.KeResetEvent(userEvent);
-    if (!sync) this.io.k.KeClearEvent(fo.Event);
-    let threadSet = this.io.threadIrps.get(t);
-    if (!threadSet) {
-      threadSet = new Set();
-      this.io.threadIrps.set(t, threadSet);
-    }
-    threadSet.add(irp);
-    fo.addPendingIrp(irp);
-    // (A local, not `irp.finalizer = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
-    const finalizer = (done: IRP): void => {
-      this.io.copyBufferedOutput(done, outputLength);
-      req.IoStatusBlock.Status = done.IoStatus.Status;
-      req.IoStatusBlock.Information = done.IoStatus.Information;
-      done.freed = true;
-      threadSet.delete(done);
-      fo.deletePendingIrp(done);
-      req.complete(this.io.k);
-      if (userEvent) this.io.k.KeSetEvent(userEvent);
-      if (!sync) this.io.k.KeSetEvent(fo.Event);
-      const d = this.io.ObDereferenceObject(fo);
-      if (d) void d;
-    };
-    irp.finalizer = finalizer;
-    const status = await this.io.IoCallDriver(top, irp);
-    this.io.topLevelReturned(irp, status);
-    if (sync) {
-      if (status === STATUS_PENDING || !req.done) await this.io.k.KeWaitForSingleObject(req.event);
-      this.unlockFile(fo);
-      const final = req.done ? req.IoStatusBlock.Status : status;
-      return result(final, req.IoStatusBlock.Information, req);
-    }
-    if (status === STATUS_PENDING) return result(STATUS_PENDING, 0, req);
-    return result(status, req.IoStatusBlock.Information, req);
   }
 
   // ------------------------------------------------------------ read / write
 
   NtReadFile(handle: number, args: ReadWriteArgs, opts?: CallOptions): Promise<IoResult & { Buffer: Uint8Array }> {
-    return this.service("NtReadFile", "UserMode", (t) =>
-      this.readWrite(t, handle, args, opts, "UserMode", IRP_MJ_READ),
-    );
+    return this.readWrite("NtReadFile", handle, args, opts, "UserMode", IRP_MJ_READ);
   }
 
   NtWriteFile(handle: number, args: ReadWriteArgs, opts?: CallOptions): Promise<IoResult & { Buffer: Uint8Array }> {
-    return this.service("NtWriteFile", "UserMode", (t) =>
-      this.readWrite(t, handle, args, opts, "UserMode", IRP_MJ_WRITE),
-    );
+    return this.readWrite("NtWriteFile", handle, args, opts, "UserMode", IRP_MJ_WRITE);
   }
 
   ZwReadFile(handle: number, args: ReadWriteArgs, opts?: CallOptions): Promise<IoResult & { Buffer: Uint8Array }> {
-    return this.service("ZwReadFile", "KernelMode", (t) =>
-      this.readWrite(t, handle, args, opts, "KernelMode", IRP_MJ_READ),
-    );
+    return this.readWrite("ZwReadFile", handle, args, opts, "KernelMode", IRP_MJ_READ);
   }
 
   ZwWriteFile(handle: number, args: ReadWriteArgs, opts?: CallOptions): Promise<IoResult & { Buffer: Uint8Array }> {
-    return this.service("ZwWriteFile", "KernelMode", (t) =>
-      this.readWrite(t, handle, args, opts, "KernelMode", IRP_MJ_WRITE),
-    );
+    return this.readWrite("ZwWriteFile", handle, args, opts, "KernelMode", IRP_MJ_WRITE);
   }
 
+  /** NtReadFile / NtWriteFile and their Zw forms: one async frame from the service to the IRP's completion. */
   private readWrite(
-    t: KThread,
+    service: string,
     handle: number,
     args: ReadWriteArgs,
     opts: CallOptions | undefined,
@@ -688,16 +736,9 @@ export class SystemServices {
   ): Promise<IoResult & { Buffer: Uint8Array }> {
     const length = args.Length ?? args.Buffer?.length ?? 0;
     const buffer = args.Buffer ?? new Uint8Array(length);
-    if (length > buffer.length)
-      return Promise.resolve({
-        Status: STATUS.STATUS_INVALID_USER_BUFFER,
-        Information: 0,
-        request: null,
-        Buffer: buffer,
-      });
     const required = major === IRP_MJ_READ ? FILE_READ_DATA : FILE_WRITE_DATA | FILE_APPEND_DATA;
     return this.issueWith(
-      t,
+      null,
       handle,
       mode,
       required,
@@ -720,6 +761,8 @@ export class SystemServices {
       opts ?? NO_OPTIONS,
       0,
       buffer,
+      service,
+      length > buffer.length ? STATUS.STATUS_INVALID_USER_BUFFER : undefined,
     );
   }
 

@@ -2,7 +2,7 @@
  * DRIVER_OBJECT, DEVICE_OBJECT, FILE_OBJECT and SHARE_ACCESS (wdm.h), with the emulator's reference counts.
  */
 import { defineBitFlags, emptyList, KEVENT, type KThread, ownString, withItem } from "../kernel/index.js";
-import type { DriverDispatch, IRP } from "./irp.js";
+import { type DriverDispatch, type IRP, IRP_LIST_LINK, IrpList, type IrpSet } from "./irp.js";
 
 export const IRP_MJ_COUNT = 0x1c;
 
@@ -56,7 +56,7 @@ export class SHARE_ACCESS {
   SharedDelete = 0;
 }
 
-const NO_IRPS: ReadonlySet<IRP> = new Set();
+const NO_IRPS: IrpSet = new IrpList(IRP_LIST_LINK.file);
 
 /** FILE_OBJECT's boolean fields, as bits of one number. */
 const FO_BIT = {
@@ -98,7 +98,7 @@ export class FILE_OBJECT {
   /** The boolean fields below, one bit each (ten booleans would take ten slots of the object). */
   private bits = 0;
   /** IRPs in flight on this file object; created by the first I/O (most open handles never have one). */
-  private pending: Set<IRP> | null = null;
+  private pending: IrpList | null = null;
   /** Created when first needed: only asynchronous file objects wait on it (most handles are synchronous). */
   private event: KEVENT | null = null;
 
@@ -132,11 +132,11 @@ export class FILE_OBJECT {
     this.busyWaiters = withItem(this.busyWaiters, t);
   }
   /** IRPs in flight on this file object (read-only; see addPendingIrp / deletePendingIrp). */
-  get pendingIrps(): ReadonlySet<IRP> {
+  get pendingIrps(): IrpSet {
     return this.pending ?? NO_IRPS;
   }
   addPendingIrp(irp: IRP): void {
-    if (this.pending === null) this.pending = new Set();
+    if (this.pending === null) this.pending = new IrpList(IRP_LIST_LINK.file);
     this.pending.add(irp);
   }
   deletePendingIrp(irp: IRP): void {

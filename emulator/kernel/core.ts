@@ -491,6 +491,10 @@ export class KernelCore {
     if (this.trace.active && prev !== next) this.emit("switch", next.name, { id: next.id });
     const r = next.resume as (s: number) => void;
     next.resume = null;
+    if (next.popFrameOnResume) {
+      next.popFrameOnResume = false;
+      next.frames.pop();
+    }
     r(next.waitStatus);
   }
 
@@ -591,8 +595,15 @@ export class KernelCore {
   completeWait(wb: WaitBlock, status: number): void {
     wb.satisfied = true;
     for (const o of wb.objects) {
-      const j = o.waitList.indexOf(wb);
-      if (j >= 0) o.waitList.splice(j, 1);
+      const list = o.waitList;
+      const j = list.indexOf(wb);
+      if (j < 0) continue;
+      // Taken out in place (splice would allocate the array of removed entries on every wake).
+      if (j === 0) list.shift();
+      else {
+        for (let i = j + 1; i < list.length; i++) list[i - 1] = list[i] as WaitBlock;
+        list.length--;
+      }
     }
     if (wb.timeout) this.timers.cancel(wb.timeout as TimerEntry);
     this.readyThread(wb.thread, status);

@@ -21,7 +21,16 @@ export {
   type KernelDdiName,
   type WorkerLimits,
 } from "./kernel.js";
-export { defineBitFlags, emptyList, linkedAppend, linkedItems, linkedRemove, withItem } from "./lists.js";
+export {
+  DList,
+  type DListItem,
+  defineBitFlags,
+  emptyList,
+  linkedAppend,
+  linkedItems,
+  linkedRemove,
+  withItem,
+} from "./lists.js";
 export {
   describeEdge,
   describeInversion,

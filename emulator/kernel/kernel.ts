@@ -147,6 +147,18 @@ class WorkQueue {
   }
 }
 
+const NO_QUEUE_OPTIONS: { timeout?: number; idle?: boolean } = {};
+
+/** KeRemoveQueue's continuation for thread `t`, made once per thread: take the entry KeInsertQueue handed it. */
+function queueEntryTaker(t: KThread): () => unknown {
+  const take = (): unknown => {
+    const e = t.queueEntry;
+    t.queueEntry = undefined;
+    return e;
+  };
+  return take;
+}
+
 class QueueWaitReason {
   readonly name: string;
   constructor(name: string) {
@@ -508,8 +520,14 @@ export class Kernel extends KernelCore {
    * > 0 absolute (100 ns units). Resolves with STATUS_SUCCESS (STATUS_WAIT_0) or STATUS_TIMEOUT.
    */
   KeWaitForSingleObject(object: DispatcherObject, timeout?: number): number | Promise<number> {
-    return this.waitForObjects("KeWaitForSingleObject", [object], false, timeout);
+    const one = this.oneObject;
+    one[0] = object;
+    return this.waitForObjects("KeWaitForSingleObject", one, false, timeout);
   }
+
+  /** KeWaitForSingleObject's object list, reused: a wait that blocks copies it into its WaitBlock. (It keeps the
+   * last object waited on reachable; emptying it on every call costs more than that.) */
+  private readonly oneObject: DispatcherObject[] = [];
 
   /** KeWaitForMultipleObjects with WaitAny (status = STATUS_WAIT_0 + index) or WaitAll. */
   KeWaitForMultipleObjects(
@@ -555,7 +573,7 @@ export class Kernel extends KernelCore {
     }
     if (timeout === 0) return STATUS_TIMEOUT;
     t.frames.push(name);
-    const wb = new WaitBlock(t, objects, waitAll);
+    const wb = new WaitBlock(t, waitAll || objects.length > 1 ? objects : [objects[0] as DispatcherObject], waitAll);
     for (const o of objects) o.waitList.push(wb);
     if (timeout !== undefined) {
       wb.timeout = this.addTimer(this.absoluteDue(timeout), () => {
@@ -563,16 +581,9 @@ export class Kernel extends KernelCore {
         if (!wb.satisfied) this.completeWait(wb, STATUS_TIMEOUT);
       });
     }
-    return this.block(wb, false, true).then(
-      (s) => {
-        t.frames.pop();
-        return s;
-      },
-      (e) => {
-        t.frames.pop();
-        throw e;
-      },
-    );
+    // The frame comes off when the thread is switched back in (KernelCore.switchTo), not in a continuation here.
+    t.popFrameOnResume = true;
+    return this.block(wb, false, true);
   }
 
   /** KeDelayExecutionThread: sleep for `interval` (< 0 relative, 100 ns units). */
@@ -906,7 +917,7 @@ export class Kernel extends KernelCore {
       this.leave(t);
       return true;
     }
-    if (res.sharedOwners.has(t)) {
+    if (res.sharedCount(t) > 0) {
       if (!wait) {
         this.leave(t);
         return false;
@@ -920,7 +931,7 @@ export class Kernel extends KernelCore {
         );
       }
     }
-    if (res.exclusiveOwner === null && res.sharedOwners.size === 0 && res.waiters.length === 0) {
+    if (res.exclusiveOwner === null && res.sharedOwnerCount === 0 && res.waiters.length === 0) {
       this.grantExclusive(res, t);
       this.leave(t);
       return true;
@@ -954,14 +965,14 @@ export class Kernel extends KernelCore {
   ): boolean | Promise<boolean> {
     const t = this.enter(name, KERNEL_DDIS[name]);
     this.checkResourceUsable(res, name);
-    if (wait && this.checkLocks && res.exclusiveOwner !== t && !res.sharedOwners.has(t))
+    if (wait && this.checkLocks && res.exclusiveOwner !== t && res.sharedCount(t) === 0)
       this.checkLockOrder(t, res, name);
     if (res.exclusiveOwner === t) {
       res.exclusiveCount++;
       this.leave(t);
       return true;
     }
-    const mine = res.sharedOwners.get(t);
+    const mine = res.sharedCount(t) || undefined;
     if (mine !== undefined) {
       res.setShared(t, mine + 1);
       this.leave(t);
@@ -1041,7 +1052,7 @@ export class Kernel extends KernelCore {
       }
       return;
     }
-    const n = res.sharedOwners.get(owner);
+    const n = res.sharedCount(owner) || undefined;
     if (n !== undefined) {
       if (n > 1) res.setShared(owner, n - 1);
       else {
@@ -1068,7 +1079,7 @@ export class Kernel extends KernelCore {
     if (res.exclusiveOwner !== null || res.waiters.length === 0) return;
     const head = res.waiters[0] as { thread: KThread; exclusive: boolean };
     if (head.exclusive) {
-      if (res.sharedOwners.size > 0) return;
+      if (res.sharedOwnerCount > 0) return;
       res.waiters.shift();
       this.grantExclusive(res, head.thread);
       this.readyThread(head.thread, STATUS_SUCCESS);
@@ -1123,10 +1134,10 @@ export class Kernel extends KernelCore {
     if (res.exclusiveOwner === t) {
       res.exclusiveOwner = pointer;
       if (this.trace.active) this.traceOwnerPointer(res, t, "exclusive");
-    } else if (res.sharedOwners.has(t)) {
-      const n = res.sharedOwners.get(t) as number;
+    } else if (res.sharedCount(t) > 0) {
+      const n = res.sharedCount(t);
       res.deleteShared(t);
-      res.setShared(pointer, (res.sharedOwners.get(pointer) ?? 0) + n);
+      res.setShared(pointer, res.sharedCount(pointer) + n);
       if (this.trace.active) this.traceOwnerPointer(res, t, "shared");
     } else {
       this.violation(
@@ -1158,7 +1169,7 @@ export class Kernel extends KernelCore {
     this.checkDdi("ExIsResourceAcquiredSharedLite");
     const t = this.thread("ExIsResourceAcquiredSharedLite");
     if (res.exclusiveOwner === t) return res.exclusiveCount;
-    return res.sharedOwners.get(t) ?? 0;
+    return res.sharedCount(t);
   }
 
   ExGetExclusiveWaiterCount(res: ERESOURCE): number {
@@ -1189,7 +1200,7 @@ export class Kernel extends KernelCore {
     const before = q.entries.length;
     const waiter = q.waiters.shift();
     if (waiter) {
-      q.handoff.set(waiter, entry);
+      waiter.queueEntry = entry;
       this.readyThread(waiter, STATUS_SUCCESS);
     } else q.entries.push(entry);
     return before;
@@ -1201,29 +1212,34 @@ export class Kernel extends KernelCore {
    */
   KeRemoveQueue<T>(
     q: KQUEUE<T>,
-    options: { timeout?: number; idle?: boolean } = {},
+    options: { timeout?: number; idle?: boolean } = NO_QUEUE_OPTIONS,
   ): T | undefined | Promise<T | undefined> {
     const t = this.enter("KeRemoveQueue", KERNEL_DDIS.KeRemoveQueue);
     this.leave(t);
     if (q.entries.length > 0) return q.entries.shift();
     if (options.timeout === 0) return undefined;
     q.waiters.push(t);
-    const wait = new QueueWaitReason(q.name);
-    let timer: ReturnType<KernelCore["addTimer"]> | null = null;
-    if (options.timeout !== undefined) {
-      timer = this.addTimer(this.absoluteDue(options.timeout), () => {
-        const i = q.waiters.indexOf(t);
-        if (i >= 0) {
-          q.waiters.splice(i, 1);
-          this.readyThread(t, STATUS_TIMEOUT);
-        }
-      });
+    if (q.waitReason === null) q.waitReason = new QueueWaitReason(q.name);
+    if (options.timeout === undefined) {
+      let take = t.takeQueueEntry;
+      if (take === null) {
+        take = queueEntryTaker(t);
+        t.takeQueueEntry = take;
+      }
+      return this.block(q.waitReason, options.idle ?? false).then(take) as Promise<T | undefined>;
     }
-    return this.block(wait, options.idle ?? false).then((status) => {
-      if (timer) this.timers.cancel(timer);
+    const timer = this.addTimer(this.absoluteDue(options.timeout), () => {
+      const i = q.waiters.indexOf(t);
+      if (i >= 0) {
+        q.waiters.splice(i, 1);
+        this.readyThread(t, STATUS_TIMEOUT);
+      }
+    });
+    return this.block(q.waitReason, options.idle ?? false).then((status) => {
+      this.timers.cancel(timer);
       if (status === STATUS_TIMEOUT) return undefined;
-      const e = q.handoff.get(t);
-      q.handoff.delete(t);
+      const e = t.queueEntry as T | undefined;
+      t.queueEntry = undefined;
       return e;
     });
   }

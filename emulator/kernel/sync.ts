@@ -158,8 +158,12 @@ export class ERESOURCE implements LockLike {
   private naming: string | ResourceNamer;
   exclusiveOwner: ResourceOwner | null = null;
   exclusiveCount = 0;
-  /** The shared owners and their counts; null while there are none (most resources, most of the time). */
-  private shared: Map<ResourceOwner, number> | null = null;
+  /**
+   * The shared owners and their counts: null while there are none (most resources, most of the time), the owner
+   * itself while one owner holds it once (a read holding its FCB shared: no Map made and emptied per read), else a
+   * Map from owner to count.
+   */
+  private shared: Map<ResourceOwner, number> | ResourceOwner | null = null;
   /** Threads waiting, in arrival order: one shared frozen empty list until the first wait (most resources never
    *  see one); add through `addWaiter`. */
   waiters: ResourceWaiter[] = emptyList();
@@ -187,18 +191,50 @@ export class ERESOURCE implements LockLike {
   addWaiter(w: ResourceWaiter): void {
     this.waiters = withItem(this.waiters, w);
   }
-  /** The shared owners and their counts (read-only; change them with setShared / deleteShared / clearShared). */
+  /** The shared owners and their counts (a snapshot when one owner holds it; change with setShared / deleteShared). */
   get sharedOwners(): ReadonlyMap<ResourceOwner, number> {
-    return this.shared ?? NO_SHARED_OWNERS;
+    const s = this.shared;
+    if (s === null) return NO_SHARED_OWNERS;
+    if (s instanceof Map) return s;
+    return new Map([[s, 1]]);
+  }
+  /** How many times `owner` holds the resource shared (0: not at all). */
+  sharedCount(owner: ResourceOwner): number {
+    const s = this.shared;
+    if (s === null) return 0;
+    if (s instanceof Map) return s.get(owner) ?? 0;
+    return s === owner ? 1 : 0;
+  }
+  /** How many owners hold it shared. */
+  get sharedOwnerCount(): number {
+    const s = this.shared;
+    return s === null ? 0 : s instanceof Map ? s.size : 1;
   }
   setShared(owner: ResourceOwner, count: number): void {
-    if (this.shared === null) this.shared = new Map();
-    this.shared.set(owner, count);
+    const s = this.shared;
+    if (s === null && count === 1) {
+      this.shared = owner;
+      return;
+    }
+    if (s instanceof Map) {
+      s.set(owner, count);
+      return;
+    }
+    if (s === owner && count === 1) return;
+    const m = new Map<ResourceOwner, number>();
+    if (s !== null && s !== owner) m.set(s, 1);
+    m.set(owner, count);
+    this.shared = m;
   }
   deleteShared(owner: ResourceOwner): void {
-    const m = this.shared;
-    if (m === null || !m.delete(owner)) return;
-    if (m.size === 0) this.shared = null;
+    const s = this.shared;
+    if (s === null) return;
+    if (!(s instanceof Map)) {
+      if (s === owner) this.shared = null;
+      return;
+    }
+    if (!s.delete(owner)) return;
+    if (s.size === 0) this.shared = null;
   }
   clearShared(): void {
     this.shared = null;
@@ -270,8 +306,8 @@ export class KQUEUE<T = unknown> {
   readonly name: string;
   readonly entries: T[] = [];
   readonly waiters: KThread[] = [];
-  /** Entries handed to a waiter that has not run yet. */
-  readonly handoff = new Map<KThread, T>();
+  /** What a thread waiting here waits for (made once, for deadlock reports). */
+  waitReason: { describe(): string; owners(): readonly KThread[] } | null = null;
   constructor(name = "queue") {
     this.name = name;
   }

@@ -79,6 +79,12 @@ export class KThread extends DispatcherObject {
   idleWait = false;
   /** Status the current wait completed with. */
   waitStatus = 0;
+  /** The entry KeInsertQueue handed this thread while it waited in KeRemoveQueue (a thread waits on one queue). */
+  queueEntry: unknown = undefined;
+  /** A KeWaitFor… wait pushed a call-chain frame: the scheduler pops it when the thread runs again. */
+  popFrameOnResume = false;
+  /** KeRemoveQueue's continuation for this thread (made on its first wait on a queue). */
+  takeQueueEntry: (() => unknown) | null = null;
   /** Resolver of the promise the thread is parked on; null while running. */
   resume: ((status: number) => void) | null = null;
   /** The exception that ended a user-mode thread, if any. */

@@ -4,7 +4,7 @@
  * and MRxCreateVNetRoot.
  */
 import type { IO_STACK_LOCATION, IRP } from "../io/index.js";
-import { KEVENT, type KThread, type NTSTATUS } from "../kernel/index.js";
+import { type DList, KEVENT, type KThread, type NTSTATUS } from "../kernel/index.js";
 import { NodeType } from "./constants.js";
 import type { FCB, FOBX, MiniRdrExtensions, NET_ROOT, SRV_CALL, SRV_OPEN, V_NET_ROOT } from "./structs.js";
 
@@ -196,6 +196,10 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   /** The verifier's MRxContext[] check: the MRx routine last called with this context, and its slot traps. */
   mrxLastCall: string | null = null;
   mrxTrap: unknown = null;
+  /** @internal The links of RDBSS's list of active contexts (Rdbss.ActiveContexts). */
+  dPrev: RX_CONTEXT | null = null;
+  /** @internal */ dNext: RX_CONTEXT | null = null;
+  /** @internal */ dList: DList<RX_CONTEXT> | null = null;
 
   /** `event` is the SyncEvent; without one, a notification event is made on first use. */
   constructor(serialNumber: number, device: unknown, event: KEVENT | null = null) {

@@ -188,11 +188,21 @@ export class RdbssFsd {
       }
       ctx.PendingReturned = true;
       let status: NTSTATUS;
+      // The context is the thread's current RX_CONTEXT while the common routine runs (runOnThread, inlined: no
+      // continuation closures per IRP).
       const t = k.thread("RxFsdDispatch");
-      do {
-        const r = this.runOnThread(t, ctx, common);
-        status = typeof r === "number" ? r : await r;
-      } while (status === S.STATUS_RETRY);
+      const tls = t.tls;
+      const prev = tls.get("RxContext");
+      ctx.LastExecutionThread = t;
+      try {
+        do {
+          tls.set("RxContext", ctx);
+          const r = common(ctx);
+          status = typeof r === "number" ? r : await r;
+        } while (status === S.STATUS_RETRY);
+      } finally {
+        tls.set("RxContext", prev);
+      }
       if (status === S.STATUS_PENDING) {
         this.dereferenceContext(ctx);
         return S.STATUS_PENDING;

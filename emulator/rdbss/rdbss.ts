@@ -14,6 +14,7 @@ import {
   APC_LEVEL,
   BUGCHECK,
   DISPATCH_LEVEL,
+  DList,
   type ERESOURCE,
   HIGH_LEVEL,
   KEVENT,
@@ -175,7 +176,7 @@ export class Rdbss {
   /** The process RxDriverEntry ran in: the "file system process". */
   readonly OurProcess: KProcess;
   /** RxActiveContexts */
-  readonly ActiveContexts = new Set<RX_CONTEXT>();
+  readonly ActiveContexts = new DList<RX_CONTEXT>();
   readonly devices: RDBSS_DEVICE_OBJECT[] = [];
   readonly mrxLog = new MrxLog();
   readonly logMrxCalls: boolean;
@@ -254,9 +255,9 @@ export class Rdbss {
   requireLock(routine: string, res: ERESOURCE, exclusive: boolean, subject: string | { label(): string }): void {
     const t = this.k.current;
     if (t === null) return;
-    const ok = exclusive ? res.exclusiveOwner === t : res.exclusiveOwner === t || res.sharedOwners.has(t);
+    const ok = exclusive ? res.exclusiveOwner === t : res.exclusiveOwner === t || res.sharedCount(t) > 0;
     if (ok) return;
-    const holds = res.exclusiveOwner === t ? "exclusive" : res.sharedOwners.has(t) ? "shared" : "not at all";
+    const holds = res.exclusiveOwner === t ? "exclusive" : res.sharedCount(t) > 0 ? "shared" : "not at all";
     if (typeof subject !== "string") subject = subject.label();
     this.rdbssViolation(
       "rdbssLocks",
@@ -834,7 +835,7 @@ export class Rdbss {
     const t = this.k.current;
     if (t === null || lhs === LockHoldingState.LHS_LockNotHeld) return;
     const excl = res.exclusiveOwner === t;
-    const any = excl || res.sharedOwners.has(t);
+    const any = excl || res.sharedCount(t) > 0;
     const lie =
       (lhs === LockHoldingState.LHS_ExclusiveLockHeld && !excl) ||
       (lhs === LockHoldingState.LHS_SharedLockHeld && !any);

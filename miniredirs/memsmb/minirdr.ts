@@ -566,7 +566,8 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
       },
       (r) => {
         const data = (r.value as Uint8Array | undefined) ?? new Uint8Array(0);
-        if (NT_SUCCESS(r.status) && p.Buffer) p.Buffer.set(data.subarray(0, Math.min(data.length, p.ByteCount)));
+        if (NT_SUCCESS(r.status) && p.Buffer)
+          p.Buffer.set(data.length <= p.ByteCount ? data : data.subarray(0, p.ByteCount));
         ctx.IoStatusBlock.Information = NT_SUCCESS(r.status) ? data.length : 0;
         return r.status;
       },

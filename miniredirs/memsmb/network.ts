@@ -67,9 +67,90 @@ export interface NetworkMessage {
   readonly lost?: boolean;
 }
 
-interface Outstanding {
-  readonly onResponse: (r: unknown) => void;
-  readonly name: string;
+/**
+ * A connection's requests waiting for their response, by request id. Ids are handed out in increasing order and
+ * most responses come back in order, so entries are kept in parallel arrays in sending order and found by binary
+ * search; an answered entry is cleared in place and the front is trimmed. (A Map that goes from one entry to none and
+ * back on every request reallocates its table each time.)
+ */
+class Outstanding {
+  private readonly ids: number[] = [];
+  private readonly names: string[] = [];
+  private readonly callbacks: (((r: unknown) => void) | null)[] = [];
+  private head = 0;
+  private live = 0;
+
+  get size(): number {
+    return this.live;
+  }
+
+  /** Add request `id` (greater than every id added before). */
+  add(id: number, name: string, onResponse: (r: unknown) => void): void {
+    this.ids.push(id);
+    this.names.push(name);
+    this.callbacks.push(onResponse);
+    this.live++;
+  }
+
+  /** Where request `id` waits, or -1 when it does not (any more). */
+  find(id: number): number {
+    const ids = this.ids;
+    let lo = this.head;
+    let hi = ids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = ids[mid] as number;
+      if (v === id) return this.callbacks[mid] === null ? -1 : mid;
+      if (v < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  nameAt(i: number): string {
+    return this.names[i] as string;
+  }
+
+  callbackAt(i: number): (r: unknown) => void {
+    return this.callbacks[i] as (r: unknown) => void;
+  }
+
+  /** Take the entry at `i` (from `find`) out; indexes found before are stale after this. */
+  clearAt(i: number): void {
+    this.callbacks[i] = null;
+    this.names[i] = "";
+    this.live--;
+    const n = this.ids.length;
+    while (this.head < n && this.callbacks[this.head] === null) this.head++;
+    // Trimmed now and then, not after every answer (a length write is a runtime call).
+    if (this.head === n && n >= 32) this.reset();
+    else if (this.head > 64 && this.head * 2 > n) {
+      this.ids.splice(0, this.head);
+      this.names.splice(0, this.head);
+      this.callbacks.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Every waiting request, in sending order, taken out. */
+  takeAll(): { id: number; name: string; onResponse: (r: unknown) => void }[] {
+    const out: { id: number; name: string; onResponse: (r: unknown) => void }[] = [];
+    for (let i = this.head; i < this.ids.length; i++) {
+      const cb = this.callbacks[i];
+      if (cb === null || cb === undefined) continue;
+      out.push({ id: this.ids[i] as number, name: this.names[i] as string, onResponse: cb });
+    }
+    this.reset();
+    return out;
+  }
+
+  private reset(): void {
+    this.ids.length = 0;
+    this.names.length = 0;
+    this.callbacks.length = 0;
+    this.head = 0;
+    this.live = 0;
+  }
 }
 
 type ServerMessage =
@@ -139,7 +220,8 @@ class Wire<M> {
       this.head++;
       if (!this.connection.dropped) k.KeInsertQueue(this.queue, m);
     }
-    if (this.head === arrivals.length) {
+    // Delivered entries are trimmed now and then, not after every delivery (a length write is a runtime call).
+    if (this.head === arrivals.length && this.head >= 32) {
       arrivals.length = 0;
       messages.length = 0;
       this.head = 0;
@@ -150,6 +232,9 @@ class Wire<M> {
     }
   }
 }
+
+/** The connection threads' waits for the next message: idle (they do not keep a run alive). */
+const IDLE_WAIT = { idle: true } as const;
 
 /** The response a request gets when its connection is gone. */
 export const DISCONNECTED = { status: STATUS.STATUS_CONNECTION_DISCONNECTED } as const;
@@ -165,7 +250,7 @@ export class SmbConnection {
   private readonly toClient: KQUEUE<ClientMessage>;
   private readonly serverWire: Wire<ServerMessage>;
   private readonly clientWire: Wire<ClientMessage>;
-  private readonly outstanding = new Map<number, Outstanding>();
+  private readonly outstanding = new Outstanding();
   private readonly cancels = new Map<number, () => void>();
   private nextId = 1;
   serverThread: KThread | null = null;
@@ -204,10 +289,10 @@ export class SmbConnection {
     const id = this.nextId++;
     if (this.dropped) {
       this.network.k.KeInsertQueue(this.toClient, { kind: "response", id, response: DISCONNECTED });
-      this.outstanding.set(id, { onResponse, name });
+      this.outstanding.add(id, name, onResponse);
       return id;
     }
-    this.outstanding.set(id, { onResponse, name });
+    this.outstanding.add(id, name, onResponse);
     this.network.transmit(this, this.serverWire, { kind: "request", id, name, handler }, "transport.send", name, id);
     return id;
   }
@@ -228,7 +313,8 @@ export class SmbConnection {
   /** Ask the server to cancel a request (SMB2 CANCEL); its final response still arrives. */
   cancel(id: number): void {
     if (this.dropped) return;
-    const name = this.outstanding.get(id)?.name ?? "?";
+    const i = this.outstanding.find(id);
+    const name = i < 0 ? "?" : this.outstanding.nameAt(i);
     this.network.transmit(
       this,
       this.serverWire,
@@ -263,7 +349,7 @@ export class SmbConnection {
   private async serverLoop(): Promise<void> {
     const k = this.network.k;
     for (;;) {
-      const m = await k.KeRemoveQueue(this.toServer, { idle: true });
+      const m = await k.KeRemoveQueue(this.toServer, IDLE_WAIT);
       if (m === undefined) continue;
       if (m.kind === "reset") {
         // The server notices the transport is gone: it logs off every session of the connection.
@@ -324,26 +410,27 @@ export class SmbConnection {
   private async receiveLoop(): Promise<void> {
     const k = this.network.k;
     for (;;) {
-      const m = await k.KeRemoveQueue(this.toClient, { idle: true });
+      const m = await k.KeRemoveQueue(this.toClient, IDLE_WAIT);
       if (m === undefined) continue;
       if (m.kind === "reset") {
         // Every request in flight fails.
-        for (const [id, o] of [...this.outstanding]) {
-          this.outstanding.delete(id);
-          this.network.record(this, "response", id, o.name, DISCONNECTED.status);
+        for (const o of this.outstanding.takeAll()) {
+          this.network.record(this, "response", o.id, o.name, DISCONNECTED.status);
           o.onResponse(DISCONNECTED);
         }
         // Requests sent after the drop are answered from the queue; keep serving them.
         continue;
       }
-      const o = this.outstanding.get(m.id);
-      if (!o) continue;
-      this.outstanding.delete(m.id);
+      const out = this.outstanding;
+      const i = out.find(m.id);
+      if (i < 0) continue;
+      const onResponse = out.callbackAt(i);
       if (this.network.recording) {
         const st = (m.response as { status?: unknown } | null)?.status;
-        this.network.record(this, "response", m.id, o.name, typeof st === "number" ? st : undefined);
+        this.network.record(this, "response", m.id, out.nameAt(i), typeof st === "number" ? st : undefined);
       }
-      o.onResponse(m.response);
+      out.clearAt(i);
+      onResponse(m.response);
     }
   }
 }

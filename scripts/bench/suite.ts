@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { directReads, lifecycle, readIrps, schedules } from "./cases.js";
+import { LIB_FROM } from "./lib.js";
 import { median } from "./world.js";
 
 const { values } = parseArgs({
@@ -359,5 +360,10 @@ if (values.json) {
     );
   }
   out.push(`sizes per run: ${[...sizes].map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  out.push(
+    LIB_FROM === "dist"
+      ? "measured: the built package (dist/, rebuilt when a source is newer); RDBSS_BENCH_SOURCE=1 measures the sources under tsx"
+      : "measured: the TypeScript sources under tsx (RDBSS_BENCH_SOURCE=1)",
+  );
   process.stdout.write(`${out.join("\n")}\n`);
 }

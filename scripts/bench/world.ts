@@ -2,7 +2,7 @@
  * The benchmark suite's fixtures: an emulator with memsmb loaded and started, a user process with a connected
  * drive, and helpers to run code on emulated threads and time it there. Nothing here asserts timing.
  */
-import { bootEmulator, createEmulator, type Emulator, inSystemThread } from "../../emulator/boot.js";
+import type { Emulator } from "../../emulator/boot.js";
 import { IO_CHECKS } from "../../emulator/io/index.js";
 import {
   type CheckMode,
@@ -13,8 +13,13 @@ import {
   statusName,
 } from "../../emulator/kernel/index.js";
 import { RDBSS_CHECKS } from "../../emulator/rdbss/index.js";
-import { type LoadedMiniRdr, memsmbModule } from "../../miniredirs/index.js";
+import type { LoadedMiniRdr } from "../../miniredirs/index.js";
 import type { ServerImage } from "../../miniredirs/memsmb/index.js";
+import { lib } from "./lib.js";
+
+// The code measured comes from `lib` (the built package unless RDBSS_BENCH_SOURCE=1); constants and types from the
+// sources.
+const { bootEmulator, createEmulator, inSystemThread, memsmbModule } = lib;
 
 /** Every check switch of every room, set to "off" (the reference ledger and the verifier's traps included). */
 export function allChecksOff(): Record<string, CheckMode> {
