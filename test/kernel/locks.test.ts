@@ -371,6 +371,48 @@ test("an ERESOURCE is shared by many readers at once", async (t) => {
   t.is(res.activeCount, 0);
 });
 
+test("shared owners and counts read the same whether one owner holds it once, several times, or several owners do", async (t) => {
+  // An ERESOURCE held shared once by one owner keeps that owner in place of a Map (the read path's case); the
+  // accessors and the owner table must not show the difference.
+  const k = new Kernel({ trace: true });
+  const res = k.ExInitializeResourceLite("res");
+  const p = k.createProcess("p");
+  const seen: string[] = [];
+  const show = (): string =>
+    `${res.sharedOwnerCount}:${[...res.sharedOwners].map(([o, n]) => `${o === a ? "A" : "B"}×${n}`).join(",")}`;
+  let a: unknown = null;
+  const go = k.KeInitializeEvent(0, false, "go");
+  const b = k.createThread(p, "B", async () => {
+    await k.KeWaitForSingleObject(go);
+    t.true(await k.ExAcquireResourceSharedLite(res, true));
+    seen.push(show());
+    k.ExReleaseResourceLite(res);
+    seen.push(show());
+  });
+  k.createThread(p, "A", async (self) => {
+    a = self;
+    t.is(res.sharedCount(self), 0);
+    t.true(await k.ExAcquireResourceSharedLite(res, true));
+    seen.push(show());
+    t.is(res.sharedCount(self), 1);
+    t.is(k.ExIsResourceAcquiredSharedLite(res), 1);
+    t.true(await k.ExAcquireResourceSharedLite(res, true));
+    seen.push(show());
+    t.is(k.ExIsResourceAcquiredSharedLite(res), 2);
+    k.ExReleaseResourceLite(res);
+    seen.push(show());
+    t.is(res.sharedCount(b), 0);
+    k.KeSetEvent(go);
+    await k.KeYieldThread();
+    k.ExReleaseResourceLite(res);
+    seen.push(show());
+    t.is(res.activeCount, 0);
+  });
+  const r = await k.run();
+  t.is(r.outcome, "idle");
+  t.deepEqual(seen, ["1:A×1", "1:A×2", "1:A×1", "2:A×1,B×1", "1:A×1", "0:"]);
+});
+
 test("an exclusive owner excludes readers and writers until it releases", async (t) => {
   const k = new Kernel({ trace: true });
   const res = k.ExInitializeResourceLite("res");
