@@ -184,11 +184,14 @@ class Wire<M> {
     this.k = k;
     this.connection = connection;
     this.queue = queue;
-    this.dpc = k.KeInitializeDpc(() => this.deliver(), null, name);
-    const dpc = this.dpc;
-    this.arrived = () => {
+    const dpc = k.KeInitializeDpc(() => this.deliver(), null, name);
+    this.dpc = dpc;
+    // Through a local, not `this.arrived = () => …`: V8 pretenures a function literal assigned straight to a property,
+    // and through its context it would keep this run's kernel alive into the old generation (KernelCore.createThread).
+    const arrived = (): void => {
       k.queueDpc(dpc, undefined, undefined);
     };
+    this.arrived = arrived;
   }
 
   /** Put a message on the wire; it arrives at virtual time `at`. */
