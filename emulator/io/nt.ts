@@ -604,10 +604,10 @@ export class SystemServices {
 
   /**
    * Build and send an IRP for an open handle. `setup` fills the stack location; the request's buffer is where the
-   * caller will find the result.
+   * caller will find the result. With `resultBuffer`, every result carries it as `Buffer`.
    */
-  private async issue(
-    t: KThread,
+  private async issue<R extends IoResult = IoResult>(
+    caller: KThread | null,
     handle: number,
     mode: KPROCESSOR_MODE,
     requiredAccess: number,
@@ -616,22 +616,7 @@ export class SystemServices {
     setup: (sp: IO_STACK_LOCATION, irp: IRP, fo: FILE_OBJECT) => NTSTATUS | undefined,
     opts: CallOptions = NO_OPTIONS,
     outputLength = 0,
-  ): Promise<IoResult> {
-    return this.issueWith(t, handle, mode, requiredAccess, major, minor, setup, opts, outputLength, undefined);
-  }
-
-  /** `issue`, with `Buffer` (the caller's data buffer) added to every result when given. */
-  private async issueWith<R extends IoResult>(
-    caller: KThread | null,
-    handle: number,
-    mode: KPROCESSOR_MODE,
-    requiredAccess: number,
-    major: number,
-    minor: number,
-    setup: (sp: IO_STACK_LOCATION, irp: IRP, fo: FILE_OBJECT) => NTSTATUS | undefined,
-    opts: CallOptions,
-    outputLength: number,
-    resultBuffer: Uint8Array | undefined,
+    resultBuffer: Uint8Array | undefined = undefined,
     service: string | null = null,
     early: NTSTATUS | undefined = undefined,
   ): Promise<R> {
@@ -737,7 +722,7 @@ export class SystemServices {
     const length = args.Length ?? args.Buffer?.length ?? 0;
     const buffer = args.Buffer ?? new Uint8Array(length);
     const required = major === IRP_MJ_READ ? FILE_READ_DATA : FILE_WRITE_DATA | FILE_APPEND_DATA;
-    return this.issueWith(
+    return this.issue(
       null,
       handle,
       mode,
