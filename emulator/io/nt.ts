@@ -8,7 +8,6 @@ import {
   BugCheckError,
   IdTable,
   KEVENT,
-  type Kernel,
   type KProcess,
   type KThread,
   type NTSTATUS,
@@ -202,8 +201,7 @@ export class IoRequest {
   }
 
   /** @internal What completion does besides the status block (set by SystemServices.issue). */
-  sync = false;
-  /** @internal */ userEvent: KEVENT | null = null;
+  userEvent: KEVENT | null = null;
   /** @internal */ outputLength = 0;
 
   /** @internal IopCompleteRequest for the IRP of this request (the IRP's finalizer, completeIoRequest). */
@@ -220,7 +218,8 @@ export class IoRequest {
     this.irp = null;
     if (this.ev !== null) k.KeSetEvent(this.ev);
     if (this.userEvent !== null) k.KeSetEvent(this.userEvent);
-    if (!this.sync) k.KeSetEvent(this.file.Event);
+    // An asynchronous file object is itself signaled when its I/O completes.
+    if ((this.file.Flags & FO_SYNCHRONOUS_IO) === 0) k.KeSetEvent(this.file.Event);
     const d = io.ObDereferenceObject(this.file);
     if (d) void d;
   }
@@ -665,7 +664,6 @@ export class SystemServices {
       }
       threadList.add(irp);
       fo.addPendingIrp(irp);
-      req.sync = sync;
       req.userEvent = userEvent;
       req.outputLength = outputLength;
       irp.finalizerContext = req;

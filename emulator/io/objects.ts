@@ -96,6 +96,7 @@ export class FILE_OBJECT {
   /** Threads waiting for `busy`; a list of their own from the first wait (most file objects never have one). */
   busyWaiters: KThread[] = emptyList();
   /** The boolean fields below, one bit each (ten booleans would take ten slots of the object). */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read and written by the accessors defineBitFlags puts on the prototype
   private bits = 0;
   /** IRPs in flight on this file object; created by the first I/O (most open handles never have one). */
   private pending: IrpList | null = null;

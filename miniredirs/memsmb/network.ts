@@ -10,7 +10,7 @@
  * in flight with STATUS_CONNECTION_DISCONNECTED and logs off the connection's sessions on the server; memsmb does
  * not reconnect.
  */
-import type { KDPC, Kernel, KQUEUE, KThread, NTSTATUS, Prng } from "../../emulator/kernel/index.js";
+import type { Kernel, KQUEUE, KThread, NTSTATUS, Prng } from "../../emulator/kernel/index.js";
 import { STATUS } from "../../emulator/kernel/index.js";
 import type { MemSmbServer, MemSmbWorld } from "./server/index.js";
 
@@ -173,7 +173,6 @@ class Wire<M> {
   private readonly k: Kernel;
   private readonly connection: SmbConnection;
   private readonly queue: KQUEUE<M>;
-  private readonly dpc: KDPC;
   private readonly arrivals: number[] = [];
   private readonly messages: M[] = [];
   private head = 0;
@@ -185,7 +184,6 @@ class Wire<M> {
     this.connection = connection;
     this.queue = queue;
     const dpc = k.KeInitializeDpc(() => this.deliver(), null, name);
-    this.dpc = dpc;
     // Through a local, not `this.arrived = () => …`: V8 pretenures a function literal assigned straight to a property,
     // and through its context it would keep this run's kernel alive into the old generation (KernelCore.createThread).
     const arrived = (): void => {

@@ -3,29 +3,13 @@
  * the files written, the replay's exact reproduction and its refusal of a changed scenario, --json, --workers,
  * --trace.
  */
-import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { cmdExplore, cmdReplay, type ExploreIo } from "../../scripts/explore-cli.js";
+import { ROOT, rdbss } from "../_cli.js";
 import { RACES } from "./_races.js";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-function rdbss(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      "node",
-      [join(ROOT, "scripts/rdbss.mjs"), ...args],
-      { cwd: ROOT, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 const tmp = (what: string) => mkdtempSync(join(tmpdir(), `rdbss-explore-cli-${what}-`));
 

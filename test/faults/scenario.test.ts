@@ -3,30 +3,14 @@
  * thread, step), in its text and JSON forms and in the trace; faults are armed while the steps run (not during boot,
  * START or teardown); `fault` steps arm one counted from the step; `rdbss run --fault` and the fixtures.
  */
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import test from "ava";
 import { formatReport, reportJson } from "../../emulator/scenario/index.js";
 import type { TraceEvent } from "../../emulator/trace/index.js";
 import { toChromeTrace } from "../../emulator/trace/perfetto.js";
+import { ROOT, rdbss } from "../_cli.js";
 import { run } from "../scenario/_run.js";
 import { runLifecycle, show } from "./_lifecycle.js";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-function rdbss(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      "node",
-      [join(ROOT, "scripts/rdbss.mjs"), ...args],
-      { cwd: ROOT, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 const NET_USE = `  - op: net-use
     drive: X

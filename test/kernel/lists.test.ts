@@ -83,8 +83,11 @@ testProp(
       const irp = irps[o.which] as IRP;
       const list = lists[o.link] as IrpList;
       const model = models[o.link] as Set<IRP>;
-      if (o.kind === "add") t.is(list.add(irp), !model.has(irp) && (model.add(irp), true));
-      else t.is(list.delete(irp), model.delete(irp));
+      if (o.kind === "add") {
+        const fresh = !model.has(irp);
+        t.is(list.add(irp), fresh);
+        model.add(irp);
+      } else t.is(list.delete(irp), model.delete(irp));
     }
     for (let i = 0; i < 3; i++) {
       const list = lists[i] as IrpList;

@@ -1,27 +1,11 @@
 /**
  * The `rdbss` command: run (text, --json, --trace), check, schema, graph, list, and the exit codes 0 / 1 / 2.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-function rdbss(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      "node",
-      [join(ROOT, "scripts/rdbss.mjs"), ...args],
-      { cwd: ROOT, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+import { rdbss } from "../_cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rdbss-cli-"));
 const PASS = join(dir, "pass.yaml");

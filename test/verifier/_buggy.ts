@@ -126,6 +126,16 @@ async function readHelper(m: BuggyMrx): Promise<void> {
 }
 
 /** Complete an IRP with a status (the dispatch-routine idiom). */
+/** Run `completion` from a DPC 1 ms of virtual time from now (a read the mini-redirector completes later). */
+function laterFromDpc(m: BuggyMrx, completion: () => void): void {
+  const k = m.rx.k;
+  k.KeSetTimer(
+    k.KeInitializeTimer(undefined, "mrx read"),
+    -10_000,
+    k.KeInitializeDpc(completion, null, "mrx read completion"),
+  );
+}
+
 function complete(io: Emulator["sys"]["io"], irp: IRP, status: NTSTATUS): NTSTATUS {
   irp.IoStatus.Status = status;
   irp.IoStatus.Information = 0;
@@ -656,64 +666,43 @@ export const BUGS: Readonly<Record<string, Bug>> = {
   "pattern.dereference-at-dpc": {
     // Pattern 18: RxDereference from the DPC that completes a read.
     read: (m, ctx) => {
-      const k = m.rx.k;
       const srvOpen = ctx.pRelevantSrvOpen as unknown as Parameters<typeof m.rx.RxReference>[0];
       m.rx.RxReference(srvOpen);
-      const timer = k.KeInitializeTimer(undefined, "mrx read");
-      const dpc = k.KeInitializeDpc(
-        () => {
-          // The IRQL check stops the run inside RxDereference; its promise rejects with the stop.
-          m.rx.RxDereference(srvOpen, LockHoldingState.LHS_LockNotHeld).catch(() => undefined);
-          ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
-          m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
-        },
-        null,
-        "mrx read completion",
-      );
-      k.KeSetTimer(timer, -10_000, dpc);
+      laterFromDpc(m, () => {
+        // The IRQL check stops the run inside RxDereference; its promise rejects with the stop.
+        m.rx.RxDereference(srvOpen, LockHoldingState.LHS_LockNotHeld).catch(() => undefined);
+        ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      });
       return S.STATUS_PENDING;
     },
   },
   "pattern.complete-and-cancel": {
     // Pattern 10: a read completed from a DPC without disarming its cancel routine, which completes it too.
     read: (m, ctx) => {
-      const k = m.rx.k;
       armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
         c.IoStatusBlock.Status = S.STATUS_CANCELLED;
         return m.rx.RxLowIoCompletion(c);
       });
-      const timer = k.KeInitializeTimer(undefined, "mrx read");
-      const dpc = k.KeInitializeDpc(
-        () => {
-          ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
-          m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
-        },
-        null,
-        "mrx read completion",
-      );
-      k.KeSetTimer(timer, -10_000, dpc);
+      laterFromDpc(m, () => {
+        ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      });
       return S.STATUS_PENDING;
     },
   },
   "pattern.complete-and-cancel-fixed": {
     // The same, disarming first: only the winner of RxSetMinirdrCancelRoutine(ctx, NULL) completes.
     read: (m, ctx) => {
-      const k = m.rx.k;
       armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
         c.IoStatusBlock.Status = S.STATUS_CANCELLED;
         return m.rx.RxLowIoCompletion(c);
       });
-      const timer = k.KeInitializeTimer(undefined, "mrx read");
-      const dpc = k.KeInitializeDpc(
-        () => {
-          if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) return;
-          ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
-          m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
-        },
-        null,
-        "mrx read completion",
-      );
-      k.KeSetTimer(timer, -10_000, dpc);
+      laterFromDpc(m, () => {
+        if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) return;
+        ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      });
       return S.STATUS_PENDING;
     },
   },
