@@ -74,10 +74,13 @@ export class KDPC {
   queued = false;
   arg1: unknown = undefined;
   arg2: unknown = undefined;
+  /** The DPC thread's frame while the routine runs (made once, not per run). */
+  readonly frame: string;
   constructor(routine: KDPC["routine"], context: unknown, name: string) {
     this.routine = routine;
     this.context = context;
     this.name = name;
+    this.frame = `DPC ${name}`;
   }
 }
 
@@ -633,13 +636,15 @@ export class KernelCore {
     if (this.stopInfo !== null) return;
     const saved = this.current;
     this.current = this.dpcThread;
+    // Emptied by popping: writing an array's length is a runtime call, and this runs for every DPC.
+    const frames = this.dpcThread.frames;
     try {
       while (this.dpcQueue.length > 0 && this.stopInfo === null) {
         const d = this.dpcQueue.shift() as KDPC;
         d.queued = false;
         if (this.trace.active) this.emit("dpc", d.name);
-        this.dpcThread.frames.length = 0;
-        this.dpcThread.frames.push(`DPC ${d.name}`);
+        while (frames.length > 0) frames.pop();
+        frames.push(d.frame);
         this.dpcThread.irql = DISPATCH_LEVEL;
         let r: unknown;
         try {
@@ -665,7 +670,7 @@ export class KernelCore {
             `DPC routine ${d.name} returned holding ${this.dpcThread.held.map((h) => `${h.lock.lockType} "${h.lock.name}"`).join(", ")}.`,
           );
         }
-        this.dpcThread.frames.length = 0;
+        while (frames.length > 0) frames.pop();
       }
     } finally {
       this.current = saved;

@@ -202,9 +202,11 @@ export class Kernel extends KernelCore {
    * Check a DDI's declared maximum IRQL when it is called from an emulated thread. Initializers and queries
    * may also be called from plain setup code outside any thread, where there is no IRQL to check.
    */
-  private checkDdi(name: KernelDdiName): void {
+  private checkDdi(name: KernelDdiName, maxIrql: number): void {
+    // The maximum comes from the caller as a constant property read (`KERNEL_DDIS.KeSetEvent`): a lookup by the
+    // name here would be a keyed load with a different key at every call site.
     const t = this.current;
-    if (t !== null && this.checkIrql && t.irql > KERNEL_DDIS[name]) this.irqlTooHigh(t, name, KERNEL_DDIS[name]);
+    if (t !== null && t.irql > maxIrql && this.checkIrql) this.irqlTooHigh(t, name, maxIrql);
   }
 
   // ============================================================== IRQL
@@ -286,7 +288,7 @@ export class Kernel extends KernelCore {
   // ============================================================== processes and threads
 
   PsGetCurrentProcess(): KProcess {
-    this.checkDdi("PsGetCurrentProcess");
+    this.checkDdi("PsGetCurrentProcess", KERNEL_DDIS.PsGetCurrentProcess);
     return this.thread("PsGetCurrentProcess").process;
   }
 
@@ -375,7 +377,7 @@ export class Kernel extends KernelCore {
   // ============================================================== events, mutexes, timers, waits
 
   KeInitializeEvent(type: EVENT_TYPE, state: boolean, name = "event"): KEVENT {
-    this.checkDdi("KeInitializeEvent");
+    this.checkDdi("KeInitializeEvent", KERNEL_DDIS.KeInitializeEvent);
     return new KEVENT(type, state, name);
   }
 
@@ -398,17 +400,17 @@ export class Kernel extends KernelCore {
   }
 
   KeClearEvent(event: KEVENT): void {
-    this.checkDdi("KeClearEvent");
+    this.checkDdi("KeClearEvent", KERNEL_DDIS.KeClearEvent);
     event.signaled = false;
   }
 
   KeReadStateEvent(event: KEVENT): number {
-    this.checkDdi("KeReadStateEvent");
+    this.checkDdi("KeReadStateEvent", KERNEL_DDIS.KeReadStateEvent);
     return event.signaled ? 1 : 0;
   }
 
   KeInitializeMutex(level = 0, name = "mutex"): KMUTEX {
-    this.checkDdi("KeInitializeMutex");
+    this.checkDdi("KeInitializeMutex", KERNEL_DDIS.KeInitializeMutex);
     return new KMUTEX(level, name);
   }
 
@@ -440,7 +442,7 @@ export class Kernel extends KernelCore {
   }
 
   KeInitializeTimer(type: TIMER_TYPE = TimerType.NotificationTimer, name = "timer"): KTIMER {
-    this.checkDdi("KeInitializeTimer");
+    this.checkDdi("KeInitializeTimer", KERNEL_DDIS.KeInitializeTimer);
     return new KTIMER(type, name);
   }
 
@@ -484,34 +486,34 @@ export class Kernel extends KernelCore {
   }
 
   KeReadStateTimer(timer: KTIMER): boolean {
-    this.checkDdi("KeReadStateTimer");
+    this.checkDdi("KeReadStateTimer", KERNEL_DDIS.KeReadStateTimer);
     return timer.signaled;
   }
 
   KeInitializeDpc(routine: KDPC["routine"], context: unknown, name = "dpc"): KDPC {
-    this.checkDdi("KeInitializeDpc");
+    this.checkDdi("KeInitializeDpc", KERNEL_DDIS.KeInitializeDpc);
     return new KDPC(routine, context, name);
   }
 
   /** Queue a DPC; it runs at DISPATCH_LEVEL at the next scheduling point. Returns FALSE if already queued. */
   KeInsertQueueDpc(dpc: KDPC, arg1?: unknown, arg2?: unknown): boolean {
-    this.checkDdi("KeInsertQueueDpc");
+    this.checkDdi("KeInsertQueueDpc", KERNEL_DDIS.KeInsertQueueDpc);
     return this.queueDpc(dpc, arg1, arg2);
   }
 
   KeRemoveQueueDpc(dpc: KDPC): boolean {
-    this.checkDdi("KeRemoveQueueDpc");
+    this.checkDdi("KeRemoveQueueDpc", KERNEL_DDIS.KeRemoveQueueDpc);
     return this.removeDpc(dpc);
   }
 
   /** System time, 100 ns units since boot (the emulator's epoch). */
   KeQuerySystemTime(): number {
-    this.checkDdi("KeQuerySystemTime");
+    this.checkDdi("KeQuerySystemTime", KERNEL_DDIS.KeQuerySystemTime);
     return this.now;
   }
 
   KeQueryInterruptTime(): number {
-    this.checkDdi("KeQueryInterruptTime");
+    this.checkDdi("KeQueryInterruptTime", KERNEL_DDIS.KeQueryInterruptTime);
     return this.now;
   }
 
@@ -597,7 +599,7 @@ export class Kernel extends KernelCore {
 
   /** ZwYieldExecution / KeYieldThread. */
   async KeYieldThread(): Promise<void> {
-    this.checkDdi("KeYieldThread");
+    this.checkDdi("KeYieldThread", KERNEL_DDIS.KeYieldThread);
     const p = this.yieldThread("KeYieldThread");
     if (p) await p;
   }
@@ -605,7 +607,7 @@ export class Kernel extends KernelCore {
   // ============================================================== FAST_MUTEX
 
   ExInitializeFastMutex(name = "fast mutex"): FAST_MUTEX {
-    this.checkDdi("ExInitializeFastMutex");
+    this.checkDdi("ExInitializeFastMutex", KERNEL_DDIS.ExInitializeFastMutex);
     return new FAST_MUTEX(name);
   }
 
@@ -725,7 +727,7 @@ export class Kernel extends KernelCore {
   // ============================================================== spin locks
 
   KeInitializeSpinLock(name = "spin lock"): KSPIN_LOCK {
-    this.checkDdi("KeInitializeSpinLock");
+    this.checkDdi("KeInitializeSpinLock", KERNEL_DDIS.KeInitializeSpinLock);
     return new KSPIN_LOCK(name);
   }
 
@@ -828,7 +830,7 @@ export class Kernel extends KernelCore {
   // ============================================================== ERESOURCE
 
   ExInitializeResourceLite(name = "resource", lockClass?: string): ERESOURCE {
-    this.checkDdi("ExInitializeResourceLite");
+    this.checkDdi("ExInitializeResourceLite", KERNEL_DDIS.ExInitializeResourceLite);
     return new ERESOURCE(name, lockClass);
   }
 
@@ -963,7 +965,10 @@ export class Kernel extends KernelCore {
     name: "ExAcquireResourceSharedLite" | "ExAcquireSharedStarveExclusive",
     starveExclusive: boolean,
   ): boolean | Promise<boolean> {
-    const t = this.enter(name, KERNEL_DDIS[name]);
+    const t = this.enter(
+      name,
+      starveExclusive ? KERNEL_DDIS.ExAcquireSharedStarveExclusive : KERNEL_DDIS.ExAcquireResourceSharedLite,
+    );
     this.checkResourceUsable(res, name);
     if (wait && this.checkLocks && res.exclusiveOwner !== t && res.sharedCount(t) === 0)
       this.checkLockOrder(t, res, name);
@@ -1160,25 +1165,25 @@ export class Kernel extends KernelCore {
   }
 
   ExIsResourceAcquiredExclusiveLite(res: ERESOURCE): boolean {
-    this.checkDdi("ExIsResourceAcquiredExclusiveLite");
+    this.checkDdi("ExIsResourceAcquiredExclusiveLite", KERNEL_DDIS.ExIsResourceAcquiredExclusiveLite);
     return res.exclusiveOwner === this.thread("ExIsResourceAcquiredExclusiveLite");
   }
 
   /** The number of times the caller holds the resource (shared or exclusive); 0 if not at all. */
   ExIsResourceAcquiredSharedLite(res: ERESOURCE): number {
-    this.checkDdi("ExIsResourceAcquiredSharedLite");
+    this.checkDdi("ExIsResourceAcquiredSharedLite", KERNEL_DDIS.ExIsResourceAcquiredSharedLite);
     const t = this.thread("ExIsResourceAcquiredSharedLite");
     if (res.exclusiveOwner === t) return res.exclusiveCount;
     return res.sharedCount(t);
   }
 
   ExGetExclusiveWaiterCount(res: ERESOURCE): number {
-    this.checkDdi("ExGetExclusiveWaiterCount");
+    this.checkDdi("ExGetExclusiveWaiterCount", KERNEL_DDIS.ExGetExclusiveWaiterCount);
     return res.exclusiveWaiters;
   }
 
   ExGetSharedWaiterCount(res: ERESOURCE): number {
-    this.checkDdi("ExGetSharedWaiterCount");
+    this.checkDdi("ExGetSharedWaiterCount", KERNEL_DDIS.ExGetSharedWaiterCount);
     return res.sharedWaiters;
   }
 
@@ -1190,13 +1195,13 @@ export class Kernel extends KernelCore {
   // ============================================================== KQUEUE
 
   KeInitializeQueue<T>(name = "queue"): KQUEUE<T> {
-    this.checkDdi("KeInitializeQueue");
+    this.checkDdi("KeInitializeQueue", KERNEL_DDIS.KeInitializeQueue);
     return new KQUEUE<T>(name);
   }
 
   /** Insert an entry; a thread waiting in KeRemoveQueue gets it. Returns the number of entries before. */
   KeInsertQueue<T>(q: KQUEUE<T>, entry: T): number {
-    this.checkDdi("KeInsertQueue");
+    this.checkDdi("KeInsertQueue", KERNEL_DDIS.KeInsertQueue);
     const before = q.entries.length;
     const waiter = q.waiters.shift();
     if (waiter) {
@@ -1247,7 +1252,7 @@ export class Kernel extends KernelCore {
   // ============================================================== work queues
 
   ExInitializeWorkItem(routine: WORK_QUEUE_ITEM["routine"], parameter: unknown, name = "work item"): WORK_QUEUE_ITEM {
-    this.checkDdi("ExInitializeWorkItem");
+    this.checkDdi("ExInitializeWorkItem", KERNEL_DDIS.ExInitializeWorkItem);
     return new WORK_QUEUE_ITEM(routine, parameter, name);
   }
 

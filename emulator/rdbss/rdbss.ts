@@ -218,8 +218,10 @@ export class Rdbss {
   // ================================================================== checks
 
   /** Enter an RDBSS routine: IRQL check and call-chain frame. */
-  enterDdi(name: RdbssDdiName): KThread {
-    return this.k.enter(name, RDBSS_DDIS[name].maxIrql);
+  enterDdi(name: RdbssDdiName, maxIrql: number): KThread {
+    // `maxIrql` is the caller's constant read of RDBSS_DDIS (a lookup by name here would be a keyed load with a
+    // different key at every call site).
+    return this.k.enter(name, maxIrql);
   }
 
   leaveDdi(t: KThread): void {
@@ -531,7 +533,7 @@ export class Rdbss {
     _innerNamePrefix: string | null,
     connectionId = "",
   ): SRV_CALL | null {
-    const t = this.enterDdi("RxCreateSrvCall");
+    const t = this.enterDdi("RxCreateSrvCall", RDBSS_DDIS.RxCreateSrvCall.maxIrql);
     const dev = (ctx?.RxDeviceObject ?? this.devices[0]) as RDBSS_DEVICE_OBJECT;
     this.requireLock("RxCreateSrvCall", dev.pRxNetNameTable.TableLock, true, name);
     if (this.k.faults !== null && this.k.faults.hit("RxCreateSrvCall", name) !== null) {
@@ -556,7 +558,7 @@ export class Rdbss {
 
   /** RxCreateNetRoot: a NET_ROOT "\server\share" referencing its SRV_CALL. Requires the netname table exclusive. */
   RxCreateNetRoot(srvCall: SRV_CALL, name: string, netRootFlags = 0, connectionId = ""): NET_ROOT | null {
-    const t = this.enterDdi("RxCreateNetRoot");
+    const t = this.enterDdi("RxCreateNetRoot", RDBSS_DDIS.RxCreateNetRoot.maxIrql);
     this.checkAlive(srvCall, "RxCreateNetRoot");
     const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     this.requireLock("RxCreateNetRoot", dev.pRxNetNameTable.TableLock, true, name);
@@ -594,7 +596,7 @@ export class Rdbss {
     filePath: string,
     connectionId = "",
   ): V_NET_ROOT | null {
-    const t = this.enterDdi("RxCreateVNetRoot");
+    const t = this.enterDdi("RxCreateVNetRoot", RDBSS_DDIS.RxCreateVNetRoot.maxIrql);
     this.checkAlive(netRoot, "RxCreateVNetRoot");
     const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     this.requireLock("RxCreateVNetRoot", dev.pRxNetNameTable.TableLock, true, canonicalName);
@@ -640,7 +642,7 @@ export class Rdbss {
    * RxCreateNetFcb).
    */
   RxCreateNetFcb(ctx: RX_CONTEXT | null, vNetRoot: V_NET_ROOT, name: string): FCB | null {
-    const t = this.enterDdi("RxCreateNetFcb");
+    const t = this.enterDdi("RxCreateNetFcb", RDBSS_DDIS.RxCreateNetFcb.maxIrql);
     this.checkAlive(vNetRoot, "RxCreateNetFcb");
     const netRoot = vNetRoot.pNetRoot;
     const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
@@ -683,7 +685,7 @@ export class Rdbss {
    * allocation fails (fault site RxCreateSrvOpen).
    */
   RxCreateSrvOpen(vNetRoot: V_NET_ROOT, fcb: FCB): SRV_OPEN | null {
-    const t = this.enterDdi("RxCreateSrvOpen");
+    const t = this.enterDdi("RxCreateSrvOpen", RDBSS_DDIS.RxCreateSrvOpen.maxIrql);
     this.checkAlive(fcb, "RxCreateSrvOpen");
     this.checkAlive(vNetRoot, "RxCreateSrvOpen");
     this.requireLock("RxCreateSrvOpen", fcb.Header.Resource, true, fcb);
@@ -714,7 +716,7 @@ export class Rdbss {
    * allocation fails (fault site RxCreateNetFobx): the mini-redirector must then undo its open and fail MRxCreate.
    */
   RxCreateNetFobx(ctx: RX_CONTEXT, srvOpen: SRV_OPEN): FOBX | null {
-    const t = this.enterDdi("RxCreateNetFobx");
+    const t = this.enterDdi("RxCreateNetFobx", RDBSS_DDIS.RxCreateNetFobx.maxIrql);
     this.checkAlive(srvOpen, "RxCreateNetFobx");
     const fcb = srvOpen.pFcb;
     this.requireLock("RxCreateNetFobx", fcb.Header.Resource, true, fcb);
@@ -756,7 +758,7 @@ export class Rdbss {
    * scavenged finalization (the mark's extra reference is dropped).
    */
   RxReference(obj: AnyRxNode): void {
-    const t = this.enterDdi("RxReference");
+    const t = this.enterDdi("RxReference", RDBSS_DDIS.RxReference.maxIrql);
     this.checkAlive(obj, "RxReference");
     if (obj.kind === "FCB") {
       this.rdbssViolation(
@@ -775,7 +777,7 @@ export class Rdbss {
    * object for scavenged finalization. The declared LockHoldingState is checked against what the thread holds.
    */
   async RxDereference(obj: AnyRxNode, lockHoldingState: LOCK_HOLDING_STATE): Promise<void> {
-    const t = this.enterDdi("RxDereference");
+    const t = this.enterDdi("RxDereference", RDBSS_DDIS.RxDereference.maxIrql);
     try {
       this.checkAlive(obj, "RxDereference");
       if (obj.kind === "FCB") {
@@ -851,7 +853,7 @@ export class Rdbss {
 
   /** RxpReferenceNetFcb: plain increment; returns the new count. */
   RxpReferenceNetFcb(fcb: FCB): number {
-    const t = this.enterDdi("RxpReferenceNetFcb");
+    const t = this.enterDdi("RxpReferenceNetFcb", RDBSS_DDIS.RxpReferenceNetFcb.maxIrql);
     this.checkAlive(fcb, "RxpReferenceNetFcb");
     const n = this.fcbRef(fcb);
     this.leaveDdi(t);
@@ -860,7 +862,7 @@ export class Rdbss {
 
   /** RxpDereferenceNetFcb: plain decrement, never finalizes; returns the new count. */
   RxpDereferenceNetFcb(fcb: FCB): number {
-    const t = this.enterDdi("RxpDereferenceNetFcb");
+    const t = this.enterDdi("RxpDereferenceNetFcb", RDBSS_DDIS.RxpDereferenceNetFcb.maxIrql);
     this.checkAlive(fcb, "RxpDereferenceNetFcb");
     const n = --fcb.NodeReferenceCount;
     if (n < 0) {
@@ -885,7 +887,7 @@ export class Rdbss {
    * means "will be freed" and the memory is released only after MRxFinalizeSrvCall returns.
    */
   async RxFinalizeSrvCall(srvCall: SRV_CALL, forceFinalize: boolean): Promise<boolean> {
-    const t = this.enterDdi("RxFinalizeSrvCall");
+    const t = this.enterDdi("RxFinalizeSrvCall", RDBSS_DDIS.RxFinalizeSrvCall.maxIrql);
     try {
       this.checkAlive(srvCall, "RxFinalizeSrvCall");
       const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
@@ -974,7 +976,7 @@ export class Rdbss {
    * call MRxFinalizeNetRoot (that happens when the last V_NET_ROOT goes).
    */
   async RxFinalizeNetRoot(netRoot: NET_ROOT, recursive: boolean, _force: boolean): Promise<boolean> {
-    const t = this.enterDdi("RxFinalizeNetRoot");
+    const t = this.enterDdi("RxFinalizeNetRoot", RDBSS_DDIS.RxFinalizeNetRoot.maxIrql);
     try {
       this.checkAlive(netRoot, "RxFinalizeNetRoot");
       const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
@@ -1030,7 +1032,7 @@ export class Rdbss {
    * is freed.
    */
   async RxFinalizeVNetRoot(vNetRoot: V_NET_ROOT, _recursive: boolean, force: boolean): Promise<boolean> {
-    const t = this.enterDdi("RxFinalizeVNetRoot");
+    const t = this.enterDdi("RxFinalizeVNetRoot", RDBSS_DDIS.RxFinalizeVNetRoot.maxIrql);
     try {
       this.checkAlive(vNetRoot, "RxFinalizeVNetRoot");
       const netRoot = vNetRoot.pNetRoot;
@@ -1165,7 +1167,7 @@ export class Rdbss {
     recursive: boolean,
     force: boolean,
   ): Promise<boolean> {
-    const t = this.enterDdi("RxpDereferenceAndFinalizeNetFcb");
+    const t = this.enterDdi("RxpDereferenceAndFinalizeNetFcb", RDBSS_DDIS.RxpDereferenceAndFinalizeNetFcb.maxIrql);
     try {
       this.checkAlive(fcb, "RxpDereferenceAndFinalizeNetFcb");
       if (this.profile.fcbFinalizeAssertions === "asserted") {
@@ -1229,7 +1231,7 @@ export class Rdbss {
    * when nothing is open (or recursively), calling MRxDeallocateForFcb unconditionally.
    */
   async RxFinalizeNetFcb(fcb: FCB, recursive: boolean, force: boolean, referenceCount: number): Promise<boolean> {
-    const t = this.enterDdi("RxFinalizeNetFcb");
+    const t = this.enterDdi("RxFinalizeNetFcb", RDBSS_DDIS.RxFinalizeNetFcb.maxIrql);
     try {
       this.checkAlive(fcb, "RxFinalizeNetFcb");
       const orphaned = (fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) !== 0;
@@ -1302,7 +1304,7 @@ export class Rdbss {
    * and dereferences the V_NET_ROOT; at count 0 it is freed and the FCB dereferenced.
    */
   async RxFinalizeSrvOpen(srvOpen: SRV_OPEN, recursive: boolean, force: boolean): Promise<boolean> {
-    const t = this.enterDdi("RxFinalizeSrvOpen");
+    const t = this.enterDdi("RxFinalizeSrvOpen", RDBSS_DDIS.RxFinalizeSrvOpen.maxIrql);
     try {
       this.checkAlive(srvOpen, "RxFinalizeSrvOpen");
       const fcb = srvOpen.pFcb;
@@ -1346,7 +1348,7 @@ export class Rdbss {
    * (which may finalize it).
    */
   async RxFinalizeNetFobx(fobx: FOBX, _recursive: boolean, force: boolean): Promise<boolean> {
-    const t = this.enterDdi("RxFinalizeNetFobx");
+    const t = this.enterDdi("RxFinalizeNetFobx", RDBSS_DDIS.RxFinalizeNetFobx.maxIrql);
     try {
       this.checkAlive(fobx, "RxFinalizeNetFobx");
       const srvOpen = fobx.pSrvOpen;
@@ -1459,7 +1461,7 @@ export class Rdbss {
     vNetRoot: V_NET_ROOT | null,
     forceFilesClosed: boolean | number,
   ): Promise<NTSTATUS> {
-    const t = this.enterDdi("RxFinalizeConnection");
+    const t = this.enterDdi("RxFinalizeConnection", RDBSS_DDIS.RxFinalizeConnection.maxIrql);
     try {
       const level = forceFilesClosed === true ? 1 : forceFilesClosed === false ? 0 : forceFilesClosed;
       const docs = this.profile.finalizeConnectionDocumentedStatuses;
@@ -1596,7 +1598,7 @@ export class Rdbss {
 
   /** RxForceFinalizeAllVNetRoots: forced RxFinalizeVNetRoot on every V_NET_ROOT of a NET_ROOT (netname table X). */
   async RxForceFinalizeAllVNetRoots(netRoot: NET_ROOT): Promise<void> {
-    const t = this.enterDdi("RxForceFinalizeAllVNetRoots");
+    const t = this.enterDdi("RxForceFinalizeAllVNetRoots", RDBSS_DDIS.RxForceFinalizeAllVNetRoots.maxIrql);
     try {
       this.requireDocsRoutine("RxForceFinalizeAllVNetRoots");
       this.checkAlive(netRoot, "RxForceFinalizeAllVNetRoots");
@@ -1651,7 +1653,7 @@ export class Rdbss {
       readonly ValidDataLength?: number;
     },
   ): void {
-    const t = this.enterDdi("RxFinishFcbInitialization");
+    const t = this.enterDdi("RxFinishFcbInitialization", RDBSS_DDIS.RxFinishFcbInitialization.maxIrql);
     try {
       this.checkAlive(fcb, "RxFinishFcbInitialization");
       if (!VALID_FCB_FILE_TYPES.includes(fileType)) {
@@ -1688,7 +1690,7 @@ export class Rdbss {
 
   /** RxSetSrvCallDomainName: replace the SRV_CALL's domain name (NULL or empty clears it). */
   RxSetSrvCallDomainName(srvCall: SRV_CALL, domainName: string | null): NTSTATUS {
-    const t = this.enterDdi("RxSetSrvCallDomainName");
+    const t = this.enterDdi("RxSetSrvCallDomainName", RDBSS_DDIS.RxSetSrvCallDomainName.maxIrql);
     try {
       this.requireDocsRoutine("RxSetSrvCallDomainName");
       this.checkAlive(srvCall, "RxSetSrvCallDomainName");
@@ -1704,7 +1706,7 @@ export class Rdbss {
    * STATUS_CANCELLED if the context is already cancelled.
    */
   RxSetMinirdrCancelRoutine(ctx: RX_CONTEXT, routine: MRX_CALLDOWN_CANCEL | null): NTSTATUS {
-    const t = this.enterDdi("RxSetMinirdrCancelRoutine");
+    const t = this.enterDdi("RxSetMinirdrCancelRoutine", RDBSS_DDIS.RxSetMinirdrCancelRoutine.maxIrql);
     try {
       this.requireDocsRoutine("RxSetMinirdrCancelRoutine");
       if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
@@ -1729,7 +1731,7 @@ export class Rdbss {
     name: string,
     connectionId = "",
   ): { container: SRV_CALL | NET_ROOT | V_NET_ROOT; remaining: string } | null {
-    const t = this.enterDdi("RxPrefixTableLookupName");
+    const t = this.enterDdi("RxPrefixTableLookupName", RDBSS_DDIS.RxPrefixTableLookupName.maxIrql);
     try {
       this.requireLock("RxPrefixTableLookupName", table.TableLock, false, name);
       const hit = table.lookup(name, connectionId);
@@ -1760,7 +1762,7 @@ export class Rdbss {
     context: unknown,
     name = "RxDispatchToWorkerThread item",
   ): NTSTATUS {
-    const t = this.enterDdi("RxDispatchToWorkerThread");
+    const t = this.enterDdi("RxDispatchToWorkerThread", RDBSS_DDIS.RxDispatchToWorkerThread.maxIrql);
     try {
       // Fault site: the work-item wrapper cannot be allocated (STATUS_INSUFFICIENT_RESOURCES by default).
       if (this.k.faults !== null) {
@@ -1781,7 +1783,7 @@ export class Rdbss {
     routine: RxWorkerRoutine,
     context: unknown,
   ): NTSTATUS {
-    const t = this.enterDdi("RxPostToWorkerThread");
+    const t = this.enterDdi("RxPostToWorkerThread", RDBSS_DDIS.RxPostToWorkerThread.maxIrql);
     try {
       if (item.queued) {
         this.k.violation(
@@ -1858,7 +1860,7 @@ export class Rdbss {
     warnings: readonly string[];
   } {
     const t = this.k.current;
-    if (t) this.enterDdi("RxRegisterMinirdr");
+    if (t) this.enterDdi("RxRegisterMinirdr", RDBSS_DDIS.RxRegisterMinirdr.maxIrql);
     try {
       const v = validateDispatch(dispatch);
       if (v.errors.length > 0)
@@ -1909,7 +1911,7 @@ export class Rdbss {
    * called outside it); takes RxData.Resource and the netname table exclusive, registers with MUP, calls MRxStart.
    */
   async RxStartMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
-    const t = this.enterDdi("RxStartMinirdr");
+    const t = this.enterDdi("RxStartMinirdr", RDBSS_DDIS.RxStartMinirdr.maxIrql);
     try {
       const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
       if (!(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_IN_FSP)) {
@@ -1956,7 +1958,7 @@ export class Rdbss {
    * still active. Objects are not force-finalized.
    */
   async RxStopMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
-    const t = this.enterDdi("RxStopMinirdr");
+    const t = this.enterDdi("RxStopMinirdr", RDBSS_DDIS.RxStopMinirdr.maxIrql);
     try {
       const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
       if (!(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_IN_FSP)) {
@@ -1990,7 +1992,7 @@ export class Rdbss {
    * dispatcher, drop the MUP registration and delete the device. Returns the labels of what was left alive.
    */
   async RxUnregisterMinirdr(dev: RDBSS_DEVICE_OBJECT): Promise<string[]> {
-    const t = this.enterDdi("RxUnregisterMinirdr");
+    const t = this.enterDdi("RxUnregisterMinirdr", RDBSS_DDIS.RxUnregisterMinirdr.maxIrql);
     try {
       const left: string[] = [];
       const table = dev.pRxNetNameTable;
@@ -2068,7 +2070,7 @@ export class Rdbss {
 
   /** RxLowIoCompletion: see RdbssFsd.lowIoCompletion. Callable up to DISPATCH_LEVEL. */
   RxLowIoCompletion(ctx: RX_CONTEXT): NTSTATUS {
-    const t = this.enterDdi("RxLowIoCompletion");
+    const t = this.enterDdi("RxLowIoCompletion", RDBSS_DDIS.RxLowIoCompletion.maxIrql);
     try {
       return this.fsd.lowIoCompletion(ctx);
     } finally {
