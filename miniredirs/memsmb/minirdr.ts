@@ -58,7 +58,7 @@ import {
   extractServerShareNetRoot,
   finishDriverEntry,
 } from "../common/control.js";
-import type { ServerHandler, SmbConnection, SmbNetwork } from "./network.js";
+import type { ServerCall, ServerHandler, SmbConnection, SmbExchange, SmbNetwork } from "./network.js";
 import type { FileInfo } from "./server/index.js";
 
 const S = STATUS;
@@ -92,13 +92,127 @@ interface Reply<T = unknown> {
   value?: T;
 }
 
-/** Shape every server response into {status, value}; a dropped connection gives STATUS_CONNECTION_DISCONNECTED. */
+const INVALID_RESPONSE: Reply = Object.freeze({ status: S.STATUS_INVALID_NETWORK_RESPONSE });
+
+/**
+ * A server response as {status, value}: a response without a numeric status is STATUS_INVALID_NETWORK_RESPONSE; a
+ * dropped connection's DISCONNECTED is STATUS_CONNECTION_DISCONNECTED. (The response itself is read, not copied.)
+ */
 function asReply<T>(r: unknown): Reply<T> {
-  const o = r as { status?: unknown; value?: unknown };
+  const o = r as { status?: unknown } | null;
   return typeof o === "object" && o !== null && typeof o.status === "number"
-    ? { status: o.status, ...(o.value !== undefined ? { value: o.value as T } : {}) }
-    : { status: S.STATUS_INVALID_NETWORK_RESPONSE };
+    ? (o as Reply<T>)
+    : (INVALID_RESPONSE as Reply<T>);
 }
+
+/**
+ * A LowIo request over the network (SmbExchange): served on the server thread, completed on the receive thread with
+ * RxLowIoCompletion. One object per request: reads and writes, the hot path, have classes of their own; locks and
+ * notifications use CallbackLowIo.
+ */
+abstract class LowIoExchange implements SmbExchange {
+  abstract readonly name: string;
+  readonly ctx: Ctx;
+  readonly rx: Rdbss;
+  readonly fileId: number;
+  /** A cancel routine is armed while the request is on the server (waiting locks, change notifications). */
+  readonly cancellable: boolean;
+  constructor(ctx: Ctx, rx: Rdbss, fileId: number, cancellable: boolean) {
+    this.ctx = ctx;
+    this.rx = rx;
+    this.fileId = fileId;
+    this.cancellable = cancellable;
+  }
+  abstract serve(c: ServerCall): void;
+  /** The status the LowIo completes with (setting its Information), from the server's reply. */
+  protected abstract complete(r: Reply): NTSTATUS;
+  receive(raw: unknown): void {
+    const ctx = this.ctx as RX_CONTEXT;
+    // A cancel routine that already ran completed the request itself; the server's late answer is ignored.
+    if (this.cancellable && armCancelRoutine(this.rx, ctx, null) !== S.STATUS_SUCCESS) return;
+    this.ctx.IoStatusBlock.Status = this.complete(asReply(raw));
+    this.rx.RxLowIoCompletion(ctx);
+  }
+}
+
+class ReadExchange extends LowIoExchange {
+  /** What the request on the wire asks for. */
+  private readonly offset: number;
+  private readonly length: number;
+  constructor(ctx: Ctx, rx: Rdbss, fileId: number) {
+    super(ctx, rx, fileId, false);
+    const p = ctx.LowIoContext.ParamsFor.ReadWrite;
+    this.offset = p.ByteOffset;
+    this.length = p.ByteCount;
+  }
+  get name(): string {
+    return "READ";
+  }
+  serve(c: ServerCall): void {
+    const r = c.server.read(this.fileId, this.offset, this.length, c.now);
+    c.reply({ status: r.status, value: r.data });
+  }
+  protected complete(r: Reply): NTSTATUS {
+    const p = this.ctx.LowIoContext.ParamsFor.ReadWrite;
+    const data = (r.value as Uint8Array | undefined) ?? EMPTY_DATA;
+    const ok = NT_SUCCESS(r.status);
+    if (ok && p.Buffer) p.Buffer.set(data.length <= p.ByteCount ? data : data.subarray(0, p.ByteCount));
+    this.ctx.IoStatusBlock.Information = ok ? data.length : 0;
+    return r.status;
+  }
+}
+
+class WriteExchange extends LowIoExchange {
+  /** The data, copied onto the wire when the request is made (the caller's buffer may change after the call). */
+  private readonly data: Uint8Array;
+  private readonly offset: number;
+  constructor(ctx: Ctx, rx: Rdbss, fileId: number) {
+    super(ctx, rx, fileId, false);
+    const p = ctx.LowIoContext.ParamsFor.ReadWrite;
+    this.offset = p.ByteOffset;
+    this.data = (p.Buffer ?? EMPTY_DATA).slice(0, p.ByteCount);
+  }
+  get name(): string {
+    return "WRITE";
+  }
+  serve(c: ServerCall): void {
+    const r = c.server.write(this.fileId, this.offset, this.data, c.now);
+    c.reply({ status: r.status, value: r.count });
+  }
+  protected complete(r: Reply): NTSTATUS {
+    this.ctx.IoStatusBlock.Information = NT_SUCCESS(r.status) ? ((r.value as number | undefined) ?? 0) : 0;
+    return r.status;
+  }
+}
+
+/** The other LowIo requests (locks, unlocks, notifications): a server handler and a completion as closures. */
+class CallbackLowIo extends LowIoExchange {
+  readonly name: string;
+  private readonly handler: ServerHandler;
+  private readonly onReply: (r: Reply) => NTSTATUS;
+  constructor(
+    ctx: Ctx,
+    rx: Rdbss,
+    fileId: number,
+    name: string,
+    handler: ServerHandler,
+    onReply: (r: Reply) => NTSTATUS,
+    cancellable: boolean,
+  ) {
+    super(ctx, rx, fileId, cancellable);
+    this.name = name;
+    this.handler = handler;
+    this.onReply = onReply;
+  }
+  serve(c: ServerCall): void {
+    this.handler(c);
+  }
+  protected complete(r: Reply): NTSTATUS {
+    return this.onReply(r);
+  }
+}
+
+const EMPTY_DATA = new Uint8Array(0);
 
 /**
  * LOGOFF on the server thread. The session leaves the connection's set there, when the server has really logged
@@ -517,21 +631,22 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
 
   // ================================================================== LowIo: everything completes on the receive thread
 
-  /** Send a request and complete the LowIo from the response (on the receive thread), unless cancelled first. */
-  private lowIo(
-    ctx: Ctx,
-    name: string,
-    handler: Parameters<SmbConnection["send"]>[1],
-    onReply: (r: Reply) => NTSTATUS,
-    cancellable: boolean,
-  ): NTSTATUS {
+  /** The open a LowIo request goes to, or null when the handle has no server file (STATUS_INVALID_HANDLE). */
+  private lowIoOpen(ctx: Ctx): { fileId: number; connection: SmbConnection } | null {
     const o = this.openOf(ctx);
-    if (!o?.connection || o.fileId === 0) return S.STATUS_INVALID_HANDLE;
-    const conn = o.connection;
-    const rx = this.rx;
-    let msgId = 0;
-    if (cancellable) {
-      const armed = armCancelRoutine(rx, ctx as RX_CONTEXT, (c) => {
+    return o?.connection && o.fileId !== 0 ? (o as { fileId: number; connection: SmbConnection }) : null;
+  }
+
+  /**
+   * Send a LowIo request; the response completes it on the receive thread, unless the cancel routine armed here (for
+   * a cancellable one) completed it first.
+   */
+  private submitLowIo(conn: SmbConnection, x: LowIoExchange): NTSTATUS {
+    if (x.cancellable) {
+      const rx = this.rx;
+      const name = x.name;
+      let msgId = 0;
+      const armed = armCancelRoutine(rx, x.ctx as RX_CONTEXT, (c) => {
         // The cancel routine completes the request itself; the server's late answer is ignored.
         conn.cancel(msgId);
         const fo = (c.pFobx as FOBX | null)?.AssociatedFileObject;
@@ -542,59 +657,39 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
         return S.STATUS_SUCCESS;
       });
       if (armed === S.STATUS_CANCELLED) return S.STATUS_CANCELLED;
+      msgId = conn.submit(x);
+      return S.STATUS_PENDING;
     }
-    msgId = conn.send(name, handler, (raw) => {
-      if (cancellable && armCancelRoutine(rx, ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) return;
-      const r = asReply(raw);
-      ctx.IoStatusBlock.Status = onReply(r);
-      rx.RxLowIoCompletion(ctx as RX_CONTEXT);
-    });
+    conn.submit(x);
     return S.STATUS_PENDING;
   }
 
-  private read(ctx: Ctx): NTSTATUS {
-    const p = ctx.LowIoContext.ParamsFor.ReadWrite;
-    const o = this.openOf(ctx);
-    const { ByteOffset: offset, ByteCount: length } = p;
-    const fileId = o?.fileId ?? 0;
-    return this.lowIo(
-      ctx,
-      "READ",
-      (c) => {
-        const r = c.server.read(fileId, offset, length, c.now);
-        c.reply({ status: r.status, value: r.data });
-      },
-      (r) => {
-        const data = (r.value as Uint8Array | undefined) ?? new Uint8Array(0);
-        if (NT_SUCCESS(r.status) && p.Buffer)
-          p.Buffer.set(data.length <= p.ByteCount ? data : data.subarray(0, p.ByteCount));
-        ctx.IoStatusBlock.Information = NT_SUCCESS(r.status) ? data.length : 0;
-        return r.status;
-      },
-      false,
+  /** A LowIo request whose server side and completion are closures (locks, unlocks, notifications). */
+  private lowIo(
+    ctx: Ctx,
+    name: string,
+    handler: ServerHandler,
+    onReply: (r: Reply) => NTSTATUS,
+    cancellable: boolean,
+  ): NTSTATUS {
+    const o = this.lowIoOpen(ctx);
+    if (o === null) return S.STATUS_INVALID_HANDLE;
+    return this.submitLowIo(
+      o.connection,
+      new CallbackLowIo(ctx, this.rx, o.fileId, name, handler, onReply, cancellable),
     );
   }
 
+  private read(ctx: Ctx): NTSTATUS {
+    const o = this.lowIoOpen(ctx);
+    if (o === null) return S.STATUS_INVALID_HANDLE;
+    return this.submitLowIo(o.connection, new ReadExchange(ctx, this.rx, o.fileId));
+  }
+
   private write(ctx: Ctx): NTSTATUS {
-    const p = ctx.LowIoContext.ParamsFor.ReadWrite;
-    const o = this.openOf(ctx);
-    const fileId = o?.fileId ?? 0;
-    const offset = p.ByteOffset;
-    // The data is copied onto the wire now (the caller's buffer may change after the call).
-    const data = (p.Buffer ?? new Uint8Array(0)).slice(0, p.ByteCount);
-    return this.lowIo(
-      ctx,
-      "WRITE",
-      (c) => {
-        const r = c.server.write(fileId, offset, data, c.now);
-        c.reply({ status: r.status, value: r.count });
-      },
-      (r) => {
-        ctx.IoStatusBlock.Information = NT_SUCCESS(r.status) ? ((r.value as number | undefined) ?? 0) : 0;
-        return r.status;
-      },
-      false,
-    );
+    const o = this.lowIoOpen(ctx);
+    if (o === null) return S.STATUS_INVALID_HANDLE;
+    return this.submitLowIo(o.connection, new WriteExchange(ctx, this.rx, o.fileId));
   }
 
   private lock(ctx: Ctx, exclusive: boolean): NTSTATUS {

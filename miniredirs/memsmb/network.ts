@@ -5,8 +5,9 @@
  * client receive thread (in the System process, where the redirector's transport lives). Faults come from the kernel's seeded PRNG: a dropped connection, jitter (which reorders completions),
  * a drop at the N-th message.
  *
- * Requests are closures run on the server thread against the server model (no wire encoding): `reply` may be
- * called later for operations that wait (locks, change notifications). A dropped connection fails every request
+ * A request is an exchange (SmbExchange: what the server does with it, what the client does with the response; no wire
+ * encoding), served on the server thread against the server model: `reply` may be called later for operations that
+ * wait (locks, change notifications). A dropped connection fails every request
  * in flight with STATUS_CONNECTION_DISCONNECTED and logs off the connection's sessions on the server; memsmb does
  * not reconnect.
  */
@@ -40,6 +41,23 @@ export interface ServerCall {
 }
 
 export type ServerHandler = (call: ServerCall) => void;
+
+/**
+ * One request as the client's transport keeps it until its response arrives (as an SMB client's exchange does):
+ * what the server does with it and what the client does with the answer. A class implementing it is one object per
+ * request, where `send`'s handler and callback are two closures and their contexts.
+ */
+export interface SmbExchange {
+  /** The operation ("READ"), for logs and reports. */
+  readonly name: string;
+  /** On the connection's server thread: do the operation on `call.server` and `call.reply` (now or later). */
+  serve(call: ServerCall): void;
+  /**
+   * On the client's receive thread (PASSIVE_LEVEL, System process): the server's reply, or DISCONNECTED when the
+   * connection drops first.
+   */
+  receive(response: unknown): void;
+}
 
 /** A fault or event the network produced, for reports. */
 export interface NetworkEvent {
@@ -75,8 +93,7 @@ export interface NetworkMessage {
  */
 class Outstanding {
   private readonly ids: number[] = [];
-  private readonly names: string[] = [];
-  private readonly callbacks: (((r: unknown) => void) | null)[] = [];
+  private readonly exchanges: (SmbExchange | null)[] = [];
   private head = 0;
   private live = 0;
 
@@ -85,10 +102,9 @@ class Outstanding {
   }
 
   /** Add request `id` (greater than every id added before). */
-  add(id: number, name: string, onResponse: (r: unknown) => void): void {
+  add(id: number, exchange: SmbExchange): void {
     this.ids.push(id);
-    this.names.push(name);
-    this.callbacks.push(onResponse);
+    this.exchanges.push(exchange);
     this.live++;
   }
 
@@ -100,45 +116,39 @@ class Outstanding {
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const v = ids[mid] as number;
-      if (v === id) return this.callbacks[mid] === null ? -1 : mid;
+      if (v === id) return this.exchanges[mid] === null ? -1 : mid;
       if (v < id) lo = mid + 1;
       else hi = mid - 1;
     }
     return -1;
   }
 
-  nameAt(i: number): string {
-    return this.names[i] as string;
-  }
-
-  callbackAt(i: number): (r: unknown) => void {
-    return this.callbacks[i] as (r: unknown) => void;
+  exchangeAt(i: number): SmbExchange {
+    return this.exchanges[i] as SmbExchange;
   }
 
   /** Take the entry at `i` (from `find`) out; indexes found before are stale after this. */
   clearAt(i: number): void {
-    this.callbacks[i] = null;
-    this.names[i] = "";
+    this.exchanges[i] = null;
     this.live--;
     const n = this.ids.length;
-    while (this.head < n && this.callbacks[this.head] === null) this.head++;
+    while (this.head < n && this.exchanges[this.head] === null) this.head++;
     // Trimmed now and then, not after every answer (a length write is a runtime call).
     if (this.head === n && n >= 32) this.reset();
     else if (this.head > 64 && this.head * 2 > n) {
       this.ids.splice(0, this.head);
-      this.names.splice(0, this.head);
-      this.callbacks.splice(0, this.head);
+      this.exchanges.splice(0, this.head);
       this.head = 0;
     }
   }
 
   /** Every waiting request, in sending order, taken out. */
-  takeAll(): { id: number; name: string; onResponse: (r: unknown) => void }[] {
-    const out: { id: number; name: string; onResponse: (r: unknown) => void }[] = [];
+  takeAll(): { id: number; exchange: SmbExchange }[] {
+    const out: { id: number; exchange: SmbExchange }[] = [];
     for (let i = this.head; i < this.ids.length; i++) {
-      const cb = this.callbacks[i];
-      if (cb === null || cb === undefined) continue;
-      out.push({ id: this.ids[i] as number, name: this.names[i] as string, onResponse: cb });
+      const x = this.exchanges[i];
+      if (x === null || x === undefined) continue;
+      out.push({ id: this.ids[i] as number, exchange: x });
     }
     this.reset();
     return out;
@@ -146,22 +156,43 @@ class Outstanding {
 
   private reset(): void {
     this.ids.length = 0;
-    this.names.length = 0;
-    this.callbacks.length = 0;
+    this.exchanges.length = 0;
     this.head = 0;
     this.live = 0;
   }
 }
 
+/** What `send` makes of a handler and a callback. */
+class CallbackExchange implements SmbExchange {
+  readonly name: string;
+  private readonly handler: ServerHandler;
+  private readonly onResponse: (r: unknown) => void;
+  constructor(name: string, handler: ServerHandler, onResponse: (r: unknown) => void) {
+    this.name = name;
+    this.handler = handler;
+    this.onResponse = onResponse;
+  }
+  serve(call: ServerCall): void {
+    this.handler(call);
+  }
+  receive(response: unknown): void {
+    this.onResponse(response);
+  }
+}
+
+const RESET = { kind: "reset" } as const;
+
+/**
+ * A request travels to the server as its ServerRequest, and the response travels back in the same object (the
+ * request id and the reply), as a packet would carry the message id back: one object per request for both messages.
+ */
 type ServerMessage =
-  | { readonly kind: "request"; readonly id: number; readonly name: string; readonly handler: ServerHandler }
+  | ServerRequest
   | { readonly kind: "cancel"; readonly id: number; readonly name: string }
   | { readonly kind: "admin"; readonly name: string; readonly run: (server: MemSmbServer, now: number) => void }
-  | { readonly kind: "reset" };
+  | typeof RESET;
 
-type ClientMessage =
-  | { readonly kind: "response"; readonly id: number; readonly response: unknown }
-  | { readonly kind: "reset" };
+type ClientMessage = ServerRequest | typeof RESET;
 
 /**
  * One direction of a connection: the messages in flight, in arrival order (arrival time, then sending order), and
@@ -287,14 +318,20 @@ export class SmbConnection {
    * handler's reply, or with DISCONNECTED if the connection drops first. Returns the request id (for cancel).
    */
   send(name: string, handler: ServerHandler, onResponse: (r: unknown) => void): number {
+    return this.submit(new CallbackExchange(name, handler, onResponse));
+  }
+
+  /** Send an exchange's request: `send` with the handler and the callback as the methods of one object. */
+  submit(exchange: SmbExchange): number {
     const id = this.nextId++;
+    const request = new ServerRequest(this, id, exchange);
+    this.outstanding.add(id, exchange);
     if (this.dropped) {
-      this.network.k.KeInsertQueue(this.toClient, { kind: "response", id, response: DISCONNECTED });
-      this.outstanding.add(id, name, onResponse);
+      request.response = DISCONNECTED;
+      this.network.k.KeInsertQueue(this.toClient, request);
       return id;
     }
-    this.outstanding.add(id, name, onResponse);
-    this.network.transmit(this, this.serverWire, { kind: "request", id, name, handler }, "transport.send", name, id);
+    this.network.transmit(this, this.serverWire, request, "transport.send", exchange.name, id);
     return id;
   }
 
@@ -315,7 +352,7 @@ export class SmbConnection {
   cancel(id: number): void {
     if (this.dropped) return;
     const i = this.outstanding.find(id);
-    const name = i < 0 ? "?" : this.outstanding.nameAt(i);
+    const name = i < 0 ? "?" : this.outstanding.exchangeAt(i).name;
     this.network.transmit(
       this,
       this.serverWire,
@@ -343,8 +380,8 @@ export class SmbConnection {
     this.dropped = true;
     const k = this.network.k;
     this.network.events.push({ time: k.now, connection: this.id, what: "drop", detail: reason });
-    k.KeInsertQueue(this.toServer, { kind: "reset" });
-    k.KeInsertQueue(this.toClient, { kind: "reset" });
+    k.KeInsertQueue(this.toServer, RESET);
+    k.KeInsertQueue(this.toClient, RESET);
   }
 
   private async serverLoop(): Promise<void> {
@@ -373,11 +410,11 @@ export class SmbConnection {
       }
       const { id, name } = m;
       this.network.record(this, "request", id, name);
-      const call = new ServerRequest(this, id, name, k.now);
+      m.now = k.now;
       // Fault site server.<OP>: the server answers with an error and does nothing (its state does not change).
       const fault = k.faults !== null ? k.faults.hit(`server.${name.split(" ")[0]}`, `${name} #${id}`) : null;
-      if (fault !== null) call.reply({ status: fault.status });
-      else m.handler(call);
+      if (fault !== null) m.reply({ status: fault.status });
+      else m.exchange.serve(m);
     }
   }
 
@@ -392,15 +429,8 @@ export class SmbConnection {
       this.network.record(this, "reply", id, name, typeof st === "number" ? st : undefined, this.dropped);
     }
     if (this.dropped) return;
-    this.network.transmit(
-      this,
-      this.clientWire,
-      { kind: "response", id, response },
-      "transport.receive",
-      name,
-      id,
-      "response to ",
-    );
+    call.response = response;
+    this.network.transmit(this, this.clientWire, call, "transport.receive", name, id, "response to ");
   }
 
   /** ServerRequest.onCancel: what a CANCEL for this request does, until it is answered. */
@@ -416,8 +446,8 @@ export class SmbConnection {
       if (m.kind === "reset") {
         // Every request in flight fails.
         for (const o of this.outstanding.takeAll()) {
-          this.network.record(this, "response", o.id, o.name, DISCONNECTED.status);
-          o.onResponse(DISCONNECTED);
+          this.network.record(this, "response", o.id, o.exchange.name, DISCONNECTED.status);
+          o.exchange.receive(DISCONNECTED);
         }
         // Requests sent after the drop are answered from the queue; keep serving them.
         continue;
@@ -425,34 +455,40 @@ export class SmbConnection {
       const out = this.outstanding;
       const i = out.find(m.id);
       if (i < 0) continue;
-      const onResponse = out.callbackAt(i);
+      const exchange = out.exchangeAt(i);
+      const response = m.response;
       if (this.network.recording) {
-        const st = (m.response as { status?: unknown } | null)?.status;
-        this.network.record(this, "response", m.id, out.nameAt(i), typeof st === "number" ? st : undefined);
+        const st = (response as { status?: unknown } | null)?.status;
+        this.network.record(this, "response", m.id, exchange.name, typeof st === "number" ? st : undefined);
       }
       out.clearAt(i);
-      onResponse(m.response);
+      exchange.receive(response);
     }
   }
 }
 
 /**
- * One request on a connection's server thread (the ServerCall its handler gets): one object per request, its
- * methods on the prototype (not two closures per request).
+ * One request on the wire and on the connection's server thread (the ServerCall its exchange is served with), then
+ * its response on the way back: one object per request, its methods on the prototype.
  */
 class ServerRequest implements ServerCall {
+  readonly kind = "request";
   readonly server: MemSmbServer;
   readonly connection: SmbConnection;
-  readonly now: number;
   readonly id: number;
   readonly name: string;
+  readonly exchange: SmbExchange;
+  /** When the server thread took the request. */
+  now = 0;
   replied = false;
-  constructor(connection: SmbConnection, id: number, name: string, now: number) {
+  /** The reply, once sent (what the client's receive thread gets). */
+  response: unknown = undefined;
+  constructor(connection: SmbConnection, id: number, exchange: SmbExchange) {
     this.server = connection.server;
     this.connection = connection;
-    this.now = now;
     this.id = id;
-    this.name = name;
+    this.name = exchange.name;
+    this.exchange = exchange;
   }
   reply(response: unknown): void {
     this.connection.serverReply(this, response);
