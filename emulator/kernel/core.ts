@@ -421,7 +421,7 @@ export class KernelCore {
     this.ready.push(t);
     if (this.trace.active) this.emit("yield", label);
     const p = new Promise<number>((res) => {
-      t.resume = res;
+      t.resume = res as (result: unknown) => void;
     });
     this.switchTo(next);
     return p;
@@ -450,7 +450,7 @@ export class KernelCore {
     if (idle) this.idleWaiters++;
     if (this.trace.active) this.emit("wait", reason.describe());
     const p = new Promise<number>((res) => {
-      t.resume = res;
+      t.resume = res as (result: unknown) => void;
     });
     this.dispatchNext();
     return p;
@@ -492,13 +492,18 @@ export class KernelCore {
     this.current = next;
     next.state = ThreadState.Running;
     if (this.trace.active && prev !== next) this.emit("switch", next.name, { id: next.id });
-    const r = next.resume as (s: number) => void;
+    const r = next.resume as (result: unknown) => void;
     next.resume = null;
     if (next.popFrameOnResume) {
       next.popFrameOnResume = false;
       next.frames.pop();
     }
-    r(next.waitStatus);
+    if (next.resumeWithEntry) {
+      next.resumeWithEntry = false;
+      const e = next.queueEntry;
+      next.queueEntry = undefined;
+      r(e);
+    } else r(next.waitStatus);
   }
 
   /** The running thread cannot continue: run DPCs and due timers, then the next ready thread, or end the run. */

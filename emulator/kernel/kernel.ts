@@ -33,7 +33,7 @@ import {
   type WORK_QUEUE_TYPE,
   WorkQueueType,
 } from "./sync.js";
-import { type KProcess, KThread, type LockLike, type ThreadEntry, ThreadState } from "./thread.js";
+import { type HeldLock, type KProcess, KThread, type LockLike, type ThreadEntry, ThreadState } from "./thread.js";
 
 /** Maximum IRQL of every kernel DDI (from the WDK's "IRQL" requirement of each routine). */
 export const KERNEL_DDIS = {
@@ -148,16 +148,6 @@ class WorkQueue {
 }
 
 const NO_QUEUE_OPTIONS: { timeout?: number; idle?: boolean } = {};
-
-/** KeRemoveQueue's continuation for thread `t`, made once per thread: take the entry KeInsertQueue handed it. */
-function queueEntryTaker(t: KThread): () => unknown {
-  const take = (): unknown => {
-    const e = t.queueEntry;
-    t.queueEntry = undefined;
-    return e;
-  };
-  return take;
-}
 
 class QueueWaitReason {
   readonly name: string;
@@ -576,7 +566,7 @@ export class Kernel extends KernelCore {
     if (timeout === 0) return STATUS_TIMEOUT;
     t.frames.push(name);
     const wb = new WaitBlock(t, waitAll || objects.length > 1 ? objects : [objects[0] as DispatcherObject], waitAll);
-    for (const o of objects) o.waitList.push(wb);
+    for (let i = 0; i < objects.length; i++) (objects[i] as DispatcherObject).waitList.push(wb);
     if (timeout !== undefined) {
       wb.timeout = this.addTimer(this.absoluteDue(timeout), () => {
         wb.timeout = null;
@@ -886,7 +876,8 @@ export class Kernel extends KernelCore {
   private checkLockRank(t: KThread, res: ERESOURCE, name: string): boolean {
     const want = this.lockRanks.get(res.lockClass);
     if (want === undefined) return false;
-    for (const h of t.held) {
+    for (let i = 0; i < t.held.length; i++) {
+      const h = t.held[i] as HeldLock;
       if (!(h.lock instanceof ERESOURCE) || h.lock === res) continue;
       const have = this.lockRanks.get(h.lock.lockClass);
       if (have === undefined || have <= want) continue;
@@ -1226,12 +1217,10 @@ export class Kernel extends KernelCore {
     q.waiters.push(t);
     if (q.waitReason === null) q.waitReason = new QueueWaitReason(q.name);
     if (options.timeout === undefined) {
-      let take = t.takeQueueEntry;
-      if (take === null) {
-        take = queueEntryTaker(t);
-        t.takeQueueEntry = take;
-      }
-      return this.block(q.waitReason, options.idle ?? false).then(take) as Promise<T | undefined>;
+      // Without a timeout the wait can only end with an entry: the scheduler resumes the thread with it. (Set before
+      // blocking: the switch away can run a DPC that inserts into this queue and switch straight back.)
+      t.resumeWithEntry = true;
+      return this.block(q.waitReason, options.idle ?? false) as Promise<unknown> as Promise<T | undefined>;
     }
     const timer = this.addTimer(this.absoluteDue(options.timeout), () => {
       const i = q.waiters.indexOf(t);
@@ -1368,7 +1357,9 @@ function removeHeld(t: KThread, lock: LockLike): void {
   const h = t.held;
   for (let i = h.length - 1; i >= 0; i--) {
     if ((h[i] as { lock: LockLike }).lock === lock) {
-      h.splice(i, 1);
+      // Locks are mostly released in reverse order: the last one is popped (a splice is a runtime call).
+      if (i === h.length - 1) h.pop();
+      else h.splice(i, 1);
       return;
     }
   }

@@ -246,8 +246,9 @@ export class ERESOURCE implements LockLike {
     return out;
   }
   get exclusiveWaiters(): number {
+    const ws = this.waiters;
     let n = 0;
-    for (const w of this.waiters) if (w.exclusive) n++;
+    for (let i = 0; i < ws.length; i++) if ((ws[i] as { exclusive: boolean }).exclusive) n++;
     return n;
   }
   get sharedWaiters(): number {

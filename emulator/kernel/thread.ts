@@ -81,15 +81,23 @@ export class KThread extends DispatcherObject {
   waitStatus = 0;
   /** The entry KeInsertQueue handed this thread while it waited in KeRemoveQueue (a thread waits on one queue). */
   queueEntry: unknown = undefined;
+  /**
+   * The thread waits in KeRemoveQueue without a timeout: the scheduler resumes it with `queueEntry` instead of the
+   * wait status (no continuation per wait to swap one for the other).
+   */
+  resumeWithEntry = false;
   /** A KeWaitFor… wait pushed a call-chain frame: the scheduler pops it when the thread runs again. */
   popFrameOnResume = false;
-  /** KeRemoveQueue's continuation for this thread (made on its first wait on a queue). */
-  takeQueueEntry: (() => unknown) | null = null;
-  /** Resolver of the promise the thread is parked on; null while running. */
-  resume: ((status: number) => void) | null = null;
+  /** Resolver of the promise the thread is parked on (with the wait status, or the queue entry); null while running. */
+  resume: ((result: unknown) => void) | null = null;
   /** The exception that ended a user-mode thread, if any. */
   error: unknown = undefined;
-  /** Free-form per-thread data for higher layers (I/O manager's current IRP, RDBSS top-level context …). */
+  /**
+   * The file system's per-thread slot (ETHREAD.TopLevelIrp, IoGetTopLevelIrp / IoSetTopLevelIrp). RDBSS keeps the
+   * RX_CONTEXT the thread is working for here; a field, not a `tls` entry, because it changes twice per IRP.
+   */
+  TopLevelIrp: unknown = null;
+  /** Free-form per-thread data for higher layers (a worker's current work item, verifier bookkeeping …). */
   readonly tls: Map<string, unknown> = new Map();
   /** The scenario step this thread is running ("steps[2] t.yaml:14"), set by the scenario runner; for reports. */
   stepLabel: string | null = null;

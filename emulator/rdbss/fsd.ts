@@ -191,17 +191,16 @@ export class RdbssFsd {
       // The context is the thread's current RX_CONTEXT while the common routine runs (runOnThread, inlined: no
       // continuation closures per IRP).
       const t = k.thread("RxFsdDispatch");
-      const tls = t.tls;
-      const prev = tls.get("RxContext");
+      const prev = t.TopLevelIrp;
       ctx.LastExecutionThread = t;
       try {
         do {
-          tls.set("RxContext", ctx);
+          t.TopLevelIrp = ctx;
           const r = common(ctx);
           status = typeof r === "number" ? r : await r;
         } while (status === S.STATUS_RETRY);
       } finally {
-        tls.set("RxContext", prev);
+        t.TopLevelIrp = prev;
       }
       if (status === S.STATUS_PENDING) {
         this.dereferenceContext(ctx);
@@ -309,29 +308,27 @@ export class RdbssFsd {
    * its promise settles). Synchronous when the routine is.
    */
   private runOnThread(t: KThread, ctx: RX_CONTEXT, routine: CommonRoutine): MaybePromise<NTSTATUS> {
-    const tls = t.tls;
-    const prev = tls.get("RxContext");
-    tls.set("RxContext", ctx);
+    const prev = t.TopLevelIrp;
+    t.TopLevelIrp = ctx;
     ctx.LastExecutionThread = t;
     let r: MaybePromise<NTSTATUS>;
     try {
       r = routine(ctx);
     } catch (e) {
-      tls.set("RxContext", prev);
+      t.TopLevelIrp = prev;
       throw e;
     }
     if (typeof r === "number") {
-      // Restored, or set back to undefined (read as "no context"): no Map delete + re-insert churn per IRP.
-      tls.set("RxContext", prev);
+      t.TopLevelIrp = prev;
       return r;
     }
     return r.then(
       (st) => {
-        tls.set("RxContext", prev);
+        t.TopLevelIrp = prev;
         return st;
       },
       (e: unknown) => {
-        tls.set("RxContext", prev);
+        t.TopLevelIrp = prev;
         throw e;
       },
     );

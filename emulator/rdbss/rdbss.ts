@@ -2213,7 +2213,7 @@ export class Rdbss {
 /** A process's logon id: "<process>:0" unless the process says otherwise (tls-free: by name). */
 /** The RX_CONTEXT the current thread is working for (set by the FSD/FSP dispatch). */
 export function currentRxContext(t: KThread | null): RX_CONTEXT | null {
-  return (t?.tls.get("RxContext") as RX_CONTEXT | undefined) ?? null;
+  return t === null ? null : ((t.TopLevelIrp as RX_CONTEXT | null) ?? null);
 }
 
 /** The logon id a process's opens are made under: its token's, or one per process when it has none. */

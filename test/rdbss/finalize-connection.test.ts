@@ -390,7 +390,7 @@ test("[profile:finalizeConnectionDocumentedStatuses] netname table held by anoth
     w.em.k.PsCreateSystemThread("caller", async (th) => {
       const ctx = H.internalContext(w);
       ctx.Flags &= ~RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT;
-      th.tls.set("RxContext", ctx);
+      th.TopLevelIrp = ctx;
       const st = await w.em.rx.RxFinalizeConnection(c.netRoot, c.vNetRoot, true);
       seq.push(`returned ${H.statusName(st)}`);
     });
@@ -413,7 +413,7 @@ test("[profile:finalizeConnectionDocumentedStatuses] the caller's RX_CONTEXT is 
     const { o } = await direct(w, "nothing open", true, (s, th) => {
       const ctx = H.internalContext(w);
       ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
-      th.tls.set("RxContext", ctx);
+      th.TopLevelIrp = ctx;
       return w.em.rx.RxFinalizeConnection(s.netRoot, s.vNetRoot, true);
     });
     if (profile === "docs") {
