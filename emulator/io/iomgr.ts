@@ -354,7 +354,7 @@ export class IoManager {
   IoMarkIrpPending(irp: IRP): void {
     const sp = this.IoGetCurrentIrpStackLocation(irp);
     sp.Control |= SL_PENDING_RETURNED;
-    irp.markedPending[irp.CurrentLocation] = true;
+    irp.markPending(irp.CurrentLocation);
   }
 
   /**
@@ -533,7 +533,7 @@ export class IoManager {
           this.k.leave(t);
           return;
         }
-        if (irp.PendingReturned && locBefore <= irp.StackCount && !irp.markedPending[locBefore]) {
+        if (irp.PendingReturned && locBefore <= irp.StackCount && !irp.markedPending(locBefore)) {
           this.k.violation(
             "irp",
             BUGCHECK.DRIVER_VERIFIER_IOMANAGER_VIOLATION,
@@ -543,7 +543,7 @@ export class IoManager {
         }
       } else if (irp.PendingReturned && irp.CurrentLocation <= irp.StackCount) {
         (irp.stack[irp.CurrentLocation - 1] as IO_STACK_LOCATION).Control |= SL_PENDING_RETURNED;
-        irp.markedPending[irp.CurrentLocation] = true;
+        irp.markPending(irp.CurrentLocation);
       }
     }
     irp.completing = false;

@@ -240,8 +240,13 @@ export class IRP {
   completed = false;
   /** IoCompleteRequest is walking the stack right now. */
   completing = false;
-  /** Locations that were marked pending with IoMarkIrpPending (not cleared by completion). */
-  readonly markedPending: boolean[];
+  /**
+   * Locations that were marked pending with IoMarkIrpPending, one bit per location (bit `CurrentLocation`): the
+   * record SL_PENDING_RETURNED leaves after completion clears the locations' Control.
+   */
+  private pendingMarks = 0;
+  /** Marks of locations 31 and up (an IRP may have up to 255 locations; few have more than a handful). */
+  private pendingHigh: boolean[] | null = null;
   /** Status the top-level IoCallDriver returned to the I/O manager (null while it has not returned). */
   topReturned: NTSTATUS | null = null;
   finalizer: IrpFinalizer | null = null;
@@ -269,7 +274,20 @@ export class IRP {
     this.stack = new Array(stackSize);
     for (let i = 0; i < stackSize; i++) this.stack[i] = new IO_STACK_LOCATION();
     this.CurrentLocation = stackSize + 1;
-    this.markedPending = new Array(stackSize + 1).fill(false);
+  }
+
+  /** IoMarkIrpPending was called at location `loc` (1-based, as CurrentLocation). */
+  markedPending(loc: number): boolean {
+    return loc < 31 ? (this.pendingMarks & (1 << loc)) !== 0 : this.pendingHigh?.[loc] === true;
+  }
+
+  /** @internal Record IoMarkIrpPending (or the I/O manager's propagation) at location `loc`. */
+  markPending(loc: number): void {
+    if (loc < 31) this.pendingMarks |= 1 << loc;
+    else {
+      if (this.pendingHigh === null) this.pendingHigh = [];
+      this.pendingHigh[loc] = true;
+    }
   }
 
   get AssociatedIrp(): { SystemBuffer: Uint8Array | null } {

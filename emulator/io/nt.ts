@@ -604,8 +604,13 @@ export class SystemServices {
   /**
    * Build and send an IRP for an open handle. `setup` fills the stack location; the request's buffer is where the
    * caller will find the result. With `resultBuffer`, every result carries it as `Buffer`.
+   *
+   * With `service`, this is the system service's own frame too (what `service` does, without a frame of its own on
+   * the read and write path). Synchronous up to the point something waits: only then does an async frame (issueTail)
+   * take over, a small one, since an async function's frame holds every register of its body and is copied at each
+   * await.
    */
-  private async issue<R extends IoResult = IoResult>(
+  private issue<R extends IoResult = IoResult>(
     caller: KThread | null,
     handle: number,
     mode: KPROCESSOR_MODE,
@@ -619,23 +624,62 @@ export class SystemServices {
     service: string | null = null,
     early: NTSTATUS | undefined = undefined,
   ): Promise<R> {
-    // With `service`, this is the system service's own frame too (what `service` does, without a frame of its own
-    // on the read and write path).
-    const k = this.io.k;
     const t = service === null ? (caller as KThread) : this.serviceEnter(service, mode);
+    let fo: FILE_OBJECT | undefined;
+    let sync = false;
     try {
-      if (early !== undefined) return ioResult<R>(early, 0, null, resultBuffer);
+      if (early !== undefined) return this.issueDone(t, service, mode, ioResult<R>(early, 0, null, resultBuffer));
       const table = this.tableForHandle(t, handle, mode);
-      const fo = table?.object(handle);
-      if (table === undefined || fo === undefined) return ioResult<R>(STATUS_INVALID_HANDLE, 0, null, resultBuffer);
-      if (mode === "UserMode" && requiredAccess !== 0 && (table.access(handle) & requiredAccess) === 0) {
-        return ioResult<R>(STATUS_ACCESS_DENIED, 0, null, resultBuffer);
-      }
-      const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
+      fo = table?.object(handle);
+      if (table === undefined || fo === undefined)
+        return this.issueDone(t, service, mode, ioResult<R>(STATUS_INVALID_HANDLE, 0, null, resultBuffer));
+      if (mode === "UserMode" && requiredAccess !== 0 && (table.access(handle) & requiredAccess) === 0)
+        return this.issueDone(t, service, mode, ioResult<R>(STATUS_ACCESS_DENIED, 0, null, resultBuffer));
+      sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
       if (sync) {
         const wait = this.lockFile(t, fo);
-        if (wait !== undefined) await wait;
+        if (wait !== undefined) {
+          const locked = fo;
+          return wait.then(
+            () =>
+              this.issueLocked<R>(
+                t,
+                locked,
+                true,
+                mode,
+                major,
+                minor,
+                setup,
+                opts,
+                outputLength,
+                resultBuffer,
+                service,
+              ),
+            (e: unknown) => this.issueFailed<R>(t, service, mode, e),
+          );
+        }
       }
+    } catch (e) {
+      return this.issueFailed(t, service, mode, e);
+    }
+    return this.issueLocked<R>(t, fo, sync, mode, major, minor, setup, opts, outputLength, resultBuffer, service);
+  }
+
+  /** `issue` with a synchronous file object's I/O lock held: build the IRP and send it. */
+  private issueLocked<R extends IoResult>(
+    t: KThread,
+    fo: FILE_OBJECT,
+    sync: boolean,
+    mode: KPROCESSOR_MODE,
+    major: number,
+    minor: number,
+    setup: (sp: IO_STACK_LOCATION, irp: IRP, fo: FILE_OBJECT) => NTSTATUS | undefined,
+    opts: CallOptions,
+    outputLength: number,
+    resultBuffer: Uint8Array | undefined,
+    service: string | null,
+  ): Promise<R> {
+    try {
       const top = this.io.IoGetRelatedDeviceObject(fo);
       const irp = this.io.IoAllocateIrp(top.StackSize);
       irp.Thread = t;
@@ -649,7 +693,7 @@ export class SystemServices {
       if (bad !== undefined) {
         this.io.IoFreeIrp(irp);
         if (sync) this.unlockFile(fo);
-        return ioResult<R>(bad, 0, null, resultBuffer);
+        return this.issueDone(t, service, mode, ioResult<R>(bad, 0, null, resultBuffer));
       }
       this.io.ObReferenceObject(fo);
       const req = new IoRequest(this, irp, fo, t, major, minor);
@@ -669,25 +713,89 @@ export class SystemServices {
       irp.finalizerContext = req;
       irp.finalizer = completeIoRequest;
       const called = this.io.IoCallDriver(top, irp);
-      const status = typeof called === "number" ? called : await called;
-      this.io.topLevelReturned(irp, status);
-      if (sync) {
-        if (status === STATUS_PENDING || !req.done) {
-          const w = k.KeWaitForSingleObject(req.event);
-          if (typeof w !== "number") await w;
-        }
-        this.unlockFile(fo);
-        const final = req.done ? req.IoStatusBlock.Status : status;
-        return ioResult<R>(final, req.IoStatusBlock.Information, req, resultBuffer);
-      }
-      if (status === STATUS_PENDING) return ioResult<R>(STATUS_PENDING, 0, req, resultBuffer);
-      return ioResult<R>(status, req.IoStatusBlock.Information, req, resultBuffer);
+      if (typeof called !== "number")
+        return this.issueTail<R>(req, irp, sync, called, null, 0, resultBuffer, service, mode);
+      const r = this.issueReturned<R>(req, irp, sync, called, resultBuffer);
+      if (r instanceof Promise) return this.issueTail<R>(req, irp, sync, null, r, called, resultBuffer, service, mode);
+      return this.issueDone(t, service, mode, r);
     } catch (e) {
-      if (service !== null) this.serviceFailed(t, e);
+      return this.issueFailed(t, service, mode, e);
+    }
+  }
+
+  /** The top-level IoCallDriver returned `status`: the result, or (a synchronous file object's pending I/O) its wait. */
+  private issueReturned<R extends IoResult>(
+    req: IoRequest,
+    irp: IRP,
+    sync: boolean,
+    status: NTSTATUS,
+    resultBuffer: Uint8Array | undefined,
+  ): R | Promise<number> {
+    this.io.topLevelReturned(irp, status);
+    if (sync && (status === STATUS_PENDING || !req.done)) {
+      const w = this.io.k.KeWaitForSingleObject(req.event);
+      if (typeof w !== "number") return w;
+    }
+    return this.issueResult<R>(req, sync, status, resultBuffer);
+  }
+
+  private issueResult<R extends IoResult>(
+    req: IoRequest,
+    sync: boolean,
+    status: NTSTATUS,
+    resultBuffer: Uint8Array | undefined,
+  ): R {
+    if (sync) {
+      this.unlockFile(req.file);
+      const final = req.done ? req.IoStatusBlock.Status : status;
+      return ioResult<R>(final, req.IoStatusBlock.Information, req, resultBuffer);
+    }
+    if (status === STATUS_PENDING) return ioResult<R>(STATUS_PENDING, 0, req, resultBuffer);
+    return ioResult<R>(status, req.IoStatusBlock.Information, req, resultBuffer);
+  }
+
+  /** The rest of `issue` once something waits: IoCallDriver's dispatch (`called`), or the request itself (`waiting`). */
+  private async issueTail<R extends IoResult>(
+    req: IoRequest,
+    irp: IRP,
+    sync: boolean,
+    called: Promise<NTSTATUS> | null,
+    waiting: Promise<number> | null,
+    status: NTSTATUS,
+    resultBuffer: Uint8Array | undefined,
+    service: string | null,
+    mode: KPROCESSOR_MODE,
+  ): Promise<R> {
+    try {
+      if (called !== null) {
+        status = await called;
+        const r = this.issueReturned<R>(req, irp, sync, status, resultBuffer);
+        if (!(r instanceof Promise)) return r;
+        waiting = r;
+      }
+      await waiting;
+      return this.issueResult<R>(req, sync, status, resultBuffer);
+    } catch (e) {
+      if (service !== null) this.serviceFailed(req.thread, e);
       throw e;
     } finally {
-      if (service !== null) this.serviceExit(t, service, mode);
+      if (service !== null) this.serviceExit(req.thread, service, mode);
     }
+  }
+
+  /** `issue` ends without waiting: the service returns `r`. */
+  private issueDone<R>(t: KThread, service: string | null, mode: KPROCESSOR_MODE, r: R): Promise<R> {
+    if (service !== null) this.serviceExit(t, service, mode);
+    return Promise.resolve(r);
+  }
+
+  /** `issue` ends with an exception (a bug check, or a driver's exception: 0x1E). */
+  private issueFailed<R>(t: KThread, service: string | null, mode: KPROCESSOR_MODE, e: unknown): Promise<R> {
+    if (service !== null) {
+      this.serviceFailed(t, e);
+      this.serviceExit(t, service, mode);
+    }
+    return Promise.reject(e);
   }
 
   // ------------------------------------------------------------ read / write

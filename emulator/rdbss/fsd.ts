@@ -138,9 +138,16 @@ export class RdbssFsd {
    * RxFsdDispatch: every IRP to a mini-redirector's device arrives here (FsRtlEnterFileSystem … the common routine,
    * with the context as the thread's current RX_CONTEXT … FsRtlExitFileSystem), in one async frame.
    */
-  async dispatch(dev: RDBSS_DEVICE_OBJECT, irp: IRP): Promise<NTSTATUS> {
+  dispatch(dev: RDBSS_DEVICE_OBJECT, irp: IRP): MaybePromise<NTSTATUS> {
+    // Synchronous while the common routine is: only a routine that waits gets an async frame (dispatchWait), a small
+    // one, since an async function's frame holds every register of its body and is copied at each await.
     const k = this.k;
     k.FsRtlEnterFileSystem();
+    let t: KThread | null = null;
+    let ctx: RX_CONTEXT | null = null;
+    let common: CommonRoutine | undefined;
+    let prev: unknown = null;
+    let r: MaybePromise<NTSTATUS>;
     try {
       const io = this.io;
       const sp = io.IoGetCurrentIrpStackLocation(irp);
@@ -154,11 +161,10 @@ export class RdbssFsd {
         irp.IoStatus.Status = gate;
         irp.IoStatus.Information = 0;
         io.IoCompleteRequest(irp);
-        return S.STATUS_PENDING;
-      }
-      // Fault site RxCreateRxContext: RxFsdCommonDispatch completes the IRP with STATUS_INSUFFICIENT_RESOURCES.
-      // CLEANUP and CLOSE are not consulted: the I/O manager cannot fail them (the FCB would be stranded).
-      if (
+        r = S.STATUS_PENDING;
+      } else if (
+        // Fault site RxCreateRxContext: RxFsdCommonDispatch completes the IRP with STATUS_INSUFFICIENT_RESOURCES.
+        // CLEANUP and CLOSE are not consulted: the I/O manager cannot fail them (the FCB would be stranded).
         k.faults !== null &&
         major !== IRP_MJ.IRP_MJ_CLEANUP &&
         major !== IRP_MJ.IRP_MJ_CLOSE &&
@@ -167,52 +173,84 @@ export class RdbssFsd {
         irp.IoStatus.Status = S.STATUS_INSUFFICIENT_RESOURCES;
         irp.IoStatus.Information = 0;
         io.IoCompleteRequest(irp);
-        return S.STATUS_INSUFFICIENT_RESOURCES;
-      }
-      const ctx = this.createContext(dev, irp, sp);
-      let common = this.commonRoutines[major];
-      if (common === undefined) {
-        common = this.commonRoutine(major);
-        this.commonRoutines[major] = common;
-      }
-      ctx.ResumeRoutine = common;
-      if (major !== IRP_MJ.IRP_MJ_CLEANUP && major !== IRP_MJ.IRP_MJ_CLOSE) {
-        // The IRP's cancel routine finds its RX_CONTEXT in the IRP (Tail.Overlay.DriverContext[0]): one routine for
-        // every IRP, no closure per IRP. (An IRP → RX_CONTEXT WeakMap, as before that, made V8's scavenger keep every
-        // IRP and context alive into the old generation.)
-        irp.DriverContext[0] = ctx;
-        io.IoSetCancelRoutine(irp, this.cancelIrp);
-        if (irp.Cancel && io.IoSetCancelRoutine(irp, null) !== null) {
-          ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
+        r = S.STATUS_INSUFFICIENT_RESOURCES;
+      } else {
+        ctx = this.createContext(dev, irp, sp);
+        common = this.commonRoutines[major];
+        if (common === undefined) {
+          common = this.commonRoutine(major);
+          this.commonRoutines[major] = common;
+        }
+        ctx.ResumeRoutine = common;
+        if (major !== IRP_MJ.IRP_MJ_CLEANUP && major !== IRP_MJ.IRP_MJ_CLOSE) {
+          // The IRP's cancel routine finds its RX_CONTEXT in the IRP (Tail.Overlay.DriverContext[0]): one routine
+          // for every IRP, no closure per IRP. (An IRP → RX_CONTEXT WeakMap, as before that, made V8's scavenger keep
+          // every IRP and context alive into the old generation.)
+          irp.DriverContext[0] = ctx;
+          io.IoSetCancelRoutine(irp, this.cancelIrp);
+          if (irp.Cancel && io.IoSetCancelRoutine(irp, null) !== null) {
+            ctx.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
+          }
+        }
+        ctx.PendingReturned = true;
+        // The context is the thread's current RX_CONTEXT while the common routine runs (runOnThread, inlined: no
+        // continuation closures per IRP).
+        t = k.thread("RxFsdDispatch");
+        prev = t.TopLevelIrp;
+        ctx.LastExecutionThread = t;
+        t.TopLevelIrp = ctx;
+        r = common(ctx);
+        while (r === S.STATUS_RETRY) {
+          t.TopLevelIrp = ctx;
+          r = common(ctx);
         }
       }
-      ctx.PendingReturned = true;
-      let status: NTSTATUS;
-      // The context is the thread's current RX_CONTEXT while the common routine runs (runOnThread, inlined: no
-      // continuation closures per IRP).
-      const t = k.thread("RxFsdDispatch");
-      const prev = t.TopLevelIrp;
-      ctx.LastExecutionThread = t;
-      try {
-        do {
-          t.TopLevelIrp = ctx;
-          const r = common(ctx);
-          status = typeof r === "number" ? r : await r;
-        } while (status === S.STATUS_RETRY);
-      } finally {
-        t.TopLevelIrp = prev;
-      }
-      if (status === S.STATUS_PENDING) {
-        this.dereferenceContext(ctx);
-        return S.STATUS_PENDING;
-      }
-      ctx.PendingReturned = false;
-      this.completeRequest(ctx, status);
-      this.dereferenceContext(ctx);
-      return status;
-    } finally {
+      if (typeof r !== "number")
+        return this.dispatchWait(ctx as RX_CONTEXT, t as KThread, prev, common as CommonRoutine, r);
+      if (t !== null) t.TopLevelIrp = prev;
+      const status = ctx === null ? r : this.dispatchDone(ctx, r);
       if (k.stopped === null) k.FsRtlExitFileSystem();
+      return status;
+    } catch (e) {
+      if (t !== null) t.TopLevelIrp = prev;
+      if (k.stopped === null) k.FsRtlExitFileSystem();
+      throw e;
     }
+  }
+
+  /** RxFsdDispatch once its common routine waits: the rest of `dispatch`, in a frame of its own. */
+  private async dispatchWait(
+    ctx: RX_CONTEXT,
+    t: KThread,
+    prev: unknown,
+    common: CommonRoutine,
+    pending: Promise<NTSTATUS>,
+  ): Promise<NTSTATUS> {
+    try {
+      let status = await pending;
+      while (status === S.STATUS_RETRY) {
+        t.TopLevelIrp = ctx;
+        const r = common(ctx);
+        status = typeof r === "number" ? r : await r;
+      }
+      t.TopLevelIrp = prev;
+      return this.dispatchDone(ctx, status);
+    } finally {
+      t.TopLevelIrp = prev;
+      if (this.k.stopped === null) this.k.FsRtlExitFileSystem();
+    }
+  }
+
+  /** The common routine returned `status` (not STATUS_RETRY): complete the IRP unless it pended; drop the context. */
+  private dispatchDone(ctx: RX_CONTEXT, status: NTSTATUS): NTSTATUS {
+    if (status === S.STATUS_PENDING) {
+      this.dereferenceContext(ctx);
+      return S.STATUS_PENDING;
+    }
+    ctx.PendingReturned = false;
+    this.completeRequest(ctx, status);
+    this.dereferenceContext(ctx);
+    return status;
   }
 
   /** The FSD gates of RxFsdDispatch / RxFsdCommonDispatch. Null when the IRP may proceed. */
@@ -375,7 +413,7 @@ export class RdbssFsd {
       ctx.ReferenceCount--;
       // The IRP is already marked pending: complete it with the failure here and report STATUS_PENDING, as a
       // pended IRP must be (returning the failure would break the pending protocol).
-      if (irp?.markedPending[irp.CurrentLocation]) {
+      if (irp?.markedPending(irp.CurrentLocation)) {
         this.completeRequest(ctx, st);
         return S.STATUS_PENDING;
       }
