@@ -247,6 +247,13 @@ export class IRP {
   private pendingMarks = 0;
   /** Marks of locations 31 and up (an IRP may have up to 255 locations; few have more than a handful). */
   private pendingHigh: boolean[] | null = null;
+  /**
+   * An asynchronous dispatch routine whose return checks the system service runs (IoManager.callDriverForService):
+   * the calling thread, its IRQL and the stack location, until `dispatchReturned`.
+   */
+  /** @internal */ dispatchThread: KThread | null = null;
+  /** @internal */ dispatchIrql = 0;
+  /** @internal */ dispatchLocation = 0;
   /** Status the top-level IoCallDriver returned to the I/O manager (null while it has not returned). */
   topReturned: NTSTATUS | null = null;
   finalizer: IrpFinalizer | null = null;

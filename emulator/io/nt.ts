@@ -712,7 +712,7 @@ export class SystemServices {
       req.outputLength = outputLength;
       irp.finalizerContext = req;
       irp.finalizer = completeIoRequest;
-      const called = this.io.IoCallDriver(top, irp);
+      const called = this.io.callDriverForService(top, irp);
       if (typeof called !== "number")
         return this.issueTail<R>(req, irp, sync, called, null, 0, resultBuffer, service, mode);
       const r = this.issueReturned<R>(req, irp, sync, called, resultBuffer);
@@ -768,7 +768,7 @@ export class SystemServices {
   ): Promise<R> {
     try {
       if (called !== null) {
-        status = await called;
+        status = this.io.dispatchReturned(irp, await called);
         const r = this.issueReturned<R>(req, irp, sync, status, resultBuffer);
         if (!(r instanceof Promise)) return r;
         waiting = r;

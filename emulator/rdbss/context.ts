@@ -187,6 +187,11 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   completed = false;
   /** The current LowIo operation has completed (RxLowIoCompletion ran, or the submit returned a final status). */
   lowIoDone = false;
+  /**
+   * A synchronous read or write pended: the promise its common routine returned is the wait on SyncEvent, and
+   * whoever awaits it finishes the LowIo (FsdDispatcher.settleLowIo) — no async frame of its own per read.
+   */
+  lowIoWaitPending = false;
   /** MRxLowIOSubmit has been called for the current operation (the mini-redirector owns it until it completes). */
   submittedToMiniRdr = false;
   /** RDBSS called the mini-redirector's cancel routine for this context. */

@@ -227,11 +227,11 @@ export class RdbssFsd {
     pending: Promise<NTSTATUS>,
   ): Promise<NTSTATUS> {
     try {
-      let status = await pending;
+      let status = this.settleLowIo(ctx, await pending);
       while (status === S.STATUS_RETRY) {
         t.TopLevelIrp = ctx;
         const r = common(ctx);
-        status = typeof r === "number" ? r : await r;
+        status = typeof r === "number" ? r : this.settleLowIo(ctx, await r);
       }
       t.TopLevelIrp = prev;
       return this.dispatchDone(ctx, status);
@@ -362,8 +362,9 @@ export class RdbssFsd {
     }
     return r.then(
       (st) => {
+        const final = this.settleLowIo(ctx, st);
         t.TopLevelIrp = prev;
-        return st;
+        return final;
       },
       (e: unknown) => {
         t.TopLevelIrp = prev;
@@ -1462,6 +1463,7 @@ export class RdbssFsd {
     op: LOWIO_OP,
     completion: ((ctx: RX_CONTEXT) => NTSTATUS) | null,
     forceSync = false,
+    deferWait = false,
   ): MaybePromise<NTSTATUS> {
     const rx = this.rx;
     const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
@@ -1485,7 +1487,7 @@ export class RdbssFsd {
     const target = ctx.pFobx ?? ctx.pFcb;
     if (rx.profile.revalidateOrphanedOnSubmit && this.orphaned(ctx)) {
       // The connection was force-deleted after the FSD gate let this request in.
-      return this.lowIoSubmitted(ctx, op, async, S.STATUS_UNEXPECTED_NETWORK_ERROR);
+      return this.lowIoSubmitted(ctx, op, async, S.STATUS_UNEXPECTED_NETWORK_ERROR, deferWait);
     }
     let name = LOWIO_SUBMIT_NAMES[op];
     if (name === undefined) {
@@ -1496,12 +1498,18 @@ export class RdbssFsd {
       ctx.submittedToMiniRdr = true;
       return mrx.call(dev.Dispatch.MRxLowIOSubmit, ctx);
     });
-    if (typeof r !== "number") return r.then((st) => this.lowIoSubmitted(ctx, op, async, st as NTSTATUS));
-    return this.lowIoSubmitted(ctx, op, async, r);
+    if (typeof r !== "number") return r.then((st) => this.lowIoSubmitted(ctx, op, async, st as NTSTATUS, deferWait));
+    return this.lowIoSubmitted(ctx, op, async, r, deferWait);
   }
 
   /** lowIoSubmit once the mini-redirector returned `st`: wait for a synchronous pended call, then the completion. */
-  private lowIoSubmitted(ctx: RX_CONTEXT, op: LOWIO_OP, async: boolean, st: NTSTATUS): MaybePromise<NTSTATUS> {
+  private lowIoSubmitted(
+    ctx: RX_CONTEXT,
+    op: LOWIO_OP,
+    async: boolean,
+    st: NTSTATUS,
+    deferWait: boolean,
+  ): MaybePromise<NTSTATUS> {
     if (st === S.STATUS_PENDING) {
       if (
         op === LowIoOp.LOWIO_OP_NOTIFY_CHANGE_DIRECTORY &&
@@ -1517,6 +1525,13 @@ export class RdbssFsd {
         );
       }
       if (async) return S.STATUS_PENDING;
+      if (deferWait) {
+        // The wait itself is returned; RxFsdDispatch / RxFspDispatch finish the LowIo when it ends (settleLowIo).
+        const w = this.k.KeWaitForSingleObject(ctx.SyncEvent);
+        if (typeof w === "number") return this.lowIoFinish(ctx, false);
+        ctx.lowIoWaitPending = true;
+        return w;
+      }
       return this.lowIoWait(ctx);
     }
     ctx.IoStatusBlock.Status = st;
@@ -1527,6 +1542,16 @@ export class RdbssFsd {
   /** A synchronous LowIo call the mini-redirector pended: wait on SyncEvent for RxLowIoCompletion. */
   private async lowIoWait(ctx: RX_CONTEXT): Promise<NTSTATUS> {
     await this.k.KeWaitForSingleObject(ctx.SyncEvent);
+    return this.lowIoFinish(ctx, false);
+  }
+
+  /**
+   * A common routine's promise settled with `status`: when it was a read's or write's deferred LowIo wait, finish the
+   * LowIo now (on the waiting thread, with its RX_CONTEXT still current, as lowIoWait would have).
+   */
+  private settleLowIo(ctx: RX_CONTEXT, status: NTSTATUS): NTSTATUS {
+    if (!ctx.lowIoWaitPending) return status;
+    ctx.lowIoWaitPending = false;
     return this.lowIoFinish(ctx, false);
   }
 
@@ -1657,24 +1682,30 @@ export class RdbssFsd {
     ctx.LowIoContext.ResourceThreadId = owner !== null ? owner : this.k.current;
     // The completion is passed inline, not bound to a name first: under tsx (esbuild keepNames) a named closure gets
     // an Object.defineProperty(fn, "name") per read, a measurable share of the read path.
-    return this.lowIoSubmit(ctx, write ? LowIoOp.LOWIO_OP_WRITE : LowIoOp.LOWIO_OP_READ, (c: RX_CONTEXT): NTSTATUS => {
-      const st = c.IoStatusBlock.Status;
-      const n = NT_SUCCESS(st) ? c.IoStatusBlock.Information : 0;
-      c.InformationToReturn = n;
-      if (NT_SUCCESS(st)) {
-        if (write && offset + n > fcb.Header.FileSize && !fcb.freed) {
-          fcb.Header.FileSize = offset + n;
-          if (fcb.Header.AllocationSize < fcb.Header.FileSize) fcb.Header.AllocationSize = fcb.Header.FileSize;
-          fcb.Header.ValidDataLength = fcb.Header.FileSize;
+    return this.lowIoSubmit(
+      ctx,
+      write ? LowIoOp.LOWIO_OP_WRITE : LowIoOp.LOWIO_OP_READ,
+      (c: RX_CONTEXT): NTSTATUS => {
+        const st = c.IoStatusBlock.Status;
+        const n = NT_SUCCESS(st) ? c.IoStatusBlock.Information : 0;
+        c.InformationToReturn = n;
+        if (NT_SUCCESS(st)) {
+          if (write && offset + n > fcb.Header.FileSize && !fcb.freed) {
+            fcb.Header.FileSize = offset + n;
+            if (fcb.Header.AllocationSize < fcb.Header.FileSize) fcb.Header.AllocationSize = fcb.Header.FileSize;
+            fcb.Header.ValidDataLength = fcb.Header.FileSize;
+          }
+          if (synchronousFo) fo.CurrentByteOffset = offset + n;
         }
-        if (synchronousFo) fo.CurrentByteOffset = offset + n;
-      }
-      if (!res.deleted) {
-        if (owner !== null) this.k.ExReleaseResourceForThreadLite(res, owner);
-        else this.k.ExReleaseResourceLite(res);
-      }
-      return st;
-    });
+        if (!res.deleted) {
+          if (owner !== null) this.k.ExReleaseResourceForThreadLite(res, owner);
+          else this.k.ExReleaseResourceLite(res);
+        }
+        return st;
+      },
+      false,
+      true,
+    );
   }
 
   // ================================================================== information
