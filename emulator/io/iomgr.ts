@@ -421,7 +421,16 @@ export class IoManager {
     sp.DeviceObject = device;
     const major = sp.MajorFunction;
     const dispatch = device.DriverObject.MajorFunction[major] ?? invalidDeviceRequest(this);
-    const frame = `${IRP_MJ_NAMES[major] ?? `IRP_MJ_${major}`} → ${device.label()}`;
+    let frames = device.dispatchFrames;
+    if (frames === null) {
+      frames = [];
+      device.dispatchFrames = frames;
+    }
+    let frame = frames[major];
+    if (frame === undefined) {
+      frame = `${IRP_MJ_NAMES[major] ?? `IRP_MJ_${major}`} → ${device.label()}`;
+      frames[major] = frame;
+    }
     t.frames.push(frame);
     if (this.k.trace.active)
       this.k.emit("irp.dispatch", IRP_MJ_NAMES[major] ?? String(major), { irp: irp.id, device: device.label() });

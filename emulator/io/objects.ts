@@ -33,6 +33,8 @@ export class DEVICE_OBJECT<Ext = unknown> {
   LowerDevice: DEVICE_OBJECT | null = null;
   DeviceExtension: Ext;
   deleted = false;
+  /** @internal IoCallDriver's call-chain frame per major function ("IRP_MJ_READ → \Device\X"), made once each. */
+  dispatchFrames: (string | undefined)[] | null = null;
   constructor(driver: DRIVER_OBJECT, name: string | null, type: number, characteristics: number, extension: Ext) {
     this.DriverObject = driver;
     this.Name = name;

@@ -84,6 +84,16 @@ export class KDPC {
   }
 }
 
+/**
+ * The thread being parked on a new promise: `park`, the promises' executor, stores the promise's resolver in it. One
+ * function for every wait (the Promise constructor calls its executor at once), not a closure per wait.
+ */
+let parking: KThread | null = null;
+function park(resolve: (value: number) => void): void {
+  (parking as KThread).resume = resolve as (result: unknown) => void;
+  parking = null;
+}
+
 const DEFAULT_MAX_STEPS = 5_000_000;
 const ONE_DAY = 864_000_000_000;
 
@@ -420,9 +430,8 @@ export class KernelCore {
     t.state = ThreadState.Ready;
     this.ready.push(t);
     if (this.trace.active) this.emit("yield", label);
-    const p = new Promise<number>((res) => {
-      t.resume = res as (result: unknown) => void;
-    });
+    parking = t;
+    const p = new Promise<number>(park);
     this.switchTo(next);
     return p;
   }
@@ -449,9 +458,8 @@ export class KernelCore {
     t.idleWait = idle;
     if (idle) this.idleWaiters++;
     if (this.trace.active) this.emit("wait", reason.describe());
-    const p = new Promise<number>((res) => {
-      t.resume = res as (result: unknown) => void;
-    });
+    parking = t;
+    const p = new Promise<number>(park);
     this.dispatchNext();
     return p;
   }
@@ -587,7 +595,7 @@ export class KernelCore {
       if (!wb.waitAll) {
         if (obj.isSignaledFor(wb.thread)) {
           const extra = obj.acquireFor(wb.thread);
-          this.completeWait(wb, wb.objects.indexOf(obj) + extra);
+          this.completeWait(wb, wb.indexOf(obj) + extra);
           continue;
         }
       } else if (wb.objects.every((o) => o.isSignaledFor(wb.thread))) {
@@ -602,8 +610,8 @@ export class KernelCore {
 
   completeWait(wb: WaitBlock, status: number): void {
     wb.satisfied = true;
-    for (const o of wb.objects) {
-      const list = o.waitList;
+    for (let k = 0, n = wb.count; k < n; k++) {
+      const list = wb.objectAt(k).waitList;
       const j = list.indexOf(wb);
       if (j < 0) continue;
       // Taken out in place (splice would allocate the array of removed entries on every wake).

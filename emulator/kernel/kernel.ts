@@ -565,7 +565,8 @@ export class Kernel extends KernelCore {
     }
     if (timeout === 0) return STATUS_TIMEOUT;
     t.frames.push(name);
-    const wb = new WaitBlock(t, waitAll || objects.length > 1 ? objects : [objects[0] as DispatcherObject], waitAll);
+    // A single object is kept in the wait block itself: `objects` may be KeWaitForSingleObject's reused list.
+    const wb = new WaitBlock(t, objects, waitAll);
     for (let i = 0; i < objects.length; i++) (objects[i] as DispatcherObject).waitList.push(wb);
     if (timeout !== undefined) {
       wb.timeout = this.addTimer(this.absoluteDue(timeout), () => {

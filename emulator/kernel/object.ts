@@ -39,16 +39,42 @@ export abstract class DispatcherObject {
 /** One thread's wait on one or more dispatcher objects (KWAIT_BLOCK, simplified to one block per wait). */
 export class WaitBlock implements WaitReason {
   readonly thread: KThread;
-  readonly objects: readonly DispatcherObject[];
   readonly waitAll: boolean;
   /** The timeout's timer entry, if the wait has one. */
   timeout: { cancelled: boolean } | null = null;
   satisfied = false;
+  /** The object of a single-object wait (the first of several otherwise). */
+  private readonly first: DispatcherObject;
+  /** The objects of a wait on several; null for a single object (no array per wait). */
+  private readonly several: readonly DispatcherObject[] | null;
 
+  /** `objects` is kept (not copied) when it has more than one object. */
   constructor(thread: KThread, objects: readonly DispatcherObject[], waitAll: boolean) {
     this.thread = thread;
-    this.objects = objects;
+    this.first = objects[0] as DispatcherObject;
+    this.several = objects.length > 1 ? objects : null;
     this.waitAll = waitAll;
+  }
+
+  /** The objects waited on, in order. */
+  get objects(): readonly DispatcherObject[] {
+    return this.several ?? [this.first];
+  }
+
+  /** How many objects the wait is on. */
+  get count(): number {
+    return this.several === null ? 1 : this.several.length;
+  }
+
+  /** The `i`-th object waited on. */
+  objectAt(i: number): DispatcherObject {
+    return this.several === null ? this.first : (this.several[i] as DispatcherObject);
+  }
+
+  /** Where `o` is among the objects (-1 when it is not one of them). */
+  indexOf(o: DispatcherObject): number {
+    if (this.several === null) return o === this.first ? 0 : -1;
+    return this.several.indexOf(o);
   }
 
   describe(): string {
