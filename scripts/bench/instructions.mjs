@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Instructions per operation, counted by valgrind (cachegrind, no cache simulation) on the built package: a measure of
+// the read path that a loaded, shared machine does not disturb, for A/B decisions where wall-clock medians move by
+// ± 20 % between runs (docs/PERFORMANCE.md "Sixth pass"). Needs valgrind (Debian: apt-get install valgrind); not run
+// by the tests or CI.
+//
+//   node scripts/bench/instructions.mjs [mem|nul|direct ...] [--n1 8000] [--n2 20000]
+//
+// Each case runs in two child processes under valgrind, N1 and N2 operations after the same set-up; the difference
+// of the two instruction totals divided by N2 − N1 is the cost of one operation once warm (start-up and set-up
+// cancel out). `node --single-threaded` keeps V8's compiler on the main thread, so the count includes it and does not
+// depend on timing. The cases:
+//   mem     4 KiB NtReadFile on a synchronous handle through RDBSS and memsmb (readIrpsPerSec's path)
+//   nul     the same through nulmrx (LowIo completed in place: the I/O manager and RDBSS floor)
+//   direct  MemSmbServer.read plus the copy into the caller's buffer (directReadsPerSec's path)
+//
+// Internal: `--child CASE N` runs N operations of CASE and exits.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const { values, positionals } = parseArgs({
+  options: { n1: { type: "string" }, n2: { type: "string" }, child: { type: "string" } },
+  allowPositionals: true,
+  strict: true,
+});
+
+if (values.child) {
+  await child(values.child, Number(positionals[0]));
+} else {
+  const { builtIsFresh, build } = await import("../build.mjs");
+  if (!builtIsFresh()) await build();
+  const n1 = Number(values.n1 ?? 8000);
+  const n2 = Number(values.n2 ?? 20000);
+  const cases = positionals.length > 0 ? positionals : ["mem", "nul", "direct"];
+  const self = fileURLToPath(import.meta.url);
+  const count = (which, n) => {
+    const r = spawnSync(
+      "valgrind",
+      [
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        process.execPath,
+        "--single-threaded",
+        self,
+        "--child",
+        which,
+        String(n),
+      ],
+      { encoding: "utf8" },
+    );
+    if (r.error) throw new Error(`valgrind: ${r.error.message} (Debian: apt-get install valgrind)`);
+    const m = /I\s+refs:\s+([\d,]+)/.exec(r.stderr);
+    if (r.status !== 0 || !m) throw new Error(`${which} ${n}: valgrind exited ${r.status}\n${r.stderr.slice(-2000)}`);
+    return Number(m[1].replaceAll(",", ""));
+  };
+  for (const which of cases) {
+    const per = (count(which, n2) - count(which, n1)) / (n2 - n1);
+    console.log(`${which.padEnd(7)} ${Math.round(per).toLocaleString("en-US").padStart(8)} instructions per operation`);
+  }
+}
+
+async function child(which, n) {
+  const core = await import("../../dist/core.mjs");
+  const { createEmulator, bootEmulator, inSystemThread, nulmrxModule, memsmbModule, MemSmbServer, io } = core;
+  const image = {
+    name: "srv",
+    users: [{ name: "guest", password: "" }],
+    shares: [{ name: "share", permissions: { "*": "full" } }],
+  };
+  const must = (what, st) => {
+    if (st < 0 || st >= 0x80000000) throw new Error(`${what}: 0x${st.toString(16)}`);
+  };
+  if (which === "direct") {
+    const server = new MemSmbServer(image);
+    const { sessionId } = server.sessionSetup("guest", "");
+    const tree = server.treeConnect(sessionId, "share");
+    const open = server.create(
+      tree.treeId,
+      {
+        path: "\\data.bin",
+        desiredAccess: 0x12019f,
+        shareAccess: 7,
+        disposition: io.FILE_OPEN_IF,
+        createOptions: 0,
+        fileAttributes: 0,
+      },
+      0,
+    );
+    server.write(open.fileId, 0, new Uint8Array(4096).fill(7), 0);
+    const buf = new Uint8Array(4096);
+    for (let i = 0; i < n; i++) buf.set(server.read(open.fileId, 0, 4096, i).data);
+    return;
+  }
+  const mod = which === "mem" ? memsmbModule : which === "nul" ? nulmrxModule : null;
+  if (mod === null) throw new Error(`unknown case ${which} (mem, nul, direct)`);
+  const em = createEmulator({ seed: 1, maxSteps: Number.MAX_SAFE_INTEGER });
+  await bootEmulator(em);
+  const mrx = (await inSystemThread(em, "DriverEntry", () => mod.load(em, { servers: [image] }))).value;
+  const user = em.k.createProcess("bench.exe");
+  const onThread = async (name, fn) => {
+    let err = null;
+    em.k.createThread(user, name, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        err = e;
+      }
+    });
+    const r = await em.k.run();
+    if (r.stop) throw new Error(r.stop.format());
+    if (err) throw err;
+  };
+  await onThread("START", async () => must("START", await mrx.provider.start()));
+  const nt = em.sys.nt;
+  await onThread("reader", async () => {
+    must("net use", await mrx.provider.netUse("X", which === "mem" ? "\\\\srv\\share" : "\\\\nul\\share"));
+    const h = await nt.NtCreateFile({
+      ObjectName: "\\??\\X:\\data.bin",
+      DesiredAccess: io.GENERIC_READ | io.GENERIC_WRITE | io.SYNCHRONIZE,
+      ShareAccess: 7,
+      CreateDisposition: io.FILE_OPEN_IF,
+      CreateOptions: io.FILE_SYNCHRONOUS_IO_NONALERT,
+    });
+    must("create", h.Status);
+    must("write", (await nt.NtWriteFile(h.FileHandle, { Buffer: new Uint8Array(4096).fill(7), ByteOffset: 0 })).Status);
+    const args = { Buffer: new Uint8Array(4096), ByteOffset: 0 };
+    for (let i = 0; i < n; i++) {
+      const r = await nt.NtReadFile(h.FileHandle, args);
+      if (r.Information !== 4096) throw new Error(`read ${i}: 0x${r.Status.toString(16)}`);
+    }
+  });
+}
