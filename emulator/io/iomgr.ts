@@ -362,11 +362,7 @@ export class IoManager {
    * synchronous. A scheduling point precedes every dispatch.
    */
   IoCallDriver(device: DEVICE_OBJECT, irp: IRP): NTSTATUS | Promise<NTSTATUS> {
-    const t = this.k.enter("IoCallDriver", IO_DDIS.IoCallDriver);
-    this.k.leave(t);
-    const sched = this.k.schedulePoint("IoCallDriver");
-    if (sched !== undefined) return sched.then(() => this.callDriver(t, device, irp, false));
-    return this.callDriver(t, device, irp, false);
+    return this.callDriverEntry(device, irp, false);
   }
 
   /**
@@ -375,11 +371,16 @@ export class IoManager {
    * `dispatchReturned` (one promise and one continuation per IRP fewer than `IoCallDriver`'s).
    */
   callDriverForService(device: DEVICE_OBJECT, irp: IRP): NTSTATUS | Promise<NTSTATUS> {
+    return this.callDriverEntry(device, irp, true);
+  }
+
+  private callDriverEntry(device: DEVICE_OBJECT, irp: IRP, raw: boolean): NTSTATUS | Promise<NTSTATUS> {
     const t = this.k.enter("IoCallDriver", IO_DDIS.IoCallDriver);
     this.k.leave(t);
     const sched = this.k.schedulePoint("IoCallDriver");
+    // After a scheduling point the call is a continuation anyway: the return checks stay in it.
     if (sched !== undefined) return sched.then(() => this.callDriver(t, device, irp, false));
-    return this.callDriver(t, device, irp, true);
+    return this.callDriver(t, device, irp, raw);
   }
 
   /** The asynchronous dispatch routine `callDriverForService` handed back returned `status`: its return checks. */

@@ -11,7 +11,7 @@ import {
   FILE_SHARE_READ,
   FILE_SYNCHRONOUS_IO_NONALERT,
   type IoSystem,
-  type IRP,
+  IRP,
   IRP_MJ_CLEANUP,
   IRP_MJ_CLOSE,
   IRP_MJ_CREATE,
@@ -538,5 +538,16 @@ test("pending propagation: a filter routine that ignores PendingReturned is 0xC9
     t.is(stop.thread?.name, "DPC");
     t.true(stop.callChain.includes("IoCompleteRequest"));
     t.regex(stop.reason, /unnamed device of \\Driver\\Filter.*PendingReturned/);
+  }
+});
+
+test("IoMarkIrpPending marks are kept per stack location, below and above 31 locations", (t) => {
+  for (const stackSize of [1, 3, 40]) {
+    const irp = new IRP(stackSize);
+    const marked = [1, stackSize, Math.min(stackSize, 35)].filter((l) => l <= stackSize);
+    for (const loc of marked) irp.markPending(loc);
+    for (let loc = 1; loc <= stackSize + 1; loc++) {
+      t.is(irp.markedPending(loc), marked.includes(loc), `StackCount ${stackSize}, location ${loc}`);
+    }
   }
 });
