@@ -388,7 +388,8 @@ export class IoManager {
     const t = irp.dispatchThread;
     if (t === null) return status;
     irp.dispatchThread = null;
-    const sp = irp.stack[irp.dispatchLocation - 1] as IO_STACK_LOCATION;
+    // A service's IRP is sent to the top of its device stack: its first (top) stack location.
+    const sp = irp.stack[irp.StackCount - 1] as IO_STACK_LOCATION;
     return this.afterDispatch(t, irp, sp.DeviceObject as DEVICE_OBJECT, status, irp.dispatchIrql);
   }
 
@@ -441,7 +442,6 @@ export class IoManager {
     if (raw) {
       irp.dispatchThread = t;
       irp.dispatchIrql = irqlBefore;
-      irp.dispatchLocation = loc;
       return r;
     }
     return r.then((s) => this.afterDispatch(t, irp, device, s, irqlBefore));

@@ -249,11 +249,10 @@ export class IRP {
   private pendingHigh: boolean[] | null = null;
   /**
    * An asynchronous dispatch routine whose return checks the system service runs (IoManager.callDriverForService):
-   * the calling thread, its IRQL and the stack location, until `dispatchReturned`.
+   * the calling thread and its IRQL, until `dispatchReturned`.
    */
   /** @internal */ dispatchThread: KThread | null = null;
   /** @internal */ dispatchIrql = 0;
-  /** @internal */ dispatchLocation = 0;
   /** Status the top-level IoCallDriver returned to the I/O manager (null while it has not returned). */
   topReturned: NTSTATUS | null = null;
   finalizer: IrpFinalizer | null = null;

@@ -476,7 +476,6 @@ class ServerRequest implements ServerCall {
   readonly server: MemSmbServer;
   readonly connection: SmbConnection;
   readonly id: number;
-  readonly name: string;
   readonly exchange: SmbExchange;
   /** When the server thread took the request. */
   now = 0;
@@ -487,8 +486,10 @@ class ServerRequest implements ServerCall {
     this.server = connection.server;
     this.connection = connection;
     this.id = id;
-    this.name = exchange.name;
     this.exchange = exchange;
+  }
+  get name(): string {
+    return this.exchange.name;
   }
   reply(response: unknown): void {
     this.connection.serverReply(this, response);
