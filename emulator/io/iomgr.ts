@@ -788,16 +788,22 @@ export class IoManager {
     const sp = this.IoGetNextIrpStackLocation(irp);
     sp.MajorFunction = major;
     sp.FileObject = fo;
-    const ev = new KEVENT(0, false, `${IRP_MJ_NAMES[major]} ${irp.label()}`);
-    // (A local, not `irp.finalizer = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
-    const finalizer = (): void => {
-      this.k.KeSetEvent(ev);
-    };
-    irp.finalizer = finalizer;
+    irp.finalizer = this.closeLikeFinalizer;
     const s = await this.IoCallDriver(top, irp);
     this.topLevelReturned(irp, s);
-    if (s === STATUS_PENDING || !irp.completed) await this.k.KeWaitForSingleObject(ev);
+    if (s === STATUS_PENDING || !irp.completed) {
+      // The sender waits: the event is made only now (most of these IRPs complete before IoCallDriver returns).
+      const ev = new KEVENT(0, irp.completed, `${IRP_MJ_NAMES[major]} ${irp.label()}`);
+      irp.finalizerContext = ev;
+      await this.k.KeWaitForSingleObject(ev);
+    }
   }
+
+  /** The finalizer of every CLEANUP and CLOSE IRP: wake its sender when it waits (its event is the context). */
+  private readonly closeLikeFinalizer = (done: IRP): void => {
+    const ev = done.finalizerContext;
+    if (ev instanceof KEVENT) this.k.KeSetEvent(ev);
+  };
 
   // ============================================================== share access
 

@@ -4,7 +4,7 @@
 // ± 20 % between runs (docs/PERFORMANCE.md "Sixth pass"). Needs valgrind (Debian: apt-get install valgrind); not run
 // by the tests or CI.
 //
-//   node scripts/bench/instructions.mjs [mem|nul|direct ...] [--n1 8000] [--n2 20000]
+//   node scripts/bench/instructions.mjs [mem|nul|direct|open|life ...] [--n1 N] [--n2 N]
 //
 // Each case runs in two child processes under valgrind, N1 and N2 operations after the same set-up; the difference
 // of the two instruction totals divided by N2 − N1 is the cost of one operation once warm (start-up and set-up
@@ -13,6 +13,9 @@
 //   mem     4 KiB NtReadFile on a synchronous handle through RDBSS and memsmb (readIrpsPerSec's path)
 //   nul     the same through nulmrx (LowIo completed in place: the I/O manager and RDBSS floor)
 //   direct  MemSmbServer.read plus the copy into the caller's buffer (directReadsPerSec's path)
+//   open    NtCreateFile + NtClose of a file on memsmb another handle keeps open (the create and close paths)
+//   life    the benchmark lifecycle scenario, start to finish (lifecycleScenariosPerSec's path)
+// N1 and N2 default to 8000 and 20000 operations (life: 1000 and 2000, past the compiler's warm-up; open: 3000 and 9000).
 //
 // Internal: `--child CASE N` runs N operations of CASE and exits.
 import { spawnSync } from "node:child_process";
@@ -30,8 +33,7 @@ if (values.child) {
 } else {
   const { builtIsFresh, build } = await import("../build.mjs");
   if (!builtIsFresh()) await build();
-  const n1 = Number(values.n1 ?? 8000);
-  const n2 = Number(values.n2 ?? 20000);
+  const DEFAULT_N = { life: [1000, 2000], open: [3000, 9000] };
   const cases = positionals.length > 0 ? positionals : ["mem", "nul", "direct"];
   const self = fileURLToPath(import.meta.url);
   const count = (which, n) => {
@@ -56,6 +58,9 @@ if (values.child) {
     return Number(m[1].replaceAll(",", ""));
   };
   for (const which of cases) {
+    const [d1, d2] = DEFAULT_N[which] ?? [8000, 20000];
+    const n1 = Number(values.n1 ?? d1);
+    const n2 = Number(values.n2 ?? d2);
     const per = (count(which, n2) - count(which, n1)) / (n2 - n1);
     console.log(`${which.padEnd(7)} ${Math.round(per).toLocaleString("en-US").padStart(8)} instructions per operation`);
   }
@@ -93,8 +98,16 @@ async function child(which, n) {
     for (let i = 0; i < n; i++) buf.set(server.read(open.fileId, 0, 4096, i).data);
     return;
   }
-  const mod = which === "mem" ? memsmbModule : which === "nul" ? nulmrxModule : null;
-  if (mod === null) throw new Error(`unknown case ${which} (mem, nul, direct)`);
+  if (which === "life") {
+    const { loadScenarioFile, runScenario } = await import("../../dist/index.mjs");
+    const file = fileURLToPath(new URL("../../fixtures/bench/lifecycle.yaml", import.meta.url));
+    const { loaded } = loadScenarioFile(file);
+    if (!loaded) throw new Error(`${file} does not load`);
+    for (let i = 0; i < n; i++) if (!(await runScenario(loaded)).passed) throw new Error(`lifecycle ${i} failed`);
+    return;
+  }
+  const mod = which === "mem" || which === "open" ? memsmbModule : which === "nul" ? nulmrxModule : null;
+  if (mod === null) throw new Error(`unknown case ${which} (mem, nul, direct, open, life)`);
   const em = createEmulator({ seed: 1, maxSteps: Number.MAX_SAFE_INTEGER });
   await bootEmulator(em);
   const mrx = (await inSystemThread(em, "DriverEntry", () => mod.load(em, { servers: [image] }))).value;
@@ -115,7 +128,7 @@ async function child(which, n) {
   await onThread("START", async () => must("START", await mrx.provider.start()));
   const nt = em.sys.nt;
   await onThread("reader", async () => {
-    must("net use", await mrx.provider.netUse("X", which === "mem" ? "\\\\srv\\share" : "\\\\nul\\share"));
+    must("net use", await mrx.provider.netUse("X", which === "nul" ? "\\\\nul\\share" : "\\\\srv\\share"));
     const h = await nt.NtCreateFile({
       ObjectName: "\\??\\X:\\data.bin",
       DesiredAccess: io.GENERIC_READ | io.GENERIC_WRITE | io.SYNCHRONIZE,
@@ -125,6 +138,20 @@ async function child(which, n) {
     });
     must("create", h.Status);
     must("write", (await nt.NtWriteFile(h.FileHandle, { Buffer: new Uint8Array(4096).fill(7), ByteOffset: 0 })).Status);
+    if (which === "open") {
+      for (let i = 0; i < n; i++) {
+        const o = await nt.NtCreateFile({
+          ObjectName: "\\??\\X:\\data.bin",
+          DesiredAccess: io.GENERIC_READ | io.SYNCHRONIZE,
+          ShareAccess: 7,
+          CreateDisposition: io.FILE_OPEN,
+          CreateOptions: io.FILE_SYNCHRONOUS_IO_NONALERT,
+        });
+        must(`open ${i}`, o.Status);
+        must(`close ${i}`, await nt.NtClose(o.FileHandle));
+      }
+      return;
+    }
     const args = { Buffer: new Uint8Array(4096), ByteOffset: 0 };
     for (let i = 0; i < n; i++) {
       const r = await nt.NtReadFile(h.FileHandle, args);

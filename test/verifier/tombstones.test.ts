@@ -4,7 +4,7 @@
  * history. RDBSS's own bookkeeping, and a test looking at the state from outside the kernel, read it plainly.
  */
 import test from "ava";
-import { type FCB, FOBX, NET_ROOT, RDBSS_ASSERT, SRV_CALL, SRV_OPEN, V_NET_ROOT } from "../../emulator/rdbss/index.js";
+import { FCB, FOBX, NET_ROOT, RDBSS_ASSERT, SRV_CALL, SRV_OPEN, V_NET_ROOT } from "../../emulator/rdbss/index.js";
 import { TRAPPED_FIELDS } from "../../emulator/rdbss/tombstone.js";
 import * as H from "../rdbss/_helpers.js";
 
@@ -125,6 +125,47 @@ test("record mode: the first use is recorded, the run goes on reading the stale 
   t.is(r.stop, null);
   t.deepEqual(seen, [0, 0, 0]);
   t.is(r.violations.length, 1, "one report per tombstone");
+});
+
+test("a tombstone stays an instance of its class, with its methods; its trapped fields are no longer its own", async (t) => {
+  const w = await H.makeWorld({ checks: { useAfterFree: "record" } });
+  const fcb = await freedFcb(w);
+  t.true(fcb instanceof FCB, "RDBSS's instanceof tests still see an FCB");
+  t.regex(fcb.label(), /^FCB#\d+ /);
+  for (const f of TRAPPED_FIELDS.FCB) t.false(Object.hasOwn(fcb, f), `FCB.${f} moved to the grave`);
+  t.true(Object.hasOwn(fcb, "serial"), "the fields RDBSS keeps plain stay");
+  const seen: unknown[] = [];
+  const r = await H.systemThread(w, "mini-redirector", () => {
+    fcb.UncleanCount = 7;
+    seen.push(fcb.UncleanCount, fcb.OpenCount);
+  });
+  t.deepEqual(seen, [7, 0], "a write in record mode is kept; the other fields read what they held");
+  t.is(r.violations.length, 1);
+  t.regex(r.violations[0]?.reason ?? "", /^A write of UncleanCount of FCB#/);
+});
+
+test("two kinds freed in one world trap through their own prototypes (SRV_OPEN and FOBX of a hand-built graph)", async (t) => {
+  const w = await H.makeWorld({ checks: { useAfterFree: "record" } });
+  const g = await H.handBuild(w);
+  const { srvOpen, fobx } = g;
+  const verifier = w.em.rx.verifier;
+  const info = { label: "x", freedBy: "test", freedThread: "t", freedChain: [], freedTime: 0, freedStep: null };
+  verifier.tombs?.bury(fobx, { ...info, label: "FOBX" }, undefined, TRAPPED_FIELDS.FOBX);
+  verifier.tombs?.bury(srvOpen, { ...info, label: "SRV_OPEN" }, undefined, TRAPPED_FIELDS.SRV_OPEN);
+  t.true(fobx instanceof FOBX && srvOpen instanceof SRV_OPEN);
+  t.not(Object.getPrototypeOf(fobx), Object.getPrototypeOf(srvOpen));
+  const seen: unknown[] = [];
+  const r = await H.systemThread(w, "mini-redirector", () => {
+    seen.push(fobx.pSrvOpen === srvOpen, srvOpen.pFcb === g.fcb);
+  });
+  t.deepEqual(seen, [true, true]);
+  t.deepEqual(
+    r.violations.map((v) => /^A read of (\w+) of (\w+)/.exec(v.reason)?.slice(1)),
+    [
+      ["pSrvOpen", "FOBX"],
+      ["pFcb", "SRV_OPEN"],
+    ],
+  );
 });
 
 test("off: no tombstones (the DDI check is off too)", async (t) => {
