@@ -53,3 +53,4 @@ export {
 } from "./rdbss.js";
 export * from "./structs.js";
 export { type PrefixContainer, RX_FCB_TABLE, type RX_PREFIX_ENTRY, RX_PREFIX_TABLE } from "./tables.js";
+export { TRAPPED_FIELDS } from "./tombstone.js";

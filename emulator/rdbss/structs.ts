@@ -81,8 +81,8 @@ const FLAG_BITS = (1 << CONDITION_SHIFT) - 1;
 export const RX_NODE_FLAG_FIELDS = Object.keys(NODE_BIT) as readonly (keyof typeof NODE_BIT)[];
 
 export abstract class RxNode {
-  NodeTypeCode: number;
-  private refCount = 0;
+  accessor NodeTypeCode: number;
+  private accessor refCount = 0;
   /** What observes this node, shared by every node of one RDBSS (set by RDBSS when it creates the node). */
   hooks: RxNodeHooks | null = null;
   /** Emulator serial number, stable within a run: objects are named "SRV_CALL#3 \server" in reports. */
@@ -203,17 +203,17 @@ export function resetSerials(): void {
 }
 
 export class SRV_CALL<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
-  Context: Ext<X, "SrvCall"> | null = null;
-  Context2: unknown = null;
+  accessor Context: Ext<X, "SrvCall"> | null = null;
+  accessor Context2: unknown = null;
   /** The owning mini-redirector's device (RDBSS_DEVICE_OBJECT). */
-  RxDeviceObject: unknown;
+  accessor RxDeviceObject: unknown;
   /** "\server" */
-  pSrvCallName: string;
-  pPrincipalName: string | null = null;
-  pDomainName: string | null = null;
-  Flags = 0;
-  MaximumNumberOfCloseDelayedFiles = 0;
-  Status = 0;
+  accessor pSrvCallName: string;
+  accessor pPrincipalName: string | null = null;
+  accessor pDomainName: string | null = null;
+  accessor Flags = 0;
+  accessor MaximumNumberOfCloseDelayedFiles = 0;
+  accessor Status = 0;
   // private
   NumberOfCloseDelayedFiles = 0;
   SerialNumberForEnum = 0;
@@ -239,19 +239,19 @@ export class SRV_CALL<X extends MiniRdrExtensions = MiniRdrExtensions> extends R
 }
 
 export class NET_ROOT<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
-  pSrvCall: SRV_CALL<X>;
-  Context: Ext<X, "NetRoot"> | null = null;
-  Context2: unknown = null;
-  Flags = 0;
-  NumberOfFcbs = 0;
-  NumberOfSrvOpens = 0;
-  MRxNetRootState = 0;
-  Type: NET_ROOT_TYPE = NetRootType.NET_ROOT_DISK;
-  DeviceType = 0;
+  accessor pSrvCall: SRV_CALL<X>;
+  accessor Context: Ext<X, "NetRoot"> | null = null;
+  accessor Context2: unknown = null;
+  accessor Flags = 0;
+  accessor NumberOfFcbs = 0;
+  accessor NumberOfSrvOpens = 0;
+  accessor MRxNetRootState = 0;
+  accessor Type: NET_ROOT_TYPE = NetRootType.NET_ROOT_DISK;
+  accessor DeviceType = 0;
   /** "\server\share" */
-  pNetRootName: string;
-  InnerNamePrefix = "";
-  DiskParameters = { ClusterSize: 1, ReadAheadGranularity: 1 << 15 };
+  accessor pNetRootName: string;
+  accessor InnerNamePrefix = "";
+  accessor DiskParameters = { ClusterSize: 1, ReadAheadGranularity: 1 << 15 };
   // private
   DefaultVNetRoot: V_NET_ROOT<X> | null = null;
   readonly VirtualNetRoots: V_NET_ROOT<X>[] = [];
@@ -277,26 +277,26 @@ export class NET_ROOT<X extends MiniRdrExtensions = MiniRdrExtensions> extends R
 }
 
 export class V_NET_ROOT<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
-  pNetRoot: NET_ROOT<X>;
-  Context: Ext<X, "VNetRoot"> | null = null;
-  Context2: unknown = null;
-  Flags = 0;
-  NumberOfOpens = 0;
-  NumberOfFobxs = 0;
-  LogonId: string;
-  pUserDomainName: string | null = null;
-  pUserName: string | null = null;
-  pPassword: string | null = null;
-  SessionId = 0;
-  ConstructionStatus = 0;
-  IsExplicitConnection = false;
+  accessor pNetRoot: NET_ROOT<X>;
+  accessor Context: Ext<X, "VNetRoot"> | null = null;
+  accessor Context2: unknown = null;
+  accessor Flags = 0;
+  accessor NumberOfOpens = 0;
+  accessor NumberOfFobxs = 0;
+  accessor LogonId: string;
+  accessor pUserDomainName: string | null = null;
+  accessor pUserName: string | null = null;
+  accessor pPassword: string | null = null;
+  accessor SessionId = 0;
+  accessor ConstructionStatus = 0;
+  accessor IsExplicitConnection = false;
   // private
   ConnectionFinalizationDone = false;
   AdditionalReferenceForDeleteFsctlTaken = false;
   /** The canonical name under which it is in the netname table ("\;X:0\server\share" or "\server\share"). */
   PrefixName: string;
   /** The path below the share this V_NET_ROOT is rooted at (e.g. "\d1"). */
-  NamePrefix: string;
+  accessor NamePrefix: string;
   ConnectionId: string;
   miniFinalized = false;
 
@@ -368,27 +368,27 @@ export class FCB_HEADER {
 }
 
 export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode implements ResourceNamer {
-  pNetRoot: NET_ROOT<X>;
-  Context: Ext<X, "Fcb"> | null = null;
-  Context2: unknown = null;
-  FcbState = 0;
-  UncleanCount = 0;
-  UncachedUncleanCount = 0;
-  OpenCount = 0;
-  OutstandingLockOperationsCount = 0;
-  Attributes = 0;
-  fShouldBeOrphaned = false;
-  fMiniInited = false;
-  CachedNetRootType: NET_ROOT_TYPE;
+  accessor pNetRoot: NET_ROOT<X>;
+  accessor Context: Ext<X, "Fcb"> | null = null;
+  accessor Context2: unknown = null;
+  accessor FcbState = 0;
+  accessor UncleanCount = 0;
+  accessor UncachedUncleanCount = 0;
+  accessor OpenCount = 0;
+  accessor OutstandingLockOperationsCount = 0;
+  accessor Attributes = 0;
+  accessor fShouldBeOrphaned = false;
+  accessor fMiniInited = false;
+  accessor CachedNetRootType: NET_ROOT_TYPE;
   /**
    * The first of the FCB's SRV_OPENs, linked through SRV_OPEN.nextInFcb (RDBSS's SrvOpenList LIST_ENTRY): a link
    * in each SRV_OPEN instead of an array per FCB (≈ 56 B each; almost every FCB has one SRV_OPEN). Read the list
    * as `SrvOpenList`; change it with addSrvOpen / removeSrvOpen.
    */
-  srvOpenFirst: SRV_OPEN<X> | null = null;
-  SrvOpenListVersion = 0;
+  accessor srvOpenFirst: SRV_OPEN<X> | null = null;
+  accessor SrvOpenListVersion = 0;
   /** FSRTL_ADVANCED_FCB_HEADER, reduced. */
-  readonly Header: FCB_HEADER;
+  accessor Header: FCB_HEADER;
   CreationTime = 0;
   LastAccessTime = 0;
   LastWriteTime = 0;
@@ -476,18 +476,18 @@ export class FCB<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode
 }
 
 export class SRV_OPEN<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
-  pFcb: FCB<X>;
-  pVNetRoot: V_NET_ROOT<X> | null;
-  Context: Ext<X, "SrvOpen"> | null = null;
-  Context2: unknown = null;
-  Flags = 0;
-  UncleanFobxCount = 0;
-  OpenCount = 0;
-  Key: unknown = null;
-  DesiredAccess = 0;
-  ShareAccess = 0;
-  CreateOptions = 0;
-  BufferingFlags = 0;
+  accessor pFcb: FCB<X>;
+  accessor pVNetRoot: V_NET_ROOT<X> | null;
+  accessor Context: Ext<X, "SrvOpen"> | null = null;
+  accessor Context2: unknown = null;
+  accessor Flags = 0;
+  accessor UncleanFobxCount = 0;
+  accessor OpenCount = 0;
+  accessor Key: unknown = null;
+  accessor DesiredAccess = 0;
+  accessor ShareAccess = 0;
+  accessor CreateOptions = 0;
+  accessor BufferingFlags = 0;
   // private
   /** The first of its FOBXs, linked through FOBX.nextInSrvOpen (see FCB.srvOpenFirst); read as `FobxList`. */
   fobxFirst: FOBX<X> | null = null;
@@ -527,14 +527,14 @@ export class SRV_OPEN<X extends MiniRdrExtensions = MiniRdrExtensions> extends R
 }
 
 export class FOBX<X extends MiniRdrExtensions = MiniRdrExtensions> extends RxNode {
-  pSrvOpen: SRV_OPEN<X>;
-  AssociatedFileObject: FILE_OBJECT | null = null;
-  Context: Ext<X, "Fobx"> | null = null;
-  Context2: unknown = null;
-  Flags = 0;
+  accessor pSrvOpen: SRV_OPEN<X>;
+  accessor AssociatedFileObject: FILE_OBJECT | null = null;
+  accessor Context: Ext<X, "Fobx"> | null = null;
+  accessor Context2: unknown = null;
+  accessor Flags = 0;
   /** The directory query template (set by the first NtQueryDirectoryFile). */
-  UnicodeQueryTemplate: string | null = null;
-  OffsetOfNextEaToReturn = 0;
+  accessor UnicodeQueryTemplate: string | null = null;
+  accessor OffsetOfNextEaToReturn = 0;
   // private
   FobxSerialNumber = 0;
   /** The next FOBX of its SRV_OPEN's FobxList. */

@@ -1,17 +1,15 @@
 /**
- * Tombstones: a structure RDBSS has freed traps every later use. At free time its fields move into a grave on the
- * object and its prototype becomes one whose accessor pair for each field reports the access first, then reads or
- * writes the grave (the same value as before the free); a lock on its resources and passing it to an RDBSS routine
- * are reported by their own hooks. This is the emulator's
- * special pool for the six structures (and for the construction calldown contexts RDBSS consumes): where Windows
- * would silently read reused memory — or, under Driver Verifier's special pool, fault with no name attached — the
- * report names the structure, the field, where it was freed, and its reference history.
+ * Tombstones: a structure RDBSS has freed traps every later use. At free time its prototype becomes one whose
+ * accessor pair for each field reports the access first, then reads or writes the value the field held (the
+ * structures' fields are `accessor` fields, whose slots stay where they were; another object's plain fields move
+ * into a grave on the object); a lock on its resources and passing it to an RDBSS routine are reported by their own
+ * hooks. This is the emulator's special pool for the six structures (and for the construction calldown contexts
+ * RDBSS consumes): where Windows would silently read reused memory — or, under Driver Verifier's special pool, fault
+ * with no name attached — the report names the structure, the field, where it was freed, and its reference history.
  *
  * Why accessors rather than a Proxy: the mini-redirector already holds the object itself (a pointer from
  * MRxCreate, a list of its own), so the object must change in place; a Proxy would only catch uses through a new
- * reference. Accessors cost nothing until the free, and after it only on the dead object. The trapped fields are
- * no longer the object's own (`Object.keys` of a tombstone omits them): the runner's `check` step looks only at
- * live structures.
+ * reference. Accessors cost nothing until the free, and after it only on the dead object.
  *
  * RDBSS's own bookkeeping looks at freed structures legitimately (the `freed` marker, reports, the object graph,
  * leak lists): it does so inside `look(…)`, or reads only the properties that stay plain (`KEEP`).
@@ -37,8 +35,9 @@ export const KEEP: ReadonlySet<string> = new Set(["fate", "serial", "hooks", "le
 
 /**
  * The fields a freed structure traps: those of its MRX_ view (structs.ts) — what a mini-redirector can reach —
- * with `refCount` for NodeReferenceCount. RDBSS's private fields stay plain (only RDBSS touches them, and burying
- * fewer fields keeps a free cheap). test/verifier/tombstones.test.ts checks the lists against the classes.
+ * with `refCount` for NodeReferenceCount. structs.ts declares each of them as an `accessor` field (a private slot
+ * behind a getter and setter on the class), so that a free only swaps the prototype. RDBSS's private fields stay
+ * plain (only RDBSS touches them). test/verifier/tombstones.test.ts checks the lists against the classes.
  */
 export const TRAPPED_FIELDS = {
   SRV_CALL: [
@@ -163,50 +162,92 @@ interface Grave {
  * context, …), so each free kept a graph of dead objects alive into the old generation.
  */
 const GRAVE: unique symbol = Symbol("rdbss tombstone");
+/** The grave values of a tombstone whose fields all stay in their accessors' slots. */
+const NO_VALUES: unknown[] = [];
 type Buried = { [GRAVE]?: Grave };
 const graveOf = (obj: object): Grave | undefined => (obj as Buried)[GRAVE];
 
 /**
  * What one kind of tombstone traps: its fields in order, and — per prototype the live objects had — the prototype
- * a buried one gets: the live prototype's child holding the trapping accessor pair of each field.
+ * a buried one gets (`TombShape`).
  */
 interface BurialPlan {
   readonly keys: readonly string[];
-  readonly protos: Map<object | null, object>;
+  readonly shapes: Map<object | null, TombShape>;
+}
+
+/**
+ * A tombstone prototype: a child of the live prototype with a trapping accessor pair for each field. A field the
+ * live prototype already serves through an accessor (the structures' `accessor` fields, stored in private slots)
+ * traps, then calls that accessor: its value stays where it was. A field that is an own data property (a calldown
+ * context's, FCB_HEADER's) moves into the grave: `own` lists those, in the order of the grave's values.
+ */
+interface TombShape {
+  readonly proto: object;
+  readonly own: readonly string[];
 }
 
 function planOf(keys: readonly string[]): BurialPlan {
-  return { keys, protos: new Map() };
+  return { keys, shapes: new Map() };
 }
 
-/** The tombstone prototype of `plan` over `proto`: made once, then shared by every tombstone of that kind. */
-function tombProtoOf(plan: BurialPlan, proto: object | null): object {
-  let tp = plan.protos.get(proto);
-  if (tp === undefined) {
-    const made: object = Object.create(proto);
-    const { keys } = plan;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      const field = FIELD_NAMES[key] ?? key;
+/** The accessor pair `key` has on `proto`'s chain, if any. */
+function inheritedAccessor(proto: object | null, key: string): PropertyDescriptor | undefined {
+  for (let p = proto; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    const d = Object.getOwnPropertyDescriptor(p, key);
+    if (d !== undefined) return d.get !== undefined || d.set !== undefined ? d : undefined;
+  }
+  return undefined;
+}
+
+/** The tombstone shape of `plan` over `proto`: made once, then shared by every tombstone of that kind. */
+function tombShapeOf(plan: BurialPlan, proto: object | null): TombShape {
+  let shape = plan.shapes.get(proto);
+  if (shape !== undefined) return shape;
+  const made: object = Object.create(proto);
+  const own: string[] = [];
+  for (const key of plan.keys) {
+    const field = FIELD_NAMES[key] ?? key;
+    const live = inheritedAccessor(proto, key);
+    if (live !== undefined) {
+      const liveGet = live.get;
+      const liveSet = live.set;
       Object.defineProperty(made, key, {
         configurable: true,
         enumerable: false,
         get(this: object): unknown {
           const g = graveOf(this) as Grave;
           if (g.tombs.peek === 0) g.tombs.touched(this, field, "read");
-          return g.values[i];
+          return liveGet?.call(this);
         },
         set(this: object, v: unknown): void {
           const g = graveOf(this) as Grave;
           if (g.tombs.peek === 0) g.tombs.touched(this, field, "write");
-          g.values[i] = v;
+          liveSet?.call(this, v);
         },
       });
+      continue;
     }
-    plan.protos.set(proto, made);
-    tp = made;
+    const i = own.length;
+    own.push(key);
+    Object.defineProperty(made, key, {
+      configurable: true,
+      enumerable: false,
+      get(this: object): unknown {
+        const g = graveOf(this) as Grave;
+        if (g.tombs.peek === 0) g.tombs.touched(this, field, "read");
+        return g.values[i];
+      },
+      set(this: object, v: unknown): void {
+        const g = graveOf(this) as Grave;
+        if (g.tombs.peek === 0) g.tombs.touched(this, field, "write");
+        g.values[i] = v;
+      },
+    });
   }
-  return tp;
+  shape = { proto: made, own };
+  plan.shapes.set(proto, shape);
+  return shape;
 }
 
 /** Structures: one plan per (field list, kept set). */
@@ -271,24 +312,25 @@ export class Tombstones {
   }
 
   /**
-   * Turn `obj` into a tombstone: the own data properties named in `fields` (default: all of them but those in
+   * Turn `obj` into a tombstone: the fields named in `fields` (default: its own data properties but those in
    * `keep`) trap on read and write.
    *
-   * The values move into the object's grave and the fields leave the object; its prototype becomes one whose
-   * accessor pairs for those fields trap, then read or write the grave. Which fields a kind of object gets, and that
-   * prototype, are worked out once per kind (per shape for objects without a field list), so a free copies the
-   * values, deletes the fields and swaps one prototype. (Redefining each field as an own accessor, as this did
-   * first, cost ≈ 0.25 µs per field and 3–5 µs per structure; the swap costs ≈ 1 µs.)
+   * Its prototype becomes one whose accessor pair for each field traps first (`TombShape`). The six structures keep
+   * their MRX_ fields in `accessor` slots, so their free only swaps the prototype (≈ 0.2 µs); an object with plain
+   * fields has them copied into its grave and deleted (≈ 1 µs, V8 turns it into a dictionary). Which fields a kind
+   * of object gets, and its tombstone prototype, are worked out once per kind (per shape for objects without a field
+   * list). (Redefining each field as an own accessor, as this did first, cost ≈ 0.25 µs per field and 3–5 µs per
+   * structure.)
    */
   bury(obj: object, info: TombstoneInfo, keep: ReadonlySet<string> = KEEP, fields?: readonly string[]): void {
     if (graveOf(obj) !== undefined) return;
     const plan = fields !== undefined ? fieldPlan(fields, keep) : shapePlan(obj, keep);
+    const shape = tombShapeOf(plan, Object.getPrototypeOf(obj) as object | null);
     const own = obj as Record<string, unknown>;
-    const { keys } = plan;
+    const keys = shape.own;
     const n = keys.length;
-    const values: unknown[] = new Array(n);
+    const values: unknown[] = n === 0 ? NO_VALUES : new Array(n);
     for (let i = 0; i < n; i++) values[i] = own[keys[i] as string];
-    const proto = tombProtoOf(plan, Object.getPrototypeOf(obj) as object | null);
     for (let i = n - 1; i >= 0; i--) delete own[keys[i] as string];
     Object.defineProperty(obj, GRAVE, {
       value: { tombs: this, info, values, reported: false },
@@ -296,7 +338,7 @@ export class Tombstones {
       enumerable: false,
       writable: false,
     });
-    Object.setPrototypeOf(obj, proto);
+    Object.setPrototypeOf(obj, shape.proto);
   }
 
   /** Whether `obj` is a tombstone, and what it remembers. */

@@ -70,6 +70,7 @@ import {
   SRV_OPEN,
   SRVCALL_FLAG,
   SRVOPEN_FLAG,
+  TRAPPED_FIELDS,
   V_NET_ROOT,
 } from "../rdbss/index.js";
 import { importUserModule } from "./import-module.js";
@@ -308,6 +309,12 @@ function objectFields(o: AnyRxNode): Record<string, unknown> {
   // Own fields but RDBSS's private links and label slot.
   for (const [k, v] of Object.entries(o))
     if ((typeof v !== "object" || v === null) && !PRIVATE_NODE_FIELDS.has(k)) out[k] = v;
+  // The MRX_ view's fields are `accessor` fields (on the class, not the object): listed by kind.
+  const view = o as unknown as Record<string, unknown>;
+  for (const k of TRAPPED_FIELDS[o.kind]) {
+    const v = view[k];
+    if ((typeof v !== "object" || v === null) && !PRIVATE_NODE_FIELDS.has(k) && k !== "refCount") out[k] = v;
+  }
   for (const k of RX_NODE_FLAG_FIELDS) if (k in o) out[k] = (o as unknown as Record<string, unknown>)[k];
   out.NodeReferenceCount = o.NodeReferenceCount;
   out.refs = o.NodeReferenceCount;
