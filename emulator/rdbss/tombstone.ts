@@ -317,10 +317,10 @@ export class Tombstones {
    *
    * Its prototype becomes one whose accessor pair for each field traps first (`TombShape`). The six structures keep
    * their MRX_ fields in `accessor` slots, so their free only swaps the prototype (≈ 0.9 µs for a FOBX); an object
-   * with plain fields has them copied into its grave and deleted first (V8 turns it into a dictionary). Which fields a kind
-   * of object gets, and its tombstone prototype, are worked out once per kind (per shape for objects without a field
-   * list). (Redefining each field as an own accessor, as this did first, cost ≈ 0.25 µs per field and ≈ 5 µs per
-   * structure.)
+   * with plain fields has them copied into its grave and deleted first (V8 turns it into a dictionary). Which fields
+   * a kind of object gets, and its tombstone prototype, are worked out once per kind (per shape for objects without a
+   * field list). (Redefining each field as an own accessor, as this did first, cost ≈ 0.25 µs per field and ≈ 5 µs
+   * per structure.)
    */
   bury(obj: object, info: TombstoneInfo, keep: ReadonlySet<string> = KEEP, fields?: readonly string[]): void {
     if (graveOf(obj) !== undefined) return;

@@ -15,7 +15,8 @@
 //   direct  MemSmbServer.read plus the copy into the caller's buffer (directReadsPerSec's path)
 //   open    NtCreateFile + NtClose of a file on memsmb another handle keeps open (the create and close paths)
 //   life    the benchmark lifecycle scenario, start to finish (lifecycleScenariosPerSec's path)
-// N1 and N2 default to 8000 and 20000 operations (life: 1000 and 2000, past the compiler's warm-up; open: 3000 and 9000).
+// N1 and N2 default to 8000 and 20000 operations (life: 1000 and 2000, past the compiler's warm-up; open: 3000 and
+// 9000).
 //
 // Internal: `--child CASE N` runs N operations of CASE and exits.
 import { spawnSync } from "node:child_process";
