@@ -200,6 +200,28 @@ function inheritedAccessor(proto: object | null, key: string): PropertyDescripto
   return undefined;
 }
 
+/** An accessor pair that reports a use of `field` of a tombstone (unless the traps are silent), then reads or writes. */
+function trappingPair(
+  field: string,
+  read: (obj: object) => unknown,
+  write: (obj: object, v: unknown) => void,
+): PropertyDescriptor {
+  return {
+    configurable: true,
+    enumerable: false,
+    get(this: object): unknown {
+      const g = graveOf(this) as Grave;
+      if (g.tombs.peek === 0) g.tombs.touched(this, field, "read");
+      return read(this);
+    },
+    set(this: object, v: unknown): void {
+      const g = graveOf(this) as Grave;
+      if (g.tombs.peek === 0) g.tombs.touched(this, field, "write");
+      write(this, v);
+    },
+  };
+}
+
 /** The tombstone shape of `plan` over `proto`: made once, then shared by every tombstone of that kind. */
 function tombShapeOf(plan: BurialPlan, proto: object | null): TombShape {
   let shape = plan.shapes.get(proto);
@@ -210,40 +232,33 @@ function tombShapeOf(plan: BurialPlan, proto: object | null): TombShape {
     const field = FIELD_NAMES[key] ?? key;
     const live = inheritedAccessor(proto, key);
     if (live !== undefined) {
-      const liveGet = live.get;
-      const liveSet = live.set;
-      Object.defineProperty(made, key, {
-        configurable: true,
-        enumerable: false,
-        get(this: object): unknown {
-          const g = graveOf(this) as Grave;
-          if (g.tombs.peek === 0) g.tombs.touched(this, field, "read");
-          return liveGet?.call(this);
-        },
-        set(this: object, v: unknown): void {
-          const g = graveOf(this) as Grave;
-          if (g.tombs.peek === 0) g.tombs.touched(this, field, "write");
-          liveSet?.call(this, v);
-        },
-      });
-      continue;
+      // An `accessor` field: its value stays in the class's slot.
+      const { get, set } = live;
+      Object.defineProperty(
+        made,
+        key,
+        trappingPair(
+          field,
+          (o) => get?.call(o),
+          (o, v) => set?.call(o, v),
+        ),
+      );
+    } else {
+      // A plain field: its value is moved into the grave, at index i.
+      const i = own.length;
+      own.push(key);
+      Object.defineProperty(
+        made,
+        key,
+        trappingPair(
+          field,
+          (o) => (graveOf(o) as Grave).values[i],
+          (o, v) => {
+            (graveOf(o) as Grave).values[i] = v;
+          },
+        ),
+      );
     }
-    const i = own.length;
-    own.push(key);
-    Object.defineProperty(made, key, {
-      configurable: true,
-      enumerable: false,
-      get(this: object): unknown {
-        const g = graveOf(this) as Grave;
-        if (g.tombs.peek === 0) g.tombs.touched(this, field, "read");
-        return g.values[i];
-      },
-      set(this: object, v: unknown): void {
-        const g = graveOf(this) as Grave;
-        if (g.tombs.peek === 0) g.tombs.touched(this, field, "write");
-        g.values[i] = v;
-      },
-    });
   }
   shape = { proto: made, own };
   plan.shapes.set(proto, shape);
