@@ -306,14 +306,12 @@ interface StepGot {
 /** A plain view of an RDBSS object's own fields (with accessors that matter). */
 function objectFields(o: AnyRxNode): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  // Own fields but RDBSS's private links and label slot.
-  for (const [k, v] of Object.entries(o))
-    if ((typeof v !== "object" || v === null) && !PRIVATE_NODE_FIELDS.has(k)) out[k] = v;
-  // The MRX_ view's fields are `accessor` fields (on the class, not the object): listed by kind.
   const view = o as unknown as Record<string, unknown>;
-  for (const k of TRAPPED_FIELDS[o.kind]) {
+  // Own fields, and the MRX_ view's `accessor` fields (on the class, not the object, listed by kind), but RDBSS's
+  // private links and label slot.
+  for (const k of [...Object.keys(o), ...TRAPPED_FIELDS[o.kind]]) {
     const v = view[k];
-    if ((typeof v !== "object" || v === null) && !PRIVATE_NODE_FIELDS.has(k) && k !== "refCount") out[k] = v;
+    if ((typeof v !== "object" || v === null) && !PRIVATE_NODE_FIELDS.has(k)) out[k] = v;
   }
   for (const k of RX_NODE_FLAG_FIELDS) if (k in o) out[k] = (o as unknown as Record<string, unknown>)[k];
   out.NodeReferenceCount = o.NodeReferenceCount;

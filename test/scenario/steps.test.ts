@@ -684,3 +684,24 @@ ${NET_USE.replace(/^/gm, "    ").trimEnd()}
 `);
   failedWith(t, r, /RxFinalizeSrvCall\(SRV_CALL#1 \\srv, Force=FALSE\).*: returned false, expected true/);
 });
+
+test("check objects: a structure's MRX_ fields (accessor fields on its class) and its private refCount are listed", async (t) => {
+  const r = await run(`name: check fields
+steps:
+${NET_USE}  - op: create
+    path: X:\\f.txt
+    as: h
+    disposition: FILE_CREATE
+  - op: check
+    objects:
+      "FCB X:\\\\f.txt": { OpenCount: 1, UncleanCount: 1, refCount: { min: 1 } }
+      "FOBX of h": { Flags: 0, OffsetOfNextEaToReturn: 0 }
+  - op: check
+    objects:
+      "FCB X:\\\\f.txt": { OpenCount: 2 }
+  - op: close
+    handle: h
+`);
+  failedWith(t, r, /OpenCount is 1, expected 2/);
+  t.is(r.failures.length, 1, "only the second check fails");
+});
