@@ -55,6 +55,7 @@ import {
   statusName,
   WorkQueueType,
 } from "../kernel/index.js";
+import { CreateNetRootContext, SrvCallCallbackContext, SrvCalldownStructure } from "./calldown.js";
 import {
   Condition,
   CREATE_INFORMATION_CANARY,
@@ -839,16 +840,12 @@ export class RdbssFsd {
     const finish = new KEVENT(0, false, `${srvCall.label()} FinishEvent`);
     let calls = 0;
     let consumed = false;
-    const calldown: MRX_SRVCALLDOWN_STRUCTURE = {
-      FinishEvent: finish,
-      SrvCall: srvCall,
-      RxContext: ctx,
-      NumberToWait: 1,
-      NumberRemaining: 1,
-      BestFinisher: null,
-      BestFinisherOrdinal: -1,
-      CallbackContexts: [],
-      CallBack: (c: MRX_SRVCALL_CALLBACK_CONTEXT) => {
+    const calldown: MRX_SRVCALLDOWN_STRUCTURE = new SrvCalldownStructure(
+      finish,
+      srvCall,
+      ctx,
+      1,
+      (c: MRX_SRVCALL_CALLBACK_CONTEXT) => {
         calls++;
         if (calls > 1 || consumed) {
           this.rx.rdbssViolation(
@@ -867,14 +864,8 @@ export class RdbssFsd {
         }
         if (--calldown.NumberRemaining === 0) this.k.KeSetEvent(finish);
       },
-    };
-    const cb: MRX_SRVCALL_CALLBACK_CONTEXT = {
-      SrvCalldownStructure: calldown,
-      CallbackContextOrdinal: 0,
-      RxDeviceObject: dev,
-      Status: S.STATUS_BAD_NETWORK_PATH,
-      RecommunicateContext: null,
-    };
+    );
+    const cb: MRX_SRVCALL_CALLBACK_CONTEXT = new SrvCallCallbackContext(calldown, 0, dev, S.STATUS_BAD_NETWORK_PATH);
     calldown.CallbackContexts.push(cb);
     const r = await this.rx.callMRx(
       dev,
@@ -920,12 +911,18 @@ export class RdbssFsd {
       if (!NT_SUCCESS(w)) status = w;
     }
     // RDBSS is done with the calldown: a mini-redirector touching it later uses freed memory.
-    this.rx.verifier.buryCalldown(cb, `MRX_SRVCALL_CALLBACK_CONTEXT of ${srvCall.label()}`, "RxConstructSrvCall", [
-      "SrvCalldownStructure",
-    ]);
-    this.rx.verifier.buryCalldown(calldown, `MRX_SRVCALLDOWN_STRUCTURE of ${srvCall.label()}`, "RxConstructSrvCall", [
-      "CallBack",
-    ]);
+    this.rx.verifier.buryCalldown(
+      cb,
+      `MRX_SRVCALL_CALLBACK_CONTEXT of ${srvCall.label()}`,
+      "RxConstructSrvCall",
+      SrvCallCallbackContext.trapped,
+    );
+    this.rx.verifier.buryCalldown(
+      calldown,
+      `MRX_SRVCALLDOWN_STRUCTURE of ${srvCall.label()}`,
+      "RxConstructSrvCall",
+      SrvCalldownStructure.trapped,
+    );
     await this.rx.acquire(table.TableLock, true);
     srvCall.Status = status;
     this.updateCondition(srvCall, NT_SUCCESS(status) ? Condition.Condition_Good : Condition.Condition_Bad);
@@ -948,28 +945,21 @@ export class RdbssFsd {
     const finish = new KEVENT(0, false, `${vnr.label()} FinishEvent`);
     let calls = 0;
     let freed = false;
-    const cnc: MRX_CREATENETROOT_CONTEXT = {
-      pCreateContext: ctx,
-      pVNetRoot: vnr,
-      FinishEvent: finish,
-      VirtualNetRootStatus: S.STATUS_SUCCESS,
-      NetRootStatus: S.STATUS_SUCCESS,
-      Callback: () => {
-        calls++;
-        if (calls > 1 || freed) {
-          this.rx.rdbssViolation(
-            "minirdrContract",
-            RDBSS_ASSERT.CALLBACK_TWICE,
-            cnc,
-            freed && calls === 1
-              ? `MRxCreateVNetRoot's callback for ${vnr.label()} ran after RDBSS freed the MRX_CREATENETROOT_CONTEXT (use after free).`
-              : `MRxCreateVNetRoot called its callback ${calls} times for ${vnr.label()}: it must be called exactly once.`,
-          );
-          return;
-        }
-        this.k.KeSetEvent(finish);
-      },
-    };
+    const cnc: MRX_CREATENETROOT_CONTEXT = new CreateNetRootContext(ctx, vnr, finish, S.STATUS_SUCCESS, () => {
+      calls++;
+      if (calls > 1 || freed) {
+        this.rx.rdbssViolation(
+          "minirdrContract",
+          RDBSS_ASSERT.CALLBACK_TWICE,
+          cnc,
+          freed && calls === 1
+            ? `MRxCreateVNetRoot's callback for ${vnr.label()} ran after RDBSS freed the MRX_CREATENETROOT_CONTEXT (use after free).`
+            : `MRxCreateVNetRoot called its callback ${calls} times for ${vnr.label()}: it must be called exactly once.`,
+        );
+        return;
+      }
+      this.k.KeSetEvent(finish);
+    });
     const r = await this.rx.callMRx(dev, "MRxCreateVNetRoot", vnr, ctx, () => dev.Dispatch.MRxCreateVNetRoot(cnc));
     if (r !== S.STATUS_PENDING) {
       this.rx.rdbssViolation(
@@ -1010,9 +1000,12 @@ export class RdbssFsd {
     vnr.ConstructionStatus = nrOk && vnrOk ? S.STATUS_SUCCESS : status;
     this.updateCondition(vnr, nrOk && vnrOk ? Condition.Condition_Good : Condition.Condition_Bad);
     // RDBSS is done with the context: a mini-redirector touching it later uses freed memory (pattern 8).
-    this.rx.verifier.buryCalldown(cnc, `MRX_CREATENETROOT_CONTEXT of ${vnr.label()}`, "RxConstructNetRoot", [
-      "Callback",
-    ]);
+    this.rx.verifier.buryCalldown(
+      cnc,
+      `MRX_CREATENETROOT_CONTEXT of ${vnr.label()}`,
+      "RxConstructNetRoot",
+      CreateNetRootContext.trapped,
+    );
     return nrOk && vnrOk ? S.STATUS_SUCCESS : status;
   }
 

@@ -338,13 +338,15 @@ export interface RxFileLock {
  * never need one (≈ 300 B each with its name).
  */
 export class FCB_HEADER {
-  Resource: ERESOURCE;
-  FileSize = 0;
-  AllocationSize = 0;
-  ValidDataLength = 0;
+  // `accessor` fields (private slots behind a getter and setter on the class), like the structures' MRX_ fields:
+  // freeing the FCB only swaps its header's prototype for a trapping one (tombstone.ts, HEADER_FIELDS).
+  accessor Resource: ERESOURCE;
+  accessor FileSize = 0;
+  accessor AllocationSize = 0;
+  accessor ValidDataLength = 0;
   /** The paging-I/O resource once made (named after the FCB, which `owner` is). */
-  private paging: ERESOURCE | null = null;
-  private readonly owner: FCB;
+  private accessor paging: ERESOURCE | null = null;
+  private accessor owner: FCB;
   constructor(resource: ERESOURCE, owner: FCB) {
     this.Resource = resource;
     this.owner = owner;

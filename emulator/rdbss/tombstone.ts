@@ -135,6 +135,19 @@ export const TRAPPED_FIELDS = {
   ],
 } as const satisfies Readonly<Record<string, readonly string[]>>;
 
+/**
+ * The fields of a freed FCB's header (FSRTL_ADVANCED_FCB_HEADER), all of them: `accessor` fields of FCB_HEADER, like
+ * the structures' (test/verifier/tombstones.test.ts checks the list against the class).
+ */
+export const HEADER_FIELDS = [
+  "Resource",
+  "FileSize",
+  "AllocationSize",
+  "ValidDataLength",
+  "paging",
+  "owner",
+] as const satisfies readonly string[];
+
 /** Private field names shown as the field a driver would name. */
 const FIELD_NAMES: Readonly<Record<string, string>> = {
   refCount: "NodeReferenceCount",

@@ -17,21 +17,9 @@ import type { MaybePromise } from "./dispatch.js";
 import { formatHistory, formatHolder, formatLiveObject, type LiveObjectReport, RefLedger } from "./ledger.js";
 import type { Rdbss } from "./rdbss.js";
 import type { AnyRxNode, FCB, FreedAt, RxNode, RxNodeHooks, SRV_CALL, V_NET_ROOT } from "./structs.js";
-import { KEEP, type TombstoneInfo, Tombstones, type TombstoneUse, TRAPPED_FIELDS } from "./tombstone.js";
+import { HEADER_FIELDS, KEEP, type TombstoneInfo, Tombstones, type TombstoneUse, TRAPPED_FIELDS } from "./tombstone.js";
 
 const NOTHING_KEPT: ReadonlySet<string> = new Set();
-
-/** The kept-field sets of calldown tombstones, one per list (tombstones plan a burial once per kept set). */
-const CALLDOWN_KEEP = new Map<string, ReadonlySet<string>>();
-function calldownKeep(keep: readonly string[]): ReadonlySet<string> {
-  const key = keep.join("\0");
-  let set = CALLDOWN_KEEP.get(key);
-  if (set === undefined) {
-    set = new Set(keep);
-    CALLDOWN_KEEP.set(key, set);
-  }
-  return set;
-}
 
 /** RDBSS_BUG_CHECK_ASSERT sub-codes of the checks in this file (merged into RDBSS_ASSERT). */
 export const VERIFIER_ASSERT = {
@@ -166,17 +154,17 @@ export class RdbssVerifier {
       fcb.Header.Resource.useAfterDelete = hook;
       const paging = fcb.Header.pagingIoResourceIfMade;
       if (paging !== null) paging.useAfterDelete = hook;
-      tombs.bury(fcb.Header, { ...info, label: `${info.label} (FCB Header)` }, NOTHING_KEPT);
+      tombs.bury(fcb.Header, { ...info, label: `${info.label} (FCB Header)` }, NOTHING_KEPT, HEADER_FIELDS);
     }
     tombs.bury(node, info, KEEP, TRAPPED_FIELDS[node.kind]);
   }
 
   /**
    * A calldown structure RDBSS has consumed (construction is over): it becomes a tombstone, so a mini-redirector
-   * touching it after its callback (pattern 8) is reported. `keep` stays plain (the callback pointer, so that a late
-   * second callback is still reported as CALLBACK_TWICE).
+   * touching it after its callback (pattern 8) is reported. `fields` are those that trap (calldown.ts: all but the
+   * callback and the link to it, so that a late second callback is still reported as CALLBACK_TWICE).
    */
-  buryCalldown(obj: object, label: string, by: string, keep: readonly string[]): void {
+  buryCalldown(obj: object, label: string, by: string, fields: readonly string[]): void {
     const tombs = this.tombs;
     if (tombs === null) return;
     const t = this.rx.k.current;
@@ -190,7 +178,8 @@ export class RdbssVerifier {
         freedTime: this.rx.k.now,
         freedStep: t?.stepLabel ?? this.rx.k.stepLabel,
       },
-      calldownKeep(keep),
+      NOTHING_KEPT,
+      fields,
     );
   }
 

@@ -4,8 +4,21 @@
  * history. RDBSS's own bookkeeping, and a test looking at the state from outside the kernel, read it plainly.
  */
 import test from "ava";
-import { FCB, FOBX, NET_ROOT, RDBSS_ASSERT, SRV_CALL, SRV_OPEN, V_NET_ROOT } from "../../emulator/rdbss/index.js";
-import { TRAPPED_FIELDS } from "../../emulator/rdbss/tombstone.js";
+import { KEVENT } from "../../emulator/kernel/index.js";
+import { CreateNetRootContext, SrvCallCallbackContext, SrvCalldownStructure } from "../../emulator/rdbss/calldown.js";
+import {
+  FCB,
+  FCB_HEADER,
+  FOBX,
+  type MRX_SRVCALL_CALLBACK_CONTEXT,
+  NET_ROOT,
+  RDBSS_ASSERT,
+  type RX_CONTEXT,
+  SRV_CALL,
+  SRV_OPEN,
+  V_NET_ROOT,
+} from "../../emulator/rdbss/index.js";
+import { HEADER_FIELDS, TRAPPED_FIELDS } from "../../emulator/rdbss/tombstone.js";
 import * as H from "../rdbss/_helpers.js";
 
 /** An FCB built by hand and freed again (RxFinalizeNetFcb at count 1 under the FCB table). */
@@ -134,8 +147,10 @@ test("a tombstone stays an instance of its class, with its methods; a write to i
   t.regex(fcb.label(), /^FCB#\d+ /);
   t.not(Object.getPrototypeOf(fcb), FCB.prototype, "its prototype is the FCB's tombstone prototype");
   t.true(Object.hasOwn(fcb, "serial"), "the fields RDBSS keeps plain stay");
-  // FCB_HEADER's fields are plain properties: they move into its grave.
+  // FCB_HEADER's fields are accessor fields too: its tombstone prototype traps them.
   t.false(Object.hasOwn(fcb.Header, "FileSize"));
+  t.true(fcb.Header instanceof FCB_HEADER);
+  t.not(Object.getPrototypeOf(fcb.Header), FCB_HEADER.prototype);
   const seen: unknown[] = [];
   const r = await H.systemThread(w, "mini-redirector", () => {
     fcb.UncleanCount = 7;
@@ -217,6 +232,52 @@ test("FCB, SRV_OPEN and FOBX fields exist as listed, as accessor fields", async 
   ] as const) {
     for (const f of TRAPPED_FIELDS[kind]) t.true(isAccessorField(obj, f), `${kind}.${f}`);
   }
+});
+
+test("FCB_HEADER and the calldown structures trap through accessor fields; their callbacks stay plain and callable", async (t) => {
+  const w = await H.makeWorld({ checks: { useAfterFree: "record" } });
+  const g = await H.handConnection(w);
+  const fcb = await H.handFcb(w, g.vNetRoot);
+  for (const f of HEADER_FIELDS) t.true(isAccessorField(fcb.Header, f), `FCB_HEADER.${f}`);
+  const ctx = {} as RX_CONTEXT;
+  const calls: number[] = [];
+  const calldown = new SrvCalldownStructure(new KEVENT(0, false, "finish"), g.srvCall, ctx, 1, (c) => {
+    calls.push(c.CallbackContextOrdinal);
+  });
+  const cb: MRX_SRVCALL_CALLBACK_CONTEXT = new SrvCallCallbackContext(calldown, 0, null, 0);
+  const cnc = new CreateNetRootContext(ctx, g.vNetRoot, new KEVENT(0, false, "finish"), 0, () => calls.push(-1));
+  const own = [
+    [SrvCalldownStructure.trapped, calldown, "CallBack"],
+    [SrvCallCallbackContext.trapped, cb, "SrvCalldownStructure"],
+    [CreateNetRootContext.trapped, cnc, "Callback"],
+  ] as const;
+  for (const [fields, obj, kept] of own) {
+    for (const f of fields) t.true(isAccessorField(obj, f), `${obj.constructor.name}.${f}`);
+    t.true(Object.hasOwn(obj, kept), `${obj.constructor.name}.${kept} stays an own field`);
+  }
+  const verifier = w.em.rx.verifier;
+  verifier.buryCalldown(calldown, "MRX_SRVCALLDOWN_STRUCTURE of x", "test", SrvCalldownStructure.trapped);
+  verifier.buryCalldown(cb, "MRX_SRVCALL_CALLBACK_CONTEXT of x", "test", SrvCallCallbackContext.trapped);
+  verifier.buryCalldown(cnc, "MRX_CREATENETROOT_CONTEXT of x", "test", CreateNetRootContext.trapped);
+  const r = await H.systemThread(w, "mini-redirector", () => {
+    cb.SrvCalldownStructure.CallBack(cb);
+    cnc.Callback(cnc);
+    cb.Status = 5;
+    calls.push(cb.Status, calldown.NumberRemaining);
+  });
+  t.deepEqual(
+    calls,
+    [0, -1, 5, 1],
+    "the callbacks ran; a write in record mode is kept; other fields read what they held",
+  );
+  t.deepEqual(
+    r.violations.map((v) => /^A (read|write) of (\w+) of (\w+)/.exec(v.reason)?.slice(1)),
+    [
+      ["read", "CallbackContextOrdinal", "MRX_SRVCALL_CALLBACK_CONTEXT"],
+      ["read", "NumberRemaining", "MRX_SRVCALLDOWN_STRUCTURE"],
+    ],
+    "each tombstone reports its first use, once; calling the kept callbacks is not a use",
+  );
 });
 
 test("the FCB's paging-I/O resource is made on first use; a live one is an ERESOURCE that works", async (t) => {
