@@ -1176,15 +1176,20 @@ export class RdbssFsd {
             SRVOPEN_FLAG.SRVOPEN_FLAG_FILE_RENAMED |
             SRVOPEN_FLAG.SRVOPEN_FLAG_FILE_DELETED |
             SRVOPEN_FLAG.SRVOPEN_FLAG_ORPHANED;
-          const so = fcb.SrvOpenList.find(
-            (s) =>
-              s.pVNetRoot === vnr &&
-              !(s.Flags & blocked) &&
-              s.Condition === Condition.Condition_Good &&
-              s.DesiredAccess === params.DesiredAccess &&
-              s.ShareAccess === params.ShareAccess &&
-              (s.CreateOptions & 0xff) === (params.CreateOptions & 0xff),
-          );
+          // The first match on the SRV_OPEN list, walked through its links (no array per open).
+          let so: SRV_OPEN | null = fcb.srvOpenFirst;
+          while (
+            so !== null &&
+            !(
+              so.pVNetRoot === vnr &&
+              !(so.Flags & blocked) &&
+              so.Condition === Condition.Condition_Good &&
+              so.DesiredAccess === params.DesiredAccess &&
+              so.ShareAccess === params.ShareAccess &&
+              (so.CreateOptions & 0xff) === (params.CreateOptions & 0xff)
+            )
+          )
+            so = so.nextInFcb;
           if (so) {
             ctx.pRelevantSrvOpen = so;
             const fobx = rx.RxCreateNetFobx(ctx, so);
@@ -1214,9 +1219,7 @@ export class RdbssFsd {
       }
       // An open that does not collapse first scavenges the file's dormant (delay-closed) opens, so that their
       // server-side opens do not outlive the handles (share modes, delete-on-close).
-      if (fcb.SrvOpenList.some((so) => so.FobxList.some((f) => f.scavengerMarked))) {
-        await rx.scavengeRelatedFobxs(fcb);
-      }
+      if (hasScavengerMarkedFobx(fcb)) await rx.scavengeRelatedFobxs(fcb);
       const so = rx.RxCreateSrvOpen(vnr, fcb);
       if (so === null) return S.STATUS_INSUFFICIENT_RESOURCES;
       so.DesiredAccess = params.DesiredAccess;
@@ -2078,3 +2081,11 @@ function Rdbss_NodeType(obj: { NodeTypeCode: number }): number {
 }
 
 export type { FOBX, SRV_OPEN };
+
+/** Whether any FOBX of the FCB's SRV_OPENs is marked for the scavenger (a dormant, delay-closed open). */
+function hasScavengerMarkedFobx(fcb: FCB): boolean {
+  for (let so = fcb.srvOpenFirst; so !== null; so = so.nextInFcb) {
+    for (let f = so.fobxFirst; f !== null; f = f.nextInSrvOpen) if (f.scavengerMarked) return true;
+  }
+  return false;
+}

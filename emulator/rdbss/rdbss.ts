@@ -1574,15 +1574,19 @@ export class Rdbss {
 
   /** RxCancelNotifyChangeDirectoryRequestsForFobx (cleanup): cancel this FOBX's pending notifications. */
   async cancelNotifyForFobx(fobx: FOBX): Promise<void> {
-    const found = [...this.ActiveContexts].filter(
-      (c) =>
+    // Collected first (cancelling changes the set); most cleanups find none and allocate nothing.
+    let found: RX_CONTEXT[] | null = null;
+    for (const c of this.ActiveContexts) {
+      if (
         c.MajorFunction === IRP_MJ_DIRECTORY_CONTROL &&
         c.MinorFunction === IRP_MN_NOTIFY_CHANGE_DIRECTORY &&
         c.pFobx === fobx &&
         c.MRxCancelRoutine !== null &&
-        !c.completed,
-    );
-    for (const c of found) await this.cancelContext(c);
+        !c.completed
+      )
+        (found ??= []).push(c);
+    }
+    if (found !== null) for (const c of found) await this.cancelContext(c);
   }
 
   /** Mark a context cancelled and call its mini-redirector cancel routine (once). */
