@@ -124,7 +124,18 @@ const C_RESET = 2;
 /** The hold it opened is structural / external. */
 const C_STRUCTURAL = 4;
 const C_EXTERNAL = 8;
-const C_BITS = 4;
+
+/** A context's hash (its four columns are 32-bit integers): multiplicative mixing, then a finalizer. */
+function ctxHash(where: number, site: number, flags: number, key: number): number {
+  let h =
+    Math.imul(where, 0x9e3779b1) ^
+    Math.imul(site, 0x85ebca77) ^
+    Math.imul(flags + 1, 0xc2b2ae3d) ^
+    Math.imul(key, 0x27d4eb2f);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 12);
+}
 /** A context's hold key: the record's holder id / the serial of the child in the holder; any other value is the key. */
 const KEY_HOLDER = -0x7fff_fff0;
 const KEY_CHILD = -0x7fff_fff1;
@@ -344,7 +355,12 @@ export class RefLedger implements RefRecorder {
   private readonly ctxSite: number[] = [];
   private readonly ctxFlags: number[] = [];
   private readonly ctxKey: number[] = [];
-  private readonly ctxIds = new Map<number, Map<number, Map<number, number>>>();
+  /**
+   * The contexts' ids by their four columns: an open-addressing hash table (linear probing, at most half full) whose
+   * slots hold id + 1, 0 when free; a slot matches when the columns of its id are the ones looked for. (Three levels
+   * of nested Maps did this first: ≈ 10 KB of Maps per lifecycle scenario, most contexts being new in a fresh run.)
+   */
+  private ctxTable = new Int32Array(64);
   private lastCtx = -1;
   private lastCtxWhere = -1;
   private lastCtxSite = -1;
@@ -606,26 +622,32 @@ export class RefLedger implements RefRecorder {
       key === this.lastCtxKey
     )
       return this.lastCtx;
-    let bySite = this.ctxIds.get(where);
-    if (bySite === undefined) {
-      bySite = new Map();
-      this.ctxIds.set(where, bySite);
+    const table = this.ctxTable;
+    const mask = table.length - 1;
+    let slot = ctxHash(where, site, flags, key) & mask;
+    let id = -1;
+    for (let e = table[slot] as number; e !== 0; e = table[slot] as number) {
+      const c = e - 1;
+      if (
+        this.ctxWhere[c] === where &&
+        this.ctxSite[c] === site &&
+        this.ctxFlags[c] === flags &&
+        this.ctxKey[c] === key
+      ) {
+        id = c;
+        break;
+      }
+      slot = (slot + 1) & mask;
     }
-    const sf = site * (1 << C_BITS) + flags;
-    let byKey = bySite.get(sf);
-    if (byKey === undefined) {
-      byKey = new Map();
-      bySite.set(sf, byKey);
-    }
-    let id = byKey.get(key);
-    if (id === undefined) {
+    if (id < 0) {
       id = this.ctxWhere.length;
       if (id >= MAX_ROWS) throw new Error("reference ledger: too many contexts");
       this.ctxWhere.push(where);
       this.ctxSite.push(site);
       this.ctxFlags.push(flags);
       this.ctxKey.push(key);
-      byKey.set(key, id);
+      table[slot] = id + 1;
+      if ((id + 1) * 2 > mask) this.growCtxTable();
     }
     this.lastCtxWhere = where;
     this.lastCtxSite = site;
@@ -633,6 +655,24 @@ export class RefLedger implements RefRecorder {
     this.lastCtxKey = key;
     this.lastCtx = id;
     return id;
+  }
+
+  /** The context table at twice its size, every id rehashed. */
+  private growCtxTable(): void {
+    const table = new Int32Array(this.ctxTable.length * 2);
+    const mask = table.length - 1;
+    for (let c = 0; c < this.ctxWhere.length; c++) {
+      let slot =
+        ctxHash(
+          this.ctxWhere[c] as number,
+          this.ctxSite[c] as number,
+          this.ctxFlags[c] as number,
+          this.ctxKey[c] as number,
+        ) & mask;
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = c + 1;
+    }
+    this.ctxTable = table;
   }
 
   /** `${top} ← ${caller}`, one id per pair. */

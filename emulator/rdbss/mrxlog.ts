@@ -34,10 +34,27 @@ const C_THREAD = 2;
 const C_ARGS = 3;
 const C_STATUS = 4;
 
+/** Rows of the first chunk: an emulator's boot and a short scenario make a few dozen calls (a full chunk is 36 KB). */
+const FIRST_ROWS = 64;
+
+/** Up to CHUNK entries; the first chunk starts small and doubles as it fills. Entries are only ever appended. */
 class Chunk {
-  readonly ints = new Int32Array(COLS * CHUNK);
-  readonly times = new Float64Array(CHUNK);
-  readonly targets: string[] = new Array<string>(CHUNK).fill("");
+  ints: Int32Array;
+  times: Float64Array;
+  readonly targets: string[] = [];
+  constructor(rows: number) {
+    this.ints = new Int32Array(COLS * rows);
+    this.times = new Float64Array(rows);
+  }
+  /** Room for `rows` entries (more than it has). */
+  grow(rows: number): void {
+    const ints = new Int32Array(COLS * rows);
+    ints.set(this.ints);
+    this.ints = ints;
+    const times = new Float64Array(rows);
+    times.set(this.times);
+    this.times = times;
+  }
 }
 
 export class MrxLog implements Iterable<MrxCallRecord> {
@@ -69,9 +86,12 @@ export class MrxLog implements Iterable<MrxCallRecord> {
     const k = i & MASK;
     let c: Chunk;
     if (k === 0) {
-      c = new Chunk();
+      c = new Chunk(i === 0 ? FIRST_ROWS : CHUNK);
       this.chunks.push(c);
-    } else c = this.chunks[i >>> CHUNK_BITS] as Chunk;
+    } else {
+      c = this.chunks[i >>> CHUNK_BITS] as Chunk;
+      if (k === c.times.length) c.grow(Math.min(CHUNK, k * 2));
+    }
     const b = k * COLS;
     const ints = c.ints;
     ints[b + C_NAME] = name;
@@ -80,7 +100,7 @@ export class MrxLog implements Iterable<MrxCallRecord> {
     ints[b + C_ARGS] = args;
     ints[b + C_STATUS] = -1;
     c.times[k] = time;
-    c.targets[k] = target;
+    c.targets.push(target);
     this.count = i + 1;
     return i;
   }
