@@ -1583,8 +1583,10 @@ export class Rdbss {
         c.pFobx === fobx &&
         c.MRxCancelRoutine !== null &&
         !c.completed
-      )
-        (found ??= []).push(c);
+      ) {
+        if (found === null) found = [];
+        found.push(c);
+      }
     }
     if (found !== null) for (const c of found) await this.cancelContext(c);
   }
