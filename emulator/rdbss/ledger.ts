@@ -17,6 +17,7 @@
  * reference still held, no object per either (see the data layout below).
  */
 import type { Kernel } from "../kernel/index.js";
+import { widen } from "./columns.js";
 import type { AnyRxNode, RefRecorder, RxNode } from "./structs.js";
 
 /** One change of a structure's reference count. */
@@ -165,19 +166,9 @@ const HISTORY_DROP = 256;
 /** The first chunk starts small (a ledger per emulator, most runs are short) and doubles up to CHUNK rows. */
 const FIRST_ROWS = 64;
 
-type Column = Int32Array | Uint16Array | Int16Array | Float64Array;
-
 /** The rows a chunk for row `id` needs: CHUNK, or (the first chunk) twice what it had. */
 function chunkRows(id: number, had: number): number {
   return id < CHUNK ? Math.min(CHUNK, Math.max(FIRST_ROWS, had * 2)) : CHUNK;
-}
-
-/** `a` with room for `rows` rows of `stride` (a copy when it grows). */
-function widen<T extends Column>(a: T, rows: number, stride: number, make: (n: number) => T): T {
-  if (rows * stride <= a.length) return a;
-  const b = make(rows * stride);
-  b.set(a);
-  return b;
 }
 
 /** Make room for row `id` in `chunks` (rows of `stride` Int32s): a new chunk, or the last one grown. */

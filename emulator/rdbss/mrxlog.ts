@@ -10,6 +10,7 @@
  * out of the young generation with every read. `at(i)` and the array-like methods build MrxCallRecord objects on
  * demand.
  */
+import { widen } from "./columns.js";
 
 /** What a recorded MRx call looked like (for reports and expectations). */
 export interface MrxCallRecord {
@@ -48,12 +49,8 @@ class Chunk {
   }
   /** Room for `rows` entries (more than it has). */
   grow(rows: number): void {
-    const ints = new Int32Array(COLS * rows);
-    ints.set(this.ints);
-    this.ints = ints;
-    const times = new Float64Array(rows);
-    times.set(this.times);
-    this.times = times;
+    this.ints = widen(this.ints, rows, COLS, (n) => new Int32Array(n));
+    this.times = widen(this.times, rows, 1, (n) => new Float64Array(n));
   }
 }
 

@@ -17,9 +17,7 @@ import type { MaybePromise } from "./dispatch.js";
 import { formatHistory, formatHolder, formatLiveObject, type LiveObjectReport, RefLedger } from "./ledger.js";
 import type { Rdbss } from "./rdbss.js";
 import type { AnyRxNode, FCB, FreedAt, RxNode, RxNodeHooks, SRV_CALL, V_NET_ROOT } from "./structs.js";
-import { HEADER_FIELDS, KEEP, type TombstoneInfo, Tombstones, type TombstoneUse, TRAPPED_FIELDS } from "./tombstone.js";
-
-const NOTHING_KEPT: ReadonlySet<string> = new Set();
+import { HEADER_FIELDS, type TombstoneInfo, Tombstones, type TombstoneUse, TRAPPED_FIELDS } from "./tombstone.js";
 
 /** RDBSS_BUG_CHECK_ASSERT sub-codes of the checks in this file (merged into RDBSS_ASSERT). */
 export const VERIFIER_ASSERT = {
@@ -154,9 +152,9 @@ export class RdbssVerifier {
       fcb.Header.Resource.useAfterDelete = hook;
       const paging = fcb.Header.pagingIoResourceIfMade;
       if (paging !== null) paging.useAfterDelete = hook;
-      tombs.bury(fcb.Header, { ...info, label: `${info.label} (FCB Header)` }, NOTHING_KEPT, HEADER_FIELDS);
+      tombs.bury(fcb.Header, { ...info, label: `${info.label} (FCB Header)` }, HEADER_FIELDS);
     }
-    tombs.bury(node, info, KEEP, TRAPPED_FIELDS[node.kind]);
+    tombs.bury(node, info, TRAPPED_FIELDS[node.kind]);
   }
 
   /**
@@ -178,7 +176,6 @@ export class RdbssVerifier {
         freedTime: this.rx.k.now,
         freedStep: t?.stepLabel ?? this.rx.k.stepLabel,
       },
-      NOTHING_KEPT,
       fields,
     );
   }

@@ -167,8 +167,8 @@ test("two kinds freed in one world trap through their own prototypes (SRV_OPEN a
   const { srvOpen, fobx } = g;
   const verifier = w.em.rx.verifier;
   const info = { label: "x", freedBy: "test", freedThread: "t", freedChain: [], freedTime: 0, freedStep: null };
-  verifier.tombs?.bury(fobx, { ...info, label: "FOBX" }, undefined, TRAPPED_FIELDS.FOBX);
-  verifier.tombs?.bury(srvOpen, { ...info, label: "SRV_OPEN" }, undefined, TRAPPED_FIELDS.SRV_OPEN);
+  verifier.tombs?.bury(fobx, { ...info, label: "FOBX" }, TRAPPED_FIELDS.FOBX);
+  verifier.tombs?.bury(srvOpen, { ...info, label: "SRV_OPEN" }, TRAPPED_FIELDS.SRV_OPEN);
   t.true(fobx instanceof FOBX && srvOpen instanceof SRV_OPEN);
   t.not(Object.getPrototypeOf(fobx), Object.getPrototypeOf(srvOpen));
   const seen: unknown[] = [];
@@ -278,6 +278,18 @@ test("FCB_HEADER and the calldown structures trap through accessor fields; their
     ],
     "each tombstone reports its first use, once; calling the kept callbacks is not a use",
   );
+});
+
+test("a trapped field that is not an accessor field is refused when its kind is first buried (it would shadow the trap)", async (t) => {
+  const w = await H.makeWorld();
+  const info = { label: "x", freedBy: "test", freedThread: "t", freedChain: [], freedTime: 0, freedStep: null };
+  const plain = { Status: 0 };
+  t.throws(() => w.em.rx.verifier.tombs?.bury(plain, info, ["Status"]), {
+    instanceOf: TypeError,
+    message: /Status is not an accessor field of Object/,
+  });
+  t.true(Object.hasOwn(plain, "Status"), "the object is left as it was");
+  t.is(w.em.rx.verifier.tombs?.infoOf(plain), undefined);
 });
 
 test("the FCB's paging-I/O resource is made on first use; a live one is an ERESOURCE that works", async (t) => {
