@@ -14,6 +14,7 @@ import {
   type ExploreResult,
   type ExploreStrategyName,
   explore,
+  NotDeterministicError,
   type ReplayFile,
   readReplayFile,
   replayFaults,
@@ -447,7 +448,15 @@ export async function cmdExplore(
           }
         : {}),
     };
-    const res = await explore(loaded, options);
+    let res: ExploreResult;
+    try {
+      res = await explore(loaded, options);
+    } catch (e) {
+      if (!(e instanceof NotDeterministicError)) throw e;
+      progress.clear();
+      io.err(`rdbss: ${e.message}`);
+      return 2;
+    }
     progress.clear();
     if (worker) {
       send({ type: "progress", iterations: res.iterations, states: pendingStates });

@@ -77,6 +77,12 @@ export interface ExploreOptions {
   readonly dfsResume?: DfsCursor;
   /** Polled between schedules: true ends the search (another worker found a bug). */
   readonly shouldStop?: () => boolean;
+  /**
+   * Default true: candidate schedules run without the reference ledger, an instrument that never changes a run's
+   * outcome (it only explains stops and leaks), and a failing schedule is run again with every instrument for the
+   * report and the replay file. False runs every schedule with the full checks (to compare, or to time them).
+   */
+  readonly leanSearch?: boolean;
 }
 
 export interface ExploreResult {
@@ -130,6 +136,36 @@ async function calibrate(loaded: LoadedScenario, seed: number, options: ExploreO
 
 const nextTick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/**
+ * The checks a candidate schedule runs with: `checks` with the reference ledger off. The ledger records who took
+ * and dropped every reference; it never stops a run and no check reads it, so a run's schedule, stops, violations,
+ * statuses and leaks are the same without it: only the texts that explain them are shorter. That text is visible to
+ * one expectation, a stop's `reason` substring, so a scenario that has one keeps the ledger.
+ */
+export function searchChecks(
+  loaded: LoadedScenario,
+  checks: Readonly<Record<string, CheckMode>>,
+): Readonly<Record<string, CheckMode>> {
+  if (checks.ledger === "off") return checks;
+  const stop = loaded.scenario.expect.stop;
+  if (typeof stop === "object" && stop.reason !== undefined) return checks;
+  return { ...checks, ledger: "off" };
+}
+
+/**
+ * A failing schedule that did not fail the same way when run again (same scenario, seed and schedule): something in
+ * the run is not a function of them, and no replay of the failure could be trusted.
+ */
+export class NotDeterministicError extends Error {
+  override readonly name = "NotDeterministicError";
+}
+
+function sameChoices(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Explore: see the file header. */
 export async function explore(loaded: LoadedScenario, options: ExploreOptions = {}): Promise<ExploreResult> {
   const name = options.strategy ?? "pct";
@@ -150,12 +186,45 @@ export async function explore(loaded: LoadedScenario, options: ExploreOptions = 
   const checks: Record<string, CheckMode> = { ...loaded.scenario.setup.checks, ...(options.checks ?? {}) };
   const faults = options.faults ?? [];
   const runOpts = { runSeed, profile, checks, faults };
+  // What candidate schedules run with; a failing one runs again with runOpts (confirm).
+  const leanChecks = options.leanSearch === false ? checks : searchChecks(loaded, checks);
+  const lean = leanChecks !== checks;
+  const searchOpts = lean ? { ...runOpts, checks: leanChecks } : runOpts;
+  /**
+   * A schedule that failed in the search, run again under the full checks for its report and log. The two runs
+   * are the same schedule of the same deterministic system, so the second fails too; when it does not, the
+   * scenario or its mini-redirector is not deterministic, and no replay of the failure could be trusted either.
+   */
+  const confirm = async (
+    found: { report: ScenarioReport; log: DecisionLog },
+    strategy: () => SchedulingStrategy,
+    seedOfRun: number | string,
+    what: string,
+  ): Promise<{ report: ScenarioReport; log: DecisionLog }> => {
+    if (!lean) return found;
+    const full = await runRecorded(loaded, strategy(), { ...runOpts, runSeed: seedOfRun });
+    if (
+      !full.report.passed &&
+      failureSignature(full.report) === failureSignature(found.report) &&
+      sameChoices(full.report.choices, found.report.choices)
+    )
+      return full;
+    throw new NotDeterministicError(
+      `explore: ${what} failed (${failureSignature(found.report)}) and, run again with the same seed and schedule, ${
+        full.report.passed
+          ? "passed"
+          : failureSignature(full.report) !== failureSignature(found.report)
+            ? `failed differently (${failureSignature(full.report)})`
+            : "took a different schedule"
+      }: the run is not deterministic. A mini-redirector must not use Math.random, Date.now, real timers or state kept from one run to the next.`,
+    );
+  };
   // What was explored: the scenario's text (and a module file's) as it is now.
   const hash = scenarioHash(loaded);
   const moduleFile = minirdrFile(loaded);
 
   let steps: number | undefined;
-  if (name === "pct") steps = await calibrate(loaded, seed, runOpts);
+  if (name === "pct") steps = await calibrate(loaded, seed, searchOpts);
   const info: Omit<ReplayStrategyInfo, "iteration" | "iterationSeed"> = {
     name,
     baseSeed: seed,
@@ -252,7 +321,7 @@ export async function explore(loaded: LoadedScenario, options: ExploreOptions = 
     const resume = options.dfsResume;
     if (resume) {
       // The tree's top level comes from the default run; then continue where the earlier search stopped.
-      const { log } = await runRecorded(loaded, new ReplayStrategy([]), runOpts);
+      const { log } = await runRecorded(loaded, new ReplayStrategy([]), searchOpts);
       dfs.learnFrom(log);
       prefix = [...resume.prefix];
       leaf = Math.max(1, resume.leaf);
@@ -262,12 +331,15 @@ export async function explore(loaded: LoadedScenario, options: ExploreOptions = 
       if (iterations >= budget) return finish("iterations", null, cursor(prefix));
       if (outOfTime()) return finish("time", null, cursor(prefix));
       if (options.shouldStop?.()) return finish("stopped", null, cursor(prefix));
-      const { report, log } = await runRecorded(loaded, new ReplayStrategy(prefix), runOpts);
+      const tried = prefix;
+      const run = await runRecorded(loaded, new ReplayStrategy(tried), searchOpts);
+      const { log } = run;
       const counts = leaf > 0 || dfs.ownsDefault;
       if (counts) iterations++;
       note(log);
-      if (!report.passed && counts) {
-        return finish("found", { report, log, strategy: { ...info, iteration: leaf }, seed: runSeed });
+      if (!run.report.passed && counts) {
+        const failed = await confirm(run, () => new ReplayStrategy(tried), runSeed, `DFS leaf ${leaf}`);
+        return finish("found", { ...failed, strategy: { ...info, iteration: leaf }, seed: runSeed });
       }
       prefix = leaf === 0 ? dfs.startAfterDefault(log) : dfs.next(log);
       leaf++;
@@ -280,13 +352,15 @@ export async function explore(loaded: LoadedScenario, options: ExploreOptions = 
     if (outOfTime()) return finish("time", null);
     if (options.shouldStop?.()) return finish("stopped", null);
     const s = iterationSeed(seed, i);
-    const strategy = name === "pct" ? new PctStrategy({ depth, steps: steps ?? 1, seed: s }) : new RandomStrategy(s);
+    const strategy = (): SchedulingStrategy =>
+      name === "pct" ? new PctStrategy({ depth, steps: steps ?? 1, seed: s }) : new RandomStrategy(s);
     const seedOfRun = options.varySeed ? s : runSeed;
-    const { report, log } = await runRecorded(loaded, strategy, { ...runOpts, runSeed: seedOfRun });
+    const run = await runRecorded(loaded, strategy(), { ...searchOpts, runSeed: seedOfRun });
     iterations++;
-    note(log);
-    if (!report.passed) {
-      return finish("found", { report, log, strategy: { ...info, iteration: i, iterationSeed: s }, seed: seedOfRun });
+    note(run.log);
+    if (!run.report.passed) {
+      const failed = await confirm(run, strategy, seedOfRun, `schedule ${i}`);
+      return finish("found", { ...failed, strategy: { ...info, iteration: i, iterationSeed: s }, seed: seedOfRun });
     }
     if (iterations % 16 === 0) await nextTick();
   }

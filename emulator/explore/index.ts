@@ -9,8 +9,10 @@ export {
   type ExploreResult,
   type ExploreStrategyName,
   explore,
+  NotDeterministicError,
   runRecorded,
   type Shard,
+  searchChecks,
 } from "./explore.js";
 export {
   normalizeFailures,

@@ -24,7 +24,7 @@ import {
   runScenario,
   type ScenarioReport,
 } from "../scenario/index.js";
-import { runRecorded } from "./explore.js";
+import { NotDeterministicError, runRecorded, searchChecks } from "./explore.js";
 import { failureSignature } from "./signature.js";
 import { countPreemptions, type DecisionLog } from "./strategies.js";
 
@@ -42,6 +42,8 @@ export interface ShrinkOptions {
   readonly faults?: readonly FaultSpec[];
   /** Shrink the scenario's steps (and faults) too (default true). */
   readonly steps?: boolean;
+  /** As explore's: false runs every candidate with the full checks (default true: candidates run without the ledger). */
+  readonly leanSearch?: boolean;
   /** A comment for the top of the YAML. */
   readonly header?: string;
 }
@@ -121,12 +123,16 @@ export async function shrinkFailure(
   let extraFaults: readonly FaultSpec[] = options.faults ?? [];
   const faultsBefore = loaded.scenario.setup.faults.length + extraFaults.length;
   let runs = 0;
+  // Candidates run lean (explore.ts, searchChecks); the result is run again with the full checks for its report.
+  const fullChecks = { ...loaded.scenario.setup.checks, ...(options.checks ?? {}) };
   const run = async (
     l: LoadedScenario,
     choices: readonly number[],
+    full = false,
   ): Promise<{ report: ScenarioReport; log: DecisionLog }> => {
     runs++;
-    return runRecorded(l, new ReplayStrategy(choices), { ...baseOpts, faults: extraFaults });
+    const checks = full || options.leanSearch === false ? fullChecks : searchChecks(l, fullChecks);
+    return runRecorded(l, new ReplayStrategy(choices), { ...baseOpts, checks, faults: extraFaults });
   };
 
   const first = await run(loaded, failingChoices);
@@ -283,6 +289,15 @@ export async function shrinkFailure(
     }
   }
 
+  if (options.leanSearch !== false && searchChecks(current, fullChecks) !== fullChecks) {
+    // The shortest schedule on the smallest scenario, with every instrument: the report returned.
+    const full = await run(current, best, true);
+    if (full.report.passed || failureSignature(full.report) !== signature)
+      throw new NotDeterministicError(
+        `shrinkFailure: the shortest schedule failed (${signature}) and, run again, ${full.report.passed ? "passed" : `failed differently (${failureSignature(full.report)})`}: the run is not deterministic.`,
+      );
+    bestRun = full;
+  }
   return {
     choices: best,
     signature,

@@ -801,7 +801,7 @@ export class Rdbss {
           "references",
           RDBSS_ASSERT.REFERENCE_UNDERFLOW,
           obj,
-          `RxDereference took ${obj.label()} below zero: a reference was dropped that was never taken (or dropped twice).`,
+          `RxDereference took ${obj.label()} below zero: a reference was dropped that was never taken (or dropped twice).${this.verifier.historyText(obj, obj.label())}`,
         );
         return;
       }
@@ -871,7 +871,7 @@ export class Rdbss {
         "references",
         RDBSS_ASSERT.REFERENCE_UNDERFLOW,
         fcb,
-        `RxpDereferenceNetFcb took ${fcb.label()} below zero.`,
+        `RxpDereferenceNetFcb took ${fcb.label()} below zero.${this.verifier.historyText(fcb, fcb.label())}`,
       );
     }
     this.leaveDdi(t);
@@ -1188,7 +1188,7 @@ export class Rdbss {
           "references",
           RDBSS_ASSERT.REFERENCE_UNDERFLOW,
           fcb,
-          `RxpDereferenceAndFinalizeNetFcb took ${fcb.label()} below zero.`,
+          `RxpDereferenceAndFinalizeNetFcb took ${fcb.label()} below zero.${this.verifier.historyText(fcb, fcb.label())}`,
         );
         return false;
       }

@@ -252,3 +252,26 @@ test.serial("help lists explore and replay", async (t) => {
   t.regex(r.stdout, /rdbss explore FILE \[--strategy random\|pct\|dfs\]/);
   t.regex(r.stdout, /rdbss replay FILE\.replay/);
 });
+
+test.serial(
+  "a mini-redirector whose failure does not come back: explore exits 2 and says the run is not deterministic",
+  async (t) => {
+    const out = tmp("flaky");
+    const r = await rdbss(
+      "explore",
+      "test/explore/flaky/flaky.yaml",
+      "--strategy",
+      "random",
+      "--iterations",
+      "10",
+      "--out",
+      out,
+    );
+    t.is(r.code, 2, r.stderr);
+    t.regex(
+      r.stderr,
+      /^rdbss: explore: schedule [01] failed \(leak\) and, run again with the same seed and schedule, passed: the run is not deterministic\./,
+    );
+    t.false(existsSync(join(out, "flaky.replay")), "no replay file for a failure no replay reproduces");
+  },
+);

@@ -297,6 +297,10 @@ test("RxDereference below zero stops (0x27, references: REFERENCE_UNDERFLOW)", a
   });
   const s = H.assertRdbssStop(t, r, "references", RDBSS_ASSERT.REFERENCE_UNDERFLOW, "RxDereference");
   t.true(s.reason.includes(g.srvOpen.label()), s.reason);
+  // With the ledger on (the default), the reason ends with the structure's reference history: the two drops that
+  // emptied it and the one that went below.
+  t.true(s.reason.includes(`\nReference history of ${g.srvOpen.label()}:`), s.reason);
+  t.regex(s.reason, /-1 → 0 .*\n.*-1 → -1 /);
 });
 
 for (const routine of ["RxReference", "RxDereference"] as const) {
@@ -368,7 +372,8 @@ test("RxpDereferenceNetFcb below zero stops (0x27, references: REFERENCE_UNDERFL
   const r = await H.systemThread(w, "driver", () => {
     for (let i = 0; i < 3; i++) w.em.rx.RxpDereferenceNetFcb(fcb);
   });
-  H.assertRdbssStop(t, r, "references", RDBSS_ASSERT.REFERENCE_UNDERFLOW, "RxpDereferenceNetFcb");
+  const s = H.assertRdbssStop(t, r, "references", RDBSS_ASSERT.REFERENCE_UNDERFLOW, "RxpDereferenceNetFcb");
+  t.true(s.reason.includes(`\nReference history of ${fcb.label()}:`), s.reason);
 });
 
 test("RxpDereferenceAndFinalizeNetFcb on an unused FCB: TRUE, MRxDeallocateForFcb once, out of the FCB table, its V_NET_ROOT reference dropped", async (t) => {
