@@ -10,6 +10,7 @@ export {
   type ExploreOptions,
   type ExploreResult,
   explore,
+  NotDeterministicError,
   type ReplayFile,
   readReplayFile,
   replayRun,

@@ -91,7 +91,7 @@ export abstract class RxNode {
    * Its label once built (label()), then, from its free on, where it was freed: one slot for both (read them as
    * `label()` and `freed`).
    */
-  private declare fate: string | FreedAt | null;
+  declare private fate: string | FreedAt | null;
   /** Neighbours in RDBSS's list of live structures (LiveList), in allocation order. */
   declare livePrev: RxNode | null;
   declare liveNext: RxNode | null;
@@ -99,7 +99,7 @@ export abstract class RxNode {
    * The boolean fields below as bits 0–7 and Condition from bit 8 up: one slot of the object instead of one per
    * boolean and one for Condition.
    */
-  protected declare bits: number;
+  declare protected bits: number;
   /** RX_BLOCK_CONDITION (kept in `bits` from CONDITION_SHIFT up: integers of ±2^23 round-trip, RDBSS's are 0–5). */
   get Condition(): RX_BLOCK_CONDITION {
     return (this.bits >> CONDITION_SHIFT) as RX_BLOCK_CONDITION;

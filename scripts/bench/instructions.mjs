@@ -15,8 +15,10 @@
 //   direct  MemSmbServer.read plus the copy into the caller's buffer (directReadsPerSec's path)
 //   open    NtCreateFile + NtClose of a file on memsmb another handle keeps open (the create and close paths)
 //   life    the benchmark lifecycle scenario, start to finish (lifecycleScenariosPerSec's path)
-// N1 and N2 default to 8000 and 20000 operations (life: 1000 and 2000, past the compiler's warm-up; open: 3000 and
-// 9000).
+//   explore one schedule of a random exploration of the bench race fixture (schedulesPerSecRandom's path)
+//   explore-full  the same with leanSearch false: every schedule with the reference ledger
+// N1 and N2 default to 8000 and 20000 operations (life, explore: 1000 and 2000, past the compiler's warm-up; open:
+// 3000 and 9000).
 //
 // Internal: `--child CASE N` runs N operations of CASE and exits.
 import { spawnSync } from "node:child_process";
@@ -34,7 +36,7 @@ if (values.child) {
 } else {
   const { builtIsFresh, build } = await import("../build.mjs");
   if (!builtIsFresh()) await build();
-  const DEFAULT_N = { life: [1000, 2000], open: [3000, 9000] };
+  const DEFAULT_N = { life: [1000, 2000], explore: [1000, 2000], "explore-full": [1000, 2000], open: [3000, 9000] };
   const cases = positionals.length > 0 ? positionals : ["mem", "nul", "direct"];
   const self = fileURLToPath(import.meta.url);
   const count = (which, n) => {
@@ -63,7 +65,9 @@ if (values.child) {
     const n1 = Number(values.n1 ?? d1);
     const n2 = Number(values.n2 ?? d2);
     const per = (count(which, n2) - count(which, n1)) / (n2 - n1);
-    console.log(`${which.padEnd(7)} ${Math.round(per).toLocaleString("en-US").padStart(8)} instructions per operation`);
+    console.log(
+      `${which.padEnd(12)} ${Math.round(per).toLocaleString("en-US").padStart(8)} instructions per operation`,
+    );
   }
 }
 
@@ -107,8 +111,22 @@ async function child(which, n) {
     for (let i = 0; i < n; i++) if (!(await runScenario(loaded)).passed) throw new Error(`lifecycle ${i} failed`);
     return;
   }
+  if (which === "explore" || which === "explore-full") {
+    const { loadScenarioFile, explore } = await import("../../dist/index.mjs");
+    const file = fileURLToPath(new URL("../../fixtures/bench/race3.yaml", import.meta.url));
+    const { loaded } = loadScenarioFile(file);
+    if (!loaded) throw new Error(`${file} does not load`);
+    const r = await explore(loaded, {
+      strategy: "random",
+      iterations: n,
+      seed: 1,
+      ...(which === "explore-full" ? { leanSearch: false } : {}),
+    });
+    if (r.found || r.iterations !== n) throw new Error(`explore: ${r.ended} after ${r.iterations} of ${n} schedules`);
+    return;
+  }
   const mod = which === "mem" || which === "open" ? memsmbModule : which === "nul" ? nulmrxModule : null;
-  if (mod === null) throw new Error(`unknown case ${which} (mem, nul, direct, open, life)`);
+  if (mod === null) throw new Error(`unknown case ${which} (mem, nul, direct, open, life, explore, explore-full)`);
   const em = createEmulator({ seed: 1, maxSteps: Number.MAX_SAFE_INTEGER });
   await bootEmulator(em);
   const mrx = (await inSystemThread(em, "DriverEntry", () => mod.load(em, { servers: [image] }))).value;
