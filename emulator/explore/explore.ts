@@ -166,6 +166,25 @@ function sameChoices(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
+type Recorded = { report: ScenarioReport; log: DecisionLog };
+
+/**
+ * A run that failed in a lean search (`found`), run again with the full checks (`full`): the full run when it fails
+ * the same way (signature and choices), else a NotDeterministicError naming `what`. The two runs are the same
+ * schedule of the same deterministic system, so a difference means the scenario or its mini-redirector is not one.
+ */
+export async function confirmInFull(found: Recorded, full: () => Promise<Recorded>, what: string): Promise<Recorded> {
+  const again = await full();
+  const sig = failureSignature(found.report);
+  const sigAgain = again.report.passed ? null : failureSignature(again.report);
+  if (sigAgain === sig && sameChoices(again.report.choices, found.report.choices)) return again;
+  throw new NotDeterministicError(
+    `${what} failed (${sig}) and, run again with the same seed and schedule, ${
+      sigAgain === null ? "passed" : sigAgain !== sig ? `failed differently (${sigAgain})` : "took a different schedule"
+    }: the run is not deterministic. A mini-redirector must not use Math.random, Date.now, real timers or state kept from one run to the next.`,
+  );
+}
+
 /** Explore: see the file header. */
 export async function explore(loaded: LoadedScenario, options: ExploreOptions = {}): Promise<ExploreResult> {
   const name = options.strategy ?? "pct";
@@ -190,35 +209,20 @@ export async function explore(loaded: LoadedScenario, options: ExploreOptions = 
   const leanChecks = options.leanSearch === false ? checks : searchChecks(loaded, checks);
   const lean = leanChecks !== checks;
   const searchOpts = lean ? { ...runOpts, checks: leanChecks } : runOpts;
-  /**
-   * A schedule that failed in the search, run again under the full checks for its report and log. The two runs
-   * are the same schedule of the same deterministic system, so the second fails too; when it does not, the
-   * scenario or its mini-redirector is not deterministic, and no replay of the failure could be trusted either.
-   */
-  const confirm = async (
-    found: { report: ScenarioReport; log: DecisionLog },
+  /** A schedule that failed in the search, run again under the full checks for its report and log. */
+  const confirm = (
+    found: Recorded,
     strategy: () => SchedulingStrategy,
     seedOfRun: number | string,
     what: string,
-  ): Promise<{ report: ScenarioReport; log: DecisionLog }> => {
-    if (!lean) return found;
-    const full = await runRecorded(loaded, strategy(), { ...runOpts, runSeed: seedOfRun });
-    if (
-      !full.report.passed &&
-      failureSignature(full.report) === failureSignature(found.report) &&
-      sameChoices(full.report.choices, found.report.choices)
-    )
-      return full;
-    throw new NotDeterministicError(
-      `explore: ${what} failed (${failureSignature(found.report)}) and, run again with the same seed and schedule, ${
-        full.report.passed
-          ? "passed"
-          : failureSignature(full.report) !== failureSignature(found.report)
-            ? `failed differently (${failureSignature(full.report)})`
-            : "took a different schedule"
-      }: the run is not deterministic. A mini-redirector must not use Math.random, Date.now, real timers or state kept from one run to the next.`,
-    );
-  };
+  ): Promise<Recorded> =>
+    lean
+      ? confirmInFull(
+          found,
+          () => runRecorded(loaded, strategy(), { ...runOpts, runSeed: seedOfRun }),
+          `explore: ${what}`,
+        )
+      : Promise.resolve(found);
   // What was explored: the scenario's text (and a module file's) as it is now.
   const hash = scenarioHash(loaded);
   const moduleFile = minirdrFile(loaded);

@@ -24,7 +24,7 @@ import {
   runScenario,
   type ScenarioReport,
 } from "../scenario/index.js";
-import { NotDeterministicError, runRecorded, searchChecks } from "./explore.js";
+import { confirmInFull, runRecorded, searchChecks } from "./explore.js";
 import { failureSignature } from "./signature.js";
 import { countPreemptions, type DecisionLog } from "./strategies.js";
 
@@ -291,12 +291,8 @@ export async function shrinkFailure(
 
   if (options.leanSearch !== false && searchChecks(current, fullChecks) !== fullChecks) {
     // The shortest schedule on the smallest scenario, with every instrument: the report returned.
-    const full = await run(current, best, true);
-    if (full.report.passed || failureSignature(full.report) !== signature)
-      throw new NotDeterministicError(
-        `shrinkFailure: the shortest schedule failed (${signature}) and, run again, ${full.report.passed ? "passed" : `failed differently (${failureSignature(full.report)})`}: the run is not deterministic.`,
-      );
-    bestRun = full;
+    const shrunk = current;
+    bestRun = await confirmInFull(bestRun, () => run(shrunk, best, true), "shrinkFailure: the shortest schedule");
   }
   return {
     choices: best,

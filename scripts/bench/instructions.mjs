@@ -103,20 +103,23 @@ async function child(which, n) {
     for (let i = 0; i < n; i++) buf.set(server.read(open.fileId, 0, 4096, i).data);
     return;
   }
-  if (which === "life") {
-    const { loadScenarioFile, runScenario } = await import("../../dist/index.mjs");
-    const file = fileURLToPath(new URL("../../fixtures/bench/lifecycle.yaml", import.meta.url));
-    const { loaded } = loadScenarioFile(file);
+  /** A bench fixture, loaded through the package (with the package's scenario and exploration entry points). */
+  const benchFixture = async (name) => {
+    const lib = await import("../../dist/index.mjs");
+    const file = fileURLToPath(new URL(`../../fixtures/bench/${name}`, import.meta.url));
+    const { loaded } = lib.loadScenarioFile(file);
     if (!loaded) throw new Error(`${file} does not load`);
+    return { lib, loaded };
+  };
+  if (which === "life") {
+    const { lib, loaded } = await benchFixture("lifecycle.yaml");
+    const { runScenario } = lib;
     for (let i = 0; i < n; i++) if (!(await runScenario(loaded)).passed) throw new Error(`lifecycle ${i} failed`);
     return;
   }
   if (which === "explore" || which === "explore-full") {
-    const { loadScenarioFile, explore } = await import("../../dist/index.mjs");
-    const file = fileURLToPath(new URL("../../fixtures/bench/race3.yaml", import.meta.url));
-    const { loaded } = loadScenarioFile(file);
-    if (!loaded) throw new Error(`${file} does not load`);
-    const r = await explore(loaded, {
+    const { lib, loaded } = await benchFixture("race3.yaml");
+    const r = await lib.explore(loaded, {
       strategy: "random",
       iterations: n,
       seed: 1,
