@@ -58,7 +58,7 @@ import {
   extractServerShareNetRoot,
   finishDriverEntry,
 } from "../common/control.js";
-import type { ServerCall, ServerHandler, SmbConnection, SmbExchange, SmbNetwork } from "./network.js";
+import type { ServerCall, ServerHandler, SmbConnection, SmbExchange, SmbNetwork, WireBuffers } from "./network.js";
 import type { FileInfo } from "./server/index.js";
 
 const S = STATUS;
@@ -139,6 +139,9 @@ class ReadExchange extends LowIoExchange {
   /** What the request on the wire asks for. */
   private readonly offset: number;
   private readonly length: number;
+  /** The transport buffer holding the server's bytes, from serve until complete (null when nothing was read). */
+  private wire: Uint8Array | null = null;
+  private buffers: WireBuffers | null = null;
   constructor(ctx: Ctx, rx: Rdbss, fileId: number) {
     super(ctx, rx, fileId, false);
     const p = ctx.LowIoContext.ParamsFor.ReadWrite;
@@ -149,15 +152,27 @@ class ReadExchange extends LowIoExchange {
     return "READ";
   }
   serve(c: ServerCall): void {
-    const r = c.server.read(this.fileId, this.offset, this.length, c.now);
-    c.reply({ status: r.status, value: r.data });
+    // The server copies into a transport buffer; the reply carries the count. The buffer stays this exchange's until
+    // `complete` has copied it out (a reply lost with its connection leaves it to the collector).
+    const buffers = c.connection.network.buffers;
+    const wire = buffers.take(this.length);
+    const r = c.server.readInto(this.fileId, this.offset, this.length, c.now, wire);
+    if (r.count === 0) buffers.give(wire);
+    else this.wire = wire;
+    this.buffers = buffers;
+    c.reply({ status: r.status, value: r.count });
   }
   protected complete(r: Reply): NTSTATUS {
     const p = this.ctx.LowIoContext.ParamsFor.ReadWrite;
-    const data = (r.value as Uint8Array | undefined) ?? EMPTY_DATA;
     const ok = NT_SUCCESS(r.status);
-    if (ok && p.Buffer) p.Buffer.set(data.length <= p.ByteCount ? data : data.subarray(0, p.ByteCount));
-    this.ctx.IoStatusBlock.Information = ok ? data.length : 0;
+    const wire = this.wire;
+    const count = ok && wire !== null ? Math.min((r.value as number | undefined) ?? 0, p.ByteCount, wire.length) : 0;
+    if (count > 0 && p.Buffer) p.Buffer.set(count === wire?.length ? wire : (wire as Uint8Array).subarray(0, count));
+    if (wire !== null) {
+      this.wire = null;
+      this.buffers?.give(wire);
+    }
+    this.ctx.IoStatusBlock.Information = count;
     return r.status;
   }
 }

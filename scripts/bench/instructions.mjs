@@ -12,7 +12,7 @@
 // depend on timing. The cases:
 //   mem     4 KiB NtReadFile on a synchronous handle through RDBSS and memsmb (readIrpsPerSec's path)
 //   nul     the same through nulmrx (LowIo completed in place: the I/O manager and RDBSS floor)
-//   direct  MemSmbServer.read plus the copy into the caller's buffer (directReadsPerSec's path)
+//   direct  MemSmbServer.readInto a transport buffer plus the copy into the caller's buffer (directReadsPerSec's path)
 //   open    NtCreateFile + NtClose of a file on memsmb another handle keeps open (the create and close paths)
 //   life    the benchmark lifecycle scenario, start to finish (lifecycleScenariosPerSec's path)
 //   explore one schedule of a random exploration of the bench race fixture (schedulesPerSecRandom's path)
@@ -100,7 +100,8 @@ async function child(which, n) {
     );
     server.write(open.fileId, 0, new Uint8Array(4096).fill(7), 0);
     const buf = new Uint8Array(4096);
-    for (let i = 0; i < n; i++) buf.set(server.read(open.fileId, 0, 4096, i).data);
+    const wire = new Uint8Array(4096);
+    for (let i = 0; i < n; i++) buf.set(wire.subarray(0, server.readInto(open.fileId, 0, 4096, i, wire).count));
     return;
   }
   /** A bench fixture, loaded through the package (with the package's scenario and exploration entry points). */

@@ -662,6 +662,9 @@ function removeOpen(node: Node, open: Open): void {
  * The same string, interned: V8 keeps property names in its (weak) string table, so equal names share one flat
  * string, and a name cut out of a longer path (a sliced string) no longer keeps that whole path alive.
  */
+/** readCheck's "go on and copy" (not an NTSTATUS any routine returns). */
+const READ_OK = -1;
+
 function intern(s: string): string {
   const box: Record<string, number> = Object.create(null);
   box[s] = 0;
@@ -787,19 +790,50 @@ export class MemSmbServer {
   read(fileId: number, offset: number, length: number, now: number): { status: NTSTATUS; data: Uint8Array } {
     return this.run(() => {
       const open = this.opens.get(fileId);
-      if (open === undefined) return { status: S.STATUS_FILE_CLOSED, data: EMPTY };
-      const node = open.node;
-      if (node.directory) return { status: S.STATUS_INVALID_DEVICE_REQUEST, data: EMPTY };
-      if ((open.grantedAccess & READ_ACCESS) === 0) return { status: S.STATUS_ACCESS_DENIED, data: EMPTY };
-      if (!isCount(offset) || !isCount(length)) return { status: S.STATUS_INVALID_PARAMETER, data: EMPTY };
-      if (length === 0) return { status: S.STATUS_SUCCESS, data: new Uint8Array(0) };
-      if (node.locks !== null && !node.locks.canRead(open, offset, length))
-        return { status: S.STATUS_FILE_LOCK_CONFLICT, data: EMPTY };
-      if (offset >= node.size) return { status: S.STATUS_END_OF_FILE, data: EMPTY };
+      const status = this.readCheck(open, offset, length);
+      if (status !== READ_OK) return { status, data: length === 0 && status === 0 ? new Uint8Array(0) : EMPTY };
+      const node = (open as Open).node;
       const data = node.buf.slice(offset, Math.min(node.size, offset + length));
       node.lastAccessTime = now;
       return { status: S.STATUS_SUCCESS, data };
     });
+  }
+
+  /**
+   * `read` into the caller's buffer (at least `length` bytes) instead of a new one: what a transport does with its
+   * receive buffers. `count` bytes were copied (0 unless the status is a success).
+   */
+  readInto(
+    fileId: number,
+    offset: number,
+    length: number,
+    now: number,
+    into: Uint8Array,
+  ): { status: NTSTATUS; count: number } {
+    return this.run(() => {
+      const open = this.opens.get(fileId);
+      const status = this.readCheck(open, offset, length);
+      if (status !== READ_OK) return { status, count: 0 };
+      if (!(into instanceof Uint8Array) || into.length < length) return { status: S.STATUS_BUFFER_TOO_SMALL, count: 0 };
+      const node = (open as Open).node;
+      const end = Math.min(node.size, offset + length);
+      into.set(node.buf.subarray(offset, end));
+      node.lastAccessTime = now;
+      return { status: S.STATUS_SUCCESS, count: end - offset };
+    });
+  }
+
+  /** Why a read of `length` bytes at `offset` through `open` copies nothing (its status), or READ_OK. */
+  private readCheck(open: Open | undefined, offset: number, length: number): NTSTATUS {
+    if (open === undefined) return S.STATUS_FILE_CLOSED;
+    const node = open.node;
+    if (node.directory) return S.STATUS_INVALID_DEVICE_REQUEST;
+    if ((open.grantedAccess & READ_ACCESS) === 0) return S.STATUS_ACCESS_DENIED;
+    if (!isCount(offset) || !isCount(length)) return S.STATUS_INVALID_PARAMETER;
+    if (length === 0) return S.STATUS_SUCCESS;
+    if (node.locks !== null && !node.locks.canRead(open, offset, length)) return S.STATUS_FILE_LOCK_CONFLICT;
+    if (offset >= node.size) return S.STATUS_END_OF_FILE;
+    return READ_OK;
   }
 
   /** offset -1 = end of file. An append-only open always writes at end of file. */
