@@ -7,11 +7,13 @@
  *   npm run bench -- --json            one JSON object: the nine numbers
  *   npm run bench -- --quick           a smoke run (small sizes, one run; the numbers mean little)
  *   npm run bench -- --runs 9          more runs per median (default 5)
+ *   npm run bench -- --warmup 10       warm-up per case: at least half this, at most this, in seconds (default 5)
  *   npm run bench -- --only readIrps,lifecycle   only these in-process cases (for profiling)
  *   npm run bench -- --micro [--json] [--quick]  the kernel micro-benchmarks (scripts/bench.ts)
  *
  * Method: the in-process cases run interleaved, one run of each case after the other, `runs` times, after a
- * warm-up that also sizes each case to about `--seconds` of work; the reported figure is the median. Scale and
+ * warm-up that runs each case until its rate stops rising (the JIT's tier-up; at most `--warmup` seconds) and sizes
+ * it to about `--seconds` of work; the reported figure is the median. Scale and
  * cold start run in child processes (scale.ts with --expose-gc; cold-core.mjs on the package built from the current
  * sources by scripts/build.mjs, timed inside the child from its first line, so Node's own start is not counted; and
  * cold.ts on the sources under tsx, the child's wall time minus a bare `node -e ""`'s). Timing is never asserted anywhere.
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     micro: { type: "boolean" },
     runs: { type: "string" },
     seconds: { type: "string" },
+    warmup: { type: "string" },
     only: { type: "string" },
     "no-children": { type: "boolean" },
   },
@@ -56,6 +59,8 @@ if (values.micro) {
 const quick = values.quick === true;
 const runs = Math.max(1, Number(values.runs ?? (quick ? 1 : 5)));
 const seconds = Number(values.seconds ?? (quick ? 0.05 : 0.5));
+/** Warm-up time per case, in seconds: at least half of it, at most all of it (0: the two sizing runs only). */
+const warmupCap = Number(values.warmup ?? (quick ? 0 : 5));
 const only = values.only ? new Set(values.only.split(",")) : null;
 const log = (s: string): void => {
   if (!values.json) process.stderr.write(s);
@@ -163,11 +168,33 @@ const active = cases.filter((c) => only === null || only.has(c.key) || only.has(
 const sizes = new Map<string, number>();
 const samples = new Map<string, number[]>();
 log(`rdbss-emulator benchmark suite — node ${process.version}, ${runs} run(s), ~${seconds}s per measurement\n`);
+/** What each case's warm-up saw: its rate in the first sized run, the warm-up's length, and where it ended. */
+const warmups = new Map<string, { readonly first: number; readonly seconds: number; readonly steady: boolean }>();
+const sized = (c: Case, rate: number, s: number): number => Math.max(c.min, Math.round(rate * s));
 for (const c of active) {
-  // Warm-up and sizing: a first small run, then one sized from its rate.
+  // Warm-up and sizing: a first small run, then one sized from its rate; then runs of a quarter of a measurement
+  // for at least half of `warmupCap`, and on until the rate stops rising (three in a row no more than 2 % above
+  // the best so far) or `warmupCap` is spent. (A calm streak alone ended some warm-ups early on a noisy machine.)
+  // V8 optimizes a whole scenario's thousand-odd functions over its first ≈ 2,000 runs (≈ 1.5–2.5 s; alone, the
+  // lifecycle's first 500 runs take ≈ 2.4 ms each, its steady state ≈ 0.55 ms): a case measured before that
+  // measures the JIT's warm-up, not the emulator.
   let rate = await c.run(c.min);
-  rate = await c.run(Math.max(c.min, Math.round(rate * seconds * 0.25)));
-  sizes.set(c.key, Math.max(c.min, Math.round(rate * seconds)));
+  rate = await c.run(sized(c, rate, seconds * 0.25));
+  const first = rate;
+  let best = rate;
+  let calm = 0;
+  let spent = 0;
+  while (spent < warmupCap && (calm < 3 || spent < warmupCap / 2)) {
+    const t0 = process.hrtime.bigint();
+    rate = await c.run(sized(c, rate, seconds * 0.25));
+    spent += Number(process.hrtime.bigint() - t0) / 1e9;
+    if (rate > best * 1.02) {
+      best = rate;
+      calm = 0;
+    } else calm++;
+  }
+  warmups.set(c.key, { first, seconds: spent, steady: calm >= 3 });
+  sizes.set(c.key, sized(c, Math.max(best, rate), seconds));
   samples.set(c.key, []);
 }
 for (let r = 0; r < runs; r++) {
@@ -360,6 +387,17 @@ if (values.json) {
     );
   }
   out.push(`sizes per run: ${[...sizes].map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  if (warmupCap > 0)
+    out.push(
+      `warm-up (${fmt(warmupCap / 2)} s a case, then on until the rate stops rising, at most ${fmt(warmupCap)} s): ${[
+        ...warmups,
+      ]
+        .map(
+          ([k, w]) =>
+            `${k} ${fmt(w.seconds)} s from ${fmt(w.first)}/s${w.steady ? "" : " (cap reached before a steady rate)"}`,
+        )
+        .join(", ")}`,
+    );
   out.push(
     LIB_FROM === "dist"
       ? "measured: the built package (dist/, rebuilt when a source is newer); RDBSS_BENCH_SOURCE=1 measures the sources under tsx"
