@@ -141,12 +141,14 @@ class ReadExchange extends LowIoExchange {
   private readonly length: number;
   /** The transport buffer holding the server's bytes, from serve until complete (null when nothing was read). */
   private wire: Uint8Array | null = null;
-  private buffers: WireBuffers | null = null;
-  constructor(ctx: Ctx, rx: Rdbss, fileId: number) {
+  /** The connection's network's pool, where `wire` comes from and goes back to. */
+  private readonly buffers: WireBuffers;
+  constructor(ctx: Ctx, rx: Rdbss, fileId: number, buffers: WireBuffers) {
     super(ctx, rx, fileId, false);
     const p = ctx.LowIoContext.ParamsFor.ReadWrite;
     this.offset = p.ByteOffset;
     this.length = p.ByteCount;
+    this.buffers = buffers;
   }
   get name(): string {
     return "READ";
@@ -154,12 +156,11 @@ class ReadExchange extends LowIoExchange {
   serve(c: ServerCall): void {
     // The server copies into a transport buffer; the reply carries the count. The buffer stays this exchange's until
     // `complete` has copied it out (a reply lost with its connection leaves it to the collector).
-    const buffers = c.connection.network.buffers;
+    const buffers = this.buffers;
     const wire = buffers.take(this.length);
     const r = c.server.readInto(this.fileId, this.offset, this.length, c.now, wire);
     if (r.count === 0) buffers.give(wire);
     else this.wire = wire;
-    this.buffers = buffers;
     c.reply({ status: r.status, value: r.count });
   }
   protected complete(r: Reply): NTSTATUS {
@@ -170,7 +171,7 @@ class ReadExchange extends LowIoExchange {
     if (count > 0 && p.Buffer) p.Buffer.set(count === wire?.length ? wire : (wire as Uint8Array).subarray(0, count));
     if (wire !== null) {
       this.wire = null;
-      this.buffers?.give(wire);
+      this.buffers.give(wire);
     }
     this.ctx.IoStatusBlock.Information = count;
     return r.status;
@@ -698,7 +699,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   private read(ctx: Ctx): NTSTATUS {
     const o = this.lowIoOpen(ctx);
     if (o === null) return S.STATUS_INVALID_HANDLE;
-    return this.submitLowIo(o.connection, new ReadExchange(ctx, this.rx, o.fileId));
+    return this.submitLowIo(o.connection, new ReadExchange(ctx, this.rx, o.fileId, o.connection.network.buffers));
   }
 
   private write(ctx: Ctx): NTSTATUS {
