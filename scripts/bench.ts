@@ -94,7 +94,7 @@ async function scenarioRuns(n: number, ledger: boolean): Promise<number> {
   const iters = Math.max(1, Math.floor(n / 200_000));
   const s = process.hrtime.bigint();
   for (let i = 0; i < iters; i++) {
-    const report = await runScenario(loaded.loaded, { checks: { ledger: ledger ? "stop" : "off" } });
+    const report = await runScenario(loaded.loaded, { checks: { ledger: ledger ? "stop" : "off" }, lean: false });
     if (!report.passed) throw new Error(`${SCENARIO} failed: ${report.failures[0]}`);
   }
   return (elapsed(s) / iters) * n;

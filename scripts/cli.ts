@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import type { Emulator } from "../emulator/boot.js";
 import { type FaultSpec, parseFaultSpecs } from "../emulator/faults/index.js";
 import type { CheckMode } from "../emulator/kernel/index.js";
 import { allStatuses, statusHex } from "../emulator/kernel/index.js";
@@ -16,6 +17,7 @@ import {
   type Problem,
   reportJson,
   runScenario,
+  type StepReport,
   scenarioJsonSchema,
 } from "../emulator/scenario/index.js";
 import { createLogger, isLogLevel, type Logger, type TraceEvent } from "../emulator/trace/index.js";
@@ -149,16 +151,24 @@ async function cmdRun(files: readonly string[], values: Record<string, unknown>,
       checks,
       ...(faults.length > 0 ? { faults } : {}),
       trace: trace !== undefined,
-      onStep: (s) => {
-        if (log.isLevelEnabled("debug"))
-          log.debug(
-            { step: s.path, line: s.where.line, sent: s.sent, result: s.result, mrx: s.mrx, outcome: s.outcome },
-            "step",
-          );
-      },
-      onFinish: (em) => {
-        events = em.k.trace.events;
-      },
+      // Callbacks only when something reads them: a run that hands out its emulator runs once, with the ledger
+      // (runScenario, "lean first").
+      ...(log.isLevelEnabled("debug")
+        ? {
+            onStep: (s: StepReport) =>
+              log.debug(
+                { step: s.path, line: s.where.line, sent: s.sent, result: s.result, mrx: s.mrx, outcome: s.outcome },
+                "step",
+              ),
+          }
+        : {}),
+      ...(trace !== undefined
+        ? {
+            onFinish: (em: Emulator) => {
+              events = em.k.trace.events;
+            },
+          }
+        : {}),
     });
     // Virtual time stands still between timers: spread events 100 ns apart so Perfetto draws every slice.
     if (trace !== undefined) await writeChromeTrace(trace, events, { stepNs: 100 });

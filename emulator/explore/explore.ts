@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import { type FaultSpec, formatFaultSpec } from "../faults/index.js";
 import { type CheckMode, RandomStrategy, ReplayStrategy, type SchedulingStrategy } from "../kernel/index.js";
 import { type LoadedScenario, runScenario, type ScenarioReport } from "../scenario/index.js";
+import { failureSignature } from "../scenario/signature.js";
 import {
   minirdrFile,
   REPLAY_FORMAT,
@@ -17,7 +18,6 @@ import {
   scenarioHash,
   stopSummary,
 } from "./replay.js";
-import { failureSignature } from "./signature.js";
 import { BoundedDfs, type DecisionLog, iterationSeed, PctStrategy, RecordingStrategy } from "./strategies.js";
 
 export type ExploreStrategyName = "random" | "pct" | "dfs";

@@ -2,6 +2,8 @@
  * The exploration room: schedule strategies (seeded random, PCT, bounded-preemption DFS), `explore` over many
  * schedules, replay files, and shrinking to a minimal reproducer. docs/EXPLORE.md describes the method.
  */
+
+export { failureSignature } from "../scenario/signature.js";
 export {
   type DfsCursor,
   type ExploreOptions,
@@ -31,7 +33,6 @@ export {
   writeReplayFile,
 } from "./replay.js";
 export { type ShrinkOptions, type ShrinkResult, shrinkFailure } from "./shrink.js";
-export { failureSignature } from "./signature.js";
 export {
   BoundedDfs,
   countPreemptions,

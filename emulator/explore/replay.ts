@@ -13,7 +13,7 @@ import type { Emulator } from "../boot.js";
 import { type FaultSpec, parseFaultSpec } from "../faults/index.js";
 import { type CheckMode, ReplayStrategy } from "../kernel/index.js";
 import { type LoadedScenario, runScenario, type ScenarioReport } from "../scenario/index.js";
-import { failureSignature } from "./signature.js";
+import { failureSignature } from "../scenario/signature.js";
 import { RecordingStrategy } from "./strategies.js";
 
 export const REPLAY_FORMAT = "rdbss-replay";

@@ -24,8 +24,8 @@ import {
   runScenario,
   type ScenarioReport,
 } from "../scenario/index.js";
+import { failureSignature } from "../scenario/signature.js";
 import { confirmInFull, runRecorded, searchChecks } from "./explore.js";
-import { failureSignature } from "./signature.js";
 import { countPreemptions, type DecisionLog } from "./strategies.js";
 
 export interface ShrinkOptions {
@@ -284,7 +284,7 @@ export async function shrinkFailure(
     if (check === null) yaml = null;
     else {
       runs++;
-      const plain = await runScenario(check);
+      const plain = await runScenario(check, { lean: false });
       if (plain.passed || failureSignature(plain) !== signature) yaml = null;
     }
   }

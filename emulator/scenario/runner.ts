@@ -76,6 +76,7 @@ import {
 import { importUserModule } from "./import-module.js";
 import { controlCodeNames, type LoadedScenario, type Location, type PlacedStep, type ThreadPlan } from "./load.js";
 import type { ExpectValue, FieldExpectation, Step } from "./schema.js";
+import { failureSignature } from "./signature.js";
 
 // ================================================================== reports
 
@@ -160,6 +161,11 @@ export interface RunOptions {
   readonly importModule?: (path: string) => Promise<unknown>;
   /** Faults to inject while the steps run, after the scenario's setup.faults (docs/FAULTS.md). */
   readonly faults?: readonly FaultSpec[];
+  /**
+   * Run without the reference ledger first and again with it only when that run is not a clean pass (default
+   * true; see runScenario). The report is the same either way; false measures or debugs the ledger itself.
+   */
+  readonly lean?: boolean;
 }
 
 // ================================================================== helpers
@@ -350,6 +356,12 @@ class ScenarioRun {
   dev: RDBSS_DEVICE_OBJECT | null = null;
   readonly steps: StepReport[] = [];
   readonly failures: string[] = [];
+  /**
+   * The report is made. A stop ends the run while a thread's frames are still unwinding (the BugCheckError travels
+   * up its await chain in microtasks after the kernel has returned); what those frames would record about the step
+   * the stop interrupted is not part of the run, whose report already says "the run stopped during this step".
+   */
+  finished = false;
   readonly handles = new Map<string, HandleEntry>();
   readonly requests = new Map<string, RequestEntry>();
   readonly events = new Map<string, KEVENT>();
@@ -368,7 +380,7 @@ class ScenarioRun {
   }
 
   fail(msg: string): void {
-    this.failures.push(msg);
+    if (!this.finished) this.failures.push(msg);
   }
 
   at(ps: PlacedStep): string {
@@ -655,6 +667,7 @@ class ScenarioRun {
         outcome = "error";
       }
     }
+    if (this.finished) return false;
     if (failures.length > 0 && outcome === "passed") outcome = "failed";
     const failure = failures.length > 0 ? failures.join("; ") : null;
     const report: StepReport = {
@@ -1357,8 +1370,55 @@ function stopMatches(expect: LoadedScenario["scenario"]["expect"]["stop"], stop:
   return null;
 }
 
-/** Run a loaded scenario to the end; never throws for anything the scenario or the mini-redirector does. */
+/**
+ * Run a loaded scenario to the end; never throws for anything the scenario or the mini-redirector does.
+ *
+ * Lean first: the reference ledger is an instrument (it raises nothing and no check reads it); all it adds to a
+ * report is the reference histories that explain a stop, a violation or a leak. So when nothing can read the
+ * ledger but the report (no `onStep` / `onFinish`, no trace, a strategy made here rather than passed in) and the
+ * scenario expects no stop, violation or leak, the run goes without it first. A clean pass (passed, no stop, no
+ * leak) is the report the ledger would have given, and is returned. Anything else runs again with the ledger, and
+ * that run's report is returned; if it did not fail the same way (same failure signature and schedule), the run is
+ * not a function of its scenario and seed, and the report says so. `lean: false` runs once, as configured.
+ */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<ScenarioReport> {
+  if (!runsLean(loaded, options)) return runOnce(loaded, options);
+  const lean = await runOnce(loaded, { ...options, checks: { ...options.checks, ledger: "off" } });
+  if (lean.passed && lean.stops.length === 0 && lean.leaks.length === 0) return lean;
+  const full = await runOnce(loaded, options);
+  const sig = lean.passed ? "passed" : failureSignature(lean);
+  const sigFull = full.passed ? "passed" : failureSignature(full);
+  if (sig === sigFull && sameNumbers(lean.choices, full.choices)) return full;
+  const failures = [
+    `not deterministic: run without the reference ledger this scenario ${sig === "passed" ? "passed" : `failed (${sig})`}; run again with the same seed${
+      sig === sigFull
+        ? ", it took a different schedule"
+        : sigFull === "passed"
+          ? ", it passed"
+          : `, it failed differently (${sigFull})`
+    }. A mini-redirector must not use Math.random, Date.now, real timers or state kept from one run to the next.`,
+    ...full.failures,
+  ];
+  return { ...full, passed: false, failures };
+}
+
+/** Whether runScenario may run `loaded` lean first (see there). */
+function runsLean(loaded: LoadedScenario, options: RunOptions): boolean {
+  if (options.lean === false || options.onStep || options.onFinish || options.trace) return false;
+  if (options.strategy !== undefined && typeof options.strategy !== "string") return false;
+  const e = loaded.scenario.expect;
+  if (e.stop !== "none" || e.leaks !== "none" || e.violations.length > 0) return false;
+  return (options.checks?.ledger ?? loaded.scenario.setup.checks.ledger) !== "off";
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** One run of a loaded scenario with the checks as configured. */
+async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<ScenarioReport> {
   const s = loaded.scenario;
   const seed = options.seed ?? s.setup.seed;
   const profile = options.profile ?? s.setup.profile;
@@ -1407,6 +1467,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       choices: last?.choices ?? [],
       faults: faultReports(run.faultInjector?.records ?? []),
     };
+    run.finished = true;
     options.onFinish?.(em, report);
     return report;
   };

@@ -3,7 +3,7 @@
  * unexpected recorded violation, else the first failing step (its op and status), else leaks, else a thread error.
  * Step paths and line numbers are left out on purpose: dropping steps moves them.
  */
-import type { ScenarioReport } from "../scenario/index.js";
+import type { ScenarioReport } from "./runner.js";
 
 export function failureSignature(report: ScenarioReport): string {
   const fatal = report.stops.find((s) => s.fatal);

@@ -1,0 +1,165 @@
+/**
+ * runScenario runs lean first (emulator/scenario/runner.ts, runScenario): without the reference ledger, and again
+ * with it only when that run is not a clean pass. The report must be the one a run with the ledger gives, on every
+ * fixture that passes and on a failure whose text comes from the ledger; a run that hands out its emulator runs once
+ * with the ledger; a mini-redirector whose second run differs from its first is reported as not deterministic.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import test from "ava";
+import { RandomStrategy } from "../../emulator/kernel/index.js";
+import { importUserModule } from "../../emulator/scenario/import-module.js";
+import {
+  formatProblem,
+  type LoadedScenario,
+  loadScenarioFile,
+  parseScenario,
+  type RunOptions,
+  reportJson,
+  runScenario,
+} from "../../emulator/scenario/index.js";
+import type { MiniRdrModule } from "../../miniredirs/index.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const CHECKS = join(ROOT, "fixtures", "checks");
+
+function loadFile(path: string): LoadedScenario {
+  const r = loadScenarioFile(path);
+  if (!r.ok) throw new Error(r.problems.map(formatProblem).join("\n"));
+  return r.loaded;
+}
+
+/** Runs of a user module, each with whether its emulator had the reference ledger on. */
+function countingImport(): { ledgerOn: boolean[]; importModule: NonNullable<RunOptions["importModule"]> } {
+  const ledgerOn: boolean[] = [];
+  return {
+    ledgerOn,
+    importModule: async (path) => {
+      const ns = (await importUserModule(path)) as Record<string, unknown>;
+      const mod = Object.values(ns).find((v): v is MiniRdrModule => typeof v === "object" && v !== null && "load" in v);
+      if (!mod) throw new Error(`${path}: no module`);
+      return {
+        miniRdr: {
+          ...mod,
+          load: (em, setup) => {
+            ledgerOn.push(em.rx.verifier.ledger !== null);
+            return mod.load(em, setup);
+          },
+        } satisfies MiniRdrModule,
+      };
+    },
+  };
+}
+
+test("every fixture that passes: the lean-first report is the report with the ledger, byte for byte", async (t) => {
+  const files = [
+    ...readdirSync(join(ROOT, "fixtures", "scenarios")).map((f) => join(ROOT, "fixtures", "scenarios", f)),
+    join(ROOT, "fixtures", "bench", "lifecycle.yaml"),
+    join(ROOT, "fixtures", "bench", "race3.yaml"),
+  ].filter((f) => f.endsWith(".yaml"));
+  t.true(files.length > 40);
+  let lean = 0;
+  for (const f of files) {
+    const loaded = loadFile(f);
+    const first = await runScenario(loaded);
+    const full = await runScenario(loaded, { lean: false });
+    t.is(JSON.stringify(reportJson(first)), JSON.stringify(reportJson(full)), f);
+    t.true(first.passed, f);
+    if (loaded.scenario.expect.stop === "none" && loaded.scenario.expect.violations.length === 0) lean++;
+  }
+  t.true(lean > 30, "most fixtures take the lean path");
+});
+
+test("a clean pass runs once, without the ledger; lean: false runs once, with it", async (t) => {
+  const text = readFileSync(join(ROOT, "fixtures", "checks", "ledger.history.yaml"), "utf8")
+    .replace("options: { bug: ledger.history }", "options: {}")
+    .replace("leaks: allowed", "leaks: none");
+  const r = parseScenario(text, "clean.yaml", { baseDir: CHECKS });
+  if (!r.ok) return t.fail(r.problems.map(formatProblem).join("\n"));
+  const a = countingImport();
+  const report = await runScenario(r.loaded, { importModule: a.importModule });
+  t.true(report.passed, report.failures.join("\n"));
+  t.deepEqual(a.ledgerOn, [false]);
+  const b = countingImport();
+  await runScenario(r.loaded, { importModule: b.importModule, lean: false });
+  t.deepEqual(b.ledgerOn, [true]);
+});
+
+test("a leak the scenario does not allow: run again with the ledger, and the report names the holders as a full run does", async (t) => {
+  const text = readFileSync(join(ROOT, "fixtures", "checks", "ledger.history.yaml"), "utf8").replace(
+    "leaks: allowed",
+    "leaks: none",
+  );
+  const r = parseScenario(text, "leaky.yaml", { baseDir: CHECKS });
+  if (!r.ok) return t.fail(r.problems.map(formatProblem).join("\n"));
+  const a = countingImport();
+  const report = await runScenario(r.loaded, { importModule: a.importModule });
+  t.deepEqual(a.ledgerOn, [false, true], "lean, then again with the ledger");
+  t.false(report.passed);
+  t.regex(report.failures.join("\n"), /left after teardown: .*SRV_CALL/s);
+  t.regex(report.leaks.join("\n"), /RxReference/, "the holders come from the ledger");
+  const full = await runScenario(r.loaded, { lean: false });
+  t.is(JSON.stringify(reportJson(report)), JSON.stringify(reportJson(full)));
+});
+
+test("a run that hands out its emulator (onStep, onFinish, trace) or brings its own strategy runs once, with the ledger", async (t) => {
+  const loaded = loadFile(join(ROOT, "fixtures", "checks", "ledger.history.yaml"));
+  const plain = loadFile(join(ROOT, "fixtures", "bench", "lifecycle.yaml"));
+  t.true(plain.scenario.expect.stop === "none");
+  for (const extra of [{ onStep: () => {} }, { onFinish: () => {} }, { trace: true }] satisfies RunOptions[]) {
+    let ledger: boolean | null = null;
+    await runScenario(plain, {
+      ...extra,
+      onFinish: (em) => {
+        ledger = em.rx.verifier.ledger !== null;
+      },
+    });
+    t.true(ledger, JSON.stringify(Object.keys(extra)));
+  }
+  // A scenario that expects leaks (or a stop, or violations) keeps the ledger from the start: its report has them.
+  const a = countingImport();
+  await runScenario(loaded, { importModule: a.importModule });
+  t.deepEqual(a.ledgerOn, [true]);
+  // The ledger switched off by the caller: one run, as asked.
+  const b = countingImport();
+  const text = readFileSync(join(ROOT, "fixtures", "checks", "ledger.history.yaml"), "utf8").replace(
+    "leaks: allowed",
+    "leaks: none",
+  );
+  const r = parseScenario(text, "leaky.yaml", { baseDir: CHECKS });
+  if (!r.ok) return t.fail(r.problems.map(formatProblem).join("\n"));
+  await runScenario(r.loaded, { importModule: b.importModule, checks: { ledger: "off" } });
+  t.deepEqual(b.ledgerOn, [false]);
+  // A strategy object may keep state from one run to the next (a recording, a cursor): it is not run twice.
+  const c = countingImport();
+  const report = await runScenario(r.loaded, { importModule: c.importModule, strategy: new RandomStrategy(3) });
+  t.false(report.passed, "it leaks");
+  t.deepEqual(c.ledgerOn, [true]);
+});
+
+test("a mini-redirector whose runs depend on the runs before them is reported as not deterministic", async (t) => {
+  // test/explore/flaky: its backend leaks on every odd-numbered load (module state). This file is the only one in
+  // its worker to load it, so the lean run is load 1 (a leak) and the run with the ledger is load 2 (none).
+  const loaded = loadFile(join(ROOT, "test", "explore", "flaky", "flaky.yaml"));
+  const report = await runScenario(loaded);
+  t.false(report.passed);
+  t.regex(
+    report.failures[0] ?? "",
+    /^not deterministic: run without the reference ledger this scenario failed \(leak\); run again with the same seed, it passed\. A mini-redirector must not use Math\.random/,
+  );
+  t.deepEqual(report.leaks, [], "the report is the second run's, which left nothing");
+});
+
+test("a stop during a step: what the interrupted step's frames do while they unwind is not added to the report", async (t) => {
+  // The BugCheckError travels up the thread's await chain after the kernel has returned the stop; the step it
+  // interrupted is reported as "(the run stopped during this step)", and the report does not change afterwards.
+  const loaded = loadFile(join(CHECKS, "systemService.holding-lock.yaml"));
+  const report = await runScenario(loaded);
+  const before = JSON.stringify(reportJson(report));
+  await new Promise((r) => setImmediate(r));
+  t.is(JSON.stringify(reportJson(report)), before);
+  t.true(report.passed, report.failures.join("\n"));
+  t.deepEqual(report.failures, []);
+  t.is(report.steps.find((s) => s.outcome === "not-run")?.result, "(the run stopped during this step)");
+});
