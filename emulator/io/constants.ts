@@ -1344,6 +1344,26 @@ function hex8(v: number): string {
  */
 export function formatFlags(group: SymbolGroup, value: number): string {
   const v = value >>> 0;
+  // Step reports name the same few values over and over (every create's access, share, disposition, options).
+  let memo = FORMATTED.get(group);
+  if (memo === undefined) {
+    memo = new Map();
+    FORMATTED.set(group, memo);
+  }
+  let text = memo.get(v);
+  if (text === undefined) {
+    if (memo.size >= FORMATTED_PER_GROUP) memo.clear();
+    text = formatFlagsUncached(group, v);
+    memo.set(v, text);
+  }
+  return text;
+}
+
+/** formatFlags' texts by group and value, at most FORMATTED_PER_GROUP a group (then started again). */
+const FORMATTED = new Map<SymbolGroup, Map<number, string>>();
+const FORMATTED_PER_GROUP = 256;
+
+function formatFlagsUncached(group: SymbolGroup, v: number): string {
   const entries = groupEntries(group);
   if (SYMBOL_GROUP_KIND[group] === "enum") {
     for (const [name, val] of entries) if (val >>> 0 === v) return name;

@@ -5,7 +5,7 @@
  * was expected. Loading never throws for bad input; it returns the problems.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { isNode, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { BUILTIN_MINIRDRS, DEFAULT_SERVER, type MiniRdrModule } from "../../miniredirs/index.js";
@@ -42,6 +42,8 @@ export interface PlacedStep {
   /** "threads.a.steps[2]" or "steps[2]" */
   readonly path: string;
   readonly where: Location;
+  /** What the reference ledger, lock-order and tombstone reports call the step: "steps[2] t.yaml:14". */
+  readonly label: string;
 }
 
 export interface ThreadPlan {
@@ -393,13 +395,11 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
   for (const [u, p] of Object.entries(s.setup.users)) passwords.set(u, p);
   const threads: ThreadPlan[] = [];
   const place = (name: string, steps: readonly Step[], prefix: DocPath): PlacedStep[] =>
-    steps.map((step, index) => ({
-      step,
-      thread: name,
-      index,
-      path: formatPath([...prefix, index]),
-      where: locate([...prefix, index]),
-    }));
+    steps.map((step, index) => {
+      const path = formatPath([...prefix, index]);
+      const where = locate([...prefix, index]);
+      return { step, thread: name, index, path, where, label: `${path} ${basename(where.file)}:${where.line}` };
+    });
   if (s.threads) {
     for (const [name, t] of Object.entries(s.threads)) {
       const user = t.user ?? "guest";

@@ -4,7 +4,7 @@
  * and report what was left. Everything a step does goes through the Nt* services, the network provider, or (for
  * `call`) an RDBSS routine on an emulated thread; the runner itself never changes emulator state behind its back.
  */
-import { basename, isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { BUILTIN_MINIRDRS, isMiniRdrModule, type LoadedMiniRdr, type MiniRdrModule } from "../../miniredirs/index.js";
 import type { MemSmbWorld } from "../../miniredirs/memsmb/server/index.js";
 import { bootEmulator, createEmulator, type Emulator, inSystemThread } from "../boot.js";
@@ -635,10 +635,8 @@ class ScenarioRun {
   async runStep(ps: PlacedStep): Promise<boolean> {
     const ordinal = this.ordinal++;
     this.current.set(ps.thread, ps);
-    // The step label the reference ledger, lock-order and tombstone reports name ("steps[2] t.yaml:14").
-    const stepLabel = `${ps.path} ${basename(ps.where.file)}:${ps.where.line}`;
-    this.em.k.stepLabel = stepLabel;
-    if (this.em.k.current) this.em.k.current.stepLabel = stepLabel;
+    this.em.k.stepLabel = ps.label;
+    if (this.em.k.current) this.em.k.current.stepLabel = ps.label;
     const logStart = this.em.rx.mrxLog.length;
     const me = this.em.k.current?.name ?? ps.thread;
     let sent = "";

@@ -658,14 +658,17 @@ function removeOpen(node: Node, open: Open): void {
   if (opens.list.length === 1) node.opens = opens.list[0] as Open;
 }
 
-/**
- * The same string, interned: V8 keeps property names in its (weak) string table, so equal names share one flat
- * string, and a name cut out of a longer path (a sliced string) no longer keeps that whole path alive.
- */
 /** readCheck's "go on and copy" (not an NTSTATUS any routine returns). */
 const READ_OK = -1;
 
+/**
+ * The same string, interned: V8 keeps property names in its (weak) string table, so equal names share one flat
+ * string, and a name cut out of a longer path (a sliced string) no longer keeps that whole path alive. A name
+ * shorter than V8's shortest slice (13 characters) is already a copy of its own, and is returned as it is: the
+ * dictionary object below costs more than the name.
+ */
 function intern(s: string): string {
+  if (s.length < 13) return s;
   const box: Record<string, number> = Object.create(null);
   box[s] = 0;
   for (const k in box) return k;
