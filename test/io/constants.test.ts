@@ -288,6 +288,18 @@ test("formatFlags prints names, composites first, unknown bits in hex", (t) => {
   t.is(formatFlags("createResult", 2), "FILE_CREATED");
 });
 
+test("formatFlags gives the same text again, for -1 and 0xffffffff alike, and after its memo has started again", (t) => {
+  const first = formatFlags("access", (FILE_GENERIC_READ | DELETE) >>> 0);
+  t.is(formatFlags("access", -1), formatFlags("access", 0xffffffff));
+  // More distinct values than a group keeps (256): the memo starts again and the texts stay what they were.
+  const texts = new Map<number, string>();
+  for (let v = 0; v < 600; v++) texts.set(v, formatFlags("share", v));
+  for (let v = 0; v < 600; v++) t.is(formatFlags("share", v), texts.get(v));
+  t.is(formatFlags("share", 0x9), "FILE_SHARE_READ | 0x00000008");
+  t.is(formatFlags("access", (FILE_GENERIC_READ | DELETE) >>> 0), first);
+  t.is(first, "FILE_GENERIC_READ | DELETE");
+});
+
 test("formatFlags output parses back to the same value in every group", (t) => {
   const samples = [0, 1, 2, 3, 5, 0x7, 0x80, 0x1ff, 0x12019f, 0x80000000, 0xc0000000, 0x00ffffff, 0xffffffff];
   for (const group of Object.keys(SYMBOLS) as SymbolGroup[]) {
