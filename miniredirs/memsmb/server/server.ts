@@ -663,12 +663,10 @@ const READ_OK = -1;
 
 /**
  * The same string, interned: V8 keeps property names in its (weak) string table, so equal names share one flat
- * string, and a name cut out of a longer path (a sliced string) no longer keeps that whole path alive. A name
- * shorter than V8's shortest slice (13 characters) is already a copy of its own, and is returned as it is: the
- * dictionary object below costs more than the name.
+ * string, and a name cut out of a longer path (a sliced string) no longer keeps that whole path alive. Short names
+ * too: skipping them (≈ 0.2 µs each) cost 48 heap bytes per open handle in scripts/bench/scale.ts.
  */
 function intern(s: string): string {
-  if (s.length < 13) return s;
   const box: Record<string, number> = Object.create(null);
   box[s] = 0;
   for (const k in box) return k;
