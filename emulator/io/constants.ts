@@ -1337,6 +1337,10 @@ function hex8(v: number): string {
   return `0x${(v >>> 0).toString(16).toUpperCase().padStart(8, "0")}`;
 }
 
+/** formatFlags' texts by group and value, at most FORMATTED_PER_GROUP a group (then started again). */
+const FORMATTED = new Map<SymbolGroup, Map<number, string>>();
+const FORMATTED_PER_GROUP = 256;
+
 /**
  * Print a value with the group's names: "FILE_SHARE_READ | FILE_SHARE_WRITE" for bit sets (composites such as
  * FILE_GENERIC_READ first, then single bits in ascending order, then any unnamed bits in hex; 0 prints as "0"),
@@ -1345,23 +1349,17 @@ function hex8(v: number): string {
 export function formatFlags(group: SymbolGroup, value: number): string {
   const v = value >>> 0;
   // Step reports name the same few values over and over (every create's access, share, disposition, options).
-  let memo = FORMATTED.get(group);
-  if (memo === undefined) {
-    memo = new Map();
-    FORMATTED.set(group, memo);
-  }
-  let text = memo.get(v);
-  if (text === undefined) {
+  const memo = FORMATTED.get(group);
+  const known = memo?.get(v);
+  if (known !== undefined) return known;
+  const text = formatFlagsUncached(group, v);
+  if (memo === undefined) FORMATTED.set(group, new Map([[v, text]]));
+  else {
     if (memo.size >= FORMATTED_PER_GROUP) memo.clear();
-    text = formatFlagsUncached(group, v);
     memo.set(v, text);
   }
   return text;
 }
-
-/** formatFlags' texts by group and value, at most FORMATTED_PER_GROUP a group (then started again). */
-const FORMATTED = new Map<SymbolGroup, Map<number, string>>();
-const FORMATTED_PER_GROUP = 256;
 
 function formatFlagsUncached(group: SymbolGroup, v: number): string {
   const entries = groupEntries(group);

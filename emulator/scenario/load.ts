@@ -42,8 +42,11 @@ export interface PlacedStep {
   /** "threads.a.steps[2]" or "steps[2]" */
   readonly path: string;
   readonly where: Location;
-  /** What the reference ledger, lock-order and tombstone reports call the step: "steps[2] t.yaml:14". */
-  readonly label: string;
+  /**
+   * What the reference ledger, lock-order and tombstone reports call the step: "steps[2] t.yaml:14" (set by the
+   * loader; a plan built by hand may leave it out).
+   */
+  readonly label?: string;
 }
 
 export interface ThreadPlan {

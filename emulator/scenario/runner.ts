@@ -4,7 +4,7 @@
  * and report what was left. Everything a step does goes through the Nt* services, the network provider, or (for
  * `call`) an RDBSS routine on an emulated thread; the runner itself never changes emulator state behind its back.
  */
-import { isAbsolute, resolve } from "node:path";
+import { basename, isAbsolute, resolve } from "node:path";
 import { BUILTIN_MINIRDRS, isMiniRdrModule, type LoadedMiniRdr, type MiniRdrModule } from "../../miniredirs/index.js";
 import type { MemSmbWorld } from "../../miniredirs/memsmb/server/index.js";
 import { bootEmulator, createEmulator, type Emulator, inSystemThread } from "../boot.js";
@@ -157,13 +157,14 @@ export interface RunOptions {
   readonly onStep?: (report: StepReport, em: Emulator) => void;
   /** Called once at the end with the emulator (traces, graphs, custom assertions). */
   readonly onFinish?: (em: Emulator, report: ScenarioReport) => void;
-  /** Load a mini-redirector module by path (default: dynamic import). */
+  /** Load a mini-redirector module by path (default: dynamic import); called once per run (see `lean`). */
   readonly importModule?: (path: string) => Promise<unknown>;
   /** Faults to inject while the steps run, after the scenario's setup.faults (docs/FAULTS.md). */
   readonly faults?: readonly FaultSpec[];
   /**
    * Run without the reference ledger first and again with it only when that run is not a clean pass (default
-   * true; see runScenario). The report is the same either way; false measures or debugs the ledger itself.
+   * true; see runScenario). For a deterministic scenario the report is the same either way; a failing one loads
+   * its mini-redirector twice. false runs once, with the checks as configured.
    */
   readonly lean?: boolean;
 }
@@ -635,8 +636,9 @@ class ScenarioRun {
   async runStep(ps: PlacedStep): Promise<boolean> {
     const ordinal = this.ordinal++;
     this.current.set(ps.thread, ps);
-    this.em.k.stepLabel = ps.label;
-    if (this.em.k.current) this.em.k.current.stepLabel = ps.label;
+    const label = ps.label ?? `${ps.path} ${basename(ps.where.file)}:${ps.where.line}`;
+    this.em.k.stepLabel = label;
+    if (this.em.k.current) this.em.k.current.stepLabel = label;
     const logStart = this.em.rx.mrxLog.length;
     const me = this.em.k.current?.name ?? ps.thread;
     let sent = "";
@@ -1388,13 +1390,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const sigFull = full.passed ? "passed" : failureSignature(full);
   if (sig === sigFull && sameNumbers(lean.choices, full.choices)) return full;
   const failures = [
-    `not deterministic: run without the reference ledger this scenario ${sig === "passed" ? "passed" : `failed (${sig})`}; run again with the same seed${
+    `not deterministic: run without the reference ledger, this scenario ${sig === "passed" ? "passed" : `failed (${sig})`}; run again with the same seed and the ledger on, ${
       sig === sigFull
-        ? ", it took a different schedule"
+        ? "it failed the same way on a different schedule"
         : sigFull === "passed"
-          ? ", it passed"
-          : `, it failed differently (${sigFull})`
-    }. A mini-redirector must not use Math.random, Date.now, real timers or state kept from one run to the next.`,
+          ? "it passed"
+          : `it failed differently (${sigFull})`
+    }. The ledger only records references, so the run depends on something else: a mini-redirector must not use Math.random, Date.now, real timers or state kept from one run to the next.`,
+    ...lean.failures.map((f) => `without the ledger: ${f}`),
     ...full.failures,
   ];
   return { ...full, passed: false, failures };
@@ -1457,9 +1460,9 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
       profile,
       minirdr: s.setup.minirdr,
       steps,
-      stops,
-      leaks,
-      failures: run.failures,
+      stops: [...stops],
+      leaks: [...leaks],
+      failures: [...run.failures],
       time: fmtTime(em.k.now),
       schedulingSteps: last?.steps ?? 0,
       choices: last?.choices ?? [],
