@@ -187,3 +187,41 @@ test("a stop during a step: what the interrupted step's frames do while they unw
   t.deepEqual(report.failures, []);
   t.is(report.steps.find((s) => s.outcome === "not-run")?.result, "(the run stopped during this step)");
 });
+
+test("the same failure on a different schedule is not deterministic either", async (t) => {
+  // Both runs leak (the same failure signature), but on its first load the module makes the first net use wait a
+  // millisecond of virtual time, so the random strategy's choices differ between the two runs.
+  let loads = 0;
+  const importModule: NonNullable<RunOptions["importModule"]> = async () => ({
+    miniRdr: {
+      ...nulmrxModule,
+      name: "drifting",
+      async load(em, setup) {
+        const n = ++loads;
+        const loaded = await nulmrxModule.load(em, setup);
+        if (n === 1) {
+          const provider = loaded.provider;
+          const netUse = provider.netUse.bind(provider);
+          let calls = 0;
+          provider.netUse = async (...args: Parameters<typeof netUse>) => {
+            if (calls++ === 0) await em.k.KeDelayExecutionThread(-10_000);
+            return netUse(...args);
+          };
+        }
+        return { ...loaded, backendLeaks: () => ["a buffer left behind"] };
+      },
+    } satisfies MiniRdrModule,
+  });
+  const loaded = loadFile(join(ROOT, "test", "explore", "flaky", "flaky.yaml"));
+  const report = await runScenario(loaded, { importModule, strategy: "random" });
+  t.is(loads, 2);
+  t.false(report.passed);
+  t.regex(
+    report.failures[0] ?? "",
+    /^not deterministic: run without the reference ledger, this scenario failed \(leak\); run again with the same seed and the ledger on, it failed the same way on a different schedule\./,
+  );
+  // Without the delay both runs take one schedule: the plain leak, reported once.
+  loads = 1;
+  const steady = await runScenario(loaded, { importModule, strategy: "random" });
+  t.regex(steady.failures[0] ?? "", /^left after teardown: a buffer left behind/);
+});
