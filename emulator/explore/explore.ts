@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import { type FaultSpec, formatFaultSpec } from "../faults/index.js";
 import { type CheckMode, RandomStrategy, ReplayStrategy, type SchedulingStrategy } from "../kernel/index.js";
 import { type LoadedScenario, runScenario, type ScenarioReport } from "../scenario/index.js";
-import { failureSignature } from "../scenario/signature.js";
+import { failureSignature, rerunDifference } from "../scenario/signature.js";
 import {
   minirdrFile,
   REPLAY_FORMAT,
@@ -160,12 +160,6 @@ export class NotDeterministicError extends Error {
   override readonly name = "NotDeterministicError";
 }
 
-function sameChoices(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 type Recorded = { report: ScenarioReport; log: DecisionLog };
 
 /**
@@ -175,12 +169,15 @@ type Recorded = { report: ScenarioReport; log: DecisionLog };
  */
 export async function confirmInFull(found: Recorded, full: () => Promise<Recorded>, what: string): Promise<Recorded> {
   const again = await full();
-  const sig = failureSignature(found.report);
-  const sigAgain = again.report.passed ? null : failureSignature(again.report);
-  if (sigAgain === sig && sameChoices(again.report.choices, found.report.choices)) return again;
+  const diff = rerunDifference(found.report, again.report);
+  if (diff === null) return again;
   throw new NotDeterministicError(
-    `${what} failed (${sig}) and, run again with the same seed and schedule, ${
-      sigAgain === null ? "passed" : sigAgain !== sig ? `failed differently (${sigAgain})` : "took a different schedule"
+    `${what} failed (${failureSignature(found.report)}) and, run again with the same seed and schedule, ${
+      diff.how === "passed"
+        ? "passed"
+        : diff.how === "failed differently"
+          ? `failed differently (${diff.signature})`
+          : "took a different schedule"
     }: the run is not deterministic. A mini-redirector must not use Math.random, Date.now, real timers or state kept from one run to the next.`,
   );
 }

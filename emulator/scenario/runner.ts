@@ -76,7 +76,7 @@ import {
 import { importUserModule } from "./import-module.js";
 import { controlCodeNames, type LoadedScenario, type Location, type PlacedStep, type ThreadPlan } from "./load.js";
 import type { ExpectValue, FieldExpectation, Step } from "./schema.js";
-import { failureSignature } from "./signature.js";
+import { failureSignature, rerunDifference } from "./signature.js";
 
 // ================================================================== reports
 
@@ -1386,16 +1386,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const lean = await runOnce(loaded, { ...options, checks: { ...options.checks, ledger: "off" } });
   if (lean.passed && lean.stops.length === 0 && lean.leaks.length === 0) return lean;
   const full = await runOnce(loaded, options);
+  const diff = rerunDifference(lean, full);
+  if (diff === null) return full;
   const sig = lean.passed ? "passed" : failureSignature(lean);
-  const sigFull = full.passed ? "passed" : failureSignature(full);
-  if (sig === sigFull && sameNumbers(lean.choices, full.choices)) return full;
   const failures = [
     `not deterministic: run without the reference ledger, this scenario ${sig === "passed" ? "passed" : `failed (${sig})`}; run again with the same seed and the ledger on, ${
-      sig === sigFull
+      diff.how === "another schedule"
         ? "it failed the same way on a different schedule"
-        : sigFull === "passed"
+        : diff.how === "passed"
           ? "it passed"
-          : `it failed differently (${sigFull})`
+          : `it failed differently (${diff.signature})`
     }. The ledger only records references, so the run depends on something else: a mini-redirector must not use Math.random, Date.now, real timers or state kept from one run to the next.`,
     ...lean.failures.map((f) => `without the ledger: ${f}`),
     ...full.failures,
@@ -1410,12 +1410,6 @@ function runsLean(loaded: LoadedScenario, options: RunOptions): boolean {
   const e = loaded.scenario.expect;
   if (e.stop !== "none" || e.leaks !== "none" || e.violations.length > 0) return false;
   return (options.checks?.ledger ?? loaded.scenario.setup.checks.ledger) !== "off";
-}
-
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** One run of a loaded scenario with the checks as configured. */

@@ -19,3 +19,27 @@ export function failureSignature(report: ScenarioReport): string {
   if (report.failures.some((f) => /^thread .* threw/.test(f))) return "thread error";
   return `other ${report.failures[0] ?? ""}`;
 }
+
+/** How a second run of the same scenario, seed and schedule came out unlike the first (see rerunDifference). */
+export interface RerunDifference {
+  /** It passed; it failed with another signature; it failed the same way on another schedule. */
+  readonly how: "passed" | "failed differently" | "another schedule";
+  /** The second run's failure signature ("passed" when it passed). */
+  readonly signature: string;
+}
+
+/**
+ * Whether a run made again from the same scenario, seed and schedule ended as the first did: null when it did (the
+ * same failure signature, or both passed, and the same scheduling choices), else how it differs. Explore's
+ * confirmation and runScenario's lean-first run ask it of a deterministic system, where any difference is a fault.
+ */
+export function rerunDifference(first: ScenarioReport, again: ScenarioReport): RerunDifference | null {
+  const sig = first.passed ? "passed" : failureSignature(first);
+  const sigAgain = again.passed ? "passed" : failureSignature(again);
+  if (sig !== sigAgain) return { how: sigAgain === "passed" ? "passed" : "failed differently", signature: sigAgain };
+  const a = first.choices;
+  const b = again.choices;
+  let same = a.length === b.length;
+  for (let i = 0; same && i < a.length; i++) same = a[i] === b[i];
+  return same ? null : { how: "another schedule", signature: sigAgain };
+}

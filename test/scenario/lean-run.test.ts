@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
+import type { Emulator } from "../../emulator/boot.js";
 import { RandomStrategy } from "../../emulator/kernel/index.js";
 import { importUserModule } from "../../emulator/scenario/import-module.js";
 import {
@@ -19,7 +20,7 @@ import {
   reportJson,
   runScenario,
 } from "../../emulator/scenario/index.js";
-import { type MiniRdrModule, nulmrxModule } from "../../miniredirs/index.js";
+import { type LoadedMiniRdr, type MiniRdrModule, nulmrxModule } from "../../miniredirs/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CHECKS = join(ROOT, "fixtures", "checks");
@@ -52,6 +53,42 @@ function countingImport(): { ledgerOn: boolean[]; importModule: NonNullable<RunO
   };
 }
 
+/**
+ * fixtures/checks/ledger.history.yaml with `leaks: none`: with its bug (MRxCreateSrvCall keeps a reference), a leak
+ * the scenario does not allow; without it, a clean pass. Both run the module through its path.
+ */
+function ledgerHistory(bug: boolean): LoadedScenario {
+  let text = readFileSync(join(CHECKS, "ledger.history.yaml"), "utf8").replace("leaks: allowed", "leaks: none");
+  if (!bug) text = text.replace("options: { bug: ledger.history }", "options: {}");
+  const r = parseScenario(text, bug ? "leaky.yaml" : "clean.yaml", { baseDir: CHECKS });
+  if (!r.ok) throw new Error(r.problems.map(formatProblem).join("\n"));
+  return r.loaded;
+}
+
+/**
+ * nulmrx as a user module whose `adapt` sees each load's number (from 1): a mini-redirector that keeps state from
+ * one run to the next, in a closure (the scenario's own module path is ignored).
+ */
+function nulmrxVariant(
+  name: string,
+  adapt: (n: number, em: Emulator, loaded: LoadedMiniRdr) => LoadedMiniRdr,
+): { readonly importModule: NonNullable<RunOptions["importModule"]>; readonly loads: () => number } {
+  let loads = 0;
+  return {
+    loads: () => loads,
+    importModule: async () => ({
+      miniRdr: {
+        ...nulmrxModule,
+        name,
+        async load(em, setup) {
+          const n = ++loads;
+          return adapt(n, em, await nulmrxModule.load(em, setup));
+        },
+      } satisfies MiniRdrModule,
+    }),
+  };
+}
+
 test("every fixture that passes: the lean-first report is the report with the ledger, field for field", async (t) => {
   const files = [
     ...readdirSync(join(ROOT, "fixtures", "scenarios")).map((f) => join(ROOT, "fixtures", "scenarios", f)),
@@ -69,34 +106,25 @@ test("every fixture that passes: the lean-first report is the report with the le
 });
 
 test("a clean pass runs once, without the ledger; lean: false runs once, with it", async (t) => {
-  const text = readFileSync(join(ROOT, "fixtures", "checks", "ledger.history.yaml"), "utf8")
-    .replace("options: { bug: ledger.history }", "options: {}")
-    .replace("leaks: allowed", "leaks: none");
-  const r = parseScenario(text, "clean.yaml", { baseDir: CHECKS });
-  if (!r.ok) return t.fail(r.problems.map(formatProblem).join("\n"));
+  const clean = ledgerHistory(false);
   const a = countingImport();
-  const report = await runScenario(r.loaded, { importModule: a.importModule });
+  const report = await runScenario(clean, { importModule: a.importModule });
   t.true(report.passed, report.failures.join("\n"));
   t.deepEqual(a.ledgerOn, [false]);
   const b = countingImport();
-  await runScenario(r.loaded, { importModule: b.importModule, lean: false });
+  await runScenario(clean, { importModule: b.importModule, lean: false });
   t.deepEqual(b.ledgerOn, [true]);
 });
 
 test("a leak the scenario does not allow: run again with the ledger, and the report names the holders as a full run does", async (t) => {
-  const text = readFileSync(join(ROOT, "fixtures", "checks", "ledger.history.yaml"), "utf8").replace(
-    "leaks: allowed",
-    "leaks: none",
-  );
-  const r = parseScenario(text, "leaky.yaml", { baseDir: CHECKS });
-  if (!r.ok) return t.fail(r.problems.map(formatProblem).join("\n"));
+  const leaky = ledgerHistory(true);
   const a = countingImport();
-  const report = await runScenario(r.loaded, { importModule: a.importModule });
+  const report = await runScenario(leaky, { importModule: a.importModule });
   t.deepEqual(a.ledgerOn, [false, true], "lean, then again with the ledger");
   t.false(report.passed);
   t.regex(report.failures.join("\n"), /left after teardown: .*SRV_CALL/s);
   t.regex(report.leaks.join("\n"), /RxReference/, "the holders come from the ledger");
-  const full = await runScenario(r.loaded, { lean: false });
+  const full = await runScenario(leaky, { lean: false });
   t.is(JSON.stringify(reportJson(report)), JSON.stringify(reportJson(full)));
 });
 
@@ -120,13 +148,8 @@ test("a run that hands out its emulator (onStep, onFinish, trace) or brings its 
   });
   t.true(seenAtFinish);
   // A trace is read from the emulator afterwards: one run, with the ledger (seen from the module's load).
-  const clean = readFileSync(join(CHECKS, "ledger.history.yaml"), "utf8")
-    .replace("options: { bug: ledger.history }", "options: {}")
-    .replace("leaks: allowed", "leaks: none");
-  const cl = parseScenario(clean, "clean.yaml", { baseDir: CHECKS });
-  if (!cl.ok) return t.fail(cl.problems.map(formatProblem).join("\n"));
   const traced = countingImport();
-  t.true((await runScenario(cl.loaded, { importModule: traced.importModule, trace: true })).passed);
+  t.true((await runScenario(ledgerHistory(false), { importModule: traced.importModule, trace: true })).passed);
   t.deepEqual(traced.ledgerOn, [true]);
   // A scenario that expects leaks (or a stop, or violations) keeps the ledger from the start: its report has them.
   const a = countingImport();
@@ -134,38 +157,25 @@ test("a run that hands out its emulator (onStep, onFinish, trace) or brings its 
   t.deepEqual(a.ledgerOn, [true]);
   // The ledger switched off by the caller: one run, as asked.
   const b = countingImport();
-  const text = readFileSync(join(ROOT, "fixtures", "checks", "ledger.history.yaml"), "utf8").replace(
-    "leaks: allowed",
-    "leaks: none",
-  );
-  const r = parseScenario(text, "leaky.yaml", { baseDir: CHECKS });
-  if (!r.ok) return t.fail(r.problems.map(formatProblem).join("\n"));
-  await runScenario(r.loaded, { importModule: b.importModule, checks: { ledger: "off" } });
+  const leaky = ledgerHistory(true);
+  await runScenario(leaky, { importModule: b.importModule, checks: { ledger: "off" } });
   t.deepEqual(b.ledgerOn, [false]);
   // A strategy object may keep state from one run to the next (a recording, a cursor): it is not run twice.
   const c = countingImport();
-  const report = await runScenario(r.loaded, { importModule: c.importModule, strategy: new RandomStrategy(3) });
+  const report = await runScenario(leaky, { importModule: c.importModule, strategy: new RandomStrategy(3) });
   t.false(report.passed, "it leaks");
   t.deepEqual(c.ledgerOn, [true]);
 });
 
 test("a mini-redirector whose runs depend on the runs before them is reported as not deterministic", async (t) => {
   // nulmrx whose backend leaks on its first load only: the lean run leaks, the run with the ledger does not.
-  let loads = 0;
-  const importModule: NonNullable<RunOptions["importModule"]> = async () => ({
-    miniRdr: {
-      ...nulmrxModule,
-      name: "flaky",
-      async load(em, setup) {
-        const n = ++loads;
-        const loaded = await nulmrxModule.load(em, setup);
-        return { ...loaded, backendLeaks: () => (n === 1 ? [`load ${n} left a buffer behind`] : []) };
-      },
-    } satisfies MiniRdrModule,
-  });
+  const { importModule, loads } = nulmrxVariant("flaky", (n, _em, loaded) => ({
+    ...loaded,
+    backendLeaks: () => (n === 1 ? [`load ${n} left a buffer behind`] : []),
+  }));
   const loaded = loadFile(join(ROOT, "test", "explore", "flaky", "flaky.yaml"));
   const report = await runScenario(loaded, { importModule });
-  t.is(loads, 2);
+  t.is(loads(), 2);
   t.false(report.passed);
   t.regex(
     report.failures[0] ?? "",
@@ -191,37 +201,29 @@ test("a stop during a step: what the interrupted step's frames do while they unw
 test("the same failure on a different schedule is not deterministic either", async (t) => {
   // Both runs leak (the same failure signature), but on its first load the module makes the first net use wait a
   // millisecond of virtual time, so the random strategy's choices differ between the two runs.
-  let loads = 0;
-  const importModule: NonNullable<RunOptions["importModule"]> = async () => ({
-    miniRdr: {
-      ...nulmrxModule,
-      name: "drifting",
-      async load(em, setup) {
-        const n = ++loads;
-        const loaded = await nulmrxModule.load(em, setup);
-        if (n === 1) {
-          const provider = loaded.provider;
-          const netUse = provider.netUse.bind(provider);
-          let calls = 0;
-          provider.netUse = async (...args: Parameters<typeof netUse>) => {
-            if (calls++ === 0) await em.k.KeDelayExecutionThread(-10_000);
-            return netUse(...args);
-          };
-        }
-        return { ...loaded, backendLeaks: () => ["a buffer left behind"] };
-      },
-    } satisfies MiniRdrModule,
+  let skip = 0;
+  const { importModule, loads } = nulmrxVariant("drifting", (n, em, loaded) => {
+    if (n === 1 + skip) {
+      const provider = loaded.provider;
+      const netUse = provider.netUse.bind(provider);
+      let calls = 0;
+      provider.netUse = async (...args: Parameters<typeof netUse>) => {
+        if (calls++ === 0) await em.k.KeDelayExecutionThread(-10_000);
+        return netUse(...args);
+      };
+    }
+    return { ...loaded, backendLeaks: () => ["a buffer left behind"] };
   });
   const loaded = loadFile(join(ROOT, "test", "explore", "flaky", "flaky.yaml"));
   const report = await runScenario(loaded, { importModule, strategy: "random" });
-  t.is(loads, 2);
+  t.is(loads(), 2);
   t.false(report.passed);
   t.regex(
     report.failures[0] ?? "",
     /^not deterministic: run without the reference ledger, this scenario failed \(leak\); run again with the same seed and the ledger on, it failed the same way on a different schedule\./,
   );
   // Without the delay both runs take one schedule: the plain leak, reported once.
-  loads = 1;
+  skip = 100;
   const steady = await runScenario(loaded, { importModule, strategy: "random" });
   t.regex(steady.failures[0] ?? "", /^left after teardown: a buffer left behind/);
 });
