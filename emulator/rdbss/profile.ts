@@ -20,7 +20,9 @@ export interface RdbssProfile {
   /**
    * Whether RxFinalizeConnection can return STATUS_CANCELLED (the caller's RX_CONTEXT was cancelled) and
    * STATUS_LOCK_NOT_GRANTED (the netname table cannot be had without waiting and the context cannot wait), as
-   * documented. ReactOS never returns them: it acquires blocking.
+   * documented (the lock is tried before anything is done, so a refused call changes nothing), and whether TRUE
+   * cancels every outstanding request on the V_NET_ROOT that has a cancel routine ("cancels all the outstanding
+   * requests", the page). ReactOS never returns them (it acquires blocking) and cancels only change notifications.
    */
   readonly finalizeConnectionDocumentedStatuses: boolean;
   /** RxFinalizeConnection also checks the share-root FCB (TableEntryForNull): docs true, ReactOS false. */
@@ -131,7 +133,7 @@ export const PROFILE_OPTION_DOCS: Readonly<Record<keyof Omit<RdbssProfile, "name
   finalizeConnection0xffNotifications:
     "RxFinalizeConnection(0xff) with notifications pending: fail (docs) or ignore (ReactOS)",
   finalizeConnectionDocumentedStatuses:
-    "RxFinalizeConnection may return STATUS_CANCELLED / STATUS_LOCK_NOT_GRANTED (docs)",
+    "RxFinalizeConnection may return STATUS_CANCELLED / STATUS_LOCK_NOT_GRANTED, and TRUE cancels every cancellable request on the V_NET_ROOT, not only notifications (docs)",
   finalizeConnectionChecksShareRoot: "RxFinalizeConnection checks the share-root FCB for open handles (docs)",
   finalizeConnectionNullVNetRoot:
     "RxFinalizeConnection with a NULL VNetRoot: default V_NET_ROOT (docs) or a fault (ReactOS)",

@@ -884,7 +884,8 @@ export class Rdbss {
    * RxFinalizeSrvCall: requires the netname table exclusive; finalizes only at count 1 unless forced. The upper
    * finalization removes the name and calls MRxFinalizeSrvCall exactly once — inline under the caller's lock, or
    * (depending on the calling process and the profile) from a delayed worker without the lock, in which case TRUE
-   * means "will be freed" and the memory is released only after MRxFinalizeSrvCall returns.
+   * means "will be freed" and the memory is released only after MRxFinalizeSrvCall returns. TRUE only when the count
+   * was 1; a forced call at a higher count finalizes the upper part and returns FALSE, on either path.
    */
   async RxFinalizeSrvCall(srvCall: SRV_CALL, forceFinalize: boolean): Promise<boolean> {
     const t = this.enterDdi("RxFinalizeSrvCall", RDBSS_DDIS.RxFinalizeSrvCall.maxIrql);
@@ -924,7 +925,10 @@ export class Rdbss {
         this.free(srvCall, "RxFinalizeSrvCall");
         return true;
       }
-      return forceFinalize;
+      // Forced at a count above 1: the name is gone and MRxFinalizeSrvCall has run, but the memory stays until the
+      // last reference goes, so "the finalization did not occur" (page 000) — FALSE, as the posted path answers for
+      // the same call and as RDBSS's own NodeActuallyFinalized does.
+      return false;
     } finally {
       this.leaveDdi(t);
     }
@@ -1481,18 +1485,23 @@ export class Rdbss {
       const forceClose = level === 1;
       const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
       const prefixLock = dev.pRxNetNameTable.TableLock;
+      // The netname table, exclusive. A context that cannot wait gets STATUS_LOCK_NOT_GRANTED (docs), and it is
+      // tried before anything is done: a call that fails leaves the connection and its notifications as they were.
+      const noWait = docs && ctx !== null && !(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT);
+      if (noWait && this.k.ExAcquireResourceExclusiveLite(prefixLock, false) !== true) {
+        return STATUS.STATUS_LOCK_NOT_GRANTED;
+      }
       let status: NTSTATUS = await this.cancelNotifyForVNetRoot(vnr, forceClose);
       let failedEarly = false;
       if (status !== STATUS_SUCCESS) {
-        if (level === 0) return status;
+        if (level === 0) {
+          if (noWait) this.release(prefixLock);
+          return status;
+        }
         if (level === 0xff && this.profile.finalizeConnection0xffNotifications === "fail") failedEarly = true;
         else status = STATUS_SUCCESS;
       }
-      // The netname table, exclusive: a context that cannot wait gets STATUS_LOCK_NOT_GRANTED (docs).
-      if (docs && ctx && !(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT)) {
-        const got = this.k.ExAcquireResourceExclusiveLite(prefixLock, false);
-        if (got !== true) return STATUS.STATUS_LOCK_NOT_GRANTED;
-      } else await this.acquire(prefixLock, true);
+      if (!noWait) await this.acquire(prefixLock, true);
       this.referenceInternal(netRoot, "RxFinalizeConnection");
       const table = this.fcbTableOf(netRoot);
       let uncleanAny = 0;
@@ -1560,9 +1569,24 @@ export class Rdbss {
     const found = [...this.ActiveContexts].filter((c) => onVnr(c) && c.MRxCancelRoutine !== null);
     if (!forceClose) return found.length > 0 ? STATUS.STATUS_FILES_OPEN : STATUS_SUCCESS;
     if (this.profile.finalizeConnectionDocumentedStatuses) {
-      // "RxFinalizeConnection cancels all the outstanding requests": a notification still on its way to the
-      // mini-redirector is marked cancelled, so its MINIRDR_CALL returns STATUS_CANCELLED without calling.
-      for (const c of this.ActiveContexts) if (onVnr(c)) c.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
+      // "RxFinalizeConnection cancels all the outstanding requests for a given V_NET_ROOT" (the page): a notification
+      // still on its way to the mini-redirector is marked cancelled, so its MINIRDR_CALL returns STATUS_CANCELLED
+      // without calling; and every other request on the V_NET_ROOT's files that the mini-redirector can cancel (a
+      // byte-range lock waiting for its range, say) is cancelled with the notifications. ReactOS cancels only the
+      // notifications (§9).
+      const caller = currentRxContext(this.k.current);
+      for (const c of this.ActiveContexts) {
+        if (onVnr(c)) c.Flags |= RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED;
+        else if (
+          c !== caller &&
+          !c.completed &&
+          c.MRxCancelRoutine !== null &&
+          c.pFcb !== null &&
+          c.pFcb.VNetRoot === vNetRoot
+        ) {
+          found.push(c);
+        }
+      }
     }
     let status: NTSTATUS = STATUS_SUCCESS;
     for (const c of found) {

@@ -407,6 +407,53 @@ test("[profile:finalizeConnectionDocumentedStatuses] netname table held by anoth
   }
 });
 
+test("[profile:finalizeConnectionDocumentedStatuses] docs STATUS_LOCK_NOT_GRANTED with a notification pending: refused before anything is done, the notification still pending", async (t) => {
+  const w = await world("docs");
+  const ready = H.event(w, "ready");
+  const done = H.event(w, "done");
+  let notify: IoRequest | null = null;
+  let during = "";
+  let cancelsDuring = -1;
+  let status = null as NTSTATUS | null;
+  w.em.k.createThread(w.app, "user", async () => {
+    await new NulNetworkProvider(w.em).netUse("N", "\\\\srv\\share");
+    const d = await H.openFile(w, "\\??\\N:\\", { dir: true, async: true });
+    const n = await w.em.sys.nt.NtNotifyChangeDirectoryFile(d.FileHandle, {
+      CompletionFilter: FILE_NOTIFY_CHANGE_FILE_NAME,
+      Length: 256,
+    });
+    t.is(n.Status, S.STATUS_PENDING);
+    notify = n.request;
+    w.em.k.KeSetEvent(ready);
+    await H.waitFor(w, done);
+    await w.em.sys.nt.NtClose(d.FileHandle);
+  });
+  w.em.k.PsCreateSystemThread("holder", async () => {
+    await H.waitFor(w, ready);
+    await H.withNetName(w, () => H.sleep(w, 1));
+  });
+  w.em.k.PsCreateSystemThread("caller", async (th) => {
+    await H.waitFor(w, ready);
+    await H.sleep(w, 0.1);
+    const ctx = H.internalContext(w);
+    ctx.Flags &= ~RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT;
+    th.TopLevelIrp = ctx;
+    const c = H.connection(w);
+    status = await w.em.rx.RxFinalizeConnection(c.netRoot, c.vNetRoot, true);
+    const req = notify as IoRequest | null;
+    during = req === null ? "none" : req.done ? H.statusName(req.IoStatusBlock.Status) : "pending";
+    cancelsDuring = H.count(w, "MRxCancelRoutine");
+    w.em.k.KeSetEvent(done);
+  });
+  H.clean(await w.em.k.run());
+  t.is(status, S.STATUS_LOCK_NOT_GRANTED);
+  t.is(during, "pending", "a refused call cancelled nothing");
+  t.is(cancelsDuring, 0, "no cancel routine ran (the handle's close cancels the notification later)");
+  const c = H.connection(w);
+  t.true(c.vNetRoot.AdditionalReferenceForDeleteFsctlTaken, "the connection is as it was");
+  t.true(w.dev.pRxNetNameTable.contains(c.vNetRoot));
+});
+
 test("[profile:finalizeConnectionDocumentedStatuses] the caller's RX_CONTEXT is cancelled: docs STATUS_CANCELLED and nothing done, reactos ignores the flag", async (t) => {
   for (const profile of ["docs", "reactos"] as const) {
     const w = await world(profile);

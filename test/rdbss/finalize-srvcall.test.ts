@@ -70,7 +70,7 @@ test("at NodeReferenceCount 2, not forced: FALSE, no callback, the SRV_CALL unto
   t.true(w.dev.pRxNetNameTable.contains(sc));
 });
 
-test("forced at NodeReferenceCount 2 in the RDBSS process: TRUE, callback once (Force TRUE), memory kept until the count drops", async (t) => {
+test("forced at NodeReferenceCount 2 in the RDBSS process: FALSE (not freed), callback once (Force TRUE), memory kept until the count drops", async (t) => {
   const w = await recordingWorld();
   const sc = await H.handSrvCall(w);
   const out: Parameters<typeof finalizeUnderLock>[3] = {};
@@ -88,11 +88,11 @@ test("forced at NodeReferenceCount 2 in the RDBSS process: TRUE, callback once (
       });
     }),
   );
-  t.true(out.ret);
+  t.false(out.ret, "the page: FALSE if the finalization did not occur — the memory stays at count 2");
   t.is(out.callsAtReturn, 1);
   t.false(out.freedAtReturn);
   t.false(out.inTableAtReturn, "the upper finalization removed the name");
-  t.true(again);
+  t.false(again, "still count 2: nothing freed");
   t.false(freedBeforeDrop);
   t.not(sc.freed, null, "freed once the extra reference went");
   t.is(sc.Flags & SRVCALL_FLAG.SRVCALL_FLAG_FORCE_FINALIZED, SRVCALL_FLAG.SRVCALL_FLAG_FORCE_FINALIZED);
@@ -302,7 +302,11 @@ test("exactly one MRxFinalizeSrvCall: a second finalize while the posted destroy
       }),
     ),
   );
-  t.deepEqual(rets, [true, true, false], "forced: TRUE; not forced at count 2 (the posted reference): FALSE");
+  t.deepEqual(
+    rets,
+    [true, false, false],
+    "count 1, posted: TRUE (will free); then at count 2 (the posted reference), forced or not: FALSE",
+  );
   t.is(w.rec.callsOf("MRxFinalizeSrvCall").length, 1);
   t.not(sc.freed, null);
 });
