@@ -43,6 +43,7 @@ import {
   SL_WATCH_TREE,
 } from "../io/index.js";
 import {
+  APC_LEVEL,
   BUGCHECK,
   DISPATCH_LEVEL,
   KEVENT,
@@ -946,6 +947,10 @@ export class RdbssFsd {
     let calls = 0;
     let freed = false;
     const cnc: MRX_CREATENETROOT_CONTEXT = new CreateNetRootContext(ctx, vnr, finish, S.STATUS_SUCCESS, () => {
+      // RxCreateNetRootCallBack is paged code (≤ APC_LEVEL, §7), though all it does is set an event: a callback from a
+      // DPC-level transport completion is IRQL_NOT_LESS_OR_EQUAL (§8 pattern 18).
+      const t = this.k.enter("RxCreateNetRootCallBack", APC_LEVEL);
+      if (this.k.stopped === null) this.k.leave(t);
       calls++;
       if (calls > 1 || freed) {
         this.rx.rdbssViolation(

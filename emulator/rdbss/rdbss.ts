@@ -1114,21 +1114,26 @@ export class Rdbss {
   /** Orphan the FCBs and SRV_OPENs still open through a V_NET_ROOT being torn down (RxOrphanSrvOpens). */
   private orphanSrvOpens(vNetRoot: V_NET_ROOT): void {
     const table = this.fcbTableOf(vNetRoot.pNetRoot);
-    const withHandles: FCB[] = [];
+    // The handles left open through this V_NET_ROOT, per FCB: an FCB's whole unclean count when the FCB itself is
+    // orphaned, else (an FCB another V_NET_ROOT of the same share opened first, as with X: and Y: on one share) the
+    // handles on its SRV_OPENs opened through this one.
+    const withHandles: { fcb: FCB; handles: number }[] = [];
     for (const fcb of table.all()) {
       let orphanedAny = false;
+      let orphanedHandles = 0;
       for (const so of fcb.SrvOpenList) {
         if (so.pVNetRoot === vNetRoot && !(so.Flags & SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED)) {
           so.Flags |= SRVOPEN_FLAG.SRVOPEN_FLAG_ORPHANED;
           orphanedAny = true;
+          orphanedHandles += so.UncleanFobxCount;
         }
       }
       if (fcb.VNetRoot === vNetRoot && (orphanedAny || fcb.UncleanCount > 0 || fcb.OpenCount > 0)) {
         fcb.FcbState |= FCB_STATE.FCB_STATE_ORPHANED;
-        if (fcb.UncleanCount > 0) withHandles.push(fcb);
+        if (fcb.UncleanCount > 0) withHandles.push({ fcb, handles: fcb.UncleanCount });
         // An orphaned FCB leaves the table, so a new open builds a new FCB.
         if (table.remove(fcb)) fcb.FcbState |= FCB_STATE.FCB_STATE_NAME_ALREADY_REMOVED;
-      }
+      } else if (orphanedHandles > 0) withHandles.push({ fcb, handles: orphanedHandles });
     }
     this.verifier.orphaned(vNetRoot, withHandles);
   }

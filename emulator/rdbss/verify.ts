@@ -325,9 +325,10 @@ export class RdbssVerifier {
   // ================================================================== MRxContext[] (pattern 17)
 
   /**
-   * MINIRDR_CALL's zeroing of MRxContext[]. A slot that still holds what the previous call on this context left
-   * there is zeroed as RDBSS does, and a read of it during this call is reported: the mini-redirector expected it to
-   * survive.
+   * MINIRDR_CALL's zeroing of MRxContext[]. A slot that still holds what an earlier call on this context left there
+   * is zeroed as RDBSS does, and a read of it is reported: the mini-redirector expected it to survive. The trap stays
+   * until the slot is written, so a read two or more calls later (A writes, B leaves the slot alone, C reads) is
+   * reported too, naming the call that wrote it.
    */
   zeroMrxContext(ctx: RX_CONTEXT, name: string): void {
     const a = ctx.MRxContext;
@@ -337,11 +338,8 @@ export class RdbssVerifier {
     if (trap === null && a[0] === null && a[1] === null && a[2] === null && a[3] === null) return;
     if (trap !== null) trap.call = name;
     for (let i = 0; i < 4; i++) {
-      if (trap?.trapped[i]) {
-        Object.defineProperty(a, i, { value: null, writable: true, configurable: true, enumerable: true });
-        trap.trapped[i] = false;
-        continue;
-      }
+      // Still trapped (nothing wrote the slot since): it stays a trap, now for this call (trap.call).
+      if (trap?.trapped[i]) continue;
       const v = a[i];
       if (v === null || v === undefined) {
         a[i] = null;
@@ -431,15 +429,26 @@ export class RdbssVerifier {
         );
       }
     }
-    const mine = srvCall.Context;
-    if (managed || mine === null || typeof mine !== "object") return;
+    // Context (unless RDBSS manages the extension) and Context2 (always the mini-redirector's own): either one shared
+    // with another live SRV_CALL is state keyed by server name.
+    const mine = managed ? null : srvCall.Context;
+    const mine2 = srvCall.Context2;
+    const isState = (v: unknown): boolean => v !== null && typeof v === "object";
+    if (!isState(mine) && !isState(mine2)) return;
     for (const other of this.rx.live) {
-      if (other === srvCall || other.kind !== "SRV_CALL" || other.Context !== mine) continue;
+      if (other === srvCall || other.kind !== "SRV_CALL") continue;
+      const field =
+        isState(mine) && other.Context === mine
+          ? "Context"
+          : isState(mine2) && other.Context2 === mine2
+            ? "Context2"
+            : null;
+      if (field === null) continue;
       this.rx.rdbssViolation(
         "minirdrContract",
         VERIFIER_ASSERT.SHARED_CONTEXT,
         srvCall,
-        `MRxFinalizeSrvCall is about to run for ${srvCall.label()}, whose Context is also the Context of the live ${other.label()}: the mini-redirector keys its connection state by server name, and a new SRV_CALL for the same server was built before the old one's (posted) finalization ran. Finalizing the old one now tears down the state the new one uses (rdbss-semantics §8, pattern 7). Give each SRV_CALL its own state.`,
+        `MRxFinalizeSrvCall is about to run for ${srvCall.label()}, whose ${field} is also the ${field} of the live ${other.label()}: the mini-redirector keys its connection state by server name, and a new SRV_CALL for the same server was built before the old one's (posted) finalization ran. Finalizing the old one now tears down the state the new one uses (rdbss-semantics §8, pattern 7). Give each SRV_CALL its own state.`,
         this.rx.k.addressOf(other),
       );
       return;
@@ -449,14 +458,14 @@ export class RdbssVerifier {
   // ================================================================== forced finalization, premature finalization
 
   /** A forced V_NET_ROOT finalization orphaned FCBs with open handles (pattern 2). */
-  orphaned(vNetRoot: V_NET_ROOT, fcbs: readonly FCB[]): void {
+  orphaned(vNetRoot: V_NET_ROOT, fcbs: readonly { readonly fcb: FCB; readonly handles: number }[]): void {
     if (fcbs.length === 0 || this.rx.k.checkMode("orphanedHandles") === "off") return;
     this.rx.rdbssViolation(
       "orphanedHandles",
       VERIFIER_ASSERT.ORPHANED_OPEN_HANDLES,
       vNetRoot,
       `${vNetRoot.label()} was finalized with files still open (${fcbs
-        .map((f) => `${f.label()}: ${f.UncleanCount} handle(s)`)
+        .map((f) => `${f.fcb.label()}: ${f.handles} handle(s)`)
         .join(
           ", ",
         )}): their SRV_OPENs are orphaned and every later request on those handles but close fails with STATUS_UNEXPECTED_NETWORK_ERROR. A forced delete (RxFinalizeConnection TRUE) is for when the user said so; after STATUS_FILES_OPEN from FALSE, report the failure instead of retrying with TRUE (rdbss-semantics §8, pattern 2).`,

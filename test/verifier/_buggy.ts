@@ -583,6 +583,19 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       return next();
     },
   },
+  "minirdrContract.mrxcontext-stale-later": {
+    // Pattern 17, two calls on: MRxShouldTryToCollapseThisOpen leaves state in MRxContext[0], MRxCollapseOpen declines
+    // without touching it, and MRxCreate reads it.
+    shouldCollapse: (_m, ctx) => {
+      ctx.MRxContext[0] = { decided: "checked the server" };
+      return S.STATUS_SUCCESS;
+    },
+    collapse: () => S.STATUS_MORE_PROCESSING_REQUIRED,
+    create: (_m, ctx, next) => {
+      if (ctx.MRxContext[0] !== null) return S.STATUS_INTERNAL_ERROR;
+      return next();
+    },
+  },
   "minirdrContract.force-dereferenced": {
     // Pattern 15: ForceDisconnect read as if it were a BOOLEAN pointer.
     finalizeVNetRoot: (_m, _vnr, force) => {
@@ -620,6 +633,26 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       srvCall.Context = null;
       srvCall.Context2 = null;
       return S.STATUS_SUCCESS;
+    },
+  },
+  "minirdrContract.shared-context2": {
+    // Pattern 7 again, with the per-server state in Context2 (nulmrx keeps its own in Context).
+    createSrvCall: (m, srvCall, _cb, next) => {
+      const name = srvCall.pSrvCallName.toUpperCase();
+      let conn = m.connections.get(name);
+      if (conn === undefined) {
+        conn = { server: srvCall.pSrvCallName, open: true };
+        m.connections.set(name, conn);
+      }
+      srvCall.Context2 = conn;
+      return next();
+    },
+    finalizeSrvCall: (m, srvCall, next) => {
+      const conn = srvCall.Context2 as { open: boolean } | null;
+      if (conn) conn.open = false;
+      m.connections.delete(srvCall.pSrvCallName.toUpperCase());
+      srvCall.Context2 = null;
+      return next();
     },
   },
   "orphanedHandles.forced-delete": {
@@ -674,6 +707,15 @@ export const BUGS: Readonly<Record<string, Bug>> = {
         ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
         m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
       });
+      return S.STATUS_PENDING;
+    },
+  },
+  "pattern.netroot-callback-at-dpc": {
+    // Pattern 18: the net-root construction reported from a DPC-level transport completion.
+    createVNetRoot: (m, cnc) => {
+      cnc.NetRootStatus = S.STATUS_SUCCESS;
+      cnc.VirtualNetRootStatus = S.STATUS_SUCCESS;
+      laterFromDpc(m, () => cnc.Callback(cnc));
       return S.STATUS_PENDING;
     },
   },

@@ -44,6 +44,27 @@ test("pattern 2, finalize while files open: a delete that forces past the user's
   passed(t, good);
 });
 
+test("pattern 2 through a second drive letter: a forced delete of Y: orphans the handle opened through Y: on an FCB X: opened first, and only that handle is counted", async (t) => {
+  const setup = "  checks: { orphanedHandles: stop }\n";
+  const useY = "  - op: net-use\n    drive: Y\n    remote: \\\\srv\\share\n";
+  const opens = "  - op: create\n    path: X:\\f.txt\n    as: hx\n  - op: create\n    path: Y:\\f.txt\n    as: hy\n";
+  const deleteY = "  - op: net-use-delete\n    drive: Y\n    force: TRUE\n";
+  const bad = await runBug("none", `steps:\n${NET_USE}${useY}${opens}${deleteY}`, { setup, expect: "  stop: any\n" });
+  const s = rdbssStop(t, bad, "orphanedHandles", A.ORPHANED_OPEN_HANDLES);
+  t.regex(
+    s.reason,
+    /V_NET_ROOT#\d+ \\;Y:0\\srv\\share was finalized with files still open \(FCB#\d+ \\srv\\share\\f\.txt: 1 handle\(s\)\)/,
+  );
+  // The handle through Y: closed first: nothing is orphaned, and X:'s handle on the same FCB goes on working.
+  const closeY = "  - op: close\n    handle: hy\n";
+  const good = await runBug(
+    "none",
+    `steps:\n${NET_USE}${useY}${opens}${closeY}${deleteY}  - op: write\n    handle: hx\n    data: still works\n`,
+    { setup },
+  );
+  passed(t, good);
+});
+
 test("pattern 3, finalizing without the netname table exclusive: RxFinalizeSrvCall under a shared lock (rdbssLocks); exclusive is fine", async (t) => {
   const body = (lock: string) =>
     `threads:\n  k:\n    system: true\n    steps:\n      - op: net-use\n        drive: X\n        remote: \\\\srv\\share\n      - op: call\n        routine: RxFinalizeSrvCall\n        object: SRV_CALL \\\\srv\n        force: false\n        lock: ${lock}\n${
@@ -89,6 +110,12 @@ test("pattern 7, finalize/create race on one server name: the new SRV_CALL share
   const bad = await runBug("minirdrContract.shared-context", body, { expect: "  stop: any\n  leaks: allowed\n" });
   const s = rdbssStop(t, bad, "minirdrContract", A.SHARED_CONTEXT);
   t.regex(s.reason, /SRV_CALL#1 \\srv, whose Context is also the Context of the live SRV_CALL#\d+ \\srv/);
+  // The same state kept in Context2 instead.
+  const bad2 = await runBug("minirdrContract.shared-context2", body, { expect: "  stop: any\n  leaks: allowed\n" });
+  t.regex(
+    rdbssStop(t, bad2, "minirdrContract", A.SHARED_CONTEXT).reason,
+    /SRV_CALL#1 \\srv, whose Context2 is also the Context2 of the live SRV_CALL#\d+ \\srv/,
+  );
   // nulmrx's state is per SRV_CALL: the same interleaving is harmless.
   const good = await runBug("none", body, { expect: "  leaks: allowed\n" });
   passed(t, good);
@@ -222,6 +249,24 @@ test("pattern 17, MRxContext[] expected to survive between calls: the stale read
   passed(t, await runBug("none", body));
 });
 
+test("pattern 17, two calls on: a slot written by MRxShouldTryToCollapseThisOpen, left alone by MRxCollapseOpen, read by MRxCreate", async (t) => {
+  const body = `steps:\n${NET_USE}  - op: create\n    path: X:\\f.txt\n    as: h1\n  - op: create\n    path: X:\\f.txt\n    as: h2\n`;
+  let calls: string[] = [];
+  const bad = await runBug("minirdrContract.mrxcontext-stale-later", body, {
+    expect: "  stop: any\n",
+    options: { onFinish: (em) => (calls = [...em.rx.mrxLog].map((c) => c.name)) },
+  });
+  const s = rdbssStop(t, bad, "minirdrContract", A.MRXCONTEXT_STALE);
+  t.regex(
+    s.reason,
+    /^MRxCreate read RxContext->MRxContext\[0\] of RX_CONTEXT#\d+, which MRxShouldTryToCollapseThisOpen had set/,
+  );
+  // MRxCollapseOpen ran between the write and the read (the trap used to last one call: this run passed).
+  const between = calls.slice(calls.lastIndexOf("MRxShouldTryToCollapseThisOpen"));
+  t.deepEqual(between, ["MRxShouldTryToCollapseThisOpen", "MRxCollapseOpen", "MRxDeallocateForFobx", "MRxCreate"]);
+  passed(t, await runBug("none", body));
+});
+
 test("pattern 18, RxDereference from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL (irql)", async (t) => {
   const body = `steps:\n${NET_USE}${CREATE}  - op: read\n    handle: h\n    length: 4\n    expect: [STATUS_SUCCESS, STATUS_END_OF_FILE]\n`;
   const bad = await runBug("pattern.dereference-at-dpc", body, { expect: "  stop: { code: 0xA, check: irql }\n" });
@@ -233,6 +278,15 @@ test("pattern 18, RxDereference from a DPC-level completion: IRQL_NOT_LESS_OR_EQ
   );
   t.deepEqual(s?.callChain, ["DPC mrx read completion", "RxDereference"]);
   passed(t, await runBug("none", body));
+});
+
+test("pattern 18, the net-root callback from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL (irql)", async (t) => {
+  const bad = await runBug("pattern.netroot-callback-at-dpc", `steps:\n${NET_USE}`, {
+    expect: "  stop: { code: 0xA, check: irql }\n",
+  });
+  passed(t, bad);
+  t.regex(fatal(bad)?.reason ?? "", /^RxCreateNetRootCallBack was called at DISPATCH_LEVEL/);
+  passed(t, await runBug("none", `steps:\n${NET_USE}`));
 });
 
 test("pattern 19, lost add-connection reference: a delete reporting success after RxFinalizeConnection failed, or never calling it", async (t) => {
