@@ -166,6 +166,29 @@ function keptFcb(m: BuggyMrx, ctx: Ctx): FCB | null {
   return old;
 }
 
+/** Pattern 7's bug: connection state kept per server name in `field`, so two SRV_CALLs for one server share it. */
+function nameKeyedState(field: "Context" | "Context2"): Bug {
+  return {
+    createSrvCall: (m, srvCall, _cb, next) => {
+      const name = srvCall.pSrvCallName.toUpperCase();
+      let conn = m.connections.get(name);
+      if (conn === undefined) {
+        conn = { server: srvCall.pSrvCallName, open: true };
+        m.connections.set(name, conn);
+      }
+      srvCall[field] = conn;
+      return next();
+    },
+    finalizeSrvCall: (m, srvCall, next) => {
+      const conn = srvCall[field] as { open: boolean } | null;
+      if (conn) conn.open = false;
+      m.connections.delete(srvCall.pSrvCallName.toUpperCase());
+      srvCall[field] = null;
+      return next();
+    },
+  };
+}
+
 export const BUGS: Readonly<Record<string, Bug>> = {
   none: {},
   // ---------------------------------------------------------------- IRQL
@@ -614,47 +637,10 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       return st;
     },
   },
-  "minirdrContract.shared-context": {
-    // Pattern 7: per-server state keyed by name, shared by the dying SRV_CALL and its successor.
-    createSrvCall: (m, srvCall, _cb, next) => {
-      const name = srvCall.pSrvCallName.toUpperCase();
-      let conn = m.connections.get(name);
-      if (conn === undefined) {
-        conn = { server: srvCall.pSrvCallName, open: true };
-        m.connections.set(name, conn);
-      }
-      srvCall.Context = conn;
-      return next();
-    },
-    finalizeSrvCall: (m, srvCall) => {
-      const conn = srvCall.Context as { open: boolean } | null;
-      if (conn) conn.open = false;
-      m.connections.delete(srvCall.pSrvCallName.toUpperCase());
-      srvCall.Context = null;
-      srvCall.Context2 = null;
-      return S.STATUS_SUCCESS;
-    },
-  },
-  "minirdrContract.shared-context2": {
-    // Pattern 7 again, with the per-server state in Context2 (nulmrx keeps its own in Context).
-    createSrvCall: (m, srvCall, _cb, next) => {
-      const name = srvCall.pSrvCallName.toUpperCase();
-      let conn = m.connections.get(name);
-      if (conn === undefined) {
-        conn = { server: srvCall.pSrvCallName, open: true };
-        m.connections.set(name, conn);
-      }
-      srvCall.Context2 = conn;
-      return next();
-    },
-    finalizeSrvCall: (m, srvCall, next) => {
-      const conn = srvCall.Context2 as { open: boolean } | null;
-      if (conn) conn.open = false;
-      m.connections.delete(srvCall.pSrvCallName.toUpperCase());
-      srvCall.Context2 = null;
-      return next();
-    },
-  },
+  // Pattern 7: per-server state keyed by name, shared by the dying SRV_CALL and its successor — in Context, or in
+  // Context2 (nulmrx keeps its own state in Context).
+  "minirdrContract.shared-context": nameKeyedState("Context"),
+  "minirdrContract.shared-context2": nameKeyedState("Context2"),
   "orphanedHandles.forced-delete": {
     // Pattern 2: the delete ignores the level the user asked for and always forces.
     control: async (_m, ctx, next) => {
