@@ -949,8 +949,7 @@ export class RdbssFsd {
     const cnc: MRX_CREATENETROOT_CONTEXT = new CreateNetRootContext(ctx, vnr, finish, S.STATUS_SUCCESS, () => {
       // RxCreateNetRootCallBack is paged code (≤ APC_LEVEL, §7), though all it does is set an event: a callback from a
       // DPC-level transport completion is IRQL_NOT_LESS_OR_EQUAL (§8 pattern 18).
-      const t = this.k.enter("RxCreateNetRootCallBack", APC_LEVEL);
-      if (this.k.stopped === null) this.k.leave(t);
+      this.rx.leaveDdi(this.k.enter("RxCreateNetRootCallBack", APC_LEVEL));
       calls++;
       if (calls > 1 || freed) {
         this.rx.rdbssViolation(
