@@ -405,13 +405,7 @@ export class RdbssFsd {
       ctx.CurrentIrpSp?.Parameters.IoControlCode === IOCTL_REDIR_QUERY_PATH
         ? WorkQueueType.DelayedWorkQueue
         : WorkQueueType.CriticalWorkQueue;
-    const st = this.rx.RxDispatchToWorkerThread(
-      dev,
-      queue,
-      () => this.fspDispatch(ctx),
-      ctx,
-      `RxFspDispatch ${ctx.label()}`,
-    );
+    const st = this.rx.postToWorker(dev, queue, () => this.fspDispatch(ctx), ctx, `RxFspDispatch ${ctx.label()}`);
     if (!NT_SUCCESS(st)) {
       ctx.ReferenceCount--;
       // The IRP is already marked pending: complete it with the failure here and report STATUS_PENDING, as a
@@ -451,7 +445,7 @@ export class RdbssFsd {
     if (ctx.MRxCancelRoutine === null) return;
     const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     ctx.ReferenceCount++;
-    const st = this.rx.RxDispatchToWorkerThread(
+    const st = this.rx.postToWorker(
       dev,
       WorkQueueType.CriticalWorkQueue,
       async () => {

@@ -56,6 +56,13 @@ export interface RdbssProfile {
    * documented "cancels all outstanding requests"); ReactOS does not re-check.
    */
   readonly revalidateOrphanedOnSubmit: boolean;
+  /**
+   * The highest IRQL at which a mini-redirector may call RxDispatchToWorkerThread and RxPostToWorkerThread:
+   * "APC_LEVEL" (both pages' requirements, §7's docs row) or "DISPATCH_LEVEL" (ReactOS: the queue is guarded by a
+   * spin lock, so posting from a DPC-level completion works). RDBSS's own posting — from its IRP cancel routine,
+   * which runs at DISPATCH_LEVEL — is held to the code's DISPATCH_LEVEL under either value.
+   */
+  readonly workerPostingMaxIrql: "APC_LEVEL" | "DISPATCH_LEVEL";
 }
 
 export const DOCS_PROFILE: RdbssProfile = {
@@ -75,6 +82,7 @@ export const DOCS_PROFILE: RdbssProfile = {
   scavengerReclaims: true,
   docsOnlyRoutines: "available",
   revalidateOrphanedOnSubmit: true,
+  workerPostingMaxIrql: "APC_LEVEL",
 };
 
 export const REACTOS_PROFILE: RdbssProfile = {
@@ -94,6 +102,7 @@ export const REACTOS_PROFILE: RdbssProfile = {
   scavengerReclaims: false,
   docsOnlyRoutines: "absent",
   revalidateOrphanedOnSubmit: false,
+  workerPostingMaxIrql: "DISPATCH_LEVEL",
 };
 
 /** The values each profile option takes (for scenario `setup.profileOverrides` and the CLI). */
@@ -113,6 +122,7 @@ export const PROFILE_OPTION_VALUES = {
   scavengerReclaims: [true, false],
   docsOnlyRoutines: ["available", "absent"],
   revalidateOrphanedOnSubmit: [true, false],
+  workerPostingMaxIrql: ["APC_LEVEL", "DISPATCH_LEVEL"],
 } as const satisfies { readonly [K in keyof Omit<RdbssProfile, "name">]: readonly RdbssProfile[K][] };
 
 export const PROFILES = { docs: DOCS_PROFILE, reactos: REACTOS_PROFILE } as const;
@@ -149,4 +159,6 @@ export const PROFILE_OPTION_DOCS: Readonly<Record<keyof Omit<RdbssProfile, "name
   docsOnlyRoutines: "RxForceFinalizeAllVNetRoots, RxSetSrvCallDomainName, RxSetMinirdrCancelRoutine exist (docs)",
   revalidateOrphanedOnSubmit:
     "a LowIo request on a force-deleted connection fails instead of reaching the mini-redirector (docs)",
+  workerPostingMaxIrql:
+    "a mini-redirector may post work items (RxDispatchToWorkerThread, RxPostToWorkerThread) at ≤ APC_LEVEL (docs) or ≤ DISPATCH_LEVEL (ReactOS)",
 };

@@ -105,8 +105,10 @@ export const RDBSS_DDIS = {
   RxSetSrvCallDomainName: { maxIrql: APC_LEVEL, lock: "none" },
   RxSetMinirdrCancelRoutine: { maxIrql: DISPATCH_LEVEL, lock: "none" },
   RxLowIoCompletion: { maxIrql: DISPATCH_LEVEL, lock: "none" },
-  RxPostToWorkerThread: { maxIrql: DISPATCH_LEVEL, lock: "none" },
-  RxDispatchToWorkerThread: { maxIrql: DISPATCH_LEVEL, lock: "none" },
+  // ≤ APC_LEVEL for a mini-redirector, as both pages require; the reactos profile allows DISPATCH_LEVEL (its queue
+  // takes a spin lock), and RDBSS's own posting is held to that too (`workerPostingMaxIrql`, `postToWorker`).
+  RxPostToWorkerThread: { maxIrql: APC_LEVEL, lock: "none" },
+  RxDispatchToWorkerThread: { maxIrql: APC_LEVEL, lock: "none" },
   RxGetRDBSSProcess: { maxIrql: HIGH_LEVEL, lock: "none" },
   RxPrefixTableLookupName: { maxIrql: APC_LEVEL, lock: "netname-any" },
   RxRegisterMinirdr: { maxIrql: APC_LEVEL, lock: "none" },
@@ -171,6 +173,8 @@ export class Rdbss {
   readonly k: Kernel;
   readonly sys: IoSystem;
   readonly profile: RdbssProfile;
+  /** The profile's `workerPostingMaxIrql` as a number: the most a mini-redirector may post a work item at. */
+  private readonly workerPostingMaxIrql: number;
   /** RxData.Resource */
   readonly RxDataResource: ERESOURCE;
   /** The process RxDriverEntry ran in: the "file system process". */
@@ -197,6 +201,7 @@ export class Rdbss {
     this.sys = sys;
     const p = options.profile ?? "docs";
     this.profile = resolveProfile(p, options.profileOverrides ?? {});
+    this.workerPostingMaxIrql = this.profile.workerPostingMaxIrql === "APC_LEVEL" ? APC_LEVEL : DISPATCH_LEVEL;
     this.RxDataResource = kernel.ExInitializeResourceLite("RxData.Resource", "RxData");
     // The documented lock order: netname table → FCB table → FCB resource (RxData.Resource before all).
     kernel.setLockRank("RxData", 0);
@@ -905,7 +910,7 @@ export class Rdbss {
           this.referenceInternal(srvCall, "RxFinalizeSrvCall (posted destroy)");
           srvCall.destroyPosted = true;
           this.verifier.destroyPosted(srvCall);
-          const st = this.RxDispatchToWorkerThread(
+          const st = this.postToWorker(
             dev,
             WorkQueueType.DelayedWorkQueue,
             () => this.destroySrvCall(srvCall, forceFinalize),
@@ -1788,7 +1793,8 @@ export class Rdbss {
 
   /**
    * RxDispatchToWorkerThread: run `routine(context)` on a worker of the RDBSS process. Fails with
-   * STATUS_UNSUCCESSFUL when the device's dispatcher is spinning down.
+   * STATUS_UNSUCCESSFUL when the device's dispatcher is spinning down. A mini-redirector may call it at the
+   * profile's `workerPostingMaxIrql` at most.
    */
   RxDispatchToWorkerThread(
     dev: RDBSS_DEVICE_OBJECT,
@@ -1797,7 +1803,33 @@ export class Rdbss {
     context: unknown,
     name = "RxDispatchToWorkerThread item",
   ): NTSTATUS {
-    const t = this.enterDdi("RxDispatchToWorkerThread", RDBSS_DDIS.RxDispatchToWorkerThread.maxIrql);
+    return this.dispatchToWorker(this.workerPostingMaxIrql, dev, queue, routine, context, name);
+  }
+
+  /**
+   * RDBSS's own posting (RxFsdPostRequest, its IRP cancel routine, a posted MRxFinalizeSrvCall): the same routine,
+   * fault site and call-chain name, held to the code's DISPATCH_LEVEL whatever the profile says, since the IRP
+   * cancel routine posts at DISPATCH_LEVEL.
+   */
+  postToWorker(
+    dev: RDBSS_DEVICE_OBJECT,
+    queue: WORK_QUEUE_TYPE,
+    routine: RxWorkerRoutine,
+    context: unknown,
+    name: string,
+  ): NTSTATUS {
+    return this.dispatchToWorker(DISPATCH_LEVEL, dev, queue, routine, context, name);
+  }
+
+  private dispatchToWorker(
+    maxIrql: number,
+    dev: RDBSS_DEVICE_OBJECT,
+    queue: WORK_QUEUE_TYPE,
+    routine: RxWorkerRoutine,
+    context: unknown,
+    name: string,
+  ): NTSTATUS {
+    const t = this.enterDdi("RxDispatchToWorkerThread", maxIrql);
     try {
       // Fault site: the work-item wrapper cannot be allocated (STATUS_INSUFFICIENT_RESOURCES by default).
       if (this.k.faults !== null) {
@@ -1818,7 +1850,7 @@ export class Rdbss {
     routine: RxWorkerRoutine,
     context: unknown,
   ): NTSTATUS {
-    const t = this.enterDdi("RxPostToWorkerThread", RDBSS_DDIS.RxPostToWorkerThread.maxIrql);
+    const t = this.enterDdi("RxPostToWorkerThread", this.workerPostingMaxIrql);
     try {
       if (item.queued) {
         this.k.violation(

@@ -94,7 +94,7 @@ export const CATALOGUE: readonly CheckEntry[] = [
     code: BUGCHECK.IRQL_NOT_LESS_OR_EQUAL,
     params: P_IRQL_A,
     trigger:
-      "Any kernel, I/O or RDBSS routine entered above the IRQL its documentation allows (KERNEL_DDIS, IO_DDIS, RDBSS_DDIS) — e.g. RxDereference from a DPC-level completion.",
+      "Any kernel, I/O or RDBSS routine entered above the IRQL its documentation allows (KERNEL_DDIS, IO_DDIS, RDBSS_DDIS) — e.g. RxDereference, the net-root callback or (docs profile: ≤ APC_LEVEL on its page) RxDispatchToWorkerThread from a DPC-level completion.",
     explanation: "<DDI> was called at DISPATCH_LEVEL, but it may only be called at APC_LEVEL or below.",
     patterns: [18],
     tests: ["test/verifier/patterns.test.ts › pattern 18"],

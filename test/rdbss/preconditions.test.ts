@@ -21,8 +21,8 @@ interface Objs extends H.HandGraph {
   readonly w: H.World;
 }
 
-async function objects(): Promise<Objs> {
-  const w = await H.makeWorld();
+async function objects(opts: Parameters<typeof H.makeWorld>[0] = {}): Promise<Objs> {
+  const w = await H.makeWorld(opts);
   return { w, ...(await H.handBuild(w)) };
 }
 
@@ -84,16 +84,10 @@ test("the IRQL table covers every routine of RDBSS_DDIS that has a maximum below
   t.deepEqual(Object.keys(INVOKE).sort(), declared.sort());
   // RxGetRDBSSProcess may be called at any IRQL: there is nothing above its maximum.
   t.is(RDBSS_DDIS.RxGetRDBSSProcess.maxIrql, HIGH_LEVEL);
-  // §2 / §7: everything is ≤ APC_LEVEL except the completion, cancel-arming and work-posting routines.
+  // §2 / §7: everything is ≤ APC_LEVEL except the completion and cancel-arming routines. Work posting is
+  // ≤ APC_LEVEL on its pages; the reactos profile relaxes it (below).
   for (const n of declared) {
-    const expected = [
-      "RxSetMinirdrCancelRoutine",
-      "RxLowIoCompletion",
-      "RxPostToWorkerThread",
-      "RxDispatchToWorkerThread",
-    ].includes(n)
-      ? DISPATCH_LEVEL
-      : APC_LEVEL;
+    const expected = ["RxSetMinirdrCancelRoutine", "RxLowIoCompletion"].includes(n) ? DISPATCH_LEVEL : APC_LEVEL;
     t.is(RDBSS_DDIS[n].maxIrql, expected, n);
   }
 });
@@ -111,6 +105,45 @@ for (const name of Object.keys(INVOKE) as IrqlChecked[]) {
     const s = H.assertIrqlStop(t, r, name, at);
     t.is(s.thread?.name, "raised");
     t.is(o.w.em.rx.mrxLog.length, before, "stopped before any mini-redirector call");
+  });
+}
+
+for (const name of ["RxDispatchToWorkerThread", "RxPostToWorkerThread"] as const) {
+  test(`[profile:workerPostingMaxIrql] ${name} at DISPATCH_LEVEL: bug check 0xA under docs; posted under reactos, the routine running at PASSIVE_LEVEL on a worker`, async (t) => {
+    const docs = await objects();
+    const refused = await H.systemThread(docs.w, "raised", async () => {
+      docs.w.em.k.KeRaiseIrql(DISPATCH_LEVEL);
+      await INVOKE[name](docs);
+    });
+    H.assertIrqlStop(t, refused, name, DISPATCH_LEVEL);
+    const w = await H.makeWorld({ profile: "reactos" });
+    const ran: number[] = [];
+    let st: number | undefined;
+    const routine = (): void => void ran.push(w.em.k.KeGetCurrentIrql());
+    const r = await H.systemThread(w, "raised", () => {
+      const old = w.em.k.KeRaiseIrql(DISPATCH_LEVEL);
+      st =
+        name === "RxDispatchToWorkerThread"
+          ? w.em.rx.RxDispatchToWorkerThread(w.dev, WorkQueueType.DelayedWorkQueue, routine, null)
+          : w.em.rx.RxPostToWorkerThread(
+              w.dev,
+              WorkQueueType.DelayedWorkQueue,
+              new RX_WORK_QUEUE_ITEM(),
+              routine,
+              null,
+            );
+      w.em.k.KeLowerIrql(old);
+    });
+    H.clean(r);
+    t.is(st, 0);
+    t.deepEqual(ran, [0]);
+    // Above DISPATCH_LEVEL it stops under reactos too.
+    const o = await objects({ profile: "reactos" });
+    const high = await H.systemThread(o.w, "raised", async () => {
+      o.w.em.k.KeRaiseIrql(DISPATCH_LEVEL + 1);
+      await INVOKE[name](o);
+    });
+    H.assertIrqlStop(t, high, name, DISPATCH_LEVEL + 1);
   });
 }
 

@@ -705,6 +705,25 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       return S.STATUS_PENDING;
     },
   },
+  "pattern.post-at-dpc": {
+    // Pattern 18: the DPC that completes a read hands the completion to a worker with RxDispatchToWorkerThread
+    // (≤ APC_LEVEL on its page; ReactOS's queue takes a spin lock and accepts DISPATCH_LEVEL).
+    read: (m, ctx) => {
+      laterFromDpc(m, () => {
+        m.rx.RxDispatchToWorkerThread(
+          m.device as unknown as RDBSS_DEVICE_OBJECT,
+          WorkQueueType.CriticalWorkQueue,
+          () => {
+            ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+            m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+          },
+          ctx,
+          "mrx read completion worker",
+        );
+      });
+      return S.STATUS_PENDING;
+    },
+  },
   "pattern.complete-and-cancel": {
     // Pattern 10: a read completed from a DPC without disarming its cancel routine, which completes it too.
     read: (m, ctx) => {

@@ -289,6 +289,23 @@ test("pattern 18, the net-root callback from a DPC-level completion: IRQL_NOT_LE
   passed(t, await runBug("none", `steps:\n${NET_USE}`));
 });
 
+test("pattern 18, RxDispatchToWorkerThread from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL under docs, accepted under reactos", async (t) => {
+  const body = `steps:\n${NET_USE}${CREATE}  - op: read\n    handle: h\n    length: 4\n    expect: [STATUS_SUCCESS, STATUS_END_OF_FILE]\n`;
+  const bad = await runBug("pattern.post-at-dpc", body, { expect: "  stop: { code: 0xA, check: irql }\n" });
+  passed(t, bad);
+  const s = fatal(bad);
+  t.regex(
+    s?.reason ?? "",
+    /^RxDispatchToWorkerThread was called at DISPATCH_LEVEL, but it may only be called at APC_LEVEL or below/,
+  );
+  t.deepEqual(s?.callChain, ["DPC mrx read completion", "RxDispatchToWorkerThread"]);
+  // ReactOS's RxInsertWorkQueueItem takes a spin lock: the same driver works there, and the read completes.
+  const reactos = await runBug("pattern.post-at-dpc", body, { setup: "  profile: reactos\n" });
+  passed(t, reactos);
+  t.is(reactos.stops.length, 0);
+  passed(t, await runBug("none", body));
+});
+
 test("pattern 19, lost add-connection reference: a delete reporting success after RxFinalizeConnection failed, or never calling it", async (t) => {
   const failed = await runBug("lostConnection.delete-ioctl", `steps:\n${NET_USE}${CREATE}${DELETE("FALSE")}`, {
     expect: "  stop: any\n",
