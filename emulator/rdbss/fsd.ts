@@ -857,11 +857,39 @@ export class RdbssFsd {
           calldown.BestFinisher = c.RxDeviceObject;
           calldown.BestFinisherOrdinal = c.CallbackContextOrdinal;
         }
-        if (--calldown.NumberRemaining === 0) this.k.KeSetEvent(finish);
+        if (--calldown.NumberRemaining === 0) {
+          // The waiter may run, read the result and free the calldown the moment FinishEvent is set, on another
+          // processor: the mini-redirector must not touch either structure after this call (pattern 8).
+          consume("RxConstructSrvCall (woken by the callback, which set FinishEvent)");
+          this.k.KeSetEvent(finish);
+        }
       },
     );
     const cb: MRX_SRVCALL_CALLBACK_CONTEXT = new SrvCallCallbackContext(calldown, 0, dev, S.STATUS_BAD_NETWORK_PATH);
     calldown.CallbackContexts.push(cb);
+    // What RxConstructSrvCall reads once woken, taken when the last callback signals it; then both structures are
+    // buried, as RDBSS frees them (RxFreePool) after reading.
+    let result: NTSTATUS = S.STATUS_BAD_NETWORK_PATH;
+    let recommunicate: unknown = null;
+    let buried = false;
+    const consume = (by: string): void => {
+      if (buried) return;
+      buried = true;
+      result = cb.Status;
+      recommunicate = cb.RecommunicateContext;
+      this.rx.verifier.buryCalldown(
+        cb,
+        `MRX_SRVCALL_CALLBACK_CONTEXT of ${srvCall.label()}`,
+        by,
+        SrvCallCallbackContext.trapped,
+      );
+      this.rx.verifier.buryCalldown(
+        calldown,
+        `MRX_SRVCALLDOWN_STRUCTURE of ${srvCall.label()}`,
+        by,
+        SrvCalldownStructure.trapped,
+      );
+    };
     const r = await this.rx.callMRx(
       dev,
       "MRxCreateSrvCall",
@@ -892,7 +920,9 @@ export class RdbssFsd {
       }
     }
     consumed = true;
-    let status = cb.Status;
+    // No callback (a synchronous return, or a timeout): RDBSS reads what is there and frees the structures now.
+    consume("RxConstructSrvCall");
+    let status = result;
     if (NT_SUCCESS(status) && dev.Dispatch.MRxSrvCallWinnerNotify) {
       const winner = dev.Dispatch.MRxSrvCallWinnerNotify;
       const w = await this.rx.callMRx(
@@ -900,24 +930,11 @@ export class RdbssFsd {
         "MRxSrvCallWinnerNotify",
         srvCall,
         null,
-        () => winner.call(dev.Dispatch, srvCall, true, cb.RecommunicateContext),
+        () => winner.call(dev.Dispatch, srvCall, true, recommunicate),
         true,
       );
       if (!NT_SUCCESS(w)) status = w;
     }
-    // RDBSS is done with the calldown: a mini-redirector touching it later uses freed memory.
-    this.rx.verifier.buryCalldown(
-      cb,
-      `MRX_SRVCALL_CALLBACK_CONTEXT of ${srvCall.label()}`,
-      "RxConstructSrvCall",
-      SrvCallCallbackContext.trapped,
-    );
-    this.rx.verifier.buryCalldown(
-      calldown,
-      `MRX_SRVCALLDOWN_STRUCTURE of ${srvCall.label()}`,
-      "RxConstructSrvCall",
-      SrvCalldownStructure.trapped,
-    );
     await this.rx.acquire(table.TableLock, true);
     srvCall.Status = status;
     this.updateCondition(srvCall, NT_SUCCESS(status) ? Condition.Condition_Good : Condition.Condition_Bad);
@@ -940,6 +957,23 @@ export class RdbssFsd {
     const finish = new KEVENT(0, false, `${vnr.label()} FinishEvent`);
     let calls = 0;
     let freed = false;
+    // What RxConstructNetRoot reads once woken, taken when the callback signals it; then the context is buried, as
+    // RDBSS frees it (RxFreePool) after reading.
+    let nrStatus: NTSTATUS = S.STATUS_BAD_NETWORK_PATH;
+    let vnrStatus: NTSTATUS = S.STATUS_BAD_NETWORK_PATH;
+    let buried = false;
+    const consume = (by: string): void => {
+      if (buried) return;
+      buried = true;
+      nrStatus = cnc.NetRootStatus;
+      vnrStatus = cnc.VirtualNetRootStatus;
+      this.rx.verifier.buryCalldown(
+        cnc,
+        `MRX_CREATENETROOT_CONTEXT of ${vnr.label()}`,
+        by,
+        CreateNetRootContext.trapped,
+      );
+    };
     const cnc: MRX_CREATENETROOT_CONTEXT = new CreateNetRootContext(ctx, vnr, finish, S.STATUS_SUCCESS, () => {
       // RxCreateNetRootCallBack is paged code (≤ APC_LEVEL, §7), though all it does is set an event: a callback from a
       // DPC-level transport completion is IRQL_NOT_LESS_OR_EQUAL (§8 pattern 18).
@@ -956,6 +990,9 @@ export class RdbssFsd {
         );
         return;
       }
+      // The waiter may run, read the statuses and free the context the moment FinishEvent is set, on another
+      // processor: the mini-redirector must not touch it after this call (pattern 8).
+      consume("RxConstructNetRoot (woken by the callback, which set FinishEvent)");
       this.k.KeSetEvent(finish);
     });
     const r = await this.rx.callMRx(dev, "MRxCreateVNetRoot", vnr, ctx, () => dev.Dispatch.MRxCreateVNetRoot(cnc));
@@ -985,25 +1022,20 @@ export class RdbssFsd {
       }
     }
     freed = true;
-    const nrOk = NT_SUCCESS(cnc.NetRootStatus);
-    const vnrOk = NT_SUCCESS(cnc.VirtualNetRootStatus);
+    // No callback (a synchronous return, or a timeout): RDBSS reads what is there and frees the context now.
+    consume("RxConstructNetRoot");
+    const nrOk = NT_SUCCESS(nrStatus);
+    const vnrOk = NT_SUCCESS(vnrStatus);
     await this.rx.acquire(table.TableLock, true);
     if (nrOk) {
       if (netRoot.Condition !== Condition.Condition_Good) this.updateCondition(netRoot, Condition.Condition_Good);
     } else {
-      netRoot.ConstructionStatus = cnc.NetRootStatus;
+      netRoot.ConstructionStatus = nrStatus;
       this.updateCondition(netRoot, Condition.Condition_Bad);
     }
-    const status = !nrOk ? cnc.NetRootStatus : cnc.VirtualNetRootStatus;
+    const status = !nrOk ? nrStatus : vnrStatus;
     vnr.ConstructionStatus = nrOk && vnrOk ? S.STATUS_SUCCESS : status;
     this.updateCondition(vnr, nrOk && vnrOk ? Condition.Condition_Good : Condition.Condition_Bad);
-    // RDBSS is done with the context: a mini-redirector touching it later uses freed memory (pattern 8).
-    this.rx.verifier.buryCalldown(
-      cnc,
-      `MRX_CREATENETROOT_CONTEXT of ${vnr.label()}`,
-      "RxConstructNetRoot",
-      CreateNetRootContext.trapped,
-    );
     return nrOk && vnrOk ? S.STATUS_SUCCESS : status;
   }
 

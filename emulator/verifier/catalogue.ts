@@ -719,10 +719,11 @@ export const CATALOGUE: readonly CheckEntry[] = [
     p1: rdbss(RDBSS_ASSERT.USE_AFTER_FREE),
     params: ["RDBSS_BUG_CHECK_ASSERT | 0x05", "the context", "0 read, 1 write", "0"],
     trigger:
-      "A mini-redirector writing MRX_CREATENETROOT_CONTEXT or MRX_SRVCALL_CALLBACK_CONTEXT fields after the construction finished (e.g. from a worker that outlives its callback).",
+      "A mini-redirector reading or writing MRX_CREATENETROOT_CONTEXT, MRX_SRVCALL_CALLBACK_CONTEXT or MRX_SRVCALLDOWN_STRUCTURE fields once its callback has signalled RDBSS — even in the statement right after the call, since the waiter may free the structure on another processor at once — or after construction ended without a callback.",
     explanation:
       "A write of NetRootStatus of MRX_CREATENETROOT_CONTEXT of V_NET_ROOT#3 …, which was freed by RxConstructNetRoot …",
     patterns: [8],
+    tests: ["test/verifier/patterns.test.ts › pattern 8, the context touched straight after the callback"],
   }),
   // ------------------------------------------------------------------ mini-redirector contracts
   entry({

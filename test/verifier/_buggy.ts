@@ -543,6 +543,25 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       if (m.keptCnc !== null) m.keptCnc.NetRootStatus = S.STATUS_SUCCESS;
     }),
   },
+  "useAfterFree.calldown-right-after": {
+    // Pattern 8, the narrow race: a status written again straight after the callback, in the same call. RDBSS's
+    // waiter may already have read the context and freed it on another processor.
+    createVNetRoot: (_m, cnc, next) => {
+      const st = next();
+      cnc.VirtualNetRootStatus = S.STATUS_SUCCESS;
+      return st;
+    },
+  },
+  "useAfterFree.srvcall-calldown-right-after": {
+    // The same with the SRV_CALL's callback context: its status set again after the callback.
+    createSrvCall: (_m, srvCall, cb) => {
+      cb.Status = S.STATUS_SUCCESS;
+      cb.RecommunicateContext = { server: srvCall.pSrvCallName };
+      cb.SrvCalldownStructure.CallBack(cb);
+      cb.Status = S.STATUS_SUCCESS;
+      return S.STATUS_PENDING;
+    },
+  },
   // ---------------------------------------------------------------- mini-redirector contracts
   "minirdrContract.callback-twice": {
     createSrvCall: (_m, _sc, cb) => {

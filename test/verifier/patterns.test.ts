@@ -140,6 +140,25 @@ test("pattern 8, broken two-phase construction: not STATUS_PENDING, two callback
   passed(t, await runBug("none", `steps:\n${NET_USE}${CREATE}`));
 });
 
+test("pattern 8, the context touched straight after the callback, in the same call: the waiter may already have freed it", async (t) => {
+  // RDBSS reads the result and buries the structure as soon as the callback signals FinishEvent, before control
+  // returns to the mini-redirector; a write in the next statement is reported (it used to pass: nothing had freed
+  // the context yet in this single-threaded model).
+  const cnc = await runBug("useAfterFree.calldown-right-after", `steps:\n${NET_USE}`, { expect: "  stop: any\n" });
+  const s = rdbssStop(t, cnc, "useAfterFree", A.USE_AFTER_FREE);
+  t.regex(s.reason, /^A write of VirtualNetRootStatus of MRX_CREATENETROOT_CONTEXT of V_NET_ROOT#\d+/);
+  t.regex(s.reason, /RxConstructNetRoot/);
+  t.regex(s.callChain.at(-1) ?? "", /^MRxCreateVNetRoot/, "reported inside MRxCreateVNetRoot, at the write");
+  const srv = await runBug("useAfterFree.srvcall-calldown-right-after", `steps:\n${NET_USE}`, {
+    expect: "  stop: any\n",
+  });
+  t.regex(
+    rdbssStop(t, srv, "useAfterFree", A.USE_AFTER_FREE).reason,
+    /^A write of Status of MRX_SRVCALL_CALLBACK_CONTEXT of SRV_CALL#\d+/,
+  );
+  passed(t, await runBug("none", `steps:\n${NET_USE}${CREATE}`));
+});
+
 test("pattern 9, change notification without a cancel routine: stopped at the submit; nulmrx's is cancelled by the forced delete", async (t) => {
   const body = `steps:\n${NET_USE}  - op: create\n    path: X:\\d\n    as: d\n    options: FILE_DIRECTORY_FILE\n    access: FILE_LIST_DIRECTORY | SYNCHRONIZE\n    synchronous: false\n  - op: notify\n    handle: d\n    filter: FILE_NOTIFY_CHANGE_FILE_NAME\n    as: n\n    expect: STATUS_PENDING\n`;
   const bad = await runBug("minirdrContract.notify-without-cancel", body, { expect: "  stop: any\n" });
