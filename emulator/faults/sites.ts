@@ -82,6 +82,12 @@ export const FAULT_SITES = {
     failure: "returns STATUS_UNSUCCESSFUL (the queue refuses the item, as when the dispatcher is spinning down)",
     status: "STATUS_UNSUCCESSFUL",
   },
+  ExAllocatePoolWithTag: {
+    kind: "allocation",
+    where: "ExAllocatePoolWithTag (a driver's own pool; the fault's detail is the tag)",
+    failure: "returns NULL: the driver must handle the failure (its caller sees whatever status it then returns)",
+    status: "STATUS_INSUFFICIENT_RESOURCES",
+  },
   "transport.send": {
     kind: "transport",
     where: "memsmb: a message from the redirector to a server (a request, or a cancel)",

@@ -298,6 +298,7 @@ export function subCodeName<T extends Readonly<Record<string, SubCode>>>(
  */
 export const VERIFIER_C4 = {
   // Pool (the "double free of a finalized object" family).
+  ZERO_BYTE_ALLOCATION: { code: 0x00, meaning: "a zero-byte pool allocation was requested" },
   PAGED_POOL_ALLOC_ABOVE_APC: { code: 0x01, meaning: "paged pool allocated at IRQL above APC_LEVEL" },
   NONPAGED_POOL_ALLOC_ABOVE_DISPATCH: { code: 0x02, meaning: "nonpaged pool allocated at IRQL above DISPATCH_LEVEL" },
   FREE_OF_UNALLOCATED_ADDRESS: { code: 0x10, meaning: "freed an address that no allocation returned" },

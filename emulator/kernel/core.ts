@@ -35,6 +35,7 @@ export const KERNEL_CHECKS = {
   lockOrder:
     "Lock order: a waiting acquisition against the declared ranks (setLockRank), and the lockdep-style graph over lock classes (ERESOURCE, FAST_MUTEX, KMUTEX, spin locks) reporting the first cycle, before it can deadlock.",
   workItem: "Work-queue protocol: re-queuing a queued item, a worker returning at raised IRQL.",
+  pool: "Pool misuse (Driver Verifier's pool tracking and special pool): a block freed twice, freed with another tag, an address no allocation returned, a zero-byte allocation, a freed block read or written.",
 } as const;
 
 export interface KernelOptions {

@@ -1,5 +1,6 @@
 /** The emulated kernel: threads and the deterministic scheduler, IRQL, locks, timers, DPCs, work queues, stops. */
 export {
+  BAD_POOL_CALLER_CODES,
   BUGCHECK,
   BUGCHECK_INFO,
   bugCheckName,
@@ -40,6 +41,7 @@ export {
   type LockOrderInversion,
 } from "./lockdep.js";
 export { DispatcherObject, WaitBlock, type WaitReason } from "./object.js";
+export { POOL_TYPE, type PoolBlockInfo, type PoolTag, tagText } from "./pool.js";
 export { hashString, Prng } from "./prng.js";
 export * from "./status.js";
 export {

@@ -12,6 +12,7 @@ import { KDPC, KernelCore, type KernelOptions } from "./core.js";
 import { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, irqlName, isValidIrql, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
 import { describeInversion, LockDep } from "./lockdep.js";
 import { type DispatcherObject, WaitBlock } from "./object.js";
+import { Pool, type PoolTag } from "./pool.js";
 import { BugCheckError } from "./stop.js";
 import {
   ERESOURCE,
@@ -178,8 +179,12 @@ class QueueWait {
 export class Kernel extends KernelCore {
   private readonly workQueues: readonly WorkQueue[];
 
+  /** Pool allocations (ExAllocatePoolWithTag …): tracking, special pool, leaks. */
+  readonly pool: Pool;
+
   constructor(options: FullKernelOptions = {}) {
     super(options);
+    this.pool = new Pool(this);
     const w = options.workers ?? {};
     this.workQueues = [
       new WorkQueue(WorkQueueType.CriticalWorkQueue, w.critical ?? 3),
@@ -1244,6 +1249,47 @@ export class Kernel extends KernelCore {
   ExInitializeWorkItem(routine: WORK_QUEUE_ITEM["routine"], parameter: unknown, name = "work item"): WORK_QUEUE_ITEM {
     this.checkDdi("ExInitializeWorkItem", KERNEL_DDIS.ExInitializeWorkItem);
     return new WORK_QUEUE_ITEM(routine, parameter, name);
+  }
+
+  // ---------------------------------------------------------------- pool (pool.ts)
+
+  /**
+   * ExAllocatePoolWithTag: a block of `PoolType` tagged `Tag`, or null when the allocation fails (a fault plan's
+   * `ExAllocatePoolWithTag` site). The block is `init` (or an empty object) behind a special-pool guard: keep your
+   * state in it and use only the pointer returned. Paged pool at most APC_LEVEL, nonpaged at most DISPATCH_LEVEL.
+   */
+  ExAllocatePoolWithTag<T extends object = Record<string, unknown>>(
+    PoolType: number,
+    NumberOfBytes: number,
+    Tag: PoolTag,
+    init?: T,
+  ): T | null {
+    const t = this.enter("ExAllocatePoolWithTag", HIGH_LEVEL);
+    try {
+      return this.pool.allocate(PoolType, NumberOfBytes, Tag, init);
+    } finally {
+      if (this.stopped === null) this.leave(t);
+    }
+  }
+
+  /** ExFreePoolWithTag: free a block with the tag it was allocated with. */
+  ExFreePoolWithTag(P: object, Tag: PoolTag): void {
+    const t = this.enter("ExFreePoolWithTag", HIGH_LEVEL);
+    try {
+      this.pool.free("ExFreePoolWithTag", P, Tag);
+    } finally {
+      if (this.stopped === null) this.leave(t);
+    }
+  }
+
+  /** ExFreePool: free a block (no tag check). */
+  ExFreePool(P: object): void {
+    const t = this.enter("ExFreePool", HIGH_LEVEL);
+    try {
+      this.pool.free("ExFreePool", P, null);
+    } finally {
+      if (this.stopped === null) this.leave(t);
+    }
   }
 
   /**

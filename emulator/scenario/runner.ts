@@ -1622,6 +1622,8 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
     for (const o of em.rx.live)
       leaks.push(em.rx.verifier.explainLeak(`never freed: ${o.label()} (count ${o.NodeReferenceCount})`));
     for (const b of run.mrx.backendLeaks()) leaks.push(b);
+    // Pool the drivers allocated and never freed (Driver Verifier's pool tracking at unload).
+    for (const p of em.k.pool.outstanding()) leaks.push(p);
   }
   return finish();
 }

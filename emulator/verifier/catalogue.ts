@@ -10,7 +10,7 @@
  * as Windows does whatever the verifier settings (a second IRP completion, a driver exception).
  */
 import { IO_CHECKS } from "../io/index.js";
-import { BUGCHECK, DV, KERNEL_CHECKS, VERIFIER_C9 } from "../kernel/index.js";
+import { BAD_POOL_CALLER_CODES, BUGCHECK, DV, KERNEL_CHECKS, VERIFIER_C4, VERIFIER_C9 } from "../kernel/index.js";
 import { RDBSS_ASSERT, RDBSS_CHECKS } from "../rdbss/index.js";
 
 /** A check switch: the name a mode is set for. */
@@ -191,6 +191,20 @@ export const CATALOGUE: readonly CheckEntry[] = [
     params: ["0", "DISPATCH_LEVEL (2)", "0", "0"],
     trigger: "A KDPC routine that returns a promise: it would wait at DISPATCH_LEVEL.",
     explanation: "DPC routine <name> returned a promise: a DPC runs at DISPATCH_LEVEL and cannot wait or be async.",
+  }),
+  entry({
+    id: "irql.pool-above-max",
+    check: "irql",
+    title: "Pool allocated or freed above its IRQL",
+    code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+    p1: BigInt(VERIFIER_C4.PAGED_POOL_ALLOC_ABOVE_APC.code),
+    params: ["0x01 / 0x02 (allocation), 0x11 / 0x12 (free)", "the IRQL", "the pool type", "bytes, or the block"],
+    trigger:
+      "ExAllocatePoolWithTag / ExFreePoolWithTag of PagedPool above APC_LEVEL, or of NonPagedPool above DISPATCH_LEVEL (e.g. paged pool from a DPC-level completion).",
+    explanation:
+      "ExAllocatePoolWithTag of PagedPool at DISPATCH_LEVEL: paged pool may only be allocated or freed at APC_LEVEL or below (its pages can be paged out).",
+    compare:
+      "Driver Verifier's IRQL checking raises the same 0xC4 sub-codes; here the block's tag and the call chain are in the report.",
   }),
   // ------------------------------------------------------------------ locks
   entry({
@@ -453,6 +467,59 @@ export const CATALOGUE: readonly CheckEntry[] = [
     trigger: "KeEnterCriticalRegion / FsRtlEnterFileSystem without the matching exit before returning to user mode.",
     explanation:
       "NtCreateFile returned to user mode with kernel APCs disabled 1 time(s): a KeEnterCriticalRegion / FsRtlEnterFileSystem (or a held KMUTEX) was not balanced.",
+  }),
+  // ------------------------------------------------------------------ pool
+  entry({
+    id: "pool.double-free",
+    check: "pool",
+    title: "A pool block freed twice",
+    code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+    p1: BigInt(VERIFIER_C4.POOL_DOUBLE_FREE.code),
+    params: ["0x13", "reserved (0)", "the block", "0"],
+    trigger: "ExFreePoolWithTag / ExFreePool of a block already freed.",
+    explanation:
+      "ExFreePoolWithTag freed pool block 'BugN' (NonPagedPool, 64 bytes) a second time. It was allocated on thread … call chain …, and freed on thread … .",
+    patterns: [5],
+    compare:
+      "Driver Verifier's pool tracking stops with the same code and the pool header; here both the allocation and the first free are named with their call chains and steps.",
+  }),
+  entry({
+    id: "pool.wrong-tag",
+    check: "pool",
+    title: "A pool block freed with another tag",
+    code: BUGCHECK.BAD_POOL_CALLER,
+    p1: BigInt(BAD_POOL_CALLER_CODES.FREE_WITH_WRONG_TAG.code),
+    params: ["0x0A", "the block", "0", "0"],
+    trigger: "ExFreePoolWithTag with a tag other than the one the block was allocated with.",
+    explanation:
+      "ExFreePoolWithTag gave the tag 'BugB' for pool block 'BugA' (NonPagedPool, 32 bytes), allocated with 'BugA' on thread … .",
+  }),
+  entry({
+    id: "pool.free-unallocated",
+    check: "pool",
+    title: "Freeing what no allocation returned",
+    code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+    p1: BigInt(VERIFIER_C4.FREE_OF_UNALLOCATED_ADDRESS.code),
+    params: ["0x10", "the address", "0", "0"],
+    trigger:
+      "ExFreePoolWithTag / ExFreePool of an object that did not come from ExAllocatePoolWithTag (an RDBSS structure, a calldown context, NULL).",
+    explanation:
+      "ExFreePool was given an address that no ExAllocatePoolWithTag returned: a driver may free only the pointer its allocation gave it.",
+  }),
+  entry({
+    id: "pool.use-after-free",
+    check: "pool",
+    title: "A freed pool block read or written",
+    code: BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
+    params: ["the block", "0 read, 1 write", "0", "0"],
+    trigger:
+      "Any property read or write through a pointer to a freed pool block — e.g. per-server state freed when RxFinalizeSrvCall returned TRUE on its posted path, then read by the posted MRxFinalizeSrvCall (pattern 6).",
+    explanation:
+      "A read of server of pool block 'BugS' (NonPagedPool, 64 bytes) after it was freed: a use after free — in Windows this reads or corrupts reused pool. Allocated on thread … ; freed on thread … .",
+    patterns: [6],
+    tests: ["test/verifier/patterns.test.ts › pattern 6, with pool"],
+    compare:
+      "Special pool faults (0xD5) only when the freed page is touched and names no allocation; every block here is special pool, and the report carries its tag, allocation and free.",
   }),
   // ------------------------------------------------------------------ work items
   entry({
@@ -1006,6 +1073,7 @@ export const DEFAULT_MODES: Readonly<Record<CheckSwitch, DefaultMode>> = {
   systemService: "stop",
   lockOrder: "stop",
   workItem: "stop",
+  pool: "stop",
   irp: "stop",
   rdbssLocks: "stop",
   references: "stop",

@@ -33,6 +33,7 @@ import {
   type Kernel,
   type NTSTATUS,
   PASSIVE_LEVEL,
+  POOL_TYPE,
   ResourceOwnerPointer,
   STATUS,
   WorkQueueType,
@@ -559,6 +560,75 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       cb.RecommunicateContext = { server: srvCall.pSrvCallName };
       cb.SrvCalldownStructure.CallBack(cb);
       cb.Status = S.STATUS_SUCCESS;
+      return S.STATUS_PENDING;
+    },
+  },
+  // ---------------------------------------------------------------- pool (the kernel's pool tracking)
+  "pool.double-free": {
+    createSrvCall: (m, srvCall, _cb, next) => {
+      const k = m.rx.k;
+      const name = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 64, "BugN", { server: srvCall.pSrvCallName });
+      if (name !== null) {
+        k.ExFreePoolWithTag(name, "BugN");
+        k.ExFreePoolWithTag(name, "BugN");
+      }
+      return next();
+    },
+  },
+  "pool.wrong-tag": {
+    createSrvCall: (m, _srvCall, _cb, next) => {
+      const block = m.rx.k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 32, "BugA");
+      if (block !== null) m.rx.k.ExFreePoolWithTag(block, "BugB");
+      return next();
+    },
+  },
+  "pool.free-unallocated": {
+    // Frees the calldown's callback context, which RDBSS owns and no allocation of the driver returned.
+    createSrvCall: (m, _srvCall, cb, next) => {
+      m.rx.k.ExFreePool(cb);
+      return next();
+    },
+  },
+  "pool.use-after-free": {
+    // Pattern 6 with real memory: the per-server state is a pool block in Context2, freed when the delete's
+    // RxFinalizeSrvCall said TRUE (posted: "will be freed") with the pointer left set; the posted
+    // MRxFinalizeSrvCall then reads it.
+    createSrvCall: (m, srvCall, _cb, next) => {
+      srvCall.Context2 = m.rx.k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 64, "BugS", {
+        server: srvCall.pSrvCallName,
+      });
+      return next();
+    },
+    control: async (m, ctx, next) => {
+      const st = await next();
+      if (ctx.LowIoContext.ParamsFor.IoCtl.FsControlCode !== IOCTL_NULMRX.DELCONN) return st;
+      for (const o of m.rx.live) {
+        const state = o.kind === "SRV_CALL" && o.destroyPosted ? o.Context2 : null;
+        if (typeof state === "object" && state !== null) m.rx.k.ExFreePoolWithTag(state, "BugS");
+      }
+      return st;
+    },
+    finalizeSrvCall: (_m, srvCall, next) => {
+      const state = srvCall.Context2 as { server: string } | null;
+      if (state !== null && state.server !== srvCall.pSrvCallName) throw new Error("not reached: the read traps");
+      return next();
+    },
+  },
+  "pool.leak": {
+    // The same state, freed nowhere: the teardown's leak report names the block and where it was allocated.
+    createSrvCall: (m, srvCall, _cb, next) => {
+      m.rx.k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 128, "BugL", { server: srvCall.pSrvCallName });
+      return next();
+    },
+  },
+  "irql.pool-above-max": {
+    // Paged pool allocated from the DPC that completes a read.
+    read: (m, ctx) => {
+      laterFromDpc(m, () => {
+        m.rx.k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 16, "BugP");
+        ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      });
       return S.STATUS_PENDING;
     },
   },

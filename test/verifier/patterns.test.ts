@@ -105,6 +105,37 @@ test("pattern 6, RxFinalizeSrvCall's TRUE taken as freed: the context goes befor
   passed(t, await runBug("none", body));
 });
 
+test("pattern 6, with pool: per-server state freed on the posted path's TRUE, pointer left set, read by the posted MRxFinalizeSrvCall (0xD5)", async (t) => {
+  const body = `steps:\n${NET_USE}${DELETE("FALSE")}`;
+  const bad = await runBug("pool.use-after-free", body, { expect: "  stop: any\n" });
+  const s = fatal(bad);
+  t.is(s?.code, "0x000000D5", s?.text);
+  t.is(s?.check, "pool");
+  t.regex(s?.reason ?? "", /^A read of server of pool block 'BugS' \(NonPagedPool, 64 bytes\) after it was freed/);
+  t.regex(s?.reason ?? "", /freed by ExFreePoolWithTag on thread "main" .*\(steps\[1\] .*MRxDevFcbXXXControlFile/);
+  t.is(s?.thread, "Delayed worker 1", "the posted MRxFinalizeSrvCall made the read");
+  t.regex(s?.callChain.at(-1) ?? "", /^MRxFinalizeSrvCall/);
+  // Context2 keeps its pointer: the old pointer-change check alone would not have seen this.
+  t.false(/Context2? was released/.test(s?.reason ?? ""));
+  passed(t, await runBug("none", body));
+});
+
+test("pool never freed: the teardown's leak report names the block, its tag and where it was allocated", async (t) => {
+  const bad = await runBug("pool.leak", `steps:\n${NET_USE}`, { expect: "  leaks: allowed\n" });
+  passed(t, bad);
+  t.is(fatal(bad), null);
+  const leak = bad.leaks.find((l) => l.includes("'BugL'"));
+  t.regex(
+    leak ?? bad.leaks.join("\n"),
+    /^pool block 'BugL' \(PagedPool, 128 bytes\) never freed: allocated on thread "[^"]+" .*MRxCreateSrvCall/,
+  );
+  t.is(bad.leaks.length, 1, bad.leaks.join("\n"));
+  // Expecting no leaks (the default) fails the scenario.
+  const strict = await runBug("pool.leak", `steps:\n${NET_USE}`);
+  t.false(strict.passed);
+  t.regex(strict.failures[0] ?? "", /left after teardown: pool block 'BugL'/);
+});
+
 test("pattern 7, finalize/create race on one server name: the new SRV_CALL shares the dying one's state", async (t) => {
   const body = `steps:\n${NET_USE}  - op: call\n    routine: RxFinalizeConnection\n    object: "V_NET_ROOT X:"\n    level: TRUE\n  - op: net-use\n    drive: Y\n    remote: \\\\srv\\share\n`;
   const bad = await runBug("minirdrContract.shared-context", body, { expect: "  stop: any\n  leaks: allowed\n" });

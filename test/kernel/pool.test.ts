@@ -1,0 +1,199 @@
+/**
+ * Pool (emulator/kernel/pool.ts): ExAllocatePoolWithTag / ExFreePoolWithTag / ExFreePool with Driver Verifier's
+ * pool tracking and special pool. The scenario-level cases (each check's fixture, pattern 6 with pool, a leak in the
+ * teardown report) are in test/verifier.
+ */
+import test from "ava";
+import { FaultInjector } from "../../emulator/faults/index.js";
+import {
+  BAD_POOL_CALLER_CODES,
+  BUGCHECK,
+  DISPATCH_LEVEL,
+  HIGH_LEVEL,
+  Kernel,
+  POOL_TYPE,
+  tagText,
+  VERIFIER_C4,
+} from "../../emulator/kernel/index.js";
+import { runThread, stopOf } from "./_helpers.js";
+
+test("a block is the driver's object: fields read and written, its tag and size known, outstanding until freed", async (t) => {
+  const { k, r } = await runThread((k) => {
+    const b = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 64, "NulC", { server: "\\srv", opens: 0 });
+    if (b === null) throw new Error("no block");
+    b.opens += 2;
+    t.is(b.opens, 2);
+    t.is(b.server, "\\srv");
+    t.like(k.pool.infoOf(b), { tag: "NulC", poolType: POOL_TYPE.NonPagedPool, bytes: 64, freed: null });
+    t.is(k.pool.outstanding().length, 1);
+    t.regex(
+      k.pool.outstanding()[0] ?? "",
+      /^pool block 'NulC' \(NonPagedPool, 64 bytes\) never freed: allocated on thread "main"/,
+    );
+    k.ExFreePoolWithTag(b, "NulC");
+    t.deepEqual(k.pool.outstanding(), []);
+    // An empty block when no initial state is given; ExFreePool checks no tag.
+    const e = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 8, 0x6c754e42);
+    if (e === null) throw new Error("no block");
+    e.x = 1;
+    k.ExFreePool(e);
+  });
+  t.is(r.stop, null);
+  t.deepEqual(k.pool.outstanding(), []);
+});
+
+test("a ULONG tag reads as !pool shows it (low byte first); unprintable bytes as dots", (t) => {
+  t.is(tagText(0x6c754e42), "BNul");
+  t.is(tagText(0x00000041), "A...");
+  t.is(tagText("NulC"), "NulC");
+});
+
+test("a read after the free: 0xD5 naming the field, the tag, the allocation and the free", async (t) => {
+  const { r } = await runThread((k) => {
+    const b = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 16, "BugR", { n: 1 });
+    if (b === null) throw new Error("no block");
+    k.ExFreePoolWithTag(b, "BugR");
+    void b.n;
+  });
+  const s = stopOf(r);
+  t.is(s.code, BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL);
+  t.is(s.params[1], 0n, "a read");
+  t.is(s.check, "pool");
+  t.regex(s.reason, /^A read of n of pool block 'BugR' \(NonPagedPool, 16 bytes\) after it was freed/);
+  t.regex(
+    s.reason,
+    /Allocated on thread "main" at 0\.000000 s, call chain —; freed by ExFreePoolWithTag on thread "main"/,
+  );
+});
+
+test("a write after the free, in record mode: recorded, and the run goes on", async (t) => {
+  const { r } = await runThread(
+    (k) => {
+      const b = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 16, "BugW", { n: 1 });
+      if (b === null) throw new Error("no block");
+      k.ExFreePoolWithTag(b, "BugW");
+      b.n = 2;
+      delete (b as { n?: number }).n;
+    },
+    { checks: { pool: "record" } },
+  );
+  t.is(r.stop, null);
+  t.is(r.violations.length, 2);
+  t.is(r.violations[0]?.params[1], 1n, "a write");
+  t.regex(r.violations[1]?.reason ?? "", /^A write of n /);
+});
+
+test("awaiting or returning a freed block is not a use (only its fields are)", async (t) => {
+  const { r } = await runThread(async (k) => {
+    const b = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 16, "BugT");
+    if (b === null) throw new Error("no block");
+    k.ExFreePool(b);
+    const same = await Promise.resolve(b);
+    t.is(same, b);
+  });
+  t.is(r.stop, null);
+});
+
+test("a double free: 0xC4 / 0x13 naming both the allocation and the first free", async (t) => {
+  const { r } = await runThread((k) => {
+    const b = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 16, "BugD");
+    if (b === null) throw new Error("no block");
+    k.ExFreePoolWithTag(b, "BugD");
+    k.ExFreePool(b);
+  });
+  const s = stopOf(r);
+  t.is(s.code, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION);
+  t.is(s.params[0], BigInt(VERIFIER_C4.POOL_DOUBLE_FREE.code));
+  t.regex(s.reason, /^ExFreePool freed pool block 'BugD' .* a second time\. It was allocated on thread "main"/);
+  t.deepEqual(s.callChain, ["ExFreePool"]);
+});
+
+test("a free with another tag: 0xC2 / 0x0A, and the block stays allocated", async (t) => {
+  const { k, r } = await runThread(
+    (k) => {
+      const b = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 16, "BugA");
+      if (b === null) throw new Error("no block");
+      k.ExFreePoolWithTag(b, "BugB");
+    },
+    { checks: { pool: "record" } },
+  );
+  t.is(r.violations[0]?.code, BUGCHECK.BAD_POOL_CALLER);
+  t.is(r.violations[0]?.params[0], BigInt(BAD_POOL_CALLER_CODES.FREE_WITH_WRONG_TAG.code));
+  t.is(k.pool.outstanding().length, 1);
+});
+
+test("freeing NULL or an object no allocation returned: 0xC4 / 0x10", async (t) => {
+  const { r } = await runThread(
+    (k) => {
+      k.ExFreePool({});
+      k.ExFreePool(null as unknown as object);
+    },
+    { checks: { pool: "record" } },
+  );
+  t.deepEqual(
+    r.violations.map((v) => v.params[0]),
+    [BigInt(VERIFIER_C4.FREE_OF_UNALLOCATED_ADDRESS.code), BigInt(VERIFIER_C4.FREE_OF_UNALLOCATED_ADDRESS.code)],
+  );
+  t.regex(r.violations[1]?.reason ?? "", /was given NULL/);
+});
+
+test("a zero-byte allocation: 0xC4 / 0x00", async (t) => {
+  const { r } = await runThread((k) => void k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 0, "Zero"));
+  t.is(stopOf(r).params[0], BigInt(VERIFIER_C4.ZERO_BYTE_ALLOCATION.code));
+});
+
+for (const [what, poolType, irql, sub] of [
+  [
+    "PagedPool allocated at DISPATCH_LEVEL",
+    POOL_TYPE.PagedPool,
+    DISPATCH_LEVEL,
+    VERIFIER_C4.PAGED_POOL_ALLOC_ABOVE_APC,
+  ],
+  [
+    "NonPagedPool allocated above DISPATCH_LEVEL",
+    POOL_TYPE.NonPagedPool,
+    HIGH_LEVEL,
+    VERIFIER_C4.NONPAGED_POOL_ALLOC_ABOVE_DISPATCH,
+  ],
+] as const) {
+  test(`${what}: 0xC4 / 0x${sub.code.toString(16).padStart(2, "0")} (irql)`, async (t) => {
+    const { r } = await runThread((k) => {
+      k.KeRaiseIrql(irql);
+      k.ExAllocatePoolWithTag(poolType, 8, "Irql");
+    });
+    const s = stopOf(r);
+    t.is(s.check, "irql");
+    t.deepEqual(s.params.slice(0, 3), [BigInt(sub.code), BigInt(irql), BigInt(poolType)]);
+  });
+}
+
+test("a paged block freed at DISPATCH_LEVEL: 0xC4 / 0x11; nonpaged pool at DISPATCH_LEVEL is fine", async (t) => {
+  const { r } = await runThread((k) => {
+    const np = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 8, "NonP");
+    const p = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 8, "Page");
+    if (np === null || p === null) throw new Error("no block");
+    k.KeRaiseIrql(DISPATCH_LEVEL);
+    k.ExFreePoolWithTag(np, "NonP");
+    k.ExFreePoolWithTag(p, "Page");
+  });
+  t.is(stopOf(r).params[0], BigInt(VERIFIER_C4.PAGED_POOL_FREE_ABOVE_APC.code));
+});
+
+test("the fault site ExAllocatePoolWithTag: that allocation returns NULL, the next succeeds", async (t) => {
+  const k = new Kernel({});
+  const faults = new FaultInjector([{ site: "ExAllocatePoolWithTag", nth: 1 }], 1).attach(k);
+  const got: (object | null)[] = [];
+  k.createThread(k.createProcess("test.exe"), "main", () => {
+    got.push(k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 8, "Flt1"));
+    got.push(k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 8, "Flt2"));
+  });
+  const r = await k.run();
+  t.is(r.stop, null);
+  t.is(got[0], null);
+  t.not(got[1], null);
+  t.deepEqual(
+    faults.records.map((f) => [f.site, f.detail]),
+    [["ExAllocatePoolWithTag", "Flt1"]],
+  );
+  t.is(k.pool.outstanding().length, 1, "only the allocation that succeeded is outstanding");
+});
