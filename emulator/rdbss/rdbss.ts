@@ -1803,13 +1803,13 @@ export class Rdbss {
     context: unknown,
     name = "RxDispatchToWorkerThread item",
   ): NTSTATUS {
-    return this.dispatchToWorker(this.workerPostingMaxIrql, dev, queue, routine, context, name);
+    return this.postToWorker(dev, queue, routine, context, name, this.workerPostingMaxIrql);
   }
 
   /**
-   * RDBSS's own posting (RxFsdPostRequest, its IRP cancel routine, a posted MRxFinalizeSrvCall): the same routine,
-   * fault site and call-chain name, held to the code's DISPATCH_LEVEL whatever the profile says, since the IRP
-   * cancel routine posts at DISPATCH_LEVEL.
+   * RDBSS's own posting (RxFsdPostRequest, its IRP cancel routine, a posted MRxFinalizeSrvCall) and the body of
+   * RxDispatchToWorkerThread: the same routine, fault site and call-chain name. RDBSS is held to the code's
+   * DISPATCH_LEVEL whatever the profile says, since the IRP cancel routine posts at DISPATCH_LEVEL.
    */
   postToWorker(
     dev: RDBSS_DEVICE_OBJECT,
@@ -1817,17 +1817,7 @@ export class Rdbss {
     routine: RxWorkerRoutine,
     context: unknown,
     name: string,
-  ): NTSTATUS {
-    return this.dispatchToWorker(DISPATCH_LEVEL, dev, queue, routine, context, name);
-  }
-
-  private dispatchToWorker(
-    maxIrql: number,
-    dev: RDBSS_DEVICE_OBJECT,
-    queue: WORK_QUEUE_TYPE,
-    routine: RxWorkerRoutine,
-    context: unknown,
-    name: string,
+    maxIrql: number = DISPATCH_LEVEL,
   ): NTSTATUS {
     const t = this.enterDdi("RxDispatchToWorkerThread", maxIrql);
     try {

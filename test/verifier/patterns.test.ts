@@ -317,8 +317,11 @@ test("pattern 17, two calls on: a slot written by MRxShouldTryToCollapseThisOpen
   passed(t, await runBug("none", body));
 });
 
+/** A read that the buggy driver completes from a DPC (the pattern-18 variants). */
+const READ_COMPLETED_FROM_DPC = `steps:\n${NET_USE}${CREATE}  - op: read\n    handle: h\n    length: 4\n    expect: [STATUS_SUCCESS, STATUS_END_OF_FILE]\n`;
+
 test("pattern 18, RxDereference from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL (irql)", async (t) => {
-  const body = `steps:\n${NET_USE}${CREATE}  - op: read\n    handle: h\n    length: 4\n    expect: [STATUS_SUCCESS, STATUS_END_OF_FILE]\n`;
+  const body = READ_COMPLETED_FROM_DPC;
   const bad = await runBug("pattern.dereference-at-dpc", body, { expect: "  stop: { code: 0xA, check: irql }\n" });
   passed(t, bad);
   const s = fatal(bad);
@@ -340,7 +343,7 @@ test("pattern 18, the net-root callback from a DPC-level completion: IRQL_NOT_LE
 });
 
 test("pattern 18, RxDispatchToWorkerThread from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL under docs, accepted under reactos", async (t) => {
-  const body = `steps:\n${NET_USE}${CREATE}  - op: read\n    handle: h\n    length: 4\n    expect: [STATUS_SUCCESS, STATUS_END_OF_FILE]\n`;
+  const body = READ_COMPLETED_FROM_DPC;
   const bad = await runBug("pattern.post-at-dpc", body, { expect: "  stop: { code: 0xA, check: irql }\n" });
   passed(t, bad);
   const s = fatal(bad);
