@@ -195,32 +195,48 @@ export class IoManager {
     const driver = new DRIVER_OBJECT(name);
     this.drivers.set(IoManager.canon(name), driver);
     t.frames.push(`DriverEntry ${name}`);
+    const caller = t.driver;
+    t.driver = name;
     let status: NTSTATUS;
     try {
       status = await DriverEntry(driver);
     } finally {
-      if (this.k.stopped === null) t.frames.pop();
+      if (this.k.stopped === null) {
+        t.frames.pop();
+        t.driver = caller;
+      }
     }
     if ((status | 0) < 0) {
+      // The image is unloaded without DriverUnload: what DriverEntry allocated must have been freed.
+      this.k.verifyPoolAtUnload(driver, name);
       for (const d of [...driver.devices]) this.IoDeleteDevice(d);
       this.drivers.delete(IoManager.canon(name));
     }
     return { status, driver };
   }
 
-  /** Unload a driver: call DriverUnload, then delete what devices remain. */
+  /**
+   * Unload a driver: call DriverUnload, then delete what devices remain; with pool tracking, the driver's pool
+   * must all be freed by then (0xC4 / 0x62).
+   */
   async unloadDriver(driver: DRIVER_OBJECT): Promise<void> {
     const t = this.k.thread("unloadDriver");
     if (driver.DriverUnload) {
       t.frames.push(`DriverUnload ${driver.DriverName}`);
+      const caller = t.driver;
+      t.driver = driver.DriverName;
       try {
         await driver.DriverUnload(driver);
       } finally {
-        if (this.k.stopped === null) t.frames.pop();
+        if (this.k.stopped === null) {
+          t.frames.pop();
+          t.driver = caller;
+        }
       }
     }
     for (const d of [...driver.devices]) this.IoDeleteDevice(d);
     this.drivers.delete(IoManager.canon(driver.DriverName));
+    this.k.verifyPoolAtUnload(driver, driver.DriverName);
   }
 
   IoCreateDevice<Ext>(
@@ -390,7 +406,7 @@ export class IoManager {
     irp.dispatchThread = null;
     // A service's IRP is sent to the top of its device stack: its first (top) stack location.
     const sp = irp.stack[irp.StackCount - 1] as IO_STACK_LOCATION;
-    return this.afterDispatch(t, irp, sp.DeviceObject as DEVICE_OBJECT, status, irp.dispatchIrql);
+    return this.afterDispatch(t, irp, sp.DeviceObject as DEVICE_OBJECT, status, irp.dispatchIrql, irp.dispatchCaller);
   }
 
   private callDriver(t: KThread, device: DEVICE_OBJECT, irp: IRP, raw: boolean): NTSTATUS | Promise<NTSTATUS> {
@@ -437,18 +453,30 @@ export class IoManager {
     if (this.k.trace.active)
       this.k.emit("irp.dispatch", IRP_MJ_NAMES[major] ?? String(major), { irp: irp.id, device: device.label() });
     const irqlBefore = t.irql;
+    // The dispatch routine is the device's driver's code (a mini-redirector's is RDBSS, linked into its image).
+    const caller = t.driver;
+    t.driver = device.DriverObject.DriverName;
     const r = dispatch(device, irp);
-    if (typeof r === "number") return this.afterDispatch(t, irp, device, r, irqlBefore);
+    if (typeof r === "number") return this.afterDispatch(t, irp, device, r, irqlBefore, caller);
     if (raw) {
       irp.dispatchThread = t;
       irp.dispatchIrql = irqlBefore;
+      irp.dispatchCaller = caller;
       return r;
     }
-    return r.then((s) => this.afterDispatch(t, irp, device, s, irqlBefore));
+    return r.then((s) => this.afterDispatch(t, irp, device, s, irqlBefore, caller));
   }
 
-  private afterDispatch(t: KThread, irp: IRP, device: DEVICE_OBJECT, status: NTSTATUS, irqlBefore: number): NTSTATUS {
+  private afterDispatch(
+    t: KThread,
+    irp: IRP,
+    device: DEVICE_OBJECT,
+    status: NTSTATUS,
+    irqlBefore: number,
+    caller: string | null,
+  ): NTSTATUS {
     if (this.k.stopped !== null) return status;
+    t.driver = caller;
     t.frames.pop();
     if (this.k.trace.active) this.k.emit("irp.return", device.label(), { irp: irp.id, status });
     if (t.irql !== irqlBefore) {
@@ -564,7 +592,11 @@ export class IoManager {
           irp.CurrentLocation === top ? null : (irp.stack[irp.CurrentLocation - 1] as IO_STACK_LOCATION).DeviceObject;
         const locBefore = irp.CurrentLocation;
         t.frames.push(`completion routine (${dev ? dev.label() : "top"})`);
+        // The routine is the code of the driver whose device it completes for (the originator's, at the top).
+        const caller = t.driver;
+        if (dev !== null) t.driver = dev.DriverObject.DriverName;
         const r = (routine as IoCompletionRoutine)(dev, irp, context);
+        t.driver = caller;
         t.frames.pop();
         if (r === STATUS_MORE_PROCESSING_REQUIRED) {
           irp.completing = false;

@@ -253,6 +253,8 @@ export class IRP {
    */
   /** @internal */ dispatchThread: KThread | null = null;
   /** @internal */ dispatchIrql = 0;
+  /** @internal The dispatching thread's KThread.driver before the call, restored when it returns. */
+  dispatchCaller: string | null = null;
   /** Status the top-level IoCallDriver returned to the I/O manager (null while it has not returned). */
   topReturned: NTSTATUS | null = null;
   finalizer: IrpFinalizer | null = null;

@@ -306,6 +306,7 @@ export const VERIFIER_C4 = {
   NONPAGED_POOL_FREE_ABOVE_DISPATCH: { code: 0x12, meaning: "nonpaged pool freed at IRQL above DISPATCH_LEVEL" },
   POOL_DOUBLE_FREE: { code: 0x13, meaning: "freed pool that was already freed" },
   POOL_DOUBLE_FREE_ALT: { code: 0x14, meaning: "freed pool that was already freed (second form)" },
+  UNLOAD_WITH_POOL_ALLOCATED: { code: 0x62, meaning: "a driver unloaded without freeing its pool allocations" },
 
   // IRQL changes.
   RAISE_IRQL_INVALID: { code: 0x30, meaning: "KeRaiseIrql to a level below the current one, or above HIGH_LEVEL" },

@@ -35,7 +35,7 @@ export const KERNEL_CHECKS = {
   lockOrder:
     "Lock order: a waiting acquisition against the declared ranks (setLockRank), and the lockdep-style graph over lock classes (ERESOURCE, FAST_MUTEX, KMUTEX, spin locks) reporting the first cycle, before it can deadlock.",
   workItem: "Work-queue protocol: re-queuing a queued item, a worker returning at raised IRQL.",
-  pool: "Pool misuse (Driver Verifier's pool tracking and special pool): a block freed twice, freed with another tag, an address no allocation returned, a zero-byte allocation, a freed block read or written.",
+  pool: "Pool misuse (Driver Verifier's pool tracking and special pool): a block freed twice, freed with another tag, an address no allocation returned, a zero-byte allocation, a freed block read or written, a driver unloading with its blocks still allocated.",
 } as const;
 
 export interface KernelOptions {
@@ -77,11 +77,14 @@ export class KDPC {
   arg2: unknown = undefined;
   /** The DPC thread's frame while the routine runs (made once, not per run). */
   readonly frame: string;
-  constructor(routine: KDPC["routine"], context: unknown, name: string) {
+  /** The driver whose code initialized the DPC (KThread.driver): the routine runs for it. */
+  readonly driver: string | null;
+  constructor(routine: KDPC["routine"], context: unknown, name: string, driver: string | null = null) {
     this.routine = routine;
     this.context = context;
     this.name = name;
     this.frame = `DPC ${name}`;
+    this.driver = driver;
   }
 }
 
@@ -342,6 +345,8 @@ export class KernelCore {
   createThread(process: KProcess, name: string, entry: ThreadEntry): KThread {
     if (this.stopInfo !== null) throw new BugCheckError(this.stopInfo);
     const t = new KThread(this.nextThreadId++, name, process, entry);
+    // A thread made by driver code runs that driver's code.
+    if (this.current !== null) t.driver = this.current.driver;
     this.threads.push(t);
     this.liveThreads++;
     // Through a local, not `t.resume = () => …`: V8's parser allocates a function literal assigned straight to a
@@ -660,6 +665,7 @@ export class KernelCore {
         while (frames.length > 0) frames.pop();
         frames.push(d.frame);
         this.dpcThread.irql = DISPATCH_LEVEL;
+        this.dpcThread.driver = d.driver;
         let r: unknown;
         try {
           r = d.routine(d, d.context, d.arg1, d.arg2);
@@ -687,6 +693,7 @@ export class KernelCore {
         while (frames.length > 0) frames.pop();
       }
     } finally {
+      this.dpcThread.driver = null;
       this.current = saved;
     }
   }

@@ -487,7 +487,7 @@ export class Kernel extends KernelCore {
 
   KeInitializeDpc(routine: KDPC["routine"], context: unknown, name = "dpc"): KDPC {
     this.checkDdi("KeInitializeDpc", KERNEL_DDIS.KeInitializeDpc);
-    return new KDPC(routine, context, name);
+    return new KDPC(routine, context, name, this.current !== null ? this.current.driver : null);
   }
 
   /** Queue a DPC; it runs at DISPATCH_LEVEL at the next scheduling point. Returns FALSE if already queued. */
@@ -1248,7 +1248,7 @@ export class Kernel extends KernelCore {
 
   ExInitializeWorkItem(routine: WORK_QUEUE_ITEM["routine"], parameter: unknown, name = "work item"): WORK_QUEUE_ITEM {
     this.checkDdi("ExInitializeWorkItem", KERNEL_DDIS.ExInitializeWorkItem);
-    return new WORK_QUEUE_ITEM(routine, parameter, name);
+    return new WORK_QUEUE_ITEM(routine, parameter, name, this.current !== null ? this.current.driver : null);
   }
 
   // ---------------------------------------------------------------- pool (pool.ts)
@@ -1280,6 +1280,15 @@ export class Kernel extends KernelCore {
     } finally {
       if (this.stopped === null) this.leave(t);
     }
+  }
+
+  /**
+   * Driver Verifier's pool tracking when a driver's image unloads (after DriverUnload, or after a failed
+   * DriverEntry): every block charged to `driverName` (allocated while its code ran, KThread.driver) must have been
+   * freed, else bug check 0xC4 / 0x62 listing them. Called by the I/O manager.
+   */
+  verifyPoolAtUnload(driverObject: object, driverName: string): void {
+    this.pool.verifyUnload(driverObject, driverName);
   }
 
   /** ExFreePool: free a block (no tag check). */
@@ -1346,7 +1355,9 @@ export class Kernel extends KernelCore {
         item.queuedOn = null;
         if (this.trace.active) this.emit("work.run", item.name);
         t.frames.push(`worker: ${item.name}`);
+        t.driver = item.driver;
         await item.routine(item.parameter);
+        t.driver = null;
         t.frames.pop();
         if (this.trace.active) this.emit("work.done", item.name);
         if (t.irql !== PASSIVE_LEVEL) {

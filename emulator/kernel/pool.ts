@@ -9,7 +9,8 @@
  * freeing with another tag than the allocation's (0xC2 / 0x0A), a zero-byte allocation (0xC4 / 0x00), and a use after
  * free (0xD5). The IRQL rules — paged pool at most APC_LEVEL, nonpaged at most DISPATCH_LEVEL, for allocations
  * (0xC4 / 0x01, 0x02) and frees (0xC4 / 0x11, 0x12) — belong to the "irql" switch. Blocks still allocated when a
- * scenario ends are listed among its leaks (`outstanding`).
+ * scenario ends are listed among its leaks (`outstanding`). Pool tracking charges each block to the driver whose
+ * code allocated it (KThread.driver); when that driver unloads with blocks still allocated, the stop is 0xC4 / 0x62.
  */
 import { BAD_POOL_CALLER_CODES, BUGCHECK, VERIFIER_C4 } from "./bugcodes.js";
 import type { KernelCore } from "./core.js";
@@ -39,6 +40,8 @@ interface PoolEvent {
 /** What the pool knows about one allocation. */
 export interface PoolBlockInfo {
   readonly tag: string;
+  /** The driver the block is charged to (the allocating thread's KThread.driver), or null (kernel, test code). */
+  readonly driver: string | null;
   readonly poolType: POOL_TYPE;
   readonly bytes: number;
   readonly allocated: PoolEvent;
@@ -127,6 +130,7 @@ export class Pool {
     const target = (init ?? {}) as T;
     const info: PoolBlockInfo = {
       tag: text,
+      driver: this.k.current !== null ? this.k.current.driver : null,
       poolType: poolType as POOL_TYPE,
       bytes,
       allocated: this.event("ExAllocatePoolWithTag"),
@@ -193,6 +197,23 @@ export class Pool {
     }
     info.freed = this.event(ddi);
     this.live.delete(block);
+  }
+
+  /** A driver's image unloads: its blocks still allocated are pool tracking's 0xC4 / 0x62. */
+  verifyUnload(driverObject: object, driverName: string): void {
+    const left: PoolBlockInfo[] = [];
+    for (const b of this.live) {
+      const info = this.blocks.get(b) as PoolBlockInfo;
+      if (info.driver === driverName) left.push(info);
+    }
+    if (left.length === 0) return;
+    const list = left.map((b) => `${this.describe(b)}, allocated ${this.where(b.allocated)}`).join("; ");
+    this.k.violation(
+      "pool",
+      BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+      [BigInt(VERIFIER_C4.UNLOAD_WITH_POOL_ALLOCATED.code), this.k.addressOf(driverObject), 0n, BigInt(left.length)],
+      `${driverName} unloaded without freeing ${left.length === 1 ? "1 pool allocation" : `${left.length} pool allocations`}: ${list}.`,
+    );
   }
 
   /** A freed block was touched: special pool's 0xD5, with the block's story. */

@@ -289,10 +289,18 @@ export class WORK_QUEUE_ITEM {
   readonly name: string;
   /** Non-null while the item sits in a queue (List.Flink in the real structure). */
   queuedOn: WORK_QUEUE_TYPE | null = null;
-  constructor(routine: WORK_QUEUE_ITEM["routine"], parameter: unknown, name = "work item") {
+  /** The driver whose code initialized the item (KThread.driver): the worker runs the routine for it. */
+  readonly driver: string | null;
+  constructor(
+    routine: WORK_QUEUE_ITEM["routine"],
+    parameter: unknown,
+    name = "work item",
+    driver: string | null = null,
+  ) {
     this.routine = routine;
     this.parameter = parameter;
     this.name = name;
+    this.driver = driver;
   }
 }
 

@@ -101,6 +101,13 @@ export class KThread extends DispatcherObject {
   readonly tls: Map<string, unknown> = new Map();
   /** The scenario step this thread is running ("steps[2] t.yaml:14"), set by the scenario runner; for reports. */
   stepLabel: string | null = null;
+  /**
+   * The driver whose code the thread is running (DRIVER_OBJECT.DriverName), or null for the kernel, RDBSS's own
+   * paths and test code: the image Driver Verifier would read from a return address. Set while DriverEntry,
+   * DriverUnload and MRx routines run; a thread, DPC or work item made by driver code runs for that driver. Pool
+   * blocks are charged to it, and checked when it unloads (0xC4 / 0x62).
+   */
+  driver: string | null = null;
 
   constructor(id: number, name: string, process: KProcess, entry: ThreadEntry, isDpcContext = false) {
     super(name);

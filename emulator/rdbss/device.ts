@@ -18,6 +18,8 @@ export interface MrxRoutine {
   /** The routine's and the device's names as MrxLog ids. */
   readonly nameId: number;
   readonly deviceId: number;
+  /** The mini-redirector's DriverName: the thread runs its code during the call (KThread.driver). */
+  readonly driver: string;
   calls: number;
 }
 

@@ -388,23 +388,32 @@ export class Rdbss {
         irp: ctx?.CurrentIrp?.id ?? 0,
       });
     t.frames.push(labels.frame);
+    // The mini-redirector's code runs on this thread until the call returns (its pool is charged to it).
+    const caller = t.driver;
+    t.driver = labels.driver;
     let v: MaybePromise<T>;
     try {
       v = fn();
     } catch (e) {
-      if (this.k.stopped === null) t.frames.pop();
+      if (this.k.stopped === null) {
+        t.frames.pop();
+        t.driver = caller;
+      }
       throw e;
     }
     if (v instanceof Promise) {
       return v.then(
-        (r) => this.leaveMRx(t, name, labels, log, at, r),
+        (r) => this.leaveMRx(t, name, labels, log, at, r, caller),
         (e: unknown) => {
-          if (this.k.stopped === null) t.frames.pop();
+          if (this.k.stopped === null) {
+            t.frames.pop();
+            t.driver = caller;
+          }
           throw e;
         },
       );
     }
-    return this.leaveMRx(t, name, labels, log, at, v);
+    return this.leaveMRx(t, name, labels, log, at, v, caller);
   }
 
   private leaveMRx<T>(
@@ -414,7 +423,9 @@ export class Rdbss {
     log: MrxLog | null,
     at: number,
     r: T,
+    caller: string | null,
   ): MaybePromise<T> {
+    t.driver = caller;
     if (this.k.stopped === null) t.frames.pop();
     if (this.k.trace.active) this.k.emit("mrx.exit", name, typeof r === "number" ? { status: statusName(r) } : {});
     if (log !== null && typeof r === "number") log.setStatus(at, this.statusId(log, r));
@@ -444,6 +455,7 @@ export class Rdbss {
         frame: `${name} [${dev.MiniRdrName}]`,
         nameId: this.mrxLog.intern(name),
         deviceId: this.mrxLog.intern(dev.MiniRdrName),
+        driver: dev.device.DriverObject.DriverName,
         calls: 0,
       };
       dev.mrxRoutines.set(name, l);

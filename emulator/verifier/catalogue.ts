@@ -521,6 +521,21 @@ export const CATALOGUE: readonly CheckEntry[] = [
     compare:
       "Special pool faults (0xD5) only when the freed page is touched and names no allocation; every block here is special pool, and the report carries its tag, allocation and free.",
   }),
+  entry({
+    id: "pool.leak-at-unload",
+    check: "pool",
+    title: "A driver unloading with pool still allocated",
+    code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+    p1: BigInt(VERIFIER_C4.UNLOAD_WITH_POOL_ALLOCATED.code),
+    params: ["0x62", "the driver", "0", "how many blocks"],
+    trigger:
+      "A driver whose DriverUnload returns (or whose DriverEntry fails) while blocks its code allocated are still allocated. A block is charged to the driver whose code was running: DriverEntry, DriverUnload, its dispatch and completion routines, its MRx routines, and the threads, DPCs and work items it made.",
+    explanation:
+      "\\FileSystem\\NulMRx unloaded without freeing 1 pool allocation: pool block 'BugL' (PagedPool, 128 bytes), allocated on thread … call chain … MRxCreateSrvCall [nulmrx].",
+    tests: ["test/io/pool-unload.test.ts", "test/verifier/patterns.test.ts › pool never freed"],
+    compare:
+      "Driver Verifier's pool tracking stops with the same code at unload and leaves the list to !verifier 3; here the stop lists every block with its tag, size, thread, step and call chain. In record mode the blocks are also in the scenario's leak report.",
+  }),
   // ------------------------------------------------------------------ work items
   entry({
     id: "workItem.requeue",

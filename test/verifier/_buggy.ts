@@ -615,7 +615,7 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     },
   },
   "pool.leak": {
-    // The same state, freed nowhere: the teardown's leak report names the block and where it was allocated.
+    // The same state, freed nowhere: pool tracking stops when nulmrx unloads (0xC4 / 0x62), naming the block.
     createSrvCall: (m, srvCall, _cb, next) => {
       m.rx.k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 128, "BugL", { server: srvCall.pSrvCallName });
       return next();

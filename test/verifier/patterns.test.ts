@@ -120,20 +120,35 @@ test("pattern 6, with pool: per-server state freed on the posted path's TRUE, po
   passed(t, await runBug("none", body));
 });
 
-test("pool never freed: the teardown's leak report names the block, its tag and where it was allocated", async (t) => {
-  const bad = await runBug("pool.leak", `steps:\n${NET_USE}`, { expect: "  leaks: allowed\n" });
-  passed(t, bad);
-  t.is(fatal(bad), null);
-  const leak = bad.leaks.find((l) => l.includes("'BugL'"));
+test("pool never freed: the driver's unload stops with 0xC4 / 0x62 naming the block; recorded, the teardown's leak report names it too", async (t) => {
+  const bad = await runBug("pool.leak", `steps:\n${NET_USE}`, { expect: "  stop: any\n" });
+  const s = fatal(bad);
+  if (s === null) return t.fail("expected a stop at unload");
+  t.is(s.code, "0x000000C4", s.text);
+  t.is(s.check, "pool");
+  t.deepEqual([BigInt(s.params[0] as string), BigInt(s.params[3] as string)], [0x62n, 1n]);
+  t.regex(s.thread ?? "", /teardown unload/);
   t.regex(
-    leak ?? bad.leaks.join("\n"),
+    s.reason,
+    /^\\FileSystem\\NulMRx unloaded without freeing 1 pool allocation: pool block 'BugL' \(PagedPool, 128 bytes\), allocated on thread "[^"]+" .*MRxCreateSrvCall \[nulmrx\]\.$/,
+  );
+  // Recorded: the run goes on to its leak report, which fails a scenario that expects no leaks.
+  const setup = "  checks: { pool: record }\n";
+  const rec = await runBug("pool.leak", `steps:\n${NET_USE}`, { setup, expect: "  leaks: allowed\n" });
+  t.is(fatal(rec), null);
+  t.deepEqual(
+    rec.stops.map((v) => [v.check, BigInt(v.params[0] as string)]),
+    [["pool", 0x62n]],
+  );
+  const leak = rec.leaks.find((l) => l.includes("'BugL'"));
+  t.regex(
+    leak ?? rec.leaks.join("\n"),
     /^pool block 'BugL' \(PagedPool, 128 bytes\) never freed: allocated on thread "[^"]+" .*MRxCreateSrvCall/,
   );
-  t.is(bad.leaks.length, 1, bad.leaks.join("\n"));
-  // Expecting no leaks (the default) fails the scenario.
-  const strict = await runBug("pool.leak", `steps:\n${NET_USE}`);
+  t.is(rec.leaks.length, 1, rec.leaks.join("\n"));
+  const strict = await runBug("pool.leak", `steps:\n${NET_USE}`, { setup });
   t.false(strict.passed);
-  t.regex(strict.failures[0] ?? "", /left after teardown: pool block 'BugL'/);
+  t.regex(strict.failures.join("\n"), /left after teardown: pool block 'BugL'/);
 });
 
 test("pattern 7, finalize/create race on one server name: the new SRV_CALL shares the dying one's state", async (t) => {
