@@ -71,7 +71,7 @@ export class MemSmbNetworkProvider extends NetworkProvider {
   }
 }
 
-export { MEMSMB_DEVICE_NAME, type MemSmbExtensions, MemSmbRedirector } from "./minirdr.js";
+export { MEMSMB_DEVICE_NAME, MEMSMB_SRVCALL_TAG, type MemSmbExtensions, MemSmbRedirector } from "./minirdr.js";
 export {
   DISCONNECTED,
   type NetworkEvent,

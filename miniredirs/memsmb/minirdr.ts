@@ -13,8 +13,13 @@
  * receive thread through RxLowIoCompletion; waiting locks and notifications arm a cancel routine. Writes are
  * write-through (a write completes when the server has it), so data written through a handle that was closed
  * successfully is on the server, and a forced connection delete loses nothing that was acknowledged.
- * Delayed close is enabled (16 dormant files per server), so the scavenger matters.
+ * Delayed close is enabled (16 dormant files per server), so the scavenger matters. A connection's state
+ * (SRV_CALL.Context) is nonpaged pool tagged 'MsSc', freed by MRxFinalizeSrvCall: pool tracking checks it.
  */
+
+/** The pool tag of a SRV_CALL's connection state. */
+export const MEMSMB_SRVCALL_TAG = "MsSc";
+
 import {
   type DirEntry,
   type DRIVER_OBJECT,
@@ -32,7 +37,7 @@ import {
   isDirectoryInformationClass,
   makeDirEntry,
 } from "../../emulator/io/index.js";
-import { NT_SUCCESS, type NTSTATUS, STATUS, WorkQueueType } from "../../emulator/kernel/index.js";
+import { NT_SUCCESS, type NTSTATUS, POOL_TYPE, STATUS, WorkQueueType } from "../../emulator/kernel/index.js";
 import {
   FCB_STATE,
   type FOBX,
@@ -70,7 +75,10 @@ export const MEMSMB_DEVICE_NAME = "\\Device\\MemSmb";
 
 /** Per-structure state. */
 export interface MemSmbExtensions {
-  /** SRV_CALL.Context (not RDBSS-managed: set by MRxSrvCallWinnerNotify, cleared by MRxFinalizeSrvCall). */
+  /**
+   * SRV_CALL.Context (not RDBSS-managed): a pool block tagged 'MsSc', allocated by MRxSrvCallWinnerNotify and freed
+   * by MRxFinalizeSrvCall.
+   */
   SrvCall: { connection: SmbConnection };
   NetRoot: { share: string; type: "disk" | "ipc" };
   VNetRoot: { sessionId: number; treeId: number; user: string; connection: SmbConnection | null };
@@ -353,15 +361,24 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
       return S.STATUS_SUCCESS;
     }
     if (!connection) return S.STATUS_BAD_NETWORK_PATH;
-    srvCall.Context = { connection };
+    const state = this.rx.k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 16, MEMSMB_SRVCALL_TAG, { connection });
+    if (state === null) {
+      connection.drop("no pool for the connection's state");
+      return S.STATUS_INSUFFICIENT_RESOURCES;
+    }
+    srvCall.Context = state;
     srvCall.MaximumNumberOfCloseDelayedFiles = this.closeDelayedFiles;
     srvCall.Flags |= 0x4 | 0x8;
     return S.STATUS_SUCCESS;
   }
 
-  /** Disconnect: the server logs off what the connection still had. Context and Context2 are cleared. */
+  /** Disconnect: the server logs off what the connection still had. The state is freed; Context and Context2 cleared. */
   MRxFinalizeSrvCall(srvCall: MRX_SRV_CALL<MemSmbExtensions>): NTSTATUS {
-    srvCall.Context?.connection.drop("redirector disconnected (MRxFinalizeSrvCall)");
+    const state = srvCall.Context;
+    if (state !== null) {
+      state.connection.drop("redirector disconnected (MRxFinalizeSrvCall)");
+      this.rx.k.ExFreePoolWithTag(state, MEMSMB_SRVCALL_TAG);
+    }
     srvCall.Context = null;
     srvCall.Context2 = null;
     return S.STATUS_SUCCESS;
