@@ -112,6 +112,13 @@ export class KernelCore {
   now = 0;
   /** The running thread (or the DPC pseudo-thread while DPCs run); null between runs. */
   current: KThread | null = null;
+  /**
+   * The driver whose code is running (the running thread's KThread.driver), or null: what a thread, DPC, work item
+   * or pool block made now is charged to.
+   */
+  get runningDriver(): string | null {
+    return this.current !== null ? this.current.driver : null;
+  }
   readonly systemProcess: KProcess;
   /** Pseudo-thread representing DPC context. */
   readonly dpcThread: KThread;
@@ -346,7 +353,7 @@ export class KernelCore {
     if (this.stopInfo !== null) throw new BugCheckError(this.stopInfo);
     const t = new KThread(this.nextThreadId++, name, process, entry);
     // A thread made by driver code runs that driver's code.
-    if (this.current !== null) t.driver = this.current.driver;
+    t.driver = this.runningDriver;
     this.threads.push(t);
     this.liveThreads++;
     // Through a local, not `t.resume = () => …`: V8's parser allocates a function literal assigned straight to a

@@ -487,7 +487,7 @@ export class Kernel extends KernelCore {
 
   KeInitializeDpc(routine: KDPC["routine"], context: unknown, name = "dpc"): KDPC {
     this.checkDdi("KeInitializeDpc", KERNEL_DDIS.KeInitializeDpc);
-    return new KDPC(routine, context, name, this.current !== null ? this.current.driver : null);
+    return new KDPC(routine, context, name, this.runningDriver);
   }
 
   /** Queue a DPC; it runs at DISPATCH_LEVEL at the next scheduling point. Returns FALSE if already queued. */
@@ -1248,7 +1248,7 @@ export class Kernel extends KernelCore {
 
   ExInitializeWorkItem(routine: WORK_QUEUE_ITEM["routine"], parameter: unknown, name = "work item"): WORK_QUEUE_ITEM {
     this.checkDdi("ExInitializeWorkItem", KERNEL_DDIS.ExInitializeWorkItem);
-    return new WORK_QUEUE_ITEM(routine, parameter, name, this.current !== null ? this.current.driver : null);
+    return new WORK_QUEUE_ITEM(routine, parameter, name, this.runningDriver);
   }
 
   // ---------------------------------------------------------------- pool (pool.ts)

@@ -130,7 +130,7 @@ export class Pool {
     const target = (init ?? {}) as T;
     const info: PoolBlockInfo = {
       tag: text,
-      driver: this.k.current !== null ? this.k.current.driver : null,
+      driver: this.k.runningDriver,
       poolType: poolType as POOL_TYPE,
       bytes,
       allocated: this.event("ExAllocatePoolWithTag"),

@@ -4,7 +4,7 @@
  * correct nulmrx passing the same scenario. Where the pattern is about using RDBSS (not the mini-redirector), a
  * scenario `call` step or a test thread makes the call.
  */
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { createEmulator } from "../../emulator/boot.js";
 import { RDBSS_ASSERT, validateDispatch } from "../../emulator/rdbss/index.js";
 import { NulMrx } from "../../miniredirs/nulmrx/index.js";
@@ -335,17 +335,21 @@ test("pattern 17, two calls on: a slot written by MRxShouldTryToCollapseThisOpen
 /** A read that the buggy driver completes from a DPC (the pattern-18 variants). */
 const READ_COMPLETED_FROM_DPC = `steps:\n${NET_USE}${CREATE}  - op: read\n    handle: h\n    length: 4\n    expect: [STATUS_SUCCESS, STATUS_END_OF_FILE]\n`;
 
-test("pattern 18, RxDereference from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL (irql)", async (t) => {
-  const body = READ_COMPLETED_FROM_DPC;
-  const bad = await runBug("pattern.dereference-at-dpc", body, { expect: "  stop: { code: 0xA, check: irql }\n" });
+/** Run `bug` on that read: it must stop with 0xA (irql), `ddi` called at DISPATCH_LEVEL from the DPC. */
+async function readCompletionAtDpc(t: ExecutionContext, bug: string, ddi: string): Promise<void> {
+  const bad = await runBug(bug, READ_COMPLETED_FROM_DPC, { expect: "  stop: { code: 0xA, check: irql }\n" });
   passed(t, bad);
   const s = fatal(bad);
   t.regex(
     s?.reason ?? "",
-    /^RxDereference was called at DISPATCH_LEVEL, but it may only be called at APC_LEVEL or below/,
+    new RegExp(`^${ddi} was called at DISPATCH_LEVEL, but it may only be called at APC_LEVEL or below`),
   );
-  t.deepEqual(s?.callChain, ["DPC mrx read completion", "RxDereference"]);
-  passed(t, await runBug("none", body));
+  t.deepEqual(s?.callChain, ["DPC mrx read completion", ddi]);
+}
+
+test("pattern 18, RxDereference from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL (irql)", async (t) => {
+  await readCompletionAtDpc(t, "pattern.dereference-at-dpc", "RxDereference");
+  passed(t, await runBug("none", READ_COMPLETED_FROM_DPC));
 });
 
 test("pattern 18, the net-root callback from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL (irql)", async (t) => {
@@ -358,15 +362,8 @@ test("pattern 18, the net-root callback from a DPC-level completion: IRQL_NOT_LE
 });
 
 test("pattern 18, RxDispatchToWorkerThread from a DPC-level completion: IRQL_NOT_LESS_OR_EQUAL under docs, accepted under reactos", async (t) => {
+  await readCompletionAtDpc(t, "pattern.post-at-dpc", "RxDispatchToWorkerThread");
   const body = READ_COMPLETED_FROM_DPC;
-  const bad = await runBug("pattern.post-at-dpc", body, { expect: "  stop: { code: 0xA, check: irql }\n" });
-  passed(t, bad);
-  const s = fatal(bad);
-  t.regex(
-    s?.reason ?? "",
-    /^RxDispatchToWorkerThread was called at DISPATCH_LEVEL, but it may only be called at APC_LEVEL or below/,
-  );
-  t.deepEqual(s?.callChain, ["DPC mrx read completion", "RxDispatchToWorkerThread"]);
   // ReactOS's RxInsertWorkQueueItem takes a spin lock: the same driver works there, and the read completes.
   const reactos = await runBug("pattern.post-at-dpc", body, { setup: "  profile: reactos\n" });
   passed(t, reactos);
