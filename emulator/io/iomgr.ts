@@ -11,6 +11,7 @@ import {
   type KSPIN_LOCK,
   type KThread,
   type NTSTATUS,
+  observed,
   PASSIVE_LEVEL,
   STATUS,
   statusName,
@@ -395,8 +396,10 @@ export class IoManager {
     this.k.leave(t);
     const sched = this.k.schedulePoint("IoCallDriver");
     // After a scheduling point the call is a continuation anyway: the return checks stay in it.
-    if (sched !== undefined) return sched.then(() => this.callDriver(t, device, irp, false));
-    return this.callDriver(t, device, irp, raw);
+    if (sched !== undefined) return observed(sched.then(() => this.callDriver(t, device, irp, false)));
+    const r = this.callDriver(t, device, irp, raw);
+    // A driver may send an IRP on and not wait for it (from a DPC or a completion routine): see `observed`.
+    return raw || typeof r === "number" ? r : observed(r);
   }
 
   /** The asynchronous dispatch routine `callDriverForService` handed back returned `status`: its return checks. */

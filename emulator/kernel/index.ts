@@ -41,6 +41,7 @@ export {
   type LockOrderInversion,
 } from "./lockdep.js";
 export { DispatcherObject, WaitBlock, type WaitReason } from "./object.js";
+export { observed } from "./observed.js";
 export { POOL_TYPE, type PoolBlockInfo, type PoolTag, tagText } from "./pool.js";
 export { hashString, Prng } from "./prng.js";
 export * from "./status.js";

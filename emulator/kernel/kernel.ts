@@ -593,11 +593,11 @@ export class Kernel extends KernelCore {
     return Promise.resolve(this.waitForObjects("KeDelayExecutionThread", [timer], false, undefined));
   }
 
-  /** ZwYieldExecution / KeYieldThread. */
-  async KeYieldThread(): Promise<void> {
+  /** ZwYieldExecution / KeYieldThread. Its checks throw synchronously, so a DPC that calls it stops there. */
+  KeYieldThread(): Promise<void> {
     this.checkDdi("KeYieldThread", KERNEL_DDIS.KeYieldThread);
     const p = this.yieldThread("KeYieldThread");
-    if (p) await p;
+    return p === undefined ? Promise.resolve() : p.then(ignoreValue);
   }
 
   // ============================================================== FAST_MUTEX
@@ -1410,6 +1410,8 @@ export class Kernel extends KernelCore {
     return this.createThread(this.createProcess(processName), threadName, entry);
   }
 }
+
+function ignoreValue(): void {}
 
 function removeHeld(t: KThread, lock: LockLike): void {
   const h = t.held;

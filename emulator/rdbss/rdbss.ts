@@ -23,6 +23,7 @@ import {
   type KThread,
   NT_SUCCESS,
   type NTSTATUS,
+  observed,
   RDBSS_BUG_CHECK,
   STATUS,
   statusName,
@@ -498,14 +499,22 @@ export class Rdbss {
   }
 
   /** RxAcquireExclusiveFcb (no RX_CONTEXT): returns STATUS_SUCCESS, or STATUS_CANCELLED for a cancelled context. */
-  async RxAcquireExclusiveFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
+  RxAcquireExclusiveFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
+    return observed(this.doAcquireExclusiveFcb(ctx, fcb));
+  }
+
+  private async doAcquireExclusiveFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
     this.checkAlive(fcb, "RxAcquireExclusiveFcb");
     if (ctx && ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
     await this.acquire(fcb.Header.Resource, true);
     return STATUS_SUCCESS;
   }
 
-  async RxAcquireSharedFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
+  RxAcquireSharedFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
+    return observed(this.doAcquireSharedFcb(ctx, fcb));
+  }
+
+  private async doAcquireSharedFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
     this.checkAlive(fcb, "RxAcquireSharedFcb");
     if (ctx && ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
     await this.acquire(fcb.Header.Resource, false);
@@ -793,7 +802,11 @@ export class Rdbss {
    * (the netname table for SRV_CALL / NET_ROOT / V_NET_ROOT, the FCB for SRV_OPEN / FOBX), otherwise mark the
    * object for scavenged finalization. The declared LockHoldingState is checked against what the thread holds.
    */
-  async RxDereference(obj: AnyRxNode, lockHoldingState: LOCK_HOLDING_STATE): Promise<void> {
+  RxDereference(obj: AnyRxNode, lockHoldingState: LOCK_HOLDING_STATE): Promise<void> {
+    return observed(this.doDereference(obj, lockHoldingState));
+  }
+
+  private async doDereference(obj: AnyRxNode, lockHoldingState: LOCK_HOLDING_STATE): Promise<void> {
     const t = this.enterDdi("RxDereference", RDBSS_DDIS.RxDereference.maxIrql);
     try {
       this.checkAlive(obj, "RxDereference");
@@ -904,7 +917,11 @@ export class Rdbss {
    * means "will be freed" and the memory is released only after MRxFinalizeSrvCall returns. TRUE only when the count
    * was 1; a forced call at a higher count finalizes the upper part and returns FALSE, on either path.
    */
-  async RxFinalizeSrvCall(srvCall: SRV_CALL, forceFinalize: boolean): Promise<boolean> {
+  RxFinalizeSrvCall(srvCall: SRV_CALL, forceFinalize: boolean): Promise<boolean> {
+    return observed(this.doFinalizeSrvCall(srvCall, forceFinalize));
+  }
+
+  private async doFinalizeSrvCall(srvCall: SRV_CALL, forceFinalize: boolean): Promise<boolean> {
     const t = this.enterDdi("RxFinalizeSrvCall", RDBSS_DDIS.RxFinalizeSrvCall.maxIrql);
     try {
       this.checkAlive(srvCall, "RxFinalizeSrvCall");
@@ -996,7 +1013,11 @@ export class Rdbss {
    * purges FCBs; frees at count 1 (even when forced it needs count 1) and dereferences the SRV_CALL. It does not
    * call MRxFinalizeNetRoot (that happens when the last V_NET_ROOT goes).
    */
-  async RxFinalizeNetRoot(netRoot: NET_ROOT, recursive: boolean, _force: boolean): Promise<boolean> {
+  RxFinalizeNetRoot(netRoot: NET_ROOT, recursive: boolean, _force: boolean): Promise<boolean> {
+    return observed(this.doFinalizeNetRoot(netRoot, recursive, _force));
+  }
+
+  private async doFinalizeNetRoot(netRoot: NET_ROOT, recursive: boolean, _force: boolean): Promise<boolean> {
     const t = this.enterDdi("RxFinalizeNetRoot", RDBSS_DDIS.RxFinalizeNetRoot.maxIrql);
     try {
       this.checkAlive(netRoot, "RxFinalizeNetRoot");
@@ -1052,7 +1073,11 @@ export class Rdbss {
    * removes its own name; at count 1 it calls MRxFinalizeVNetRoot(VNetRoot, NULL), dereferences the NET_ROOT and
    * is freed.
    */
-  async RxFinalizeVNetRoot(vNetRoot: V_NET_ROOT, _recursive: boolean, force: boolean): Promise<boolean> {
+  RxFinalizeVNetRoot(vNetRoot: V_NET_ROOT, _recursive: boolean, force: boolean): Promise<boolean> {
+    return observed(this.doFinalizeVNetRoot(vNetRoot, _recursive, force));
+  }
+
+  private async doFinalizeVNetRoot(vNetRoot: V_NET_ROOT, _recursive: boolean, force: boolean): Promise<boolean> {
     const t = this.enterDdi("RxFinalizeVNetRoot", RDBSS_DDIS.RxFinalizeVNetRoot.maxIrql);
     try {
       this.checkAlive(vNetRoot, "RxFinalizeVNetRoot");
@@ -1187,7 +1212,16 @@ export class Rdbss {
    * the FCB is unused, takes the FCB table (with the lock-order dance) and finalizes it. TRUE means the FCB memory
    * is gone: the caller must not release it.
    */
-  async RxpDereferenceAndFinalizeNetFcb(
+  RxpDereferenceAndFinalizeNetFcb(
+    fcb: FCB,
+    ctx: RX_CONTEXT | null,
+    recursive: boolean,
+    force: boolean,
+  ): Promise<boolean> {
+    return observed(this.doDereferenceAndFinalizeNetFcb(fcb, ctx, recursive, force));
+  }
+
+  private async doDereferenceAndFinalizeNetFcb(
     fcb: FCB,
     ctx: RX_CONTEXT | null,
     recursive: boolean,
@@ -1256,7 +1290,16 @@ export class Rdbss {
    * RxFinalizeNetFcb: requires the FCB exclusive and (unless orphaned) the FCB table exclusive. Frees at count 1
    * when nothing is open (or recursively), calling MRxDeallocateForFcb unconditionally.
    */
-  async RxFinalizeNetFcb(fcb: FCB, recursive: boolean, force: boolean, referenceCount: number): Promise<boolean> {
+  RxFinalizeNetFcb(fcb: FCB, recursive: boolean, force: boolean, referenceCount: number): Promise<boolean> {
+    return observed(this.doFinalizeNetFcb(fcb, recursive, force, referenceCount));
+  }
+
+  private async doFinalizeNetFcb(
+    fcb: FCB,
+    recursive: boolean,
+    force: boolean,
+    referenceCount: number,
+  ): Promise<boolean> {
     const t = this.enterDdi("RxFinalizeNetFcb", RDBSS_DDIS.RxFinalizeNetFcb.maxIrql);
     try {
       this.checkAlive(fcb, "RxFinalizeNetFcb");
@@ -1329,7 +1372,11 @@ export class Rdbss {
    * count is not 0 unless forced; the upper finalization (when closed or not Good) calls MRxForceClosed, unlinks it
    * and dereferences the V_NET_ROOT; at count 0 it is freed and the FCB dereferenced.
    */
-  async RxFinalizeSrvOpen(srvOpen: SRV_OPEN, recursive: boolean, force: boolean): Promise<boolean> {
+  RxFinalizeSrvOpen(srvOpen: SRV_OPEN, recursive: boolean, force: boolean): Promise<boolean> {
+    return observed(this.doFinalizeSrvOpen(srvOpen, recursive, force));
+  }
+
+  private async doFinalizeSrvOpen(srvOpen: SRV_OPEN, recursive: boolean, force: boolean): Promise<boolean> {
     const t = this.enterDdi("RxFinalizeSrvOpen", RDBSS_DDIS.RxFinalizeSrvOpen.maxIrql);
     try {
       this.checkAlive(srvOpen, "RxFinalizeSrvOpen");
@@ -1373,7 +1420,11 @@ export class Rdbss {
    * and closes the associated SRV_OPEN (→ MRxCloseSrvOpen); at count 0 it is freed and the SRV_OPEN dereferenced
    * (which may finalize it).
    */
-  async RxFinalizeNetFobx(fobx: FOBX, _recursive: boolean, force: boolean): Promise<boolean> {
+  RxFinalizeNetFobx(fobx: FOBX, _recursive: boolean, force: boolean): Promise<boolean> {
+    return observed(this.doFinalizeNetFobx(fobx, _recursive, force));
+  }
+
+  private async doFinalizeNetFobx(fobx: FOBX, _recursive: boolean, force: boolean): Promise<boolean> {
     const t = this.enterDdi("RxFinalizeNetFobx", RDBSS_DDIS.RxFinalizeNetFobx.maxIrql);
     try {
       this.checkAlive(fobx, "RxFinalizeNetFobx");
@@ -1482,7 +1533,15 @@ export class Rdbss {
    * open; 0xff drops the add-connection reference but otherwise acts like FALSE. The profile decides the
    * documentation / ReactOS differences (§9).
    */
-  async RxFinalizeConnection(
+  RxFinalizeConnection(
+    netRoot: NET_ROOT,
+    vNetRoot: V_NET_ROOT | null,
+    forceFilesClosed: boolean | number,
+  ): Promise<NTSTATUS> {
+    return observed(this.doFinalizeConnection(netRoot, vNetRoot, forceFilesClosed));
+  }
+
+  private async doFinalizeConnection(
     netRoot: NET_ROOT,
     vNetRoot: V_NET_ROOT | null,
     forceFilesClosed: boolean | number,
@@ -1649,7 +1708,11 @@ export class Rdbss {
   }
 
   /** RxForceFinalizeAllVNetRoots: forced RxFinalizeVNetRoot on every V_NET_ROOT of a NET_ROOT (netname table X). */
-  async RxForceFinalizeAllVNetRoots(netRoot: NET_ROOT): Promise<void> {
+  RxForceFinalizeAllVNetRoots(netRoot: NET_ROOT): Promise<void> {
+    return observed(this.doForceFinalizeAllVNetRoots(netRoot));
+  }
+
+  private async doForceFinalizeAllVNetRoots(netRoot: NET_ROOT): Promise<void> {
     const t = this.enterDdi("RxForceFinalizeAllVNetRoots", RDBSS_DDIS.RxForceFinalizeAllVNetRoots.maxIrql);
     try {
       this.requireDocsRoutine("RxForceFinalizeAllVNetRoots");
@@ -1979,7 +2042,11 @@ export class Rdbss {
    * RxStartMinirdr: posted to the file-system process (returns STATUS_PENDING with RxContext->PostRequest set when
    * called outside it); takes RxData.Resource and the netname table exclusive, registers with MUP, calls MRxStart.
    */
-  async RxStartMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+  RxStartMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+    return observed(this.doStartMinirdr(ctx));
+  }
+
+  private async doStartMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
     const t = this.enterDdi("RxStartMinirdr", RDBSS_DDIS.RxStartMinirdr.maxIrql);
     try {
       const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
@@ -2026,7 +2093,11 @@ export class Rdbss {
    * registration dropped, MRxStop, outstanding contexts drained; STATUS_REDIRECTOR_HAS_OPEN_HANDLES when FCBs are
    * still active. Objects are not force-finalized.
    */
-  async RxStopMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+  RxStopMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+    return observed(this.doStopMinirdr(ctx));
+  }
+
+  private async doStopMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
     const t = this.enterDdi("RxStopMinirdr", RDBSS_DDIS.RxStopMinirdr.maxIrql);
     try {
       const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
@@ -2060,7 +2131,11 @@ export class Rdbss {
    * RxUnregisterMinirdr (unload): force-finalize whatever is left on the device and report it, drain the
    * dispatcher, drop the MUP registration and delete the device. Returns the labels of what was left alive.
    */
-  async RxUnregisterMinirdr(dev: RDBSS_DEVICE_OBJECT): Promise<string[]> {
+  RxUnregisterMinirdr(dev: RDBSS_DEVICE_OBJECT): Promise<string[]> {
+    return observed(this.doUnregisterMinirdr(dev));
+  }
+
+  private async doUnregisterMinirdr(dev: RDBSS_DEVICE_OBJECT): Promise<string[]> {
     const t = this.enterDdi("RxUnregisterMinirdr", RDBSS_DDIS.RxUnregisterMinirdr.maxIrql);
     try {
       const left: string[] = [];
