@@ -1560,9 +1560,24 @@ export class RdbssFsd {
       }
       return this.lowIoWait(ctx);
     }
+    if (ctx.lowIoDone) this.completedAndReturned(ctx, op, st);
     ctx.IoStatusBlock.Status = st;
     ctx.lowIoDone = true;
     return this.lowIoFinish(ctx, async);
+  }
+
+  /**
+   * The mini-redirector called RxLowIoCompletion inside MRxLowIOSubmit and then returned a final status. RDBSS then
+   * runs the completion a second time: an asynchronous request is completed twice; a synchronous one leaves its
+   * SyncEvent signalled for the context's next wait.
+   */
+  private completedAndReturned(ctx: RX_CONTEXT, op: LOWIO_OP, st: NTSTATUS): void {
+    this.rx.rdbssViolation(
+      "minirdrContract",
+      RDBSS_ASSERT.LOWIO_COMPLETED_AND_RETURNED,
+      ctx,
+      `MRxLowIOSubmit[${LOWIO_OP_NAMES[op]}] called RxLowIoCompletion for ${ctx.label()} and then returned ${statusName(st)}: a LowIo call either returns STATUS_PENDING and later calls RxLowIoCompletion, or returns its final status without calling it; doing both completes the request twice.`,
+    );
   }
 
   /** A synchronous LowIo call the mini-redirector pended: wait on SyncEvent for RxLowIoCompletion. */
@@ -1619,14 +1634,17 @@ export class RdbssFsd {
     ctx.lowIoDone = true;
     const lowio = ctx.LowIoContext;
     if (lowio.Flags & LOWIO_CONTEXT_FLAG.LOWIO_CONTEXT_FLAG_SYNCCALL) {
+      // The waiting thread runs the completion; the documented return for a synchronous context.
       this.k.KeSetEvent(ctx.SyncEvent);
-      return S.STATUS_SUCCESS;
+      return S.STATUS_MORE_PROCESSING_REQUIRED;
     }
     const t = this.k.current as KThread;
     if (t.irql >= DISPATCH_LEVEL && !(lowio.Flags & LOWIO_CONTEXT_FLAG.LOWIO_CONTEXT_FLAG_CAN_COMPLETE_AT_DPC_LEVEL)) {
       const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
       const item = this.k.ExInitializeWorkItem(
-        () => this.completionTail(ctx),
+        () => {
+          this.completionTail(ctx);
+        },
         ctx,
         `RxLowIoCompletionTail ${ctx.label()}`,
       );
@@ -1634,15 +1652,16 @@ export class RdbssFsd {
       void dev;
       return S.STATUS_MORE_PROCESSING_REQUIRED;
     }
-    this.completionTail(ctx);
-    return S.STATUS_SUCCESS;
+    // Run here: the return is what the completion routine returned.
+    return this.completionTail(ctx);
   }
 
-  private completionTail(ctx: RX_CONTEXT): void {
+  private completionTail(ctx: RX_CONTEXT): NTSTATUS {
     const routine = ctx.LowIoContext.CompletionRoutine;
     const status = routine ? routine(ctx) : ctx.IoStatusBlock.Status;
     this.completeRequest(ctx, status);
     this.dereferenceContext(ctx);
+    return status;
   }
 
   // ================================================================== READ and WRITE

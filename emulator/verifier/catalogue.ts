@@ -935,6 +935,18 @@ export const CATALOGUE: readonly CheckEntry[] = [
     explanation: "MRxCreate returned STATUS_SUCCESS for FCB#4 … without creating a FOBX (RxCreateNetFobx).",
   }),
   entry({
+    id: "minirdrContract.lowio-completed-and-returned",
+    check: "minirdrContract",
+    title: "A LowIo call completed through RxLowIoCompletion and also returning its final status",
+    code: BUGCHECK.RDR_FILE_SYSTEM,
+    p1: rdbss(RDBSS_ASSERT.LOWIO_COMPLETED_AND_RETURNED),
+    params: P_27,
+    trigger: "MRxLowIOSubmit[op] calling RxLowIoCompletion and then returning a status other than STATUS_PENDING.",
+    explanation:
+      "MRxLowIOSubmit[LOWIO_OP_READ] called RxLowIoCompletion for RX_CONTEXT#13 … and then returned STATUS_SUCCESS: a LowIo call either returns STATUS_PENDING and later calls RxLowIoCompletion, or returns its final status without calling it …",
+    tests: ["test/rdbss/lowio-contract.test.ts"],
+  }),
+  entry({
     id: "minirdrContract.mrxcontext-stale",
     check: "minirdrContract",
     title: "MRxContext[] expected to survive between calls",

@@ -649,6 +649,15 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     },
   },
   "minirdrContract.callback-never": { createSrvCall: () => S.STATUS_PENDING },
+  "minirdrContract.lowio-completed-and-returned": {
+    // Completes the read through RxLowIoCompletion, then also returns its final status.
+    read: (m, ctx, next) => {
+      const st = next();
+      ctx.IoStatusBlock.Status = st;
+      m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      return st;
+    },
+  },
   "minirdrContract.context-not-cleared": { finalizeSrvCall: () => S.STATUS_SUCCESS },
   "minirdrContract.mini-inited-left": { deallocateForFcb: () => S.STATUS_SUCCESS, options: { closeDelayedFiles: 0 } },
   "minirdrContract.bad-file-type": {
@@ -777,8 +786,9 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       const srvOpen = ctx.pRelevantSrvOpen as unknown as Parameters<typeof m.rx.RxReference>[0];
       m.rx.RxReference(srvOpen);
       laterFromDpc(m, () => {
-        // The IRQL check stops the run inside RxDereference; its promise rejects with the stop.
-        m.rx.RxDereference(srvOpen, LockHoldingState.LHS_LockNotHeld).catch(() => undefined);
+        // The IRQL check stops the run inside RxDereference. A DPC cannot await, so the promise is dropped, as a
+        // driver writer would: its rejection must not become an unhandled rejection (ava fails the file on one).
+        void m.rx.RxDereference(srvOpen, LockHoldingState.LHS_LockNotHeld);
         ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
         m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
       });

@@ -10,7 +10,7 @@ import test from "ava";
 import { createEmulator } from "../../emulator/boot.js";
 import { IO_CHECKS } from "../../emulator/io/index.js";
 import { KERNEL_CHECKS } from "../../emulator/kernel/index.js";
-import { RDBSS_CHECKS } from "../../emulator/rdbss/index.js";
+import { RDBSS_ASSERT, RDBSS_CHECKS } from "../../emulator/rdbss/index.js";
 import { RDBSS_CHECK_DEFAULTS } from "../../emulator/rdbss/verify.js";
 import { formatReport, loadScenarioFile, runScenario } from "../../emulator/scenario/index.js";
 import {
@@ -102,4 +102,13 @@ test("docs/CHECKS.md carries the generated catalogue table, defaults and section
   t.true(doc.includes(defaultsTable()), `the defaults table is out of date (${hint})`);
   t.true(doc.includes(catalogueSections()), `the sections are out of date (${hint})`);
   for (const e of CATALOGUE) t.true(doc.includes(`### ${e.id}`), e.id);
+});
+
+test("every RDBSS_ASSERT sub-code names one check: no two share a parameter 1", (t) => {
+  const byCode = new Map<number, string[]>();
+  for (const [name, code] of Object.entries(RDBSS_ASSERT)) byCode.set(code, [...(byCode.get(code) ?? []), name]);
+  t.deepEqual(
+    [...byCode.values()].filter((names) => names.length > 1),
+    [],
+  );
 });
