@@ -84,9 +84,18 @@ export class RDBSS_DEVICE_OBJECT<X extends MiniRdrExtensions = MiniRdrExtensions
   NumberOfActiveContexts = 0;
   readonly pRxNetNameTable: RX_PREFIX_TABLE;
   MupHandle = 0;
-  readonly DispatcherContext: { NumberOfWorkerThreads: number; pTearDownEvent: KEVENT | null } = {
+  readonly DispatcherContext: {
+    NumberOfWorkerThreads: number;
+    pTearDownEvent: KEVENT | null;
+    /**
+     * Emulator bookkeeping: how many of the items counted in NumberOfWorkerThreads are the spin-down's own caller (a
+     * stop runs as a posted RxFspDispatch on this very queue), so the teardown event is set when only those remain.
+     */
+    spinDownCaller: number;
+  } = {
     NumberOfWorkerThreads: 0,
     pTearDownEvent: null,
+    spinDownCaller: 0,
   };
   readonly DeviceFcb = new RX_DEVICE_FCB();
   readonly Scavenger = new RDBSS_SCAVENGER();

@@ -1843,7 +1843,9 @@ export class RdbssFsd {
       cls === FileRenameInformation || cls === FileDispositionInformation || cls === FileDispositionInformationEx;
     const table = rx.fcbTableOf(fcb.pNetRoot);
     if (renameOrDelete) {
-      // Purge dormant opens of this file first, so their delayed closes do not hold it open.
+      // Purge the dormant files related to this one, then close the NET_ROOT's dormant opens, so that their delayed
+      // closes do not hold this file (or a rename's target) open.
+      await this.purgeRelatedFobxs({ fcb, ctx });
       await this.scavengeFobxsForNetRoot(fcb.pNetRoot);
       await rx.acquire(table.TableLock, true);
     }
@@ -2101,6 +2103,36 @@ export class RdbssFsd {
 
   // ================================================================== scavenging helpers
 
+  /**
+   * RxPurgeRelatedFobxs before a rename or a delete of `purging.fcb`: the dormant (scavenger-marked) files of the
+   * NET_ROOT related to it are purged from the cache. A directory relates to every file. For a file, RDBSS asks the
+   * mini-redirector about each other dormant file: MRxAreFilesAliased(Fcb, PurgingFcb) returning
+   * STATUS_MORE_PROCESSING_REQUIRED means aliased, anything else (or a NULL entry) not. The emulator has no cached data
+   * to purge, so the answer changes nothing here: what is observable is the calls. RxScavengeFobxsForNetRoot then
+   * closes the dormant files.
+   */
+  async purgeRelatedFobxs(purging: PurgingFcb): Promise<void> {
+    if (Rdbss_NodeType(purging.fcb) === NodeType.RDBSS_NTC_STORAGE_TYPE_DIRECTORY) return;
+    const netRoot = purging.fcb.pNetRoot;
+    const dev = this.rx.deviceOf(netRoot);
+    const mrx = dev.Dispatch.MRxAreFilesAliased;
+    if (!mrx) return;
+    const seen = new Set<FCB>([purging.fcb]);
+    for (const fobx of [...dev.Scavenger.FobxFinalizationList]) {
+      const fcb = fobx.pSrvOpen.pFcb;
+      if (fobx.freed || !fobx.scavengerMarked || fcb.pNetRoot !== netRoot || seen.has(fcb)) continue;
+      seen.add(fcb);
+      await this.rx.callMRx(
+        dev,
+        "MRxAreFilesAliased",
+        fcb,
+        purging.ctx,
+        () => mrx.call(dev.Dispatch, fcb, purging.fcb),
+        true,
+      );
+    }
+  }
+
   /** RxScavengeFobxsForNetRoot: finalize the dormant (scavenger-marked) FOBXs of a NET_ROOT and purge their FCBs. */
   async scavengeFobxsForNetRoot(netRoot: NET_ROOT): Promise<number> {
     const rx = this.rx;
@@ -2122,6 +2154,12 @@ export class RdbssFsd {
     }
     return n;
   }
+}
+
+/** The file a rename or a delete purges for (RxPurgeRelatedFobxs's PurgingFcb), and the request doing it. */
+interface PurgingFcb {
+  readonly fcb: FCB;
+  readonly ctx: RX_CONTEXT;
 }
 
 /** The node type with the scavenger bit stripped. */

@@ -1956,8 +1956,9 @@ export class Rdbss {
           await routine(context);
         } finally {
           if (this.k.stopped === null) {
-            if (--dev.DispatcherContext.NumberOfWorkerThreads === 0 && dev.DispatcherContext.pTearDownEvent) {
-              this.k.KeSetEvent(dev.DispatcherContext.pTearDownEvent);
+            const dispatcher = dev.DispatcherContext;
+            if (--dispatcher.NumberOfWorkerThreads <= dispatcher.spinDownCaller && dispatcher.pTearDownEvent) {
+              this.k.KeSetEvent(dispatcher.pTearDownEvent);
             }
           }
         }
@@ -2120,12 +2121,35 @@ export class Rdbss {
         this.k.KeClearEvent(ctx.SyncEvent);
         await this.k.KeWaitForSingleObject(ctx.SyncEvent);
       }
+      // RxSpinDownMRxDispatcher: the mini-redirector's work still queued or running finishes before the stop returns
+      // (posting fails meanwhile). The device is startable again, and RxStartMinirdr is itself posted to this queue,
+      // so the queue takes work again once the stop is over.
+      await this.spinDownDispatcher(dev, ctx);
+      dev.DispatcherContext.pTearDownEvent = null;
       dev.StartStopContext.pStopContext = null;
       dev.StartStopContext.State = RdbssState.RDBSS_STARTABLE;
       return dev.NumberOfActiveFcbs > 0 ? STATUS.STATUS_REDIRECTOR_HAS_OPEN_HANDLES : STATUS_SUCCESS;
     } finally {
       this.leaveDdi(t);
     }
+  }
+
+  /**
+   * RxSpinDownMRxDispatcher: from now on the device's work queue refuses new items (RxDispatchToWorkerThread,
+   * RxPostToWorkerThread and RDBSS's own posting return STATUS_UNSUCCESSFUL); wait until the items already queued
+   * or running have finished. Unregister calls it for good; stop for the time it waits.
+   */
+  private async spinDownDispatcher(dev: RDBSS_DEVICE_OBJECT, ctx: RX_CONTEXT | null): Promise<void> {
+    const dispatcher = dev.DispatcherContext;
+    // A context running in the file-system process was posted to this queue: it does not wait for itself.
+    dispatcher.spinDownCaller = ctx !== null && ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_IN_FSP ? 1 : 0;
+    const idle = dispatcher.NumberOfWorkerThreads <= dispatcher.spinDownCaller;
+    if (dispatcher.pTearDownEvent === null) {
+      dispatcher.pTearDownEvent = new KEVENT(0, idle, `${dev.MiniRdrName} teardown`);
+    } else if (idle) this.k.KeSetEvent(dispatcher.pTearDownEvent);
+    else this.k.KeClearEvent(dispatcher.pTearDownEvent);
+    if (!idle) await this.k.KeWaitForSingleObject(dispatcher.pTearDownEvent);
+    dispatcher.spinDownCaller = 0;
   }
 
   /**
@@ -2195,10 +2219,8 @@ export class Rdbss {
         await this.RxFinalizeSrvCall(c, true);
       }
       this.release(table.TableLock);
-      // Spin down the dispatcher: wait for queued work (the posted SRV_CALL destroys) to finish.
-      const ev = new KEVENT(0, dev.DispatcherContext.NumberOfWorkerThreads === 0, `${dev.MiniRdrName} teardown`);
-      dev.DispatcherContext.pTearDownEvent = ev;
-      if (dev.DispatcherContext.NumberOfWorkerThreads > 0) await this.k.KeWaitForSingleObject(ev);
+      // Wait for queued work (the posted SRV_CALL destroys) to finish.
+      await this.spinDownDispatcher(dev, null);
       if (dev.MupHandle !== 0) {
         this.sys.mup.FsRtlDeregisterUncProvider(dev.MupHandle);
         dev.MupHandle = 0;
