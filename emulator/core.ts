@@ -6,6 +6,15 @@
  * (emulator/index.ts), a superset of this one.
  */
 
+/** The control plane and DriverEntry helpers the samples share, for a user's own mini-redirector to reuse. */
+export {
+  armCancelRoutine,
+  ConnectionControlPlane,
+  type ControlCodes,
+  extractServerShareNetRoot,
+  finishDriverEntry,
+  type RegisteredMiniRdr,
+} from "../miniredirs/common/control.js";
 export {
   BUILTIN_MINIRDRS,
   DEFAULT_SERVER,

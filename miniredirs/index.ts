@@ -1,7 +1,7 @@
 /**
  * The built-in mini-redirectors as loadable modules: what a scenario names in `setup.minirdr`, what `rdbss list`
  * prints, and the shape a user's own mini-redirector module exports to run under scenarios (see
- * docs/WRITING-A-MINIRDR.md, "Running your mini-redirector from scenarios").
+ * docs/WRITING-A-MINIRDR.md, §12 "Loading and running it").
  */
 import type { Emulator } from "../emulator/boot.js";
 import type { DRIVER_OBJECT } from "../emulator/io/index.js";

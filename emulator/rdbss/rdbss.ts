@@ -104,6 +104,10 @@ export const RDBSS_DDIS = {
   RxForceFinalizeAllVNetRoots: { maxIrql: APC_LEVEL, lock: "netname-exclusive" },
   RxFinishFcbInitialization: { maxIrql: APC_LEVEL, lock: "none" },
   RxSetSrvCallDomainName: { maxIrql: APC_LEVEL, lock: "none" },
+  // Both pages carry RDBSS's boilerplate "<= APC_LEVEL", but RxLowIoCompletion's own text describes what it does at
+  // DISPATCH_LEVEL (§7), and the completion pattern it belongs to — RxSetMinirdrCancelRoutine(ctx, NULL), then
+  // RxLowIoCompletion — runs in a transport's DPC-level receive indication. Holding the disarm to APC_LEVEL would
+  // stop every redirector that follows the documented pattern.
   RxSetMinirdrCancelRoutine: { maxIrql: DISPATCH_LEVEL, lock: "none" },
   RxLowIoCompletion: { maxIrql: DISPATCH_LEVEL, lock: "none" },
   // ≤ APC_LEVEL for a mini-redirector, as both pages require; the reactos profile allows DISPATCH_LEVEL (its queue

@@ -3,6 +3,9 @@
  * this repository: one flat share \\hello\world, synchronous reads and writes. test/scenario/custom-minirdr.test.ts
  * runs it under scenarios.
  */
+
+// Through the package entry, as a user's own mini-redirector imports it ("rdbss-emulator/core").
+import { ConnectionControlPlane } from "../../emulator/core.js";
 import {
   CTL_CODE,
   type DRIVER_OBJECT,
@@ -31,7 +34,6 @@ import {
   RX_REGISTERMINI_FLAG,
   type SRV_OPEN,
 } from "../../emulator/rdbss/index.js";
-import { ConnectionControlPlane } from "../../miniredirs/common/control.js";
 
 const S = STATUS;
 const ctl = (n: number) => CTL_CODE(FILE_DEVICE_NETWORK_FILE_SYSTEM, n, METHOD_BUFFERED, FILE_ANY_ACCESS);
