@@ -20,6 +20,7 @@ import {
   type StepReport,
   scenarioJsonSchema,
 } from "../emulator/scenario/index.js";
+import { checkScenarioModule } from "../emulator/scenario/load.js";
 import { createLogger, isLogLevel, type Logger, type TraceEvent } from "../emulator/trace/index.js";
 import { writeChromeTrace } from "../emulator/trace/perfetto.js";
 import { CHECK_SWITCHES } from "../emulator/verifier/index.js";
@@ -34,9 +35,9 @@ Usage:
   rdbss run FILE|DIR... [--seed N] [--profile docs|reactos] [--json] [--trace OUT.json] [--quiet|--summary]
                         [--check NAME=stop|record|off]... [--fault SPEC]... [--log-level L]
       Run scenarios (YAML or JSON; a folder runs every scenario in it). Exit 0 when all pass, 1 when one
-      fails, 2 when a file is invalid (then nothing runs).
+      fails, 2 when a file is invalid or a setup.minirdr module file does not load (then nothing runs).
   rdbss check FILE|DIR...
-      Validate scenarios without running them.
+      Validate scenarios, and load the mini-redirector module files they name, without running them.
   rdbss schema
       Print the JSON Schema of the scenario format (for editors).
   rdbss graph FILE --at STEP [--format dot|json]
@@ -86,8 +87,16 @@ function scenarioFiles(args: readonly string[]): string[] {
   return out;
 }
 
-/** Load every file; print every problem; null when any file is invalid. */
-function loadAll(files: readonly string[], err: (l: string) => void): LoadedScenario[] | null {
+/** The scenarios loaded, or the exit code when the command ends here. */
+type Loading = { readonly loaded: readonly LoadedScenario[] } | { readonly exit: number };
+
+/**
+ * Load every file, then import the mini-redirector module files they name (nothing runs: a module that does not
+ * load is bad input, like an invalid file); print every problem: exit 2 when there is one. `rerun`: a command that
+ * runs the scenarios first runs again from the sources when one names a module file (scripts/sources.ts), so the
+ * modules are imported by the process that runs them.
+ */
+async function loadAll(files: readonly string[], err: (l: string) => void, rerun = false): Promise<Loading> {
   const loaded: LoadedScenario[] = [];
   const problems: Problem[] = [];
   for (const f of files) {
@@ -95,12 +104,18 @@ function loadAll(files: readonly string[], err: (l: string) => void): LoadedScen
     if (r.ok) loaded.push(r.loaded);
     else problems.push(...r.problems);
   }
+  const code = rerun ? rerunFromSourcesIfNeeded(loaded) : null;
+  if (code !== null) return { exit: code };
+  for (const l of loaded) {
+    const p = await checkScenarioModule(l);
+    if (p !== null) problems.push(p);
+  }
   if (problems.length > 0) {
     for (const p of problems) err(formatProblem(p));
     err(`${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was run.`);
-    return null;
+    return { exit: 2 };
   }
-  return loaded;
+  return { loaded };
 }
 
 function parseChecks(list: readonly string[]): Record<string, CheckMode> {
@@ -127,11 +142,10 @@ interface Io {
 }
 
 async function cmdRun(files: readonly string[], values: Record<string, unknown>, log: Logger, io: Io): Promise<number> {
-  const loaded = loadAll(scenarioFiles(files), io.err);
-  if (!loaded) return 2;
+  const loading = await loadAll(scenarioFiles(files), io.err, true);
+  if ("exit" in loading) return loading.exit;
+  const { loaded } = loading;
   if (loaded.length === 0) throw new UsageError("no scenario files given");
-  const rerun = rerunFromSourcesIfNeeded(loaded);
-  if (rerun !== null) return rerun;
   const trace = values.trace as string | undefined;
   if (trace !== undefined && loaded.length !== 1)
     throw new UsageError("--trace writes one scenario's trace: give one file");
@@ -186,11 +200,9 @@ async function cmdRun(files: readonly string[], values: Record<string, unknown>,
 }
 
 async function cmdGraph(file: string, at: string, format: string, io: Io): Promise<number> {
-  const loaded = loadAll([file], io.err);
-  if (!loaded) return 2;
-  const rerun = rerunFromSourcesIfNeeded(loaded);
-  if (rerun !== null) return rerun;
-  const l = loaded[0] as LoadedScenario;
+  const loading = await loadAll([file], io.err, true);
+  if ("exit" in loading) return loading.exit;
+  const l = loading.loaded[0] as LoadedScenario;
   let graph: string | null = null;
   const report = await runScenario(l, {
     onStep: (s, em) => {
@@ -282,10 +294,9 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
       return cmdRun(files, values, log, io);
     case "check": {
       if (files.length === 0) throw new UsageError("check: give scenario files or folders");
-      const all = scenarioFiles(files);
-      const loaded = loadAll(all, io.err);
-      if (!loaded) return 2;
-      for (const l of loaded) io.out(`ok  ${relative(process.cwd(), l.file) || l.file}  (${l.scenario.name})`);
+      const loading = await loadAll(scenarioFiles(files), io.err);
+      if ("exit" in loading) return loading.exit;
+      for (const l of loading.loaded) io.out(`ok  ${relative(process.cwd(), l.file) || l.file}  (${l.scenario.name})`);
       return 0;
     }
     case "schema":

@@ -3,21 +3,21 @@
  * object with the same fields as FaultSpec, statuses by name and delays as durations.
  */
 import { z } from "zod";
-import { type NTSTATUS, parseStatus } from "../kernel/index.js";
+import type { NTSTATUS } from "../kernel/index.js";
 import { TRANSPORT_ACTIONS } from "./sites.js";
-import { type FaultSpec, parseFaultDuration, parseFaultSpec, validateFaultSpec } from "./spec.js";
+import { type FaultSpec, parseFaultDuration, parseFaultSpec, parseStatusText, validateFaultSpec } from "./spec.js";
 
 const FaultStatus = z
   .union([z.string(), z.number().int()])
   .describe("the failure status: STATUS_DISK_FULL, DISK_FULL or 0xC000007F")
   .transform((v, ctx): NTSTATUS => {
     if (typeof v === "number") return v >>> 0;
-    const s = parseStatus(v) ?? parseStatus(`STATUS_${v}`);
-    if (s === undefined) {
-      ctx.issues.push({ code: "custom", message: `unknown status "${v}"`, input: v });
+    const s = parseStatusText(v);
+    if ("error" in s) {
+      ctx.issues.push({ code: "custom", message: s.error, input: v });
       return z.NEVER;
     }
-    return s;
+    return s.status;
   });
 
 const FaultDuration = z

@@ -9,7 +9,7 @@
  *   transport.send~0.05           each message with probability 0.05 (also ~5%)
  *   server.WRITE@1,status=STATUS_DISK_FULL       transport.receive@2,action=delay,delay=250ms
  */
-import { NT_SUCCESS, type NTSTATUS, parseStatus, statusName } from "../kernel/index.js";
+import { allStatuses, editDistance, NT_SUCCESS, type NTSTATUS, parseStatus, statusName } from "../kernel/index.js";
 import {
   DEFAULT_DELAY,
   DEFAULT_LOSS_DETECTION,
@@ -57,29 +57,42 @@ export function parseFaultDuration(v: string | number): number | null {
   return Math.round(Number(m[1]) * (UNIT_100NS[m[2] ?? "s"] ?? 10_000_000));
 }
 
-function distance(a: string, b: string): number {
-  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0] as number;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j] as number;
-      d[j] = Math.min((d[j] as number) + 1, (d[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length] as number;
-}
-
-/** The known sites nearest to a misspelt name. */
-export function suggestSites(name: string): string[] {
+/**
+ * The (up to three) candidates nearest to a misspelt name, nearest first, without regard to case; none when nothing
+ * is close. One "did you mean" for fault sites, statuses, and the scenario format's check and bug-check names.
+ */
+export function nearestNames(name: string, candidates: Iterable<string>): string[] {
   const n = name.toLowerCase();
-  return knownSites()
-    .map((s) => ({ s, d: distance(n, s.toLowerCase()) }))
+  return [...candidates]
+    .map((s) => ({ s, d: editDistance(n, s) }))
     .filter((x) => x.d <= Math.max(2, Math.floor(n.length / 3)))
     .sort((a, b) => a.d - b.d)
     .slice(0, 3)
     .map((x) => x.s);
+}
+
+/** " (did you mean A, B?)" with the candidates nearest to `name`, or "" when none is close. */
+export function didYouMean(name: string, candidates: Iterable<string>): string {
+  const near = nearestNames(name, candidates);
+  return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
+}
+
+/** The known sites nearest to a misspelt name. */
+export function suggestSites(name: string): string[] {
+  return nearestNames(name, knownSites());
+}
+
+/**
+ * A status by name (STATUS_FILES_OPEN or FILES_OPEN) or as a hex literal (0xC0000107); an unknown name is an error
+ * that suggests the nearest known statuses. Scenarios and fault specs parse statuses with this.
+ */
+export function parseStatusText(text: string): { readonly status: NTSTATUS } | { readonly error: string } {
+  const status = parseStatus(text);
+  if (status !== undefined) return { status };
+  const t = text.trim();
+  const full = /^STATUS_/i.test(t) ? t : `STATUS_${t}`;
+  const names = allStatuses().map(([name]) => name);
+  return { error: `unknown status "${text}"${didYouMean(full, names)}` };
 }
 
 export function isGlob(site: string): boolean {
@@ -118,8 +131,7 @@ export function validateFaultSpec(spec: FaultSpec): string | null {
     } else if (lower.startsWith("transport.")) {
       if (fixed === undefined) return `unknown transport site "${site}" (transport.send, transport.receive)`;
     } else if (fixed === undefined && !site.includes(".")) {
-      const near = suggestSites(site);
-      return `unknown fault site "${site}"${near.length ? ` (did you mean ${near.join(", ")}?)` : ""}; a mini-redirector's own sites have a dot in their name ("mymrx.alloc")`;
+      return `unknown fault site "${site}"${didYouMean(site, knownSites())}; a mini-redirector's own sites have a dot in their name ("mymrx.alloc")`;
     }
   }
   const hasNth = spec.nth !== undefined;
@@ -197,9 +209,9 @@ export function parseFaultSpec(text: string): FaultSpecResult {
     const value = o.slice(eq + 1).trim();
     switch (key) {
       case "status": {
-        const st = parseStatus(value.startsWith("STATUS_") || /^0x/i.test(value) ? value : `STATUS_${value}`);
-        if (st === undefined) return { error: `"${text}": unknown status "${value}"` };
-        spec.status = st;
+        const st = parseStatusText(value);
+        if ("error" in st) return { error: `"${text}": ${st.error}` };
+        spec.status = st.status;
         break;
       }
       case "action":

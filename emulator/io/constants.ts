@@ -12,6 +12,8 @@
  * `CTL_CODE` and its field extractors, and `mapGenericMask`.
  */
 
+import { editDistance } from "../kernel/strings.js";
+
 // ── IRP major function codes (wdm.h) ───────────────────────────────────────────────────────────────────────
 
 export const IRP_MJ = {
@@ -1257,22 +1259,6 @@ function popcount(v: number): number {
   let n = 0;
   for (let x = v >>> 0; x !== 0; x >>>= 1) n += x & 1;
   return n;
-}
-
-/** Case-insensitive Levenshtein distance. */
-function editDistance(a: string, b: string): number {
-  const s = a.toUpperCase();
-  const t = b.toUpperCase();
-  let prev = Array.from({ length: t.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= s.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= t.length; j++) {
-      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
-      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-    }
-    prev = cur;
-  }
-  return prev[t.length] as number;
 }
 
 /** The (up to three) names of a group nearest to `name`. */

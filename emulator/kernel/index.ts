@@ -65,7 +65,7 @@ export {
   type SchedulingStrategy,
   type StrategyName,
 } from "./strategy.js";
-export { ownString } from "./strings.js";
+export { editDistance, ownString } from "./strings.js";
 export {
   ERESOURCE,
   type EVENT_TYPE,

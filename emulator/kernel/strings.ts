@@ -19,3 +19,20 @@ export function ownString(s: string): string {
   _flattened ^= copy.charCodeAt(0);
   return copy;
 }
+
+/** Levenshtein distance between two names, without regard to case: the "did you mean" of every name the user types. */
+export function editDistance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  const d: number[] = Array.from({ length: t.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= s.length; i++) {
+    let diagonal = d[0] as number;
+    d[0] = i;
+    for (let j = 1; j <= t.length; j++) {
+      const above = d[j] as number;
+      d[j] = Math.min(above + 1, (d[j - 1] as number) + 1, diagonal + (s[i - 1] === t[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return d[t.length] as number;
+}

@@ -12,6 +12,7 @@ import { BUILTIN_MINIRDRS, DEFAULT_SERVER, type MiniRdrModule } from "../../mini
 import { normalizeImage, type ServerImage, ServerImageError } from "../../miniredirs/memsmb/server/index.js";
 import { FSCTL } from "../io/constants.js";
 import { PACKAGE_ROOT } from "../package-root.js";
+import { ModuleLoadError, resolveMiniRdr } from "./import-module.js";
 import { Scenario, type ServerImageInput, ServerImageSchema, type Step } from "./schema.js";
 
 export type DocPath = readonly (string | number)[];
@@ -176,6 +177,11 @@ function zodProblems(
         .map((i) => (i as { expected: string }).expected);
       const msg = expected.length > 0 ? `expected ${[...new Set(expected)].join(" or ")}` : issue.message;
       out.push({ ...locate([...base, ...path]), file, path: formatPath(path), message: msg });
+      return;
+    }
+    if (issue.code === "invalid_key") {
+      // A record's key that its key schema refused (an unknown check name): that schema's own message, at the key.
+      for (const i of issue.issues) visit(i, path);
       return;
     }
     const where = locate([...base, ...path]);
@@ -434,6 +440,24 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
   problems.push(...crossCheck(s, threads, locate, file, builtin ? builtin.usesServers : null, ioctlNames));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, loaded: { file, baseDir, scenario: s, threads, servers, passwords, modules, locate } };
+}
+
+/**
+ * Load the mini-redirector module file a valid scenario names (`setup.minirdr: ./my-mrx.ts`) without running the
+ * scenario: null when it imports and exports a usable module (or the scenario names a built-in or given module),
+ * else the problem, located at setup.minirdr. A module that cannot be used is bad input, like an invalid file.
+ */
+export async function checkScenarioModule(
+  loaded: LoadedScenario,
+  importModule?: (path: string) => Promise<unknown>,
+): Promise<Problem | null> {
+  try {
+    await resolveMiniRdr(loaded, importModule);
+    return null;
+  } catch (e) {
+    if (!(e instanceof ModuleLoadError)) throw e;
+    return { ...loaded.locate(["setup", "minirdr"]), path: "setup.minirdr", message: e.message };
+  }
 }
 
 /** A file's text, or the located problem of not being able to read it. */

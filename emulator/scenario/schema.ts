@@ -11,6 +11,7 @@ import {
   parseFaultDuration,
   validateFaultSpec,
 } from "../faults/index.js";
+import { didYouMean, parseStatusText } from "../faults/spec.js";
 import {
   FILE_INFORMATION_CLASS,
   FS_INFORMATION_CLASS,
@@ -19,7 +20,7 @@ import {
   suggestSymbols,
 } from "../io/constants.js";
 import { BUGCHECK } from "../kernel/bugcodes.js";
-import { type NTSTATUS, parseStatus } from "../kernel/status.js";
+import type { NTSTATUS } from "../kernel/status.js";
 import { PROFILE_OPTION_VALUES, type RdbssProfile } from "../rdbss/profile.js";
 import { CHECK_SWITCHES } from "../verifier/catalogue.js";
 
@@ -40,18 +41,18 @@ export function symbolic(group: SymbolGroup, what: string) {
     });
 }
 
-/** An NTSTATUS by name (STATUS_SUCCESS or SUCCESS) or as a hex literal. */
+/** An NTSTATUS by name (STATUS_SUCCESS or SUCCESS) or as a hex literal; a misspelt name gets the nearest ones. */
 export const Status = z
   .union([z.string(), z.number().int()])
   .describe("an NTSTATUS: STATUS_SUCCESS, SUCCESS, or 0xC0000107")
   .transform((v, ctx): NTSTATUS => {
     if (typeof v === "number") return v >>> 0;
-    const s = parseStatus(v);
-    if (s === undefined) {
-      ctx.issues.push({ code: "custom", message: `unknown status "${v}"`, input: v });
+    const s = parseStatusText(v);
+    if ("error" in s) {
+      ctx.issues.push({ code: "custom", message: s.error, input: v });
       return z.NEVER;
     }
-    return s;
+    return s.status;
   });
 
 /** One status, or a list of acceptable ones. */
@@ -148,13 +149,22 @@ function enumName<T extends Readonly<Record<string, number>>>(table: T, what: st
 export const FileInformationClass = enumName(FILE_INFORMATION_CLASS, "FILE_INFORMATION_CLASS");
 export const FsInformationClass = enumName(FS_INFORMATION_CLASS, "FS_INFORMATION_CLASS");
 
+/** A bug check's code from its name (RDR_FILE_SYSTEM) or a hex literal (0x27); undefined for anything else. */
+function bugCheckCode(text: string): number | undefined {
+  if (/^0x[0-9a-f]+$/i.test(text)) return Number.parseInt(text, 16);
+  return Object.hasOwn(BUGCHECK, text) ? (BUGCHECK as Readonly<Record<string, number>>)[text] : undefined;
+}
+
 /** A bug check by name (RDR_FILE_SYSTEM) or code (0x27). */
 export const BugCheck = z.union([z.string(), z.number().int()]).transform((v, ctx): number => {
   if (typeof v === "number") return v;
-  if (/^0x[0-9a-f]+$/i.test(v)) return Number.parseInt(v, 16);
-  const code = (BUGCHECK as Readonly<Record<string, number>>)[v];
+  const code = bugCheckCode(v);
   if (code === undefined) {
-    ctx.issues.push({ code: "custom", message: `unknown bug check "${v}"`, input: v });
+    ctx.issues.push({
+      code: "custom",
+      message: `unknown bug check "${v}"${didYouMean(v, Object.keys(BUGCHECK))}`,
+      input: v,
+    });
     return z.NEVER;
   }
   return code;
@@ -614,22 +624,14 @@ const ServerRef = z.union([ServerImageSchema, z.object({ fixture: z.string().min
 
 const CheckMode = z.enum(["stop", "record", "off"]);
 
-/** Levenshtein distance (for "did you mean" suggestions). */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(
-        (prev[j] ?? 0) + 1,
-        (cur[j - 1] ?? 0) + 1,
-        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
-}
+/** A check's name (docs/CHECKS.md); a misspelt one gets the nearest names. */
+const CheckName = z.string().superRefine((k, ctx) => {
+  if (Object.hasOwn(CHECK_SWITCHES, k)) return;
+  ctx.addIssue({
+    code: "custom",
+    message: `unknown check "${k}"${didYouMean(k, Object.keys(CHECK_SWITCHES))}; docs/CHECKS.md lists them`,
+  });
+});
 
 /** Profile options by name; each value must be one the docs or reactos profile uses (or the other boolean). */
 const ProfileOverrides = z
@@ -673,24 +675,9 @@ export const Setup = z
     strategy: z.enum(["fifo", "random"]).default("fifo"),
     /** A recorded schedule (scheduling choices, as `rdbss explore` writes them): replayed instead of `strategy`. */
     schedule: z.array(z.number().int().min(0)).optional(),
-    checks: z
-      .record(z.string(), CheckMode)
-      .superRefine((v, ctx) => {
-        for (const k of Object.keys(v)) {
-          if (k in CHECK_SWITCHES) continue;
-          const near = Object.keys(CHECK_SWITCHES)
-            .map((c) => [c, editDistance(c.toLowerCase(), k.toLowerCase())] as const)
-            .filter(([, d]) => d <= Math.max(2, k.length / 3))
-            .sort((a, b) => a[1] - b[1])
-            .map(([c]) => c);
-          ctx.addIssue({
-            code: "custom",
-            message: `unknown check "${k}"${near.length ? ` (did you mean ${near.slice(0, 3).join(", ")}?)` : ""}; docs/CHECKS.md lists them`,
-            path: [k],
-          });
-        }
-      })
-      .default({}),
+    // Names checked as keys, not by a refinement of the whole record: zod skips that when a mode is invalid, and
+    // every problem must be reported at once.
+    checks: z.record(CheckName, CheckMode).default({}),
     servers: z.array(ServerRef).optional(),
     network: z
       .object({
@@ -728,21 +715,43 @@ const ThreadSchema = z
   })
   .strict();
 
-const StopExpect = z.union([
-  z.literal("none"),
-  z.literal("any"),
-  BugCheck,
-  z
-    .object({
-      code: BugCheck.optional(),
-      kind: z.enum(["bugcheck", "deadlock", "hang", "limit"]).optional(),
-      parameter1: Int.optional(),
-      check: z.string().optional(),
-      thread: z.string().optional(),
-      reason: z.string().optional().describe("a substring of the stop's reason"),
-    })
-    .strict(),
-]);
+const STOP_FORMS =
+  "none, any, a bug-check code (0x27), a name (RDR_FILE_SYSTEM) or {code, kind, parameter1, check, thread, reason}";
+
+/**
+ * `expect.stop`: none, any, a bug check (code or name), or an object. One union of the input shapes and one
+ * transform, so a misspelt name is reported as an unknown stop with the forms (not as the first branch's mismatch);
+ * the object comes first, so an object's own problems (an unknown key) are the ones reported.
+ */
+const StopExpect = z
+  .union([
+    z
+      .object({
+        code: BugCheck.optional(),
+        kind: z.enum(["bugcheck", "deadlock", "hang", "limit"]).optional(),
+        parameter1: Int.optional(),
+        check: z.string().optional(),
+        thread: z.string().optional(),
+        reason: z.string().optional().describe("a substring of the stop's reason"),
+      })
+      .strict(),
+    z.string(),
+    z.number().int(),
+  ])
+  .describe(`a stop: ${STOP_FORMS}`)
+  .transform((v, ctx) => {
+    if (typeof v !== "string" || v === "none" || v === "any") return v;
+    const code = bugCheckCode(v);
+    if (code === undefined) {
+      ctx.issues.push({
+        code: "custom",
+        message: `unknown stop "${v}"${didYouMean(v, ["none", "any", ...Object.keys(BUGCHECK)])}; a stop is ${STOP_FORMS}`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return code;
+  });
 
 export const Scenario = z
   .object({
