@@ -582,10 +582,12 @@ export class KernelCore {
     const waits: WaitEdge[] = [];
     for (const t of this.threads) {
       if (t.state !== ThreadState.Waiting || t.idleWait || t.waitReason === null) continue;
+      const others = t.waitReason.otherOwners?.() ?? [];
       waits.push({
         thread: t.label(),
         waitsFor: t.waitReason.describe(),
         heldBy: t.waitReason.owners().map((o) => o.label()),
+        ...(others.length > 0 ? { otherOwners: others } : {}),
       });
     }
     const cycle = findCycle(this.threads);

@@ -25,6 +25,7 @@ import {
   KSPIN_LOCK,
   KTIMER,
   LockWait,
+  type OwnerPointerSubject,
   type ResourceOwner,
   ResourceOwnerPointer,
   type TIMER_TYPE,
@@ -1184,9 +1185,12 @@ export class Kernel extends KernelCore {
     return res.sharedWaiters;
   }
 
-  /** A fresh owner pointer (what RDBSS builds as `RxContext | 3`). */
-  makeResourceOwnerPointer(label: string): ResourceOwnerPointer {
-    return new ResourceOwnerPointer(label);
+  /**
+   * A fresh owner pointer (what RDBSS builds as `RxContext | 3`). `subject` is what it stands for, described only
+   * when a report names the resource's owners; the pointer remembers the scenario step it was made in.
+   */
+  makeResourceOwnerPointer(label: string, subject: OwnerPointerSubject | null = null): ResourceOwnerPointer {
+    return new ResourceOwnerPointer(label, subject, this.current?.stepLabel ?? this.stepLabel);
   }
 
   // ============================================================== KQUEUE

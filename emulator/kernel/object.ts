@@ -8,6 +8,8 @@ import type { KThread } from "./thread.js";
 export interface WaitReason {
   describe(): string;
   owners(): readonly KThread[];
+  /** Owners that are not threads (an ERESOURCE held through an owner pointer), in words; asked only by reports. */
+  otherOwners?(): readonly string[];
 }
 
 export abstract class DispatcherObject {

@@ -28,6 +28,11 @@ export interface WaitEdge {
   readonly waitsFor: string;
   /** Threads that hold what it waits for (empty when nobody owns it, e.g. an event nobody will set). */
   readonly heldBy: readonly StopThread[];
+  /**
+   * Owners that are not threads, in words: an ERESOURCE handed to an owner pointer ("shared by RX_CONTEXT#13 (owner
+   * pointer, since steps[2] t.yaml:8): IRP_MJ_READ, …"). Absent when there are none.
+   */
+  readonly otherOwners?: readonly string[];
 }
 
 export interface KernelStopInit {
@@ -107,10 +112,7 @@ export class KernelStop {
     }
     if (this.waits.length > 0) {
       lines.push("Who waits for what:");
-      for (const w of this.waits) {
-        const held = w.heldBy.length ? ` held by ${w.heldBy.map(threadLabel).join(", ")}` : " (no owner)";
-        lines.push(`  ${threadLabel(w.thread)} waits for ${w.waitsFor}${held}`);
-      }
+      for (const w of this.waits) lines.push(`  ${threadLabel(w.thread)} waits for ${w.waitsFor}${heldText(w)}`);
     }
     if (this.cause instanceof Error && this.cause.stack) {
       lines.push("Exception:");
@@ -175,6 +177,14 @@ function defaultName(kind: StopKind): string {
 
 function threadLabel(t: StopThread): string {
   return `thread ${t.id} "${t.name}"`;
+}
+
+/** " held by thread 3 "x"; held shared by RX_CONTEXT#13 (owner pointer …)", or " (no owner)". */
+function heldText(w: WaitEdge): string {
+  const held: string[] = [];
+  if (w.heldBy.length > 0) held.push(`held by ${w.heldBy.map(threadLabel).join(", ")}`);
+  for (const o of w.otherOwners ?? []) held.push(`held ${o}`);
+  return held.length > 0 ? ` ${held.join("; ")}` : " (no owner)";
 }
 
 export function hex32(n: number): string {

@@ -126,10 +126,38 @@ export class KSPIN_LOCK implements LockLike {
  */
 export type ResourceOwner = KThread | ResourceOwnerPointer;
 
+/**
+ * What an owner pointer stands for (RDBSS: the RX_CONTEXT of an asynchronous LowIo), asked for words only when a
+ * report is built. The kernel knows nothing else about it.
+ */
+export interface OwnerPointerSubject {
+  /** "RX_CONTEXT#13" */
+  label(): string;
+  /** What it is doing now, in words ("IRP_MJ_READ, LOWIO_OP_READ pended by …"); "" when there is nothing to say. */
+  describeActivity(): string;
+}
+
 export class ResourceOwnerPointer {
   readonly label: string;
-  constructor(label: string) {
+  /** What the pointer stands for, when its maker said (see OwnerPointerSubject). */
+  readonly subject: OwnerPointerSubject | null;
+  /** The scenario step the thread that made the pointer was running (KThread.stepLabel), for reports. */
+  readonly step: string | null;
+  constructor(label: string, subject: OwnerPointerSubject | null = null, step: string | null = null) {
     this.label = label;
+    this.subject = subject;
+    this.step = step;
+  }
+  /**
+   * For reports: "RX_CONTEXT#13 (owner pointer, since steps[2] t.yaml:8): IRP_MJ_READ, …", or "owner pointer
+   * ctx|3" when only the label is known.
+   */
+  describe(): string {
+    const s = this.subject;
+    const since = this.step === null ? "" : `since ${this.step}`;
+    if (s === null) return `owner pointer ${this.label}${since ? ` (${since})` : ""}`;
+    const what = s.describeActivity();
+    return `${s.label()} (owner pointer${since ? `, ${since}` : ""})${what ? `: ${what}` : ""}`;
   }
 }
 
@@ -245,6 +273,15 @@ export class ERESOURCE implements LockLike {
     for (const o of this.sharedOwners.keys()) if (!(o instanceof ResourceOwnerPointer)) out.push(o);
     return out;
   }
+  /** The owners that are not threads (owner pointers), in words, for reports: "shared by RX_CONTEXT#13 (…)". */
+  ownerPointers(): string[] {
+    const out: string[] = [];
+    const x = this.exclusiveOwner;
+    if (x instanceof ResourceOwnerPointer) out.push(`exclusive by ${x.describe()}`);
+    for (const o of this.sharedOwners.keys())
+      if (o instanceof ResourceOwnerPointer) out.push(`shared by ${o.describe()}`);
+    return out;
+  }
   get exclusiveWaiters(): number {
     const ws = this.waiters;
     let n = 0;
@@ -275,6 +312,9 @@ export class LockWait implements WaitReason {
   }
   owners(): readonly KThread[] {
     return this.lock.owners();
+  }
+  otherOwners(): readonly string[] {
+    return this.lock instanceof ERESOURCE ? this.lock.ownerPointers() : [];
   }
 }
 

@@ -3,9 +3,9 @@
  * context RDBSS passes to every MRx routine, with its LowIo parameters, and the contexts of MRxCreateSrvCall
  * and MRxCreateVNetRoot.
  */
-import type { IO_STACK_LOCATION, IRP } from "../io/index.js";
+import { type IO_STACK_LOCATION, type IRP, irpMajorName } from "../io/index.js";
 import { type DList, KEVENT, type KThread, type NTSTATUS } from "../kernel/index.js";
-import { NodeType } from "./constants.js";
+import { LOWIO_OP_NAMES, NodeType } from "./constants.js";
 import type { FCB, FOBX, MiniRdrExtensions, NET_ROOT, SRV_CALL, SRV_OPEN, V_NET_ROOT } from "./structs.js";
 
 /** A mini-redirector's cancel routine (MRxCancelRoutine): must complete the context with STATUS_CANCELLED. */
@@ -219,7 +219,7 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get SyncEvent(): KEVENT {
-    if (this.syncEvent === null) this.syncEvent = new KEVENT(0, false, "RX_CONTEXT SyncEvent");
+    if (this.syncEvent === null) this.syncEvent = new SyncEvent(this);
     return this.syncEvent;
   }
 
@@ -303,6 +303,36 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
 
   label(): string {
     return `RX_CONTEXT#${this.SerialNumber}`;
+  }
+
+  /**
+   * What the context is doing, for reports that name it (a wait on its SyncEvent, the owner pointer of its FCB
+   * resource): "IRP_MJ_READ, LOWIO_OP_READ pended by MRxLowIOSubmit[LOWIO_OP_READ] [romrx], which has not called
+   * RxLowIoCompletion". Built only when a report asks.
+   */
+  describeActivity(): string {
+    const irp = this.CurrentIrp === null ? "" : `${irpMajorName(this.MajorFunction)}, `;
+    const dev = (this.RxDeviceObject as { readonly MiniRdrName?: string } | null)?.MiniRdrName;
+    const mini = dev === undefined ? "" : ` [${dev}]`;
+    if (this.submittedToMiniRdr && !this.lowIoDone) {
+      const op = LOWIO_OP_NAMES[this.LowIoContext.Operation] ?? `LowIo operation ${this.LowIoContext.Operation}`;
+      return `${irp}${op} pended by MRxLowIOSubmit[${op}]${mini}, which has not called RxLowIoCompletion`;
+    }
+    if (this.mrxLastCall !== null) return `${irp}last called ${this.mrxLastCall}${mini}`;
+    return irp.slice(0, -2);
+  }
+}
+
+/** RX_CONTEXT.SyncEvent: a KEVENT whose wait, in a report, says whose it is and what that context waits for. */
+class SyncEvent extends KEVENT {
+  private readonly ctx: RX_CONTEXT;
+  constructor(ctx: RX_CONTEXT) {
+    super(0, false, "RX_CONTEXT SyncEvent");
+    this.ctx = ctx;
+  }
+  override describe(): string {
+    const what = this.ctx.describeActivity();
+    return `${super.describe()} of ${this.ctx.label()}${what ? ` (${what})` : ""}`;
   }
 }
 

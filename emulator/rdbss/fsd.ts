@@ -1721,7 +1721,7 @@ export class RdbssFsd {
     const async = (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_ASYNC_OPERATION) !== 0;
     // The completion thread releases the resource for the context (ResourceThreadId = RxContext | 3).
     // Only an asynchronous context hands its resource to the completion thread; a synchronous one releases its own.
-    const owner = async ? this.k.makeResourceOwnerPointer(`${ctx.label()}|3`) : null;
+    const owner = async ? this.k.makeResourceOwnerPointer(`${ctx.label()}|3`, ctx) : null;
     if (owner !== null) this.k.ExSetResourceOwnerPointer(res, owner);
     ctx.LowIoContext.Resource = res;
     ctx.LowIoContext.ResourceThreadId = owner !== null ? owner : this.k.current;

@@ -14,7 +14,14 @@ import { RDBSS_MANAGE } from "./constants.js";
 import type { RX_CONTEXT } from "./context.js";
 import type { RDBSS_DEVICE_OBJECT } from "./device.js";
 import type { MaybePromise } from "./dispatch.js";
-import { formatHistory, formatHolder, formatLiveObject, type LiveObjectReport, RefLedger } from "./ledger.js";
+import {
+  formatHistory,
+  formatHolder,
+  formatLiveObject,
+  type HolderGroup,
+  type LiveObjectReport,
+  RefLedger,
+} from "./ledger.js";
 import type { Rdbss } from "./rdbss.js";
 import type { AnyRxNode, FCB, FreedAt, RxNode, RxNodeHooks, SRV_CALL, V_NET_ROOT } from "./structs.js";
 import { HEADER_FIELDS, type TombstoneInfo, Tombstones, type TombstoneUse, TRAPPED_FIELDS } from "./tombstone.js";
@@ -53,6 +60,16 @@ export const RDBSS_CHECK_DEFAULTS = {
   prematureFinalize: "off",
 } as const;
 
+/**
+ * One structure teardown left, as the scenario report lists it: `text` is its headline and its holders, one per line
+ * ("NET_ROOT#2 \srv\share (count 2) never freed — held by:\n  1 × RxReference ← MRxCreate [nulmrx] (…)\n  …");
+ * `summary` is one line, the headline and the first holder (the likely cause).
+ */
+export interface LeakEntry {
+  readonly text: string;
+  readonly summary: string;
+}
+
 /** A leak report: what was alive at unload or at a quiescence point, with who holds each reference. */
 export interface LeakReport {
   readonly where: "unload" | "quiescence";
@@ -74,6 +91,19 @@ interface MrxContextTrap {
 
 function seconds(ticks: number): string {
   return `${(ticks / 1e7).toFixed(6)} s`;
+}
+
+/** A holder of a leaked structure's reference: 0 a mini-redirector's or a test's, 1 another plain one, 2 structural. */
+function holderRank(g: HolderGroup): number {
+  return g.external ? 0 : g.structural ? 2 : 1;
+}
+
+/** A leaked structure, the likeliest cause first: by its likeliest holder (3: nothing known). */
+function leakRank(r: LiveObjectReport | null): number {
+  if (r === null) return 3;
+  let rank = r.unexplained > 0 ? 1 : 3;
+  for (const g of r.holders) rank = Math.min(rank, holderRank(g));
+  return rank;
 }
 
 export class RdbssVerifier {
@@ -217,16 +247,19 @@ export class RdbssVerifier {
     this.look(() => {
       for (const node of this.rx.live) {
         if (dev !== undefined && this.rx.deviceOf(node) !== dev) continue;
-        const label = node.label();
-        const count = node.NodeReferenceCount;
-        out.push(
-          this.ledger !== null
-            ? this.ledger.report(node, label, count)
-            : { label, kind: node.kind, count, holders: [], unexplained: count },
-        );
+        out.push(this.objectReport(node));
       }
     });
     return out;
+  }
+
+  /** One structure with the references that keep it alive (none known when the ledger is off). */
+  private objectReport(node: AnyRxNode): LiveObjectReport {
+    const label = node.label();
+    const count = node.NodeReferenceCount;
+    return this.ledger !== null
+      ? this.ledger.report(node, label, count)
+      : { label, kind: node.kind, count, holders: [], unexplained: count };
   }
 
   /**
@@ -308,18 +341,49 @@ export class RdbssVerifier {
     return report;
   }
 
-  /** A leak line ("at unload: SRV_CALL#1 \srv (count 2)") with who holds the object's references appended. */
-  explainLeak(line: string): string {
-    for (let i = this.leakReports.length - 1; i >= 0; i--) {
-      const r = this.leakReports[i] as LeakReport;
-      for (const o of r.objects) {
-        if (!line.includes(`${o.label} (`) && !line.endsWith(o.label)) continue;
-        const held = o.holders.map((g) => formatHolder(g));
-        if (o.unexplained > 0) held.push(`${o.unexplained} × (not in the ledger)`);
-        return held.length > 0 ? `${line} — held by: ${held.join("; ")}` : line;
-      }
+  /**
+   * The structures teardown left, one entry each: those RxUnregisterMinirdr reported alive (`atUnload`, its lines:
+   * "SRV_CALL#1 \srv (count 2)") and those still alive after it (`neverFreed`), a structure in both listed once.
+   * Each names who holds its references. The likely cause comes first: a structure holding a reference a
+   * mini-redirector (or a test) took and never dropped, then one holding a reference that is not its table entry's
+   * or a child's; a structure held only by those is usually the consequence of another's leak. The holders of each
+   * are in the same order.
+   */
+  explainLeaks(atUnload: readonly string[], neverFreed: readonly AnyRxNode[]): LeakEntry[] {
+    const entries: { head: string; report: LiveObjectReport | null }[] = [];
+    const unloaded = this.leakReports.findLast((r) => r.where === "unload") ?? null;
+    for (const line of atUnload) {
+      const report = unloaded?.objects.find((o) => line.startsWith(`${o.label} (`) || line === o.label) ?? null;
+      entries.push({ head: `${line} alive at unload`, report });
     }
-    return line;
+    this.look(() => {
+      for (const node of neverFreed) {
+        const report = this.objectReport(node);
+        const seen = entries.find((e) => e.report?.label === report.label);
+        if (seen === undefined) entries.push({ head: `${report.label} (count ${report.count}) never freed`, report });
+        else {
+          const after = seen.report?.count === report.count ? "" : ` (count ${report.count} after it)`;
+          seen.head = `${seen.head} and never freed${after}`;
+          seen.report = report;
+        }
+      }
+    });
+    return entries
+      .map((e, i) => ({ ...e, i, rank: leakRank(e.report) }))
+      .sort((a, b) => a.rank - b.rank || a.i - b.i)
+      .map((e) => {
+        const held = e.report === null ? [] : [...e.report.holders].sort((a, b) => holderRank(a) - holderRank(b));
+        const lines = held.map((g) => formatHolder(g));
+        const unexplained = e.report?.unexplained ?? 0;
+        if (unexplained > 0) lines.push(`${unexplained} × (not in the ledger)`);
+        if (lines.length === 0) return { text: e.head, summary: e.head };
+        const others = held.slice(1).reduce((n, g) => n + g.count, 0) + (held.length > 0 ? unexplained : 0);
+        const also = others === 0 ? "" : ` and ${others} other reference${others === 1 ? "" : "s"}`;
+        return {
+          text: `${e.head} — held by:\n  ${lines.join("\n  ")}`,
+          summary: `${e.head} — held by ${lines[0]}${also}`,
+        };
+      });
   }
 
   // ================================================================== MRxContext[] (pattern 17)

@@ -14,13 +14,23 @@ export interface TextOptions {
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
 
+/** The marks of steps that did not finish: never started, or running when the run stopped. */
+const NOT_DONE: Partial<Record<StepReport["outcome"], string>> = { "not-run": "·", interrupted: "!" };
+
+/** "1 step", "7 steps" */
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 function stepLine(r: StepReport, threads: number, mark: (ok: boolean | null) => string): string[] {
   const who = threads > 1 ? `${pad(r.thread, 8)} ` : "";
-  const state = r.outcome === "passed" ? mark(true) : r.outcome === "not-run" ? "·" : mark(false);
+  const state = r.outcome === "passed" ? mark(true) : (NOT_DONE[r.outcome] ?? mark(false));
   const head = `  ${state} ${who}${pad(`${r.where.line}`, 4)} ${pad(r.op, 16)}`;
   const lines: string[] = [];
   if (r.outcome === "not-run") {
-    lines.push(`${head}(not run${r.result ? `: ${r.result}` : ""})`);
+    lines.push(`${head}(not run)`);
+    return lines;
+  }
+  if (r.outcome === "interrupted") {
+    lines.push(`${head}(interrupted: the run stopped during this step)`);
     return lines;
   }
   lines.push(`${head}${r.sent}`);
@@ -36,14 +46,17 @@ export function formatReport(r: ScenarioReport, o: TextOptions = {}): string {
   const mark = (ok: boolean | null) => (ok ? (uni ? "✔" : "ok") : uni ? "✘" : "FAIL");
   const lines: string[] = [];
   const threads = new Set(r.steps.map((s) => s.thread)).size;
+  const ran = r.steps.filter((s) => s.outcome !== "not-run" && s.outcome !== "interrupted").length;
+  const interrupted = r.steps.filter((s) => s.outcome === "interrupted").length;
   lines.push(
-    `${mark(r.passed)} ${r.scenario}  (${r.file}; ${r.minirdr}, ${r.profile} profile, seed ${r.seed}; ${r.steps.filter((s) => s.outcome !== "not-run").length} steps, ${r.time.toFixed(3)} s virtual)`,
+    `${mark(r.passed)} ${r.scenario}  (${r.file}; ${r.minirdr}, ${r.profile} profile, seed ${r.seed}; ${plural(ran, "step")}${interrupted > 0 ? `, ${interrupted} interrupted` : ""}, ${r.time.toFixed(3)} s virtual)`,
   );
   if (!o.quiet) for (const s of r.steps) lines.push(...stepLine(s, threads, mark));
-  for (const st of r.stops.filter((x) => x.fatal)) {
+  const fatal = r.stops.find((x) => x.fatal);
+  if (fatal) {
     lines.push("");
-    for (const l of st.text.split("\n")) lines.push(`  ${l}`);
-    for (const l of st.steps) lines.push(`  ${l}`);
+    for (const l of fatal.text.split("\n")) lines.push(`  ${l}`);
+    for (const l of fatal.steps) lines.push(`  ${l}`);
   }
   for (const st of r.stops.filter((x) => !x.fatal))
     lines.push(`  recorded: ${st.name}${st.check ? ` (${st.check})` : ""}: ${st.reason}`);
@@ -53,11 +66,17 @@ export function formatReport(r: ScenarioReport, o: TextOptions = {}): string {
   }
   if (r.leaks.length > 0) {
     lines.push("  Left after teardown:");
-    for (const l of r.leaks) lines.push(`    ${l}`);
+    for (const l of r.leaks) for (const part of l.split("\n")) lines.push(`    ${part}`);
   }
   if (!r.passed) {
-    lines.push(`  First divergence: ${r.failures[0] ?? "(none)"}`);
-    for (const f of r.failures.slice(1)) lines.push(`  also: ${f}`);
+    // The failure that restates the stop printed above points to it instead of repeating its reason.
+    // ("the run stopped during teardown (unload): NAME — reason" → "… NAME (check pool) — the stop above").
+    const show = (f: string) =>
+      fatal?.failure === f
+        ? `${f.slice(0, f.indexOf(" — "))}${fatal.check ? ` (check ${fatal.check})` : ""} — the stop above`
+        : f;
+    lines.push(`  First divergence: ${r.failures[0] === undefined ? "(none)" : show(r.failures[0])}`);
+    for (const f of r.failures.slice(1)) lines.push(`  also: ${show(f)}`);
   }
   return lines.join("\n");
 }

@@ -4,8 +4,8 @@
  * and report what was left. Everything a step does goes through the Nt* services, the network provider, or (for
  * `call`) an RDBSS routine on an emulated thread; the runner itself never changes emulator state behind its back.
  */
-import { basename, isAbsolute, resolve } from "node:path";
-import { BUILTIN_MINIRDRS, isMiniRdrModule, type LoadedMiniRdr, type MiniRdrModule } from "../../miniredirs/index.js";
+import { basename } from "node:path";
+import type { LoadedMiniRdr, MiniRdrModule } from "../../miniredirs/index.js";
 import type { MemSmbWorld } from "../../miniredirs/memsmb/server/index.js";
 import { bootEmulator, createEmulator, type Emulator, inSystemThread } from "../boot.js";
 import {
@@ -73,14 +73,15 @@ import {
   TRAPPED_FIELDS,
   V_NET_ROOT,
 } from "../rdbss/index.js";
-import { importUserModule } from "./import-module.js";
+import { resolveMiniRdr } from "./import-module.js";
 import { controlCodeNames, type LoadedScenario, type Location, type PlacedStep, type ThreadPlan } from "./load.js";
 import type { ExpectValue, FieldExpectation, Step } from "./schema.js";
 import { failureSignature, rerunDifference } from "./signature.js";
 
 // ================================================================== reports
 
-export type StepOutcome = "passed" | "failed" | "error" | "not-run";
+/** "interrupted": the step was running when the run stopped (it has no result); "not-run": it never started. */
+export type StepOutcome = "passed" | "failed" | "error" | "interrupted" | "not-run";
 
 export interface StepReport {
   /** Order in which the step started (0-based, over all threads). */
@@ -115,11 +116,19 @@ export interface StopReport {
   readonly check: string | null;
   readonly thread: string | null;
   readonly callChain: readonly string[];
-  /** What each scenario thread was doing when the run stopped. */
+  /**
+   * What each scenario thread was doing when the run stopped; for a stop outside every step (on a worker, at
+   * teardown), also the phase and the last step that ran.
+   */
   readonly steps: readonly string[];
   /** true for the run's stop, false for a violation recorded (check in record mode). */
   readonly fatal: boolean;
   readonly text: string;
+  /**
+   * The scenario's failure that restates this stop ("the run stopped: NAME — reason"), if any: the text report points
+   * to the stop instead of printing its reason again.
+   */
+  readonly failure: string | null;
 }
 
 export interface ScenarioReport {
@@ -370,6 +379,8 @@ class ScenarioRun {
   /** Drive letter → the process whose net-use step connected it (its logon session owns the connection). */
   readonly driveOwners = new Map<string, KProcess>();
   readonly current = new Map<string, PlacedStep>();
+  /** The step that started last (over all threads): where a stop outside every step came after. */
+  lastStarted: PlacedStep | null = null;
   private ordinal = 0;
   unloaded = false;
   started = false;
@@ -636,6 +647,7 @@ class ScenarioRun {
   async runStep(ps: PlacedStep): Promise<boolean> {
     const ordinal = this.ordinal++;
     this.current.set(ps.thread, ps);
+    this.lastStarted = ps;
     const label = ps.label ?? `${ps.path} ${basename(ps.where.file)}:${ps.where.line}`;
     this.em.k.stepLabel = label;
     if (this.em.k.current) this.em.k.current.stepLabel = label;
@@ -1314,22 +1326,30 @@ function className(cls: number): string {
   return `class ${cls}`;
 }
 
-async function resolveModule(loaded: LoadedScenario, options: RunOptions): Promise<MiniRdrModule> {
-  const name = loaded.scenario.setup.minirdr;
-  const builtin = loaded.modules[name] ?? BUILTIN_MINIRDRS[name];
-  if (builtin) return builtin;
-  const path = isAbsolute(name) ? name : resolve(loaded.baseDir, name);
-  const imported = options.importModule ? await options.importModule(path) : await importUserModule(path);
-  const ns = imported as Record<string, unknown>;
-  const candidates = [ns.default, ns.miniRdr, ns.module, ...Object.values(ns)];
-  const found = candidates.find(isMiniRdrModule);
-  if (!found)
-    throw new Error(`${path} exports no mini-redirector module (an object with name, deviceName, ioctls and load)`);
-  return found;
-}
-
-function stopReport(stop: KernelStop, fatal: boolean, run: ScenarioRun | null): StopReport {
-  const steps = run ? [...run.current.values()].map((ps) => `thread ${ps.thread} was at ${run.at(ps)}`) : [];
+/**
+ * A stop as the report shows it. For the run's stop (`phase`: "run", "teardown (unload)" …), `steps` also says where
+ * the scenario was when no step was running: the phase, and the last step that ran (whose request may have left the
+ * work that stopped). `failure` is the scenario failure that restates the stop, if any.
+ */
+function stopReport(
+  stop: KernelStop,
+  run: ScenarioRun,
+  phase: string | null = null,
+  failure: string | null = null,
+): StopReport {
+  // After the steps (teardown) every scenario thread is done: a step still listed as current is one its thread
+  // failed at, not one it is running.
+  const during = phase === null || phase === "run";
+  const steps = during ? [...run.current.values()].map((ps) => `thread ${ps.thread} was at ${run.at(ps)}`) : [];
+  const last = run.lastStarted;
+  if (phase !== null && steps.length === 0) {
+    if (during) {
+      if (last !== null) steps.push(`no step was running: the run stopped after ${run.at(last)}, the last step to run`);
+    } else {
+      const after = last === null ? " (before the first step)" : `, after ${run.at(last)}, the last step`;
+      steps.push(`the run stopped during ${phase}${after}`);
+    }
+  }
   return {
     kind: stop.kind,
     code: stop.codeHex,
@@ -1340,25 +1360,40 @@ function stopReport(stop: KernelStop, fatal: boolean, run: ScenarioRun | null): 
     thread: stop.thread ? stop.thread.name : null,
     callChain: stop.callChain,
     steps,
-    fatal,
+    fatal: phase !== null,
     text: stop.format(),
+    failure,
   };
 }
 
-/** Whether the run's stop is what `expect.stop` says. */
-function stopMatches(expect: LoadedScenario["scenario"]["expect"]["stop"], stop: KernelStop | null): string | null {
-  if (expect === "none") return stop ? `the run stopped: ${stop.name} — ${stop.reason}` : null;
+/** A stop reason's first line (a reason may go on with a reference history or a list). */
+function reasonHeadline(reason: string): string {
+  const i = reason.indexOf("\n");
+  return i < 0 ? reason : reason.slice(0, i).replace(/:$/, "");
+}
+
+/**
+ * Whether the run's stop is what `expect.stop` says (null) or why not. `phase` is where the run stopped ("run",
+ * "teardown (unload)" …; named in the text when it is not the steps).
+ */
+function stopMatches(
+  expect: LoadedScenario["scenario"]["expect"]["stop"],
+  stop: KernelStop | null,
+  phase = "run",
+): string | null {
+  const stopped = phase === "run" ? "the run stopped" : `the run stopped during ${phase}`;
+  if (expect === "none") return stop ? `${stopped}: ${stop.name} — ${reasonHeadline(stop.reason)}` : null;
   if (expect === "any") return stop ? null : "expected the run to stop, but it ended normally";
   if (!stop)
     return `expected a stop${typeof expect === "number" ? ` 0x${expect.toString(16).toUpperCase()}` : ""}, but the run ended normally`;
   if (typeof expect === "number")
     return stop.kind === "bugcheck" && stop.code === expect
       ? null
-      : `the run stopped with ${stop.codeHex} ${stop.name}, expected 0x${expect.toString(16).toUpperCase()}`;
+      : `${stopped} with ${stop.codeHex} ${stop.name}, expected 0x${expect.toString(16).toUpperCase()}`;
   if (expect.kind !== undefined && stop.kind !== expect.kind)
-    return `the run stopped with a ${stop.kind}, expected a ${expect.kind}`;
+    return `${stopped} with a ${stop.kind}, expected a ${expect.kind}`;
   if (expect.code !== undefined && stop.code !== expect.code)
-    return `the run stopped with ${stop.codeHex} ${stop.name}, expected 0x${expect.code.toString(16).toUpperCase()}`;
+    return `${stopped} with ${stop.codeHex} ${stop.name}, expected 0x${expect.code.toString(16).toUpperCase()}`;
   if (expect.parameter1 !== undefined && stop.params[0] !== BigInt(expect.parameter1))
     return `the stop's first parameter is ${stop.paramsHex[0]}, expected 0x${expect.parameter1.toString(16)}`;
   if (expect.check !== undefined && stop.check !== expect.check)
@@ -1429,12 +1464,21 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
   const run = new ScenarioRun(em, loaded, options);
   const stops: StopReport[] = [];
   const leaks: string[] = [];
+  /** A leak entry of several lines → its one-line summary, for the failure it causes. */
+  const leakSummaries = new Map<string, string>();
   let last: RunResult | null = null;
+  /** The phase the run stopped in ("run", "teardown (unload)" …), once it has. */
+  let stoppedIn: string | null = null;
   const finish = (): ScenarioReport => {
-    const expectStop = stopMatches(s.expect.stop, last?.stop ?? null);
+    const stop = last?.stop ?? null;
+    const expectStop = stopMatches(s.expect.stop, stop, stoppedIn ?? "run");
     if (expectStop) run.failures.unshift(expectStop);
+    if (stop !== null) {
+      const restates = s.expect.stop === "none" ? expectStop : null;
+      stops.push(stopReport(stop, run, stoppedIn ?? "run", restates));
+    }
     const violations = last?.violations ?? [];
-    for (const v of violations) stops.push(stopReport(v, false, run));
+    for (const v of violations) stops.push(stopReport(v, run));
     const seenChecks = new Set(violations.map((v) => v.check ?? v.name));
     for (const v of violations) {
       if (!s.expect.violations.includes(v.check ?? v.name))
@@ -1444,7 +1488,12 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
       if (!seenChecks.has(c)) run.fail(`expected check "${c}" to record a violation; it did not`);
     for (const e of last?.threadErrors ?? [])
       run.fail(`thread ${e.thread} threw: ${e.error instanceof Error ? e.error.message : String(e.error)}`);
-    if (s.expect.leaks === "none" && leaks.length > 0) run.fail(`left after teardown: ${leaks.join("; ")}`);
+    if (s.expect.leaks === "none" && leaks.length > 0) {
+      // One line: the first entry (the likely cause) and how many more the report lists.
+      const first = leaks[0] as string;
+      const more = leaks.length > 1 ? `; ${leaks.length - 1} more left` : "";
+      run.fail(`left after teardown: ${leakSummaries.get(first) ?? first}${more}`);
+    }
     const steps = [...run.steps].sort((a, b) => (a.ordinal < 0 ? 1 : b.ordinal < 0 ? -1 : a.ordinal - b.ordinal));
     const report: ScenarioReport = {
       scenario: s.name,
@@ -1466,14 +1515,12 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
     options.onFinish?.(em, report);
     return report;
   };
+  // A stop in any phase (START, teardown …) is a failure unless it is the one expected (a check that fires at
+  // teardown's quiescence point, a deadlock in MRxStart); `finish` reports it, once, naming the phase.
   const phase = (what: string, r: RunResult): boolean => {
     last = r;
     if (r.stop) {
-      stops.push(stopReport(r.stop, true, run));
-      // A stop outside the scenario's own threads (START, teardown) is a failure unless it is the one expected (a
-      // check that fires at teardown's quiescence point, a deadlock in MRxStart).
-      const expected = s.expect.stop !== "none" && stopMatches(s.expect.stop, r.stop) === null;
-      if (what !== "run" && !expected) run.fail(`${what}: the run stopped: ${r.stop.name} — ${r.stop.reason}`);
+      stoppedIn = what;
       return false;
     }
     return true;
@@ -1482,7 +1529,7 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
   // Boot and load.
   if (!phase("boot", await bootEmulator(em))) return finish();
   try {
-    run.mod = await resolveModule(loaded, options);
+    run.mod = await resolveMiniRdr(loaded, options.importModule);
   } catch (e) {
     run.fail(`setup.minirdr: ${e instanceof Error ? e.message : String(e)}`);
     return finish();
@@ -1555,7 +1602,7 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
           status: null,
           mrx: [],
           time: fmtTime(em.k.now),
-          outcome: "not-run",
+          outcome: "interrupted",
           failure: null,
         });
       }
@@ -1566,6 +1613,7 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
   // Teardown: close what the scenario left open, delete connections, STOP, unload; whatever is left leaked.
   if (s.setup.teardown) {
     em.k.stepLabel = "teardown";
+    let atUnload: readonly string[] = [];
     const byProcess = new Map<KProcess, HandleEntry[]>();
     for (const h of run.handles.values())
       if (!h.closed) byProcess.set(h.process, [...(byProcess.get(h.process) ?? []), h]);
@@ -1617,10 +1665,13 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
       if (!phase("teardown (quiescence)", q.run)) return finish();
       const u = await inSystemThread(em, "teardown unload", () => run.unload());
       if (!phase("teardown (unload)", u.run)) return finish();
-      for (const l of u.value ?? []) leaks.push(em.rx.verifier.explainLeak(`at unload: ${l}`));
+      atUnload = u.value ?? [];
     }
-    for (const o of em.rx.live)
-      leaks.push(em.rx.verifier.explainLeak(`never freed: ${o.label()} (count ${o.NodeReferenceCount})`));
+    // The RDBSS structures left, each once, the likely cause first (RdbssVerifier.explainLeaks).
+    for (const e of em.rx.verifier.explainLeaks(atUnload, [...em.rx.live])) {
+      leaks.push(e.text);
+      if (e.summary !== e.text) leakSummaries.set(e.text, e.summary);
+    }
     for (const b of run.mrx.backendLeaks()) leaks.push(b);
     // Pool the drivers allocated and never freed (Driver Verifier's pool tracking at unload).
     for (const p of em.k.pool.outstanding()) leaks.push(p);

@@ -718,7 +718,7 @@ export const CATALOGUE: readonly CheckEntry[] = [
     trigger:
       "Always recording (unless switched off): each NodeReferenceCount change of SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN, FOBX with the routine or RDBSS path, its caller, thread, virtual time, call chain and scenario step. It raises nothing; use-after-free, underflow and leak reports print from it.",
     explanation:
-      "at unload: SRV_CALL#1 \\srv (count 2) — held by: 1 × netname table entry (RxCreateSrvCall) (thread app, steps[0] t.yaml:6, 0.000000 s); 1 × RxReference ← MRxCreateSrvCall [leaky] (…)",
+      "SRV_CALL#1 \\srv (count 2) alive at unload and never freed — held by: 1 × RxReference ← MRxCreateSrvCall [leaky] (thread app, steps[0] t.yaml:6, 0.000000 s); 1 × netname table entry (RxCreateSrvCall) (…)",
     patterns: [1],
     tests: ["test/verifier/ledger.test.ts", "test/verifier/patterns.test.ts › pattern 1"],
     compare:

@@ -117,6 +117,69 @@ test("a thread waiting on an event nobody sets: a deadlock with no owner", async
   t.regex(stop.format(), /thread 1 "waiter" waits for KEVENT "IoCompletion" \(no owner\)/);
 });
 
+test("a deadlock on an ERESOURCE held through owner pointers names them, what they stand for and the step that made them", async (t) => {
+  // RDBSS hands an asynchronous read's FCB resource to `RxContext | 3`; a thread then waits for it exclusive. The
+  // owners are not threads, so no cycle is claimed, but the report says who holds it instead of "(no owner)".
+  const k = new Kernel({ checks: { lockOrder: "off" } });
+  const res = k.ExInitializeResourceLite("FCB \\srv\\share\\a.txt");
+  const activity: string[] = [];
+  const context = {
+    label: () => "RX_CONTEXT#7",
+    describeActivity: () => {
+      activity.push("asked");
+      return "IRP_MJ_READ, LOWIO_OP_READ pended";
+    },
+  };
+  const p = k.createProcess("p");
+  k.createThread(p, "reader", async (self) => {
+    self.stepLabel = "steps[2] t.yaml:8";
+    t.true(await k.ExAcquireResourceSharedLite(res, true));
+    k.ExSetResourceOwnerPointer(res, k.makeResourceOwnerPointer("RX_CONTEXT#7|3", context));
+    t.true(await k.ExAcquireResourceSharedLite(res, true));
+    k.ExSetResourceOwnerPointer(res, k.makeResourceOwnerPointer("bare|3"));
+    t.deepEqual(activity, [], "nothing is described before a report asks");
+  });
+  k.createThread(p, "closer", async () => {
+    await k.KeYieldThread();
+    await k.ExAcquireResourceExclusiveLite(res, true);
+  });
+  const stop = stopOf(await k.run());
+  t.is(stop.kind, "deadlock");
+  t.deepEqual(
+    stop.waits.map((w) => [w.thread.name, w.waitsFor, w.heldBy.length, w.otherOwners]),
+    [
+      [
+        "closer",
+        'ERESOURCE "FCB \\srv\\share\\a.txt" (exclusive)',
+        0,
+        [
+          "shared by RX_CONTEXT#7 (owner pointer, since steps[2] t.yaml:8): IRP_MJ_READ, LOWIO_OP_READ pended",
+          "shared by owner pointer bare|3 (since steps[2] t.yaml:8)",
+        ],
+      ],
+    ],
+  );
+  t.deepEqual(activity, ["asked"]);
+  t.regex(
+    stop.format(),
+    /thread 2 "closer" waits for ERESOURCE "FCB .*a\.txt" \(exclusive\) held shared by RX_CONTEXT#7 \(owner pointer, since steps\[2\] t\.yaml:8\): IRP_MJ_READ, LOWIO_OP_READ pended; held shared by owner pointer bare\|3 \(since steps\[2\] t\.yaml:8\)$/m,
+  );
+  t.notRegex(stop.format(), /no owner/);
+  t.false(
+    "otherOwners" in (stopOf(await deadlockOnEvent()).waits[0] ?? {}),
+    "absent when there are none (JSON unchanged)",
+  );
+});
+
+async function deadlockOnEvent() {
+  const k = new Kernel();
+  const ev = k.KeInitializeEvent(EventType.NotificationEvent, false, "never");
+  k.createThread(k.createProcess("p"), "waiter", async () => {
+    await k.KeWaitForSingleObject(ev);
+  });
+  return k.run();
+}
+
 test("a thread awaiting a promise that never settles is a hang naming the thread", async (t) => {
   const k = new Kernel();
   const p = k.createProcess("p");

@@ -195,7 +195,7 @@ test("a stop during a step: what the interrupted step's frames do while they unw
   t.is(JSON.stringify(reportJson(report)), before);
   t.true(report.passed, report.failures.join("\n"));
   t.deepEqual(report.failures, []);
-  t.is(report.steps.find((s) => s.outcome === "not-run")?.result, "(the run stopped during this step)");
+  t.is(report.steps.find((s) => s.outcome === "interrupted")?.result, "(the run stopped during this step)");
 });
 
 test("the same failure on a different schedule is not deterministic either", async (t) => {

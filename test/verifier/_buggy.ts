@@ -853,6 +853,12 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     },
   },
   "pattern.missing-dispatch-entry": {},
+  // ---------------------------------------------------------------- reports only (test/scenario/report-clarity.test.ts)
+  "report.read-never-completes": {
+    // MRxLowIOSubmit[LOWIO_OP_READ] pends and never calls RxLowIoCompletion: the reader (or whoever wants the FCB
+    // resource the read holds) waits forever.
+    read: () => S.STATUS_PENDING,
+  },
 };
 
 /** nulmrx with one bug switched on. */
