@@ -25,7 +25,7 @@ import {
   KSPIN_LOCK,
   KTIMER,
   LockWait,
-  type OwnerPointerSubject,
+  type ReportSubject,
   type ResourceOwner,
   ResourceOwnerPointer,
   type TIMER_TYPE,
@@ -1189,7 +1189,7 @@ export class Kernel extends KernelCore {
    * A fresh owner pointer (what RDBSS builds as `RxContext | 3`). `subject` is what it stands for, described only
    * when a report names the resource's owners; the pointer remembers the scenario step it was made in.
    */
-  makeResourceOwnerPointer(label: string, subject: OwnerPointerSubject | null = null): ResourceOwnerPointer {
+  makeResourceOwnerPointer(label: string, subject: ReportSubject | null = null): ResourceOwnerPointer {
     return new ResourceOwnerPointer(label, subject, this.current?.stepLabel ?? this.stepLabel);
   }
 

@@ -20,10 +20,22 @@ export class KEVENT extends DispatcherObject {
   readonly objectType = "KEVENT";
   readonly type: EVENT_TYPE;
   signaled: boolean;
-  constructor(type: EVENT_TYPE, initialState: boolean, name = "event") {
+  /**
+   * Whose event it is, for reports ("… of RX_CONTEXT#13 (what it waits for)"). A field of every event rather than a
+   * subclass: the wait and signal paths then see one KEVENT shape.
+   */
+  readonly subject: ReportSubject | null;
+  constructor(type: EVENT_TYPE, initialState: boolean, name = "event", subject: ReportSubject | null = null) {
     super(name);
     this.type = type;
     this.signaled = initialState;
+    this.subject = subject;
+  }
+  override describe(): string {
+    const s = this.subject;
+    if (s === null) return super.describe();
+    const what = s.describeActivity();
+    return `${super.describe()} of ${s.label()}${what ? ` (${what})` : ""}`;
   }
   isSignaledFor(): boolean {
     return this.signaled;
@@ -127,10 +139,10 @@ export class KSPIN_LOCK implements LockLike {
 export type ResourceOwner = KThread | ResourceOwnerPointer;
 
 /**
- * What an owner pointer stands for (RDBSS: the RX_CONTEXT of an asynchronous LowIo), asked for words only when a
- * report is built. The kernel knows nothing else about it.
+ * What an owner pointer or an event stands for (RDBSS: the RX_CONTEXT of an asynchronous LowIo, whose SyncEvent a
+ * synchronous one waits on), asked for words only when a report is built. The kernel knows nothing else about it.
  */
-export interface OwnerPointerSubject {
+export interface ReportSubject {
   /** "RX_CONTEXT#13" */
   label(): string;
   /** What it is doing now, in words ("IRP_MJ_READ, LOWIO_OP_READ pended by …"); "" when there is nothing to say. */
@@ -139,11 +151,11 @@ export interface OwnerPointerSubject {
 
 export class ResourceOwnerPointer {
   readonly label: string;
-  /** What the pointer stands for, when its maker said (see OwnerPointerSubject). */
-  readonly subject: OwnerPointerSubject | null;
+  /** What the pointer stands for, when its maker said (see ReportSubject). */
+  readonly subject: ReportSubject | null;
   /** The scenario step the thread that made the pointer was running (KThread.stepLabel), for reports. */
   readonly step: string | null;
-  constructor(label: string, subject: OwnerPointerSubject | null = null, step: string | null = null) {
+  constructor(label: string, subject: ReportSubject | null = null, step: string | null = null) {
     this.label = label;
     this.subject = subject;
     this.step = step;

@@ -219,7 +219,7 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get SyncEvent(): KEVENT {
-    if (this.syncEvent === null) this.syncEvent = new SyncEvent(this);
+    if (this.syncEvent === null) this.syncEvent = new KEVENT(0, false, "RX_CONTEXT SyncEvent", this);
     return this.syncEvent;
   }
 
@@ -320,19 +320,6 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
     }
     if (this.mrxLastCall !== null) return `${irp}last called ${this.mrxLastCall}${mini}`;
     return irp.slice(0, -2);
-  }
-}
-
-/** RX_CONTEXT.SyncEvent: a KEVENT whose wait, in a report, says whose it is and what that context waits for. */
-class SyncEvent extends KEVENT {
-  private readonly ctx: RX_CONTEXT;
-  constructor(ctx: RX_CONTEXT) {
-    super(0, false, "RX_CONTEXT SyncEvent");
-    this.ctx = ctx;
-  }
-  override describe(): string {
-    const what = this.ctx.describeActivity();
-    return `${super.describe()} of ${this.ctx.label()}${what ? ` (${what})` : ""}`;
   }
 }
 
