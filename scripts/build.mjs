@@ -3,8 +3,10 @@
 //   dist/index.mjs  the public API (`rdbss-emulator`)
 //   dist/core.mjs   the light entry (`rdbss-emulator/core`: boot, kernel, I/O, RDBSS, mini-redirectors; no zod,
 //                   yaml or pino)
+//   dist/kernel.mjs, io.mjs, rdbss.mjs  the rooms' DDI surfaces (`rdbss-emulator/kernel`, `/io`, `/rdbss`), for a
+//                   mini-redirector's flat imports (CTL_CODE, STATUS, RX_CONTEXT …), as the sources import them
 //   dist/cli.mjs    the `rdbss` command (scripts/rdbss.mjs runs it when it is newer than every source file)
-// built by esbuild as ES modules with shared chunks, so the three load one copy of the emulator; dependencies stay
+// built by esbuild as ES modules with shared chunks, so they all load one copy of the emulator; dependencies stay
 // in node_modules. The sources run as they are under tsx (tests, development); dist/ is what a user's process
 // loads without tsx: docs/PERFORMANCE.md "Cold start".
 //
@@ -17,6 +19,9 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const ENTRIES = {
   index: "emulator/index.ts",
   core: "emulator/core.ts",
+  kernel: "emulator/kernel/index.ts",
+  io: "emulator/io/index.ts",
+  rdbss: "emulator/rdbss/index.ts",
   cli: "scripts/cli.ts",
 };
 

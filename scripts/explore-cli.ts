@@ -28,6 +28,7 @@ import { type FaultSpec, parseFaultSpecs } from "../emulator/faults/index.js";
 import type { CheckMode } from "../emulator/kernel/index.js";
 import { PACKAGE_ROOT } from "../emulator/package-root.js";
 import {
+  checkScenarioModule,
   formatProblem,
   formatReport,
   type LoadedScenario,
@@ -395,6 +396,13 @@ export async function cmdExplore(
   if (!worker) {
     const rerun = rerunFromSourcesIfNeeded([loaded]);
     if (rerun !== null) return rerun;
+    // A module file that does not load is bad input, as for `rdbss run`: not a failing schedule to shrink.
+    const bad = await checkScenarioModule(loaded);
+    if (bad !== null) {
+      io.err(formatProblem(bad));
+      io.err("1 problem; nothing was run.");
+      return 2;
+    }
   }
   const progress = new Progress(!worker && process.stderr.isTTY === true && !s.json);
 
@@ -603,6 +611,12 @@ export async function cmdReplay(
   const l = loadScenarioFile(sameName ? replay.scenario.loadedAs : r.scenarioFile);
   if (!l.ok) {
     for (const p of l.problems) io.err(formatProblem(p));
+    return 2;
+  }
+  const bad = await checkScenarioModule(l.loaded);
+  if (bad !== null) {
+    io.err(formatProblem(bad));
+    io.err("1 problem; nothing was run.");
     return 2;
   }
 

@@ -3,6 +3,7 @@
  * reports (report.ts).
  */
 export {
+  checkScenarioModule,
   controlCodeNames,
   type DocPath,
   FIXTURES_DIR,

@@ -246,6 +246,19 @@ test.serial("replay refuses a scenario that changed since the recording (exit 2)
   t.is(changed.stdout, "");
 });
 
+test.serial("a module file that no longer loads: replay exits 2 at setup.minirdr and runs nothing", async (t) => {
+  const { dir, file } = copyRace("callback-twice");
+  const r = await rdbss("explore", file, "--no-shrink", "--out", dir);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stdout, /Stop: 0x00000027 RDR_FILE_SYSTEM/, "the copied module loaded and the race was found");
+  writeFileSync(join(dir, "callback-twice.ts"), 'throw new Error("half-edited");\n');
+  const again = await rdbss("replay", join(dir, "callback-twice.replay"));
+  t.is(again.code, 2, again.stdout);
+  t.regex(again.stderr, /callback-twice\.yaml:\d+:\d+: setup\.minirdr: cannot load .*callback-twice\.ts: half-edited/);
+  t.regex(again.stderr, /nothing was run/);
+  t.is(again.stdout, "");
+});
+
 test.serial("help lists explore and replay", async (t) => {
   const r = await rdbss("help");
   t.is(r.code, 0);

@@ -6,10 +6,11 @@
  * checkout's dist/ is never touched.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import test from "ava";
+import { makeUserProject } from "./_user-project.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // Inside the checkout (node_modules/.cache), so the built files resolve their dependencies as dist/ would.
@@ -86,4 +87,28 @@ test("the benchmark suite's cold-start program runs on the built package", (t) =
     "firstCreateMs",
     "totalSinceProcessStartMs",
   ]);
+});
+
+test("a user's process on the built package runs a .ts mini-redirector module from a CommonJS project", (t) => {
+  // The package as npm installs it: package.json with its exports, dist/ (this build); no TypeScript loader in
+  // the process until the scenario names a .ts module.
+  const pkg = mkdtempSync(join(ROOT, "node_modules/.cache/rdbss-dist-test-pkg-"));
+  t.teardown(() => rmSync(pkg, { recursive: true, force: true }));
+  copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+  symlinkSync(out, join(pkg, "dist"), "dir");
+  const dir = makeUserProject("commonjs", pkg);
+  writeFileSync(
+    join(dir, "main.mjs"),
+    `import { formatReport, loadScenarioFile, runScenario } from "rdbss-emulator";
+const r = loadScenarioFile(new URL("hello.yaml", import.meta.url).pathname);
+if (!r.ok) throw new Error(JSON.stringify(r.problems));
+const report = await runScenario(r.loaded);
+console.log(JSON.stringify({ passed: report.passed, from: import.meta.resolve("rdbss-emulator/io"), text: formatReport(report) }));
+`,
+  );
+  const r = spawnSync(process.execPath, ["main.mjs"], { cwd: dir, encoding: "utf8" });
+  t.is(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout.trim()) as { passed: boolean; from: string; text: string };
+  t.true(result.passed, result.text);
+  t.is(result.from, pathToFileURL(join(out, "io.mjs")).href, "the built entry, not the sources");
 });
