@@ -196,6 +196,13 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   submittedToMiniRdr = false;
   /** RDBSS called the mini-redirector's cancel routine for this context. */
   cancelRoutineCalled = false;
+  /**
+   * Who dropped the last reference (RxDereferenceAndDeleteRxContext at 0: the context went back to its lookaside
+   * list): the thread, the virtual time and the scenario step, for a use-after-free report. Null while alive.
+   */
+  freedThread: string | null = null;
+  freedTime = 0;
+  freedStep: string | null = null;
   /** Free slot for the mini-redirector (e.g. its transport request). */
   MRxContextPointer: unknown = null;
   /** The verifier's MRxContext[] check: the MRx routine last called with this context, and its slot traps. */

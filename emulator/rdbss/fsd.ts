@@ -337,6 +337,10 @@ export class RdbssFsd {
   dereferenceContext(ctx: RX_CONTEXT): void {
     if (--ctx.ReferenceCount > 0) return;
     if (!this.rx.ActiveContexts.delete(ctx)) return;
+    const k = this.k;
+    ctx.freedThread = k.current?.name ?? "(no thread)";
+    ctx.freedTime = k.now;
+    ctx.freedStep = k.stepLabel;
     const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     dev.NumberOfActiveContexts--;
     const stop = dev.StartStopContext.pStopContext;

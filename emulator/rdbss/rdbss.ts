@@ -110,6 +110,8 @@ export const RDBSS_DDIS = {
   // stop every redirector that follows the documented pattern.
   RxSetMinirdrCancelRoutine: { maxIrql: DISPATCH_LEVEL, lock: "none" },
   RxLowIoCompletion: { maxIrql: DISPATCH_LEVEL, lock: "none" },
+  // A spin lock and a free to the lookaside list: callable from the DPC that ends a transport's request.
+  RxDereferenceAndDeleteRxContext: { maxIrql: DISPATCH_LEVEL, lock: "none" },
   // ≤ APC_LEVEL for a mini-redirector, as both pages require; the reactos profile allows DISPATCH_LEVEL (its queue
   // takes a spin lock), and RDBSS's own posting is held to that too (`workerPostingMaxIrql`, `postToWorker`).
   RxPostToWorkerThread: { maxIrql: APC_LEVEL, lock: "none" },
@@ -128,7 +130,7 @@ export const RDBSS_CHECKS = {
   rdbssLocks: "An RDBSS routine called without the lock its documentation requires, or with a lying LockHoldingState.",
   references: "Reference-count underflow on one of the six structures; referencing a type RxReference does not take.",
   useAfterFree:
-    "A SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN or FOBX used after its memory was released: given to an RDBSS routine, or (tombstones) a field read or written, or its resource locked, by driver code.",
+    "A SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN or FOBX used after its memory was released: given to an RDBSS routine, or (tombstones) a field read or written, or its resource locked, by driver code; an RX_CONTEXT given to an RDBSS routine after its last reference was dropped.",
   minirdrContract:
     "Mini-redirector contracts: two-phase construction (STATUS_PENDING, exactly one callback, the context left alone after), MRxFinalizeSrvCall clears Context, fMiniInited cleared, valid FileType, pending notifications armed with a cancel routine, MRxContext[] not kept across calls, the NULL Force pointer not dereferenced, SRV_CALL state neither released early nor shared.",
   ...VERIFIER_RDBSS_CHECKS,
@@ -1829,9 +1831,26 @@ export class Rdbss {
     const t = this.enterDdi("RxSetMinirdrCancelRoutine", RDBSS_DDIS.RxSetMinirdrCancelRoutine.maxIrql);
     try {
       this.requireDocsRoutine("RxSetMinirdrCancelRoutine");
+      if (ctx.freedThread !== null) this.verifier.contextUsedAfterFree(ctx, "RxSetMinirdrCancelRoutine");
       if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
       ctx.MRxCancelRoutine = routine;
       return STATUS_SUCCESS;
+    } finally {
+      this.leaveDdi(t);
+    }
+  }
+
+  /**
+   * RxDereferenceAndDeleteRxContext: drop a reference on an RX_CONTEXT; the last one frees it (and a STOP waiting for
+   * the device's contexts to drain goes on). A mini-redirector that must touch a context after RDBSS could have
+   * completed it — its transport's completion racing its cancel routine — holds a reference from the submit
+   * (`InterlockedIncrement(&RxContext->ReferenceCount)`: `ctx.ReferenceCount++`) and drops it here when done.
+   */
+  RxDereferenceAndDeleteRxContext(ctx: RX_CONTEXT): void {
+    const t = this.enterDdi("RxDereferenceAndDeleteRxContext", RDBSS_DDIS.RxDereferenceAndDeleteRxContext.maxIrql);
+    try {
+      if (ctx.freedThread !== null) this.verifier.contextUsedAfterFree(ctx, "RxDereferenceAndDeleteRxContext");
+      else this.fsd.dereferenceContext(ctx);
     } finally {
       this.leaveDdi(t);
     }

@@ -9,6 +9,8 @@
  * Rdbss owns one RdbssVerifier and calls it from a handful of places; everything here is off the hot path or a
  * null test when its check is off. The catalogue of every check is emulator/verifier; docs/CHECKS.md explains them.
  */
+
+import { IRP_MJ_NAMES } from "../io/index.js";
 import { type KThread, NT_SUCCESS, type NTSTATUS, statusName } from "../kernel/index.js";
 import { RDBSS_MANAGE } from "./constants.js";
 import type { RX_CONTEXT } from "./context.js";
@@ -236,6 +238,25 @@ export class RdbssVerifier {
         node ? this.historyText(node, info.label) : ""
       }`,
       use === "read" ? 0n : use === "write" ? 1n : 2n,
+    );
+  }
+
+  /**
+   * An RX_CONTEXT given to an RDBSS routine after its last reference was dropped (the IRP completed and RDBSS freed
+   * it): typically a transport's completion that disarms the cancel routine of a request the cancel routine already
+   * completed. The context is not a tombstone (RDBSS's own paths read it after completion); the routines that a
+   * mini-redirector calls on it check it.
+   */
+  contextUsedAfterFree(ctx: RX_CONTEXT, routine: string): void {
+    const major = IRP_MJ_NAMES[ctx.MajorFunction] ?? String(ctx.MajorFunction);
+    this.rx.rdbssViolation(
+      "useAfterFree",
+      VERIFIER_ASSERT_USE_AFTER_FREE,
+      ctx,
+      `${routine} was given ${ctx.label()} (${major}), whose last reference was dropped on thread "${ctx.freedThread}" at ${seconds(ctx.freedTime)}${
+        ctx.freedStep ? ` (${ctx.freedStep})` : ""
+      }: its request was completed and RDBSS freed the context, so this is a use after free — in Windows it touches a context back on the lookaside list, perhaps reused for another request. A completion that can race the cancel routine (or anything else that completes the request) must hold a reference from the submit (InterlockedIncrement(&RxContext->ReferenceCount)) and drop it with RxDereferenceAndDeleteRxContext when it is done with the context.`,
+      0n,
     );
   }
 

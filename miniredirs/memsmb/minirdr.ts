@@ -136,10 +136,18 @@ abstract class LowIoExchange implements SmbExchange {
   protected abstract complete(r: Reply): NTSTATUS;
   receive(raw: unknown): void {
     const ctx = this.ctx as RX_CONTEXT;
-    // A cancel routine that already ran completed the request itself; the server's late answer is ignored.
-    if (this.cancellable && armCancelRoutine(this.rx, ctx, null) !== S.STATUS_SUCCESS) return;
-    this.ctx.IoStatusBlock.Status = this.complete(asReply(raw));
-    this.rx.RxLowIoCompletion(ctx);
+    if (!this.cancellable) {
+      this.ctx.IoStatusBlock.Status = this.complete(asReply(raw));
+      this.rx.RxLowIoCompletion(ctx);
+      return;
+    }
+    // A cancel routine that already ran completed the request itself; the server's late answer is ignored. The
+    // reference taken at the submit keeps the context alive for this disarm even then.
+    if (armCancelRoutine(this.rx, ctx, null) === S.STATUS_SUCCESS) {
+      this.ctx.IoStatusBlock.Status = this.complete(asReply(raw));
+      this.rx.RxLowIoCompletion(ctx);
+    }
+    this.rx.RxDereferenceAndDeleteRxContext(ctx);
   }
 }
 
@@ -690,6 +698,9 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
         return S.STATUS_SUCCESS;
       });
       if (armed === S.STATUS_CANCELLED) return S.STATUS_CANCELLED;
+      // The answer can arrive after the cancel routine completed the request and RDBSS freed the context: hold it
+      // (InterlockedIncrement(&RxContext->ReferenceCount)) until `receive` is done with it.
+      (x.ctx as RX_CONTEXT).ReferenceCount++;
       msgId = conn.submit(x);
       return S.STATUS_PENDING;
     }

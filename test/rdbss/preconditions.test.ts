@@ -77,6 +77,7 @@ const INVOKE = {
   RxStartMinirdr: (o: Objs) => o.w.em.rx.RxStartMinirdr(o.ctx),
   RxStopMinirdr: (o: Objs) => o.w.em.rx.RxStopMinirdr(o.ctx),
   RxUnregisterMinirdr: (o: Objs) => o.w.em.rx.RxUnregisterMinirdr(o.w.dev),
+  RxDereferenceAndDeleteRxContext: (o: Objs) => o.w.em.rx.RxDereferenceAndDeleteRxContext(o.ctx),
 } satisfies Record<IrqlChecked, (o: Objs) => unknown>;
 
 test("the IRQL table covers every routine of RDBSS_DDIS that has a maximum below HIGH_LEVEL", (t) => {
@@ -84,10 +85,12 @@ test("the IRQL table covers every routine of RDBSS_DDIS that has a maximum below
   t.deepEqual(Object.keys(INVOKE).sort(), declared.sort());
   // RxGetRDBSSProcess may be called at any IRQL: there is nothing above its maximum.
   t.is(RDBSS_DDIS.RxGetRDBSSProcess.maxIrql, HIGH_LEVEL);
-  // §2 / §7: everything is ≤ APC_LEVEL except the completion and cancel-arming routines. Work posting is
+  // §2 / §7: everything is ≤ APC_LEVEL except the completion, cancel-arming and context-release routines. Work posting is
   // ≤ APC_LEVEL on its pages; the reactos profile relaxes it (below).
   for (const n of declared) {
-    const expected = ["RxSetMinirdrCancelRoutine", "RxLowIoCompletion"].includes(n) ? DISPATCH_LEVEL : APC_LEVEL;
+    const expected = ["RxSetMinirdrCancelRoutine", "RxLowIoCompletion", "RxDereferenceAndDeleteRxContext"].includes(n)
+      ? DISPATCH_LEVEL
+      : APC_LEVEL;
     t.is(RDBSS_DDIS[n].maxIrql, expected, n);
   }
 });

@@ -838,7 +838,28 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     },
   },
   "pattern.complete-and-cancel-fixed": {
-    // The same, disarming first: only the winner of RxSetMinirdrCancelRoutine(ctx, NULL) completes.
+    // The same, disarming first: only the winner of RxSetMinirdrCancelRoutine(ctx, NULL) completes. The DPC holds a
+    // reference on the context from the submit, so its disarm never touches a context the cancel routine's
+    // completion let RDBSS free.
+    read: (m, ctx) => {
+      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
+        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
+        return m.rx.RxLowIoCompletion(c);
+      });
+      ctx.ReferenceCount++;
+      laterFromDpc(m, () => {
+        if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) === S.STATUS_SUCCESS) {
+          ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+          m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+        }
+        m.rx.RxDereferenceAndDeleteRxContext(ctx as RX_CONTEXT);
+      });
+      return S.STATUS_PENDING;
+    },
+  },
+  "useAfterFree.rx-context": {
+    // Disarming first, as the docs say, but without a reference: when the cancel routine wins, RDBSS completes the
+    // request and frees the context before the DPC's disarm touches it.
     read: (m, ctx) => {
       armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
         c.IoStatusBlock.Status = S.STATUS_CANCELLED;

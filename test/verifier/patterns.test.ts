@@ -226,7 +226,7 @@ test("pattern 9, change notification without a cancel routine: stopped at the su
   );
 });
 
-test("pattern 10, completion racing cancel: completing without disarming the cancel routine completes twice (0x44); disarming first is clean", async (t) => {
+test("pattern 10, completion racing cancel: completing without disarming the cancel routine completes twice (0x44); disarming first while holding a reference is clean; without the reference the disarm is a use after free", async (t) => {
   const body = `steps:\n${NET_USE}  - op: create\n    path: X:\\f.txt\n    as: h\n    synchronous: false\n  - op: read\n    handle: h\n    offset: 0\n    length: 4\n    as: r\n    expect: STATUS_PENDING\n  - op: cancel\n    request: r\n  - op: advance\n    by: 10ms\n  - op: wait\n    request: r\n    expect: STATUS_CANCELLED\n`;
   const bad = await runBug("pattern.complete-and-cancel", body, { expect: "  stop: 0x44\n" });
   passed(t, bad);
@@ -234,6 +234,17 @@ test("pattern 10, completion racing cancel: completing without disarming the can
   t.regex(s?.reason ?? "", /RxLowIoCompletion was called again for RX_CONTEXT#\d+ \(LOWIO_OP_READ\)/);
   t.is(s?.thread, "DPC");
   passed(t, await runBug("pattern.complete-and-cancel-fixed", body));
+  // Disarming first without holding a reference: the cancel routine's completion let RDBSS free the context before
+  // the DPC's disarm (a use after free of the RX_CONTEXT).
+  const freed = await runBug("useAfterFree.rx-context", body, { expect: "  stop: { code: 0x27 }\n" });
+  passed(t, freed);
+  const u = rdbssStop(t, freed, "useAfterFree", 0x05);
+  t.regex(
+    u.reason,
+    /^RxSetMinirdrCancelRoutine was given RX_CONTEXT#\d+ \(IRP_MJ_READ\), whose last reference was dropped on thread "[^"]+" at [\d.]+ s/,
+  );
+  t.regex(u.reason, /InterlockedIncrement\(&RxContext->ReferenceCount\).*RxDereferenceAndDeleteRxContext/);
+  t.is(fatal(freed)?.thread, "DPC");
 });
 
 test("pattern 11, wrong lock order: the netname table from inside MRxCreate (FCB held) is reported before any deadlock", async (t) => {
