@@ -1,7 +1,7 @@
 /**
  * `rdbss`: the command line. Exit codes: 0 success, 1 a scenario failed (or a run found a bug), 2 bad input.
  */
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, realpathSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import type { Emulator } from "../emulator/boot.js";
@@ -34,8 +34,9 @@ const HELP = `rdbss — a deterministic emulator of the Windows I/O manager, RDB
 Usage:
   rdbss run FILE|DIR... [--seed N] [--profile docs|reactos] [--json] [--trace OUT.json] [--quiet|--summary]
                         [--check NAME=stop|record|off]... [--fault SPEC]... [--log-level L]
-      Run scenarios (YAML or JSON; a folder runs every scenario in it). Exit 0 when all pass, 1 when one
-      fails, 2 when a file is invalid or a setup.minirdr module file does not load (then nothing runs).
+      Run scenarios (YAML or JSON; a folder runs every scenario in it and its subfolders, skipping node_modules,
+      dot-folders and package.json / tsconfig.json). Exit 0 when all pass, 1 when one fails, 2 when a file is
+      invalid or a setup.minirdr module file does not load (then nothing runs).
   rdbss check FILE|DIR...
       Validate scenarios, and load the mini-redirector module files they name, without running them.
   rdbss schema
@@ -66,24 +67,45 @@ Options:
 
 class UsageError extends Error {}
 
+/** Files a folder walk never takes for scenarios: a project's own configuration. */
+const NOT_SCENARIOS = /^(package(-lock)?\.json|npm-shrinkwrap\.json|[jt]sconfig(\..*)?\.json|biome\.jsonc?|\..*)$/i;
+
+/**
+ * The files named, and the scenarios in the folders named (`.yaml`, `.yml`, `.json`), walked in sorted order. A walk
+ * skips `node_modules`, dot-folders and a project's configuration files (package.json, tsconfig.json …), and visits
+ * each real folder once (a symbolic link back up the tree is not a loop).
+ */
 function scenarioFiles(args: readonly string[]): string[] {
   const out: string[] = [];
-  const walk = (p: string): void => {
+  const seen = new Set<string>();
+  const walk = (p: string, named: boolean): void => {
     let st: ReturnType<typeof statSync>;
     try {
       st = statSync(p);
     } catch {
-      throw new UsageError(`no such file or folder: ${p}`);
+      throw new UsageError(named ? `no such file or folder: ${p}` : `cannot read ${p} (a broken link?)`);
     }
-    if (st.isDirectory()) {
-      for (const e of readdirSync(p).sort()) {
-        const q = join(p, e);
-        if (statSync(q).isDirectory()) walk(q);
-        else if (/\.(ya?ml|json)$/i.test(e)) out.push(q);
+    if (!st.isDirectory()) {
+      out.push(p);
+      return;
+    }
+    const real = realpathSync(p);
+    if (seen.has(real)) return;
+    seen.add(real);
+    for (const e of readdirSync(p).sort()) {
+      if (e === "node_modules" || NOT_SCENARIOS.test(e)) continue;
+      const q = join(p, e);
+      let isDir: boolean;
+      try {
+        isDir = statSync(q).isDirectory();
+      } catch {
+        throw new UsageError(`cannot read ${q} (a broken link?)`);
       }
-    } else out.push(p);
+      if (isDir) walk(q, false);
+      else if (/\.(ya?ml|json)$/i.test(e)) out.push(q);
+    }
   };
-  for (const a of args) walk(a);
+  for (const a of args) walk(a, true);
   return out;
 }
 

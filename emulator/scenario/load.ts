@@ -10,6 +10,7 @@ import { isNode, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { BUILTIN_MINIRDRS, DEFAULT_SERVER, type MiniRdrModule } from "../../miniredirs/index.js";
 import { normalizeImage, type ServerImage, ServerImageError } from "../../miniredirs/memsmb/server/index.js";
+import { didYouMean } from "../faults/spec.js";
 import { FSCTL } from "../io/constants.js";
 import { PACKAGE_ROOT } from "../package-root.js";
 import { ModuleLoadError, resolveMiniRdr } from "./import-module.js";
@@ -152,6 +153,7 @@ function zodProblems(
   base: DocPath,
   locate: (p: DocPath) => Location,
   file: string,
+  input: unknown = undefined,
 ): Problem[] {
   const out: Problem[] = [];
   const visit = (issue: z.core.$ZodIssue, prefix: DocPath): void => {
@@ -184,14 +186,37 @@ function zodProblems(
       for (const i of issue.issues) visit(i, path);
       return;
     }
-    const where = locate([...base, ...path]);
+    let where = locate([...base, ...path]);
     let message = issue.message;
-    if (issue.code === "unrecognized_keys")
+    if (issue.code === "unrecognized_keys") {
+      // At the (first) unknown key itself, not at the mapping that holds it.
+      if (issue.keys[0] !== undefined) where = locate([...base, ...path, issue.keys[0]]);
       message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+    }
+    const options = (issue as { options?: unknown }).options;
+    if (issue.code === "invalid_union" && Array.isArray(options) && options.length > 0) {
+      // A discriminator (a step's `op`) no branch has: the nearest names first.
+      const got = valueAt(input, path);
+      const names = options.map(String);
+      message =
+        typeof got === "string"
+          ? `unknown ${String(path.at(-1) ?? "value")} "${got}"${didYouMean(got, names)}; one of ${names.join(", ")}`
+          : `expected one of ${names.join(", ")}`;
+    }
     out.push({ ...where, file, path: formatPath(path), message });
   };
   for (const i of issues) visit(i, []);
   return out;
+}
+
+/** The value at `path` in plain data (undefined where the path leads nowhere). */
+function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
+  let v = data;
+  for (const k of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
 }
 
 /** Names used by steps: handles, requests, events (for cross-reference checks). */
@@ -326,7 +351,7 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
     };
   }
   const r = Scenario.safeParse(parsed.value);
-  if (!r.success) return { ok: false, problems: zodProblems(r.error.issues, [], locate, file) };
+  if (!r.success) return { ok: false, problems: zodProblems(r.error.issues, [], locate, file, parsed.value) };
   const s = r.data;
   const problems: Problem[] = [];
 
@@ -334,11 +359,18 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
   const builtin = modules[s.setup.minirdr] ?? BUILTIN_MINIRDRS[s.setup.minirdr];
   if (!builtin) {
     const p = isAbsolute(s.setup.minirdr) ? s.setup.minirdr : resolve(baseDir, s.setup.minirdr);
-    if (!/[\\/.]/.test(s.setup.minirdr) || !existsSync(p)) {
+    const names = [...Object.keys(modules), ...Object.keys(BUILTIN_MINIRDRS)];
+    if (!/[\\/.]/.test(s.setup.minirdr)) {
       problems.push({
         ...locate(["setup", "minirdr"]),
         path: "setup.minirdr",
-        message: `unknown mini-redirector "${s.setup.minirdr}": ${[...Object.keys(modules), ...Object.keys(BUILTIN_MINIRDRS)].join(", ")}, or a path to a module file`,
+        message: `unknown mini-redirector "${s.setup.minirdr}"${didYouMean(s.setup.minirdr, names)}: ${names.join(", ")}, or a path to a module file`,
+      });
+    } else if (!existsSync(p)) {
+      problems.push({
+        ...locate(["setup", "minirdr"]),
+        path: "setup.minirdr",
+        message: `no module file ${p} (a path is taken relative to the scenario's folder; built-in mini-redirectors: ${names.join(", ")})`,
       });
     }
   }
@@ -494,6 +526,6 @@ function ServerImageFromValue(
   file: string,
 ): { ok: true; image: ServerImageInput; locate: (p: DocPath) => Location } | { ok: false; problems: Problem[] } {
   const r = ServerImageSchema.safeParse(value);
-  if (!r.success) return { ok: false, problems: zodProblems(r.error.issues, [], locate, file) };
+  if (!r.success) return { ok: false, problems: zodProblems(r.error.issues, [], locate, file, value) };
   return { ok: true, image: r.data, locate };
 }

@@ -31,6 +31,8 @@ function stepLine(r: StepReport, threads: number, mark: (ok: boolean | null) => 
   }
   if (r.outcome === "interrupted") {
     lines.push(`${head}(interrupted: the run stopped during this step)`);
+    // What the mini-redirector was called for while the step ran: often the very call that never finished.
+    if (r.mrx.length > 0) lines.push(`${" ".repeat(head.length)}  MRx so far: ${r.mrx.join(", ")}`);
     return lines;
   }
   lines.push(`${head}${r.sent}`);

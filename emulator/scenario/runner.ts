@@ -379,6 +379,8 @@ class ScenarioRun {
   /** Drive letter → the process whose net-use step connected it (its logon session owns the connection). */
   readonly driveOwners = new Map<string, KProcess>();
   readonly current = new Map<string, PlacedStep>();
+  /** Per thread, where the MRx log stood when its current step began: a step a stop interrupts lists its calls too. */
+  readonly stepLogStart = new Map<string, number>();
   /** The step that started last (over all threads): where a stop outside every step came after. */
   lastStarted: PlacedStep | null = null;
   private ordinal = 0;
@@ -652,6 +654,7 @@ class ScenarioRun {
     this.em.k.stepLabel = label;
     if (this.em.k.current) this.em.k.current.stepLabel = label;
     const logStart = this.em.rx.mrxLog.length;
+    this.stepLogStart.set(ps.thread, logStart);
     const me = this.em.k.current?.name ?? ps.thread;
     let sent = "";
     let result = "";
@@ -705,7 +708,7 @@ class ScenarioRun {
   }
 
   /** The MRx calls of this mini-redirector logged since `logStart`, as a step reports them. */
-  private mrxCallsSince(logStart: number, me: string): string[] {
+  mrxCallsSince(logStart: number, me: string): string[] {
     const log = this.em.rx.mrxLog;
     const device = this.dev === null ? null : this.dev.MiniRdrName;
     const out: string[] = [];
@@ -1600,7 +1603,7 @@ async function runOnce(loaded: LoadedScenario, options: RunOptions): Promise<Sce
           sent: "",
           result: "(the run stopped during this step)",
           status: null,
-          mrx: [],
+          mrx: run.mrxCallsSince(run.stepLogStart.get(ps.thread) ?? em.rx.mrxLog.length, ps.thread),
           time: fmtTime(em.k.now),
           outcome: "interrupted",
           failure: null,

@@ -161,7 +161,8 @@ export class HelloMrx implements MINIRDR_DISPATCH<HelloExtensions> {
     }
     ctx.pFobx = this.rx.RxCreateNetFobx(ctx as RX_CONTEXT, ctx.pRelevantSrvOpen as SRV_OPEN) as FOBX<HelloExtensions>;
     ctx.Create.ReturnedCreateInformation = info;
-    if (ctx.CurrentIrp) ctx.CurrentIrp.IoStatus.Information = info; // the "docs" profile's must-set
+    // The "docs" profile's must-set; the "reactos" profile forbids touching the IRP (section 5).
+    if (ctx.CurrentIrp && this.rx.profile.createInformation === "must-set") ctx.CurrentIrp.IoStatus.Information = info;
     return S.STATUS_SUCCESS;
   }
   MRxDeallocateForFcb(fcb: MRX_FCB<HelloExtensions>): NTSTATUS {

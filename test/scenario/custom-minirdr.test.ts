@@ -75,6 +75,18 @@ test("HelloMrx, a user's own module, runs a scenario from an object and passes",
   t.true(report.steps[0]?.mrx.includes("MRxCreateSrvCall"));
 });
 
+test("HelloMrx, the docs' section 11 sample, passes under the reactos profile too (it sets the IRP's Information only where the profile asks)", async (t) => {
+  const loaded = scenarioFromObject(
+    { name: "hello", setup: { minirdr: "hello" }, steps: [...steps] },
+    "hello-scenario",
+    { modules: { hello: helloModule((rx) => new HelloMrx(rx)) } },
+  );
+  if (!loaded.ok) return t.fail(loaded.problems.map(formatProblem).join("\n"));
+  const report = await runScenario(loaded.loaded, { profile: "reactos" });
+  t.true(report.passed, formatReport(report));
+  t.is(report.profile, "reactos");
+});
+
 test("a variant calling the SRV_CALL callback twice is stopped by the mini-redirector contract check", async (t) => {
   const loaded = scenarioFromObject(
     { name: "twice", setup: { minirdr: "hello" }, steps: [...steps], expect: { stop: { check: "minirdrContract" } } },
@@ -92,5 +104,9 @@ test("an unknown module name is a located error listing the modules given", (t) 
     modules: { hello: helloModule((rx) => new HelloMrx(rx)) },
   });
   t.false(loaded.ok);
-  if (!loaded.ok) t.regex(loaded.problems[0]?.message ?? "", /unknown mini-redirector "helo": hello, memsmb, nulmrx/);
+  if (!loaded.ok)
+    t.regex(
+      loaded.problems[0]?.message ?? "",
+      /unknown mini-redirector "helo" \(did you mean hello\?\): hello, memsmb, nulmrx/,
+    );
 });

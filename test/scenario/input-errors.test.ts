@@ -3,13 +3,13 @@
  * file is reported at once, and a setup.minirdr module file that does not load is a located problem (`rdbss run`
  * and `rdbss check` exit 2, nothing runs) rather than a failed scenario.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { parseFaultSpec } from "../../emulator/faults/index.js";
 import { BUGCHECK, STATUS } from "../../emulator/kernel/index.js";
-import { formatProblem, type Problem, parseScenario } from "../../emulator/scenario/index.js";
+import { formatProblem, loadScenarioFile, type Problem, parseScenario } from "../../emulator/scenario/index.js";
 import { checkScenarioModule } from "../../emulator/scenario/load.js";
 import { ROOT, rdbss } from "../_cli.js";
 
@@ -114,7 +114,7 @@ test("setup.checks: every unknown check name and every bad mode are reported at 
   t.regex(messageAt(p, "setup.checks.lockOrdr"), /unknown check "lockOrdr" \(did you mean lockOrder\b/);
   t.regex(messageAt(p, "setup.checks.leaks"), /"stop"\|"record"\|"off"/);
   // Property names of Object.prototype are not checks.
-  const proto = problems("name: x\nsetup:\n  checks: { constructor: off }\nsteps: [{ op: start }]\n");
+  const proto = problems("name: x\nsetup:\n  checks: { constructor: off }\nsteps: [{ op: net-list }]\n");
   t.regex(messageAt(proto, "setup.checks.constructor"), /unknown check "constructor"/);
   t.like(
     p.find((x) => x.path === "setup.checks.irqll"),
@@ -195,4 +195,51 @@ test("check loads a usable module and says ok; a bad module and an invalid file 
   t.regex(both.stderr, /invalid\.yaml:2:.*did you mean STATUS_FILES_OPEN/);
   t.regex(both.stderr, /throws\.yaml:3:12: .*boom at import time/);
   t.regex(both.stderr, /2 problems; nothing was run\./);
+});
+
+test("a misspelt op names the nearest ops; an unknown key is located at the key, not at its mapping", (t) => {
+  const p = problems(
+    "name: x\nsetup:\n  minirdr: nulmrx\n  option: { a: 1 }\nsteps:\n  - { op: start }\n  - { op: creat, path: X:\\a }\n",
+  );
+  t.like(
+    p.find((x) => x.path === "setup"),
+    { line: 4 },
+  );
+  t.is(messageAt(p, "setup"), 'unknown key "option"');
+  const op = messageAt(p, "steps[1].op");
+  t.regex(op, /^unknown op "creat" \(did you mean create, read\?\); one of net-use, net-use-delete, /);
+  t.notRegex(op, /Invalid discriminator/);
+});
+
+test("setup.minirdr: a path to a file that does not exist says so, with where paths are taken from", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "rdbss-missing-module-"));
+  writeFileSync(join(dir, "s.yaml"), "name: x\nsetup: { minirdr: ./missing.ts }\nsteps: [{ op: net-list }]\n");
+  const r = loadScenarioFile(join(dir, "s.yaml"));
+  if (r.ok) return t.fail("expected a problem");
+  t.is(
+    messageAt(r.problems, "setup.minirdr"),
+    `no module file ${join(dir, "missing.ts")} (a path is taken relative to the scenario's folder; built-in mini-redirectors: memsmb, nulmrx)`,
+  );
+  t.regex(
+    messageAt(problems("name: x\nsetup: { minirdr: nulmr }\nsteps: [{ op: start }]\n"), "setup.minirdr"),
+    /^unknown mini-redirector "nulmr" \(did you mean nulmrx\?\): memsmb, nulmrx, or a path to a module file$/,
+  );
+});
+
+test("rdbss run DIR skips node_modules, dot-folders and a project's package.json, and survives a link back up", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "rdbss-walk-"));
+  writeFileSync(join(dir, "package.json"), '{ "name": "p" }\n');
+  writeFileSync(join(dir, "tsconfig.json"), "{}\n");
+  writeFileSync(join(dir, "a.yaml"), "name: a\nsetup: { minirdr: nulmrx }\nsteps: [{ op: net-list }]\n");
+  for (const skipped of ["node_modules/pkg", ".cache"]) {
+    mkdirSync(join(dir, skipped), { recursive: true });
+    writeFileSync(join(dir, skipped, "config.yaml"), "not: a scenario\n");
+  }
+  mkdirSync(join(dir, "sub"));
+  writeFileSync(join(dir, "sub", "b.yaml"), "name: b\nsetup: { minirdr: nulmrx }\nsteps: [{ op: net-list }]\n");
+  symlinkSync(dir, join(dir, "sub", "loop"), "dir");
+  const r = await rdbss("run", dir, "--summary");
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /2 of 2 scenarios passed\./);
+  t.is(r.stderr, "");
 });

@@ -55,14 +55,14 @@ test("JSON is accepted too", (t) => {
   t.true(r.ok);
 });
 
-test("an unknown key is reported at its line with the path", (t) => {
+test("an unknown key is reported at its own line with the path of its mapping", (t) => {
   const p = problems(`name: x
 steps:
   - op: start
     colour: blue
 `);
   t.is(p.length, 1);
-  t.like(p[0], { file: "t.yaml", line: 3, path: "steps[0]" });
+  t.like(p[0], { file: "t.yaml", line: 4, path: "steps[0]" });
   t.regex(p[0]?.message ?? "", /unknown key "colour"/);
 });
 

@@ -49,6 +49,12 @@ test("a synchronous read that never completes: the SyncEvent wait names its RX_C
   t.is(read?.outcome, "interrupted");
   const report = formatReport(r);
   t.regex(report, /^ {2}! 13 {3}read {12}\(interrupted: the run stopped during this step\)$/m);
+  // The MRx call the interrupted step made is the one that never finished: listed in the text and the JSON.
+  t.deepEqual(read?.mrx, ["MRxLowIOSubmit[LOWIO_OP_READ]"]);
+  t.regex(
+    report,
+    /\(interrupted: the run stopped during this step\)\n {27}MRx so far: MRxLowIOSubmit\[LOWIO_OP_READ\]$/m,
+  );
   t.notRegex(report, /not run: \(/);
   t.regex(report.split("\n")[0] ?? "", /; 2 steps, 1 interrupted, /);
   t.regex(report, /thread main was at report\.read-never-completes\.yaml:13:5 \(steps\[2\], read\)/);

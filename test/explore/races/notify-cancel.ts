@@ -5,8 +5,8 @@
  * the server's change response arrives on a receive thread). The completion path disarms the cancel routine and
  * takes the notification off its list WITHOUT looking at either result: when the requester's NtCancelIoFileEx got
  * there first, RDBSS's cancel routine has already completed the request with STATUS_CANCELLED
- * (RxSetMinirdrCancelRoutine answers STATUS_CANCELLED), and the worker completes it a second time — the IRP is
- * completed twice, bug check 0x44. Under the default FIFO schedule the completion worker runs as soon as the writer
+ * (RxSetMinirdrCancelRoutine answers STATUS_CANCELLED), and RDBSS has freed the context: the worker's disarm is a
+ * use after free of the RX_CONTEXT (useAfterFree.rx-context), and its completion would complete the IRP twice (0x44). Under the default FIFO schedule the completion worker runs as soon as the writer
  * blocks, long before the canceller, and the cancel finds nothing to cancel.
  */
 import { encodeNotifyRecords } from "../../../emulator/io/index.js";
