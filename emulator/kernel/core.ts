@@ -547,12 +547,7 @@ export class KernelCore {
       const due = this.timers.peekDue();
       if (due !== Number.POSITIVE_INFINITY) {
         if (due > this.maxTime) {
-          this.stopInfo = this.makeStop(
-            "limit",
-            0,
-            undefined,
-            `Virtual time would pass the run's limit (${this.maxTime / 1e7} s).`,
-          );
+          this.stopInfo = this.timeLimitStop();
           this.finish();
           return;
         }
@@ -578,7 +573,24 @@ export class KernelCore {
     );
   }
 
-  private deadlockStop(): KernelStop {
+  /**
+   * Virtual time would pass the run's limit. Reached here, no thread was ready: every live thread was blocked and only
+   * timers kept the clock going — a deadlock that a periodic timer (a keep-alive, a scavenger) hides from the
+   * deadlock check, or a wait for something that never comes. The stop carries who waits for what, as a deadlock's
+   * does, and names a lock cycle when there is one.
+   */
+  private timeLimitStop(): KernelStop {
+    const { waits, cycle } = this.waitGraph();
+    const limit = `Virtual time would pass the run's limit (${this.maxTime / 1e7} s)`;
+    if (waits.length === 0) return this.makeStop("limit", 0, undefined, `${limit}.`);
+    const why = cycle
+      ? `, and ${cycle.map((t) => `"${t.name}"`).join(" → ")} → "${(cycle[0] as KThread).name}" each wait for a lock the next one holds: a deadlock, which the pending timers hid from the deadlock check.`
+      : `, with every thread blocked and only timers running: likely a deadlock (or a wait for something that never comes) that a periodic timer hides from the deadlock check.`;
+    return this.makeStop("limit", 0, undefined, `${limit}${why}`, undefined, { waits, thread: null });
+  }
+
+  /** Who waits for what, and the first cycle of lock waits (null when none). */
+  private waitGraph(): { waits: WaitEdge[]; cycle: KThread[] | null } {
     const waits: WaitEdge[] = [];
     for (const t of this.threads) {
       if (t.state !== ThreadState.Waiting || t.idleWait || t.waitReason === null) continue;
@@ -590,7 +602,11 @@ export class KernelCore {
         ...(others.length > 0 ? { otherOwners: others } : {}),
       });
     }
-    const cycle = findCycle(this.threads);
+    return { waits, cycle: findCycle(this.threads) };
+  }
+
+  private deadlockStop(): KernelStop {
+    const { waits, cycle } = this.waitGraph();
     const reason = cycle
       ? `Deadlock: ${cycle.map((t) => `"${t.name}"`).join(" → ")} → "${(cycle[0] as KThread).name}" each wait for a lock the next one holds.`
       : `Every live thread is blocked and nothing can wake any of them (no timer is pending, no thread is ready).`;

@@ -310,6 +310,41 @@ test("two threads taking two KMUTEXes in opposite order deadlock, each edge nami
   t.regex(stop.reason, /"T[12]" → "T[12]" → "T[12]"/);
 });
 
+test("the same deadlock beside a periodic timer: the time-limit stop names the cycle and who waits for what", async (t) => {
+  // A keep-alive timer keeps the clock going, so the deadlock check (nothing ready, no timer pending) never fires.
+  const k = new Kernel({ trace: true, checks: { lockOrder: "off" }, maxTime: 60 * 1e7 });
+  const m1 = k.KeInitializeMutex(0, "m1");
+  const m2 = k.KeInitializeMutex(0, "m2");
+  let ticks = 0;
+  const p = k.createProcess("p");
+  k.createThread(p, "arm", () => {
+    k.KeSetTimerEx(
+      k.KeInitializeTimer(undefined, "keep-alive"),
+      -10_000_000,
+      1000,
+      k.KeInitializeDpc(() => void ticks++, null, "keep-alive"),
+    );
+  });
+  k.createThread(p, "T1", async () => {
+    await k.KeWaitForSingleObject(m1);
+    await k.KeYieldThread();
+    await k.KeWaitForSingleObject(m2);
+  });
+  k.createThread(p, "T2", async () => {
+    await k.KeWaitForSingleObject(m2);
+    await k.KeWaitForSingleObject(m1);
+  });
+  const stop = stopOf(await k.run());
+  t.is(stop.kind, "limit");
+  t.true(ticks > 50, "the timer ran all along");
+  t.regex(
+    stop.reason,
+    /^Virtual time would pass the run's limit \(60 s\), and "T[12]" → "T[12]" → "T[12]" each wait for a lock the next one holds: a deadlock, which the pending timers hid/,
+  );
+  const edges = stop.waits.map((w) => `${w.thread.name} -> ${w.waitsFor} held by ${w.heldBy.map((h) => h.name)}`);
+  t.deepEqual(edges.sort(), ['T1 -> KMUTEX "m2" held by T2', 'T2 -> KMUTEX "m1" held by T1']);
+});
+
 test("a thread that ends owning a KMUTEX is stopped by the thread-exit check", async (t) => {
   const { r } = await runThread(
     async (k) => {
