@@ -287,11 +287,10 @@ test("KeReleaseMutex returns zero when the release leaves the mutex signaled", a
   t.is(r.outcome, "idle");
 });
 
-test("two threads taking two KMUTEXes in opposite order deadlock, each edge naming the owner", async (t) => {
-  const k = new Kernel({ trace: true, checks: { lockOrder: "off" } }); // else the lock-order graph reports first
+/** T1 takes m1 then m2, T2 m2 then m1: a cycle of two KMUTEX waits. */
+function opposingMutexes(k: Kernel, p: ReturnType<Kernel["createProcess"]>): void {
   const m1 = k.KeInitializeMutex(0, "m1");
   const m2 = k.KeInitializeMutex(0, "m2");
-  const p = k.createProcess("p");
   k.createThread(p, "T1", async () => {
     await k.KeWaitForSingleObject(m1);
     await k.KeYieldThread();
@@ -301,20 +300,27 @@ test("two threads taking two KMUTEXes in opposite order deadlock, each edge nami
     await k.KeWaitForSingleObject(m2);
     await k.KeWaitForSingleObject(m1);
   });
+}
+
+/** The wait edges of a stop, "T1 -> KMUTEX "m2" held by T2", sorted. */
+const waitEdges = (stop: ReturnType<typeof stopOf>): string[] =>
+  stop.waits.map((w) => `${w.thread.name} -> ${w.waitsFor} held by ${w.heldBy.map((h) => h.name)}`).sort();
+const OPPOSING_EDGES = ['T1 -> KMUTEX "m2" held by T2', 'T2 -> KMUTEX "m1" held by T1'];
+
+test("two threads taking two KMUTEXes in opposite order deadlock, each edge naming the owner", async (t) => {
+  const k = new Kernel({ trace: true, checks: { lockOrder: "off" } }); // else the lock-order graph reports first
+  opposingMutexes(k, k.createProcess("p"));
   const r = await k.run();
   const stop = stopOf(r);
   t.is(stop.kind, "deadlock");
   t.is(stop.name, "DEADLOCK");
-  const edges = stop.waits.map((w) => `${w.thread.name} -> ${w.waitsFor} held by ${w.heldBy.map((h) => h.name)}`);
-  t.deepEqual(edges.sort(), ['T1 -> KMUTEX "m2" held by T2', 'T2 -> KMUTEX "m1" held by T1']);
+  t.deepEqual(waitEdges(stop), OPPOSING_EDGES);
   t.regex(stop.reason, /"T[12]" → "T[12]" → "T[12]"/);
 });
 
 test("the same deadlock beside a periodic timer: the time-limit stop names the cycle and who waits for what", async (t) => {
   // A keep-alive timer keeps the clock going, so the deadlock check (nothing ready, no timer pending) never fires.
   const k = new Kernel({ trace: true, checks: { lockOrder: "off" }, maxTime: 60 * 1e7 });
-  const m1 = k.KeInitializeMutex(0, "m1");
-  const m2 = k.KeInitializeMutex(0, "m2");
   let ticks = 0;
   const p = k.createProcess("p");
   k.createThread(p, "arm", () => {
@@ -325,15 +331,7 @@ test("the same deadlock beside a periodic timer: the time-limit stop names the c
       k.KeInitializeDpc(() => void ticks++, null, "keep-alive"),
     );
   });
-  k.createThread(p, "T1", async () => {
-    await k.KeWaitForSingleObject(m1);
-    await k.KeYieldThread();
-    await k.KeWaitForSingleObject(m2);
-  });
-  k.createThread(p, "T2", async () => {
-    await k.KeWaitForSingleObject(m2);
-    await k.KeWaitForSingleObject(m1);
-  });
+  opposingMutexes(k, p);
   const stop = stopOf(await k.run());
   t.is(stop.kind, "limit");
   t.true(ticks > 50, "the timer ran all along");
@@ -341,8 +339,7 @@ test("the same deadlock beside a periodic timer: the time-limit stop names the c
     stop.reason,
     /^Virtual time would pass the run's limit \(60 s\), and "T[12]" → "T[12]" → "T[12]" each wait for a lock the next one holds: a deadlock, which the pending timers hid/,
   );
-  const edges = stop.waits.map((w) => `${w.thread.name} -> ${w.waitsFor} held by ${w.heldBy.map((h) => h.name)}`);
-  t.deepEqual(edges.sort(), ['T1 -> KMUTEX "m2" held by T2', 'T2 -> KMUTEX "m1" held by T1']);
+  t.deepEqual(waitEdges(stop), OPPOSING_EDGES);
 });
 
 test("a thread that ends owning a KMUTEX is stopped by the thread-exit check", async (t) => {
