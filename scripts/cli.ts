@@ -10,7 +10,7 @@ import type { CheckMode } from "../emulator/kernel/index.js";
 import { allStatuses, statusHex } from "../emulator/kernel/index.js";
 import { objectGraph, objectGraphDot } from "../emulator/rdbss/index.js";
 import {
-  formatProblem,
+  formatProblems,
   formatReport,
   type LoadedScenario,
   loadScenarioFile,
@@ -133,8 +133,7 @@ async function loadAll(files: readonly string[], err: (l: string) => void, rerun
     if (p !== null) problems.push(p);
   }
   if (problems.length > 0) {
-    for (const p of problems) err(formatProblem(p));
-    err(`${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was run.`);
+    for (const line of formatProblems(problems)) err(line);
     return { exit: 2 };
   }
   return { loaded };

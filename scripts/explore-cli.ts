@@ -30,14 +30,22 @@ import { PACKAGE_ROOT } from "../emulator/package-root.js";
 import {
   checkScenarioModule,
   formatProblem,
+  formatProblems,
   formatReport,
   type LoadedScenario,
   loadScenarioFile,
+  type Problem,
   reportJson,
 } from "../emulator/scenario/index.js";
 import type { TraceEvent } from "../emulator/trace/index.js";
 import { writeChromeTrace } from "../emulator/trace/perfetto.js";
 import { RUNNING_BUILT, rerunFromSourcesIfNeeded } from "./sources.js";
+
+/** Print bad input's problems and "N problems; nothing was run."; exit code 2. */
+function badInput(io: ExploreIo, problems: readonly Problem[]): 2 {
+  for (const line of formatProblems(problems)) io.err(line);
+  return 2;
+}
 
 export interface ExploreIo {
   readonly out: (l: string) => void;
@@ -386,11 +394,7 @@ export async function cmdExplore(
   }
   if (!existsSync(s.file)) return usage(io, `no such file: ${s.file}`);
   const r = loadScenarioFile(s.file);
-  if (!r.ok) {
-    for (const p of r.problems) io.err(formatProblem(p));
-    io.err(`${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}; nothing was run.`);
-    return 2;
-  }
+  if (!r.ok) return badInput(io, r.problems);
   const loaded = r.loaded;
   const worker = isWorker();
   if (!worker) {
@@ -398,11 +402,7 @@ export async function cmdExplore(
     if (rerun !== null) return rerun;
     // A module file that does not load is bad input, as for `rdbss run`: not a failing schedule to shrink.
     const bad = await checkScenarioModule(loaded);
-    if (bad !== null) {
-      io.err(formatProblem(bad));
-      io.err("1 problem; nothing was run.");
-      return 2;
-    }
+    if (bad !== null) return badInput(io, [bad]);
   }
   const progress = new Progress(!worker && process.stderr.isTTY === true && !s.json);
 
@@ -614,11 +614,7 @@ export async function cmdReplay(
     return 2;
   }
   const bad = await checkScenarioModule(l.loaded);
-  if (bad !== null) {
-    io.err(formatProblem(bad));
-    io.err("1 problem; nothing was run.");
-    return 2;
-  }
+  if (bad !== null) return badInput(io, [bad]);
 
   try {
     replayFaults(replay);

@@ -8,6 +8,7 @@ export {
   type DocPath,
   FIXTURES_DIR,
   formatProblem,
+  formatProblems,
   type LoadedScenario,
   type LoadOptions,
   type LoadResult,

@@ -35,6 +35,12 @@ export function formatProblem(p: Problem): string {
   return `${p.file}:${p.line}:${p.column}: ${p.path === "" ? "" : `${p.path}: `}${p.message}`;
 }
 
+/** Bad input as the commands print it: one line per problem, then "N problems; nothing was run." */
+export function formatProblems(problems: readonly Problem[]): string[] {
+  const n = problems.length;
+  return [...problems.map(formatProblem), `${n} problem${n === 1 ? "" : "s"}; nothing was run.`];
+}
+
 /** A step as the runner sees it: the validated step, its thread, and where it is written. */
 export interface PlacedStep {
   readonly step: Step;
