@@ -153,6 +153,74 @@ function parseWithPositions(text: string, file: string): Positioned {
   return { locate, value, problems };
 }
 
+/** What this module reads of a zod schema's definition (zod 4's `_zod.def`). */
+interface SchemaDef {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+const defOf = (schema: unknown): SchemaDef => (schema as { _zod: { def: SchemaDef } })._zod.def;
+
+/**
+ * The keys `schema` allows in the mapping at `path` of `data`: for an unknown key's "did you mean". Follows
+ * wrappers, arrays and records; at a union, the branches `data` selects by discriminator (a step's `op`), else all.
+ */
+function keysAt(schema: unknown, data: unknown, path: readonly (string | number)[]): Set<string> {
+  const keys = new Set<string>();
+  const child = (d: unknown, k: string | number): unknown =>
+    d !== null && typeof d === "object" ? (d as Record<string | number, unknown>)[k] : undefined;
+  const walk = (s: unknown, d: unknown, i: number): void => {
+    const def = defOf(s);
+    switch (def.type) {
+      case "optional":
+      case "nullable":
+      case "default":
+      case "prefault":
+      case "readonly":
+      case "catch":
+      case "nonoptional":
+        return walk(def.innerType, d, i);
+      case "pipe":
+        return walk(def.in, d, i);
+      case "lazy":
+        return walk((def.getter as () => unknown)(), d, i);
+      case "intersection":
+        walk(def.left, d, i);
+        return walk(def.right, d, i);
+      case "union": {
+        const options = def.options as readonly unknown[];
+        const disc = typeof def.discriminator === "string" ? def.discriminator : null;
+        const tag = disc === null ? undefined : child(d, disc);
+        const chosen = options.filter((o) => {
+          const values = (o as { _zod: { propValues?: Record<string, Set<unknown>> } })._zod.propValues;
+          return disc === null || values?.[disc]?.has(tag) === true;
+        });
+        for (const o of chosen.length > 0 ? chosen : options) walk(o, d, i);
+        return;
+      }
+      case "object": {
+        const shape = def.shape as Record<string, unknown>;
+        if (i === path.length) {
+          for (const k of Object.keys(shape)) keys.add(k);
+          return;
+        }
+        const k = path[i] as string | number;
+        if (typeof k === "string" && shape[k] !== undefined) walk(shape[k], child(d, k), i + 1);
+        return;
+      }
+      case "array":
+        if (i < path.length) walk(def.element, child(d, path[i] as string | number), i + 1);
+        return;
+      case "record":
+        if (i < path.length) walk(def.valueType, child(d, path[i] as string | number), i + 1);
+        return;
+      default:
+        return;
+    }
+  };
+  walk(schema, data, 0);
+  return keys;
+}
+
 /** zod issues → located problems; a union reports the branch that got furthest. */
 function zodProblems(
   issues: readonly z.core.$ZodIssue[],
@@ -160,6 +228,7 @@ function zodProblems(
   locate: (p: DocPath) => Location,
   file: string,
   input: unknown = undefined,
+  schema: unknown = null,
 ): Problem[] {
   const out: Problem[] = [];
   const visit = (issue: z.core.$ZodIssue, prefix: DocPath): void => {
@@ -197,7 +266,10 @@ function zodProblems(
     if (issue.code === "unrecognized_keys") {
       // At the (first) unknown key itself, not at the mapping that holds it.
       if (issue.keys[0] !== undefined) where = locate([...base, ...path, issue.keys[0]]);
-      message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+      const known = schema === null ? new Set<string>() : keysAt(schema, input, path);
+      message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys
+        .map((k) => `"${k}"${didYouMean(k, known)}`)
+        .join(", ")}`;
     }
     const options = (issue as { options?: unknown }).options;
     if (issue.code === "invalid_union" && Array.isArray(options) && options.length > 0) {
@@ -357,7 +429,7 @@ export function parseScenario(text: string, file: string, options: LoadOptions =
     };
   }
   const r = Scenario.safeParse(parsed.value);
-  if (!r.success) return { ok: false, problems: zodProblems(r.error.issues, [], locate, file, parsed.value) };
+  if (!r.success) return { ok: false, problems: zodProblems(r.error.issues, [], locate, file, parsed.value, Scenario) };
   const s = r.data;
   const problems: Problem[] = [];
 
@@ -532,6 +604,7 @@ function ServerImageFromValue(
   file: string,
 ): { ok: true; image: ServerImageInput; locate: (p: DocPath) => Location } | { ok: false; problems: Problem[] } {
   const r = ServerImageSchema.safeParse(value);
-  if (!r.success) return { ok: false, problems: zodProblems(r.error.issues, [], locate, file, value) };
+  if (!r.success)
+    return { ok: false, problems: zodProblems(r.error.issues, [], locate, file, value, ServerImageSchema) };
   return { ok: true, image: r.data, locate };
 }

@@ -66,8 +66,21 @@ test("expect.stop: none, any, a code, a name and the object form still load", (t
   });
   t.regex(
     messageAt(problems("name: x\nsteps: [{ op: start }]\nexpect: { stop: { knd: hang } }\n"), "expect.stop"),
-    /unknown key "knd"/,
+    /unknown key "knd" \(did you mean kind\?\)/,
   );
+});
+
+test("an unknown key names the nearest keys of its own mapping: a step's by its op, setup, expect, the top level", (t) => {
+  const p = problems(
+    "name: x\nsetpu: {}\nsteps:\n  - { op: create, pth: X:\\a, as: h }\n  - { op: read, handle: h, length: 4, ofset: 0 }\n  - { op: net-use, drive: X, remote: \\\\s\\t, pasword: p }\nexpect: { stpo: none }\n",
+  );
+  t.is(messageAt(p, "steps[0]"), 'unknown key "pth" (did you mean path?)');
+  t.is(messageAt(p, "steps[1]"), 'unknown key "ofset" (did you mean offset?)');
+  t.is(messageAt(p, "steps[2]"), 'unknown key "pasword" (did you mean password?)');
+  t.is(messageAt(p, "expect"), 'unknown key "stpo" (did you mean stop?)');
+  t.is(messageAt(p, ""), 'unknown key "setpu" (did you mean setup?)');
+  // Nothing near: no guess.
+  t.is(messageAt(problems("name: x\nsteps: [{ op: start, zzzzzz: 1 }]\n"), "steps[0]"), 'unknown key "zzzzzz"');
 });
 
 test("a misspelt status names the nearest statuses: a step's expect, expect.status and a call's result", (t) => {
@@ -205,7 +218,7 @@ test("a misspelt op names the nearest ops; an unknown key is located at the key,
     p.find((x) => x.path === "setup"),
     { line: 4 },
   );
-  t.is(messageAt(p, "setup"), 'unknown key "option"');
+  t.is(messageAt(p, "setup"), 'unknown key "option" (did you mean options?)');
   const op = messageAt(p, "steps[1].op");
   t.regex(op, /^unknown op "creat" \(did you mean create, read\?\); one of net-use, net-use-delete, /);
   t.notRegex(op, /Invalid discriminator/);
