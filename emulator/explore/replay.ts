@@ -256,9 +256,12 @@ export async function replayRun(
       differences.push(`fails differently: ${sig}, recorded ${replay.failure.signature}`);
   } else {
     if (JSON.stringify(got) !== JSON.stringify(want)) {
-      differences.push(
-        `failures differ: recorded ${JSON.stringify(want[0] ?? null)}…, got ${JSON.stringify(got[0] ?? null)}…`,
-      );
+      // The first failure that differs, each side in words ("none" where that side has fewer), and the counts.
+      let i = 0;
+      while (i < want.length && i < got.length && want[i] === got[i]) i++;
+      const say = (f: string | undefined): string => (f === undefined ? "none" : JSON.stringify(f));
+      const counts = want.length === got.length ? "" : ` (${got.length} failure(s), recorded ${want.length})`;
+      differences.push(`failure ${i + 1} differs: recorded ${say(want[i])}, got ${say(got[i])}${counts}`);
     }
     const stop = stopSummary(report);
     if (JSON.stringify(stop) !== JSON.stringify(replay.failure.stop)) {

@@ -42,6 +42,13 @@ test("a fault the failure needs is kept and written into setup.faults; one it do
   if (!r.replay) return;
   const again = await replayRun(parsed.loaded, r.replay);
   t.true(again.reproduced, again.differences.join("; "));
+  // Without the faults the failure is gone: the replay says so, and names the recorded failure it did not see.
+  const gone = await replayRun(parsed.loaded, { ...r.replay, faults: [] });
+  t.false(gone.reproduced);
+  t.deepEqual(gone.differences.slice(0, 2), [
+    "the run passed: the recorded failure did not happen",
+    `failure 1 differs: recorded ${JSON.stringify(r.replay.failure.failures[0]?.split(join(dir, "two.yaml")).join("<scenario>"))}, got none (0 failure(s), recorded ${r.replay.failure.failures.length})`,
+  ]);
   const min = await shrinkFailure(parsed.loaded, r.replay.choices, { text: TEXT, faults: extra, outputDir: dir });
   t.deepEqual(min.faults, { before: 2, after: 1 });
   const doc = parse(min.yaml ?? "") as { setup: { faults: string[]; schedule: number[] } };
