@@ -6,6 +6,7 @@
 import {
   BUGCHECK,
   DISPATCH_LEVEL,
+  describeWitness,
   KEVENT,
   type Kernel,
   type KSPIN_LOCK,
@@ -549,10 +550,13 @@ export class IoManager {
   IoCompleteRequest(irp: IRP, _priorityBoost = 0): void {
     const t = this.k.enter("IoCompleteRequest", IO_DDIS.IoCompleteRequest);
     if (irp.completed || irp.completing || irp.freed) {
+      const first = irp.completion;
       this.k.bugCheck(
         BUGCHECK.MULTIPLE_IRP_COMPLETE_REQUESTS,
         [this.k.addressOf(irp), 0n, 0n, 0n],
-        `IoCompleteRequest on ${irp.label()}, which ${irp.completed || irp.completing ? "was already completed" : "was already freed"}. A driver completed the same IRP twice (often a completion racing a cancel routine).`,
+        `IoCompleteRequest on ${irp.label()}, which ${irp.completed || irp.completing ? "was already completed" : "was already freed"}. A driver completed the same IRP twice (often a completion racing a cancel routine).${
+          first ? ` It was completed before by ${describeWitness(first)}.` : ""
+        }`,
       );
     }
     const status = irp.IoStatus.Status;
@@ -574,6 +578,7 @@ export class IoManager {
     }
     if (this.k.trace.active) this.k.emit("irp.complete", irp.label(), { status: irp.IoStatus.Status });
     irp.completing = true;
+    irp.completion = this.k.witness(t);
     const top = irp.StackCount + 1;
     while (irp.CurrentLocation <= irp.StackCount) {
       const sp = irp.stack[irp.CurrentLocation - 1] as IO_STACK_LOCATION;

@@ -3,7 +3,7 @@
  * major function, so `sp.Parameters.Read.Length` and `sp.Parameters.DeviceIoControl.IoControlCode` read as in C
  * without allocating a union member per IRP.
  */
-import type { KEVENT, KThread, NTSTATUS } from "../kernel/index.js";
+import type { KEVENT, KThread, NTSTATUS, Witness } from "../kernel/index.js";
 import type { DEVICE_OBJECT, FILE_OBJECT } from "./objects.js";
 
 export type KPROCESSOR_MODE = "KernelMode" | "UserMode";
@@ -240,6 +240,8 @@ export class IRP {
   completed = false;
   /** IoCompleteRequest is walking the stack right now. */
   completing = false;
+  /** Who called IoCompleteRequest last (its thread, time, step and call chain), for a second completion's report. */
+  completion: Witness | null = null;
   /**
    * Locations that were marked pending with IoMarkIrpPending, one bit per location (bit `CurrentLocation`): the
    * record SL_PENDING_RETURNED leaves after completion clears the locations' Control.

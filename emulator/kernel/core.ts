@@ -21,6 +21,7 @@ import {
 } from "./strategy.js";
 import { KProcess, KThread, type ThreadEntry, ThreadState } from "./thread.js";
 import { type TimerEntry, TimerQueue } from "./timers.js";
+import type { Witness } from "./witness.js";
 
 /** How a check reacts to a violation: stop the run (a bug check), record it and go on, or ignore it. */
 export type CheckMode = "stop" | "record" | "off";
@@ -226,6 +227,7 @@ export class KernelCore {
     extra?: { waits?: WaitEdge[]; cause?: unknown; thread?: KThread | null },
   ): KernelStop {
     const t = extra?.thread !== undefined ? extra.thread : this.current;
+    const q = t?.queuedBy ?? null;
     return new KernelStop({
       kind,
       code,
@@ -238,6 +240,7 @@ export class KernelCore {
       ...(extra?.waits ? { waits: extra.waits } : {}),
       ...(extra?.cause !== undefined ? { cause: extra.cause } : {}),
       ...(check ? { check } : {}),
+      ...(q !== null ? { queuedBy: { thread: q.thread.label(), time: q.time, step: q.step, callChain: q.chain } } : {}),
     });
   }
 
@@ -301,6 +304,11 @@ export class KernelCore {
 
   leave(t: KThread): void {
     t.frames.pop();
+  }
+
+  /** Who is running, when, at which step and in which call chain: a record for a report that may come later. */
+  witness(t: KThread): Witness {
+    return { thread: t, time: this.now, step: t.stepLabel ?? this.stepLabel, chain: t.callChain() };
   }
 
   /** The running thread; throws a usage error when called outside any emulated thread. */

@@ -96,3 +96,4 @@ export {
   type ThreadEntry,
   ThreadState,
 } from "./thread.js";
+export { describeWitness, type Witness } from "./witness.js";

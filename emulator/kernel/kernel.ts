@@ -1332,6 +1332,7 @@ export class Kernel extends KernelCore {
       return;
     }
     item.queuedOn = queueType;
+    item.queuedBy = this.witness(t);
     if (this.trace.active) this.emit("work.queue", item.name, { queue: WORK_QUEUE_NAMES[queueType] });
     const idle = q.idle.shift();
     if (idle) {
@@ -1360,7 +1361,9 @@ export class Kernel extends KernelCore {
         if (this.trace.active) this.emit("work.run", item.name);
         t.frames.push(`worker: ${item.name}`);
         t.driver = item.driver;
+        t.queuedBy = item.queuedBy;
         await item.routine(item.parameter);
+        t.queuedBy = null;
         t.driver = null;
         t.frames.pop();
         if (this.trace.active) this.emit("work.done", item.name);

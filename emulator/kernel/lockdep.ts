@@ -15,6 +15,7 @@
  * Cost: one Map lookup per lock held at each blocking acquisition; nothing when the thread holds no lock. New edges
  * (rare: one per pair of classes) run a graph search.
  */
+import { formatTime } from "./stop.js";
 import type { KThread, LockLike } from "./thread.js";
 
 /** The first time "holding class `from`, acquired class `to`" happened. */
@@ -146,15 +147,10 @@ export class LockDep {
   }
 }
 
-/** Virtual time (100 ns units) as seconds. */
-function seconds(ticks: number): string {
-  return `${(ticks / 1e7).toFixed(6)} s`;
-}
-
 /** One edge in words: `thread 3 "app" (app.exe) held … and called … on … at 0.000100 s, <step>; call chain: …`. */
 export function describeEdge(e: LockOrderEdge): string {
   const chain = e.callChain.length > 0 ? e.callChain.join(" → ") : "—";
-  return `${e.thread} held ${e.held} and called ${e.ddi} on ${e.acquired} at ${seconds(e.time)}${
+  return `${e.thread} held ${e.held} and called ${e.ddi} on ${e.acquired} at ${formatTime(e.time)}${
     e.step ? `, ${e.step}` : ""
   }; call chain: ${chain}`;
 }

@@ -35,6 +35,16 @@ export interface WaitEdge {
   readonly otherOwners?: readonly string[];
 }
 
+/** Who queued the work item a worker thread was running when the run stopped (ExQueueWorkItem's caller). */
+export interface StopOrigin {
+  readonly thread: StopThread;
+  /** Virtual time, 100 ns units. */
+  readonly time: number;
+  readonly step: string | null;
+  /** The queuing thread's call chain at ExQueueWorkItem, outermost first. */
+  readonly callChain: readonly string[];
+}
+
 export interface KernelStopInit {
   readonly kind: StopKind;
   readonly code: number;
@@ -49,6 +59,8 @@ export interface KernelStopInit {
   readonly cause?: unknown;
   /** The check that raised it (see the verifier catalogue), when it came from a check. */
   readonly check?: string;
+  /** The stop came on a worker: who queued the work item it ran. */
+  readonly queuedBy?: StopOrigin;
 }
 
 const ZERO4: readonly [bigint, bigint, bigint, bigint] = [0n, 0n, 0n, 0n];
@@ -67,6 +79,8 @@ export class KernelStop {
   readonly waits: readonly WaitEdge[];
   readonly cause: unknown;
   readonly check: string | undefined;
+  /** The stop came on a worker thread: who queued the work item it was running (else null). */
+  readonly queuedBy: StopOrigin | null;
 
   constructor(init: KernelStopInit) {
     this.kind = init.kind;
@@ -81,6 +95,7 @@ export class KernelStop {
     this.waits = init.waits ?? [];
     this.cause = init.cause;
     this.check = init.check;
+    this.queuedBy = init.queuedBy ?? null;
   }
 
   /** "0x000000E3" */
@@ -110,6 +125,13 @@ export class KernelStop {
       lines.push("Call chain (outermost first):");
       for (const f of this.callChain) lines.push(`  ${f}`);
     }
+    const q = this.queuedBy;
+    if (q !== null) {
+      lines.push(
+        `Work item queued by ${threadLabel(q.thread)} at ${formatTime(q.time)}${q.step ? ` (${q.step})` : ""}, call chain:`,
+      );
+      for (const f of q.callChain) lines.push(`  ${f}`);
+    }
     if (this.waits.length > 0) {
       lines.push("Who waits for what:");
       for (const w of this.waits) lines.push(`  ${threadLabel(w.thread)} waits for ${w.waitsFor}${heldText(w)}`);
@@ -134,6 +156,7 @@ export class KernelStop {
       step: this.step,
       waits: this.waits,
       check: this.check,
+      queuedBy: this.queuedBy ?? undefined,
       cause: this.cause instanceof Error ? { message: this.cause.message, stack: this.cause.stack } : undefined,
     };
   }

@@ -8,6 +8,7 @@ import type { LockClassNode } from "./lockdep.js";
 import { DispatcherObject, type WaitReason } from "./object.js";
 import type { KThread, LockLike } from "./thread.js";
 import type { TimerEntry } from "./timers.js";
+import type { Witness } from "./witness.js";
 
 export const EventType = { NotificationEvent: 0, SynchronizationEvent: 1 } as const;
 export type EVENT_TYPE = (typeof EventType)[keyof typeof EventType];
@@ -343,6 +344,8 @@ export class WORK_QUEUE_ITEM {
   queuedOn: WORK_QUEUE_TYPE | null = null;
   /** The driver whose code initialized the item (KThread.driver): the worker runs the routine for it. */
   readonly driver: string | null;
+  /** Who queued it last (ExQueueWorkItem's caller): a stop in the routine names it. */
+  queuedBy: Witness | null = null;
   constructor(
     routine: WORK_QUEUE_ITEM["routine"],
     parameter: unknown,

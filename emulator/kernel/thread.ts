@@ -5,6 +5,7 @@
  */
 import type { LockClassNode } from "./lockdep.js";
 import { DispatcherObject, type WaitReason } from "./object.js";
+import type { Witness } from "./witness.js";
 
 export const ThreadState = {
   Initialized: 0,
@@ -67,6 +68,8 @@ export class KThread extends DispatcherObject {
   state: ThreadStateValue = ThreadState.Initialized;
   /** Emulated call chain: DDIs, IRP dispatch routines and MRx calls currently active on this thread. */
   readonly frames: string[] = [];
+  /** The last copy `callChain()` made of `frames` at each depth, handed out again while the frames are the same. */
+  private readonly chainCopies: (readonly string[] | undefined)[] = [];
   /** Depth of system-service (Nt*) calls; > 0 means the thread is in kernel mode. */
   kernelDepth = 0;
   /** KernelApcDisable: KeEnterCriticalRegion / FsRtlEnterFileSystem nesting. */
@@ -97,6 +100,11 @@ export class KThread extends DispatcherObject {
    * RX_CONTEXT the thread is working for here; a field, not a `tls` entry, because it changes twice per IRP.
    */
   TopLevelIrp: unknown = null;
+  /**
+   * Who queued the work this thread runs now (a worker's current work item: ExQueueWorkItem's caller), or null. A
+   * stop on the thread reports it beside the thread's own call chain, which begins at the worker.
+   */
+  queuedBy: Witness | null = null;
   /** Free-form per-thread data for higher layers (a worker's current work item, verifier bookkeeping …). */
   readonly tls: Map<string, unknown> = new Map();
   /** The scenario step this thread is running ("steps[2] t.yaml:14"), set by the scenario runner; for reports. */
@@ -127,6 +135,26 @@ export class KThread extends DispatcherObject {
 
   get terminated(): boolean {
     return this.state === ThreadState.Terminated;
+  }
+
+  /**
+   * A copy of the call chain as it is now, for a record kept past this moment (KernelCore.witness). A thread passes
+   * the same chains again and again (every read completes in the same frames, a request's RDBSS and I/O manager
+   * completions one frame apart), so the last copy made at this depth is reused while it still matches: a
+   * comparison, not an allocation, on the paths that record one per IRP.
+   */
+  callChain(): readonly string[] {
+    const f = this.frames;
+    const n = f.length;
+    const c = this.chainCopies[n];
+    if (c !== undefined) {
+      let i = 0;
+      while (i < n && c[i] === f[i]) i++;
+      if (i === n) return c;
+    }
+    const copy = f.slice();
+    this.chainCopies[n] = copy;
+    return copy;
   }
 
   override describe(): string {

@@ -4,7 +4,7 @@
  * and MRxCreateVNetRoot.
  */
 import { type IO_STACK_LOCATION, type IRP, irpMajorName } from "../io/index.js";
-import { type DList, KEVENT, type KThread, type NTSTATUS } from "../kernel/index.js";
+import { type DList, KEVENT, type KThread, type NTSTATUS, type Witness } from "../kernel/index.js";
 import { LOWIO_OP_NAMES, NodeType } from "./constants.js";
 import type { FCB, FOBX, MiniRdrExtensions, NET_ROOT, SRV_CALL, SRV_OPEN, V_NET_ROOT } from "./structs.js";
 
@@ -185,8 +185,12 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   readonly LowIoContext = new LOWIO_CONTEXT();
   /** The emulator's bookkeeping: the IRP was completed (RxCompleteRequest ran). */
   completed = false;
+  /** Who ran RxCompleteRequest on a context without an IRP (else IRP.completion has it), for a second completion's report. */
+  completion: Witness | null = null;
   /** The current LowIo operation has completed (RxLowIoCompletion ran, or the submit returned a final status). */
   lowIoDone = false;
+  /** Who called RxLowIoCompletion for the current operation, for a second call's report; null if the submit returned. */
+  lowIoCompletion: Witness | null = null;
   /**
    * A synchronous read or write pended: the promise its common routine returned is the wait on SyncEvent, and
    * whoever awaits it finishes the LowIo (FsdDispatcher.settleLowIo) — no async frame of its own per read.

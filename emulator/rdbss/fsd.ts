@@ -46,6 +46,7 @@ import {
   APC_LEVEL,
   BUGCHECK,
   DISPATCH_LEVEL,
+  describeWitness,
   KEVENT,
   type Kernel,
   type KThread,
@@ -386,12 +387,16 @@ export class RdbssFsd {
       this.k.bugCheck(
         BUGCHECK.MULTIPLE_IRP_COMPLETE_REQUESTS,
         [irp ? this.k.addressOf(irp) : 0n, this.k.addressOf(ctx), 0n, 0n],
-        `${ctx.label()} (${IRP_MJ_NAMES[ctx.MajorFunction] ?? ctx.MajorFunction}) was completed twice: the mini-redirector completed the same request twice (for example from its completion path and from its cancel routine without disarming it with RxSetMinirdrCancelRoutine(RxContext, NULL)).`,
+        `${ctx.label()} (${IRP_MJ_NAMES[ctx.MajorFunction] ?? ctx.MajorFunction}) was completed twice: the mini-redirector completed the same request twice (for example from its completion path and from its cancel routine without disarming it with RxSetMinirdrCancelRoutine(RxContext, NULL)).${this.firstCompletionText(ctx)}`,
       );
     }
     ctx.completed = true;
     ctx.StoredStatus = status;
-    if (irp === null) return;
+    if (irp === null) {
+      // With an IRP, IoCompleteRequest records who completed it (IRP.completion); without one, RDBSS does.
+      ctx.completion = this.k.witness(this.k.current as KThread);
+      return;
+    }
     this.io.IoSetCancelRoutine(irp, null);
     irp.IoStatus.Status = status;
     irp.IoStatus.Information = NT_SUCCESS(status) || status === S.STATUS_BUFFER_OVERFLOW ? ctx.InformationToReturn : 0;
@@ -1513,6 +1518,7 @@ export class RdbssFsd {
       if (ctx.hasSyncEvent) this.k.KeClearEvent(ctx.SyncEvent);
     }
     ctx.lowIoDone = false;
+    ctx.lowIoCompletion = null;
     ctx.submittedToMiniRdr = false;
     const target = ctx.pFobx ?? ctx.pFcb;
     if (rx.profile.revalidateOrphanedOnSubmit && this.orphaned(ctx)) {
@@ -1613,6 +1619,18 @@ export class RdbssFsd {
     return final;
   }
 
+  /**
+   * For a second completion's report: who completed the request first. RxLowIoCompletion's caller names the
+   * mini-redirector's path (its receive thread, its cancel routine); else RxCompleteRequest's caller.
+   */
+  private firstCompletionText(ctx: RX_CONTEXT): string {
+    const lowIo = ctx.lowIoCompletion;
+    if (lowIo !== null) return ` RxLowIoCompletion was first called by ${describeWitness(lowIo)}.`;
+    const done = ctx.CurrentIrp?.completion ?? ctx.completion;
+    if (done !== null) return ` The request was first completed by ${describeWitness(done)}.`;
+    return ctx.lowIoDone ? " The first completion was MRxLowIOSubmit returning the operation's final status." : "";
+  }
+
   private orphaned(ctx: RX_CONTEXT): boolean {
     const fcb = ctx.pFcb;
     const so = ctx.pFobx?.pSrvOpen ?? null;
@@ -1632,10 +1650,11 @@ export class RdbssFsd {
       this.k.bugCheck(
         BUGCHECK.MULTIPLE_IRP_COMPLETE_REQUESTS,
         [ctx.CurrentIrp ? this.k.addressOf(ctx.CurrentIrp) : 0n, this.k.addressOf(ctx), 0n, 0n],
-        `RxLowIoCompletion was called again for ${ctx.label()} (${LOWIO_OP_NAMES[ctx.LowIoContext.Operation]}), which has already completed: the mini-redirector completed the request twice (often its completion racing its cancel routine without RxSetMinirdrCancelRoutine(RxContext, NULL)).`,
+        `RxLowIoCompletion was called again for ${ctx.label()} (${LOWIO_OP_NAMES[ctx.LowIoContext.Operation]}), which has already completed: the mini-redirector completed the request twice (often its completion racing its cancel routine without RxSetMinirdrCancelRoutine(RxContext, NULL)).${this.firstCompletionText(ctx)}`,
       );
     }
     ctx.lowIoDone = true;
+    ctx.lowIoCompletion = this.k.witness(this.k.current as KThread);
     const lowio = ctx.LowIoContext;
     if (lowio.Flags & LOWIO_CONTEXT_FLAG.LOWIO_CONTEXT_FLAG_SYNCCALL) {
       // The waiting thread runs the completion; the documented return for a synchronous context.

@@ -16,7 +16,7 @@
  * Cost: off, one null test per reference change (RxNode.ledger is null). On, 10 bytes per change and 8 per
  * reference still held, no object per either (see the data layout below).
  */
-import type { Kernel } from "../kernel/index.js";
+import { formatTime, type Kernel } from "../kernel/index.js";
 import { widen } from "./columns.js";
 import type { AnyRxNode, RefRecorder, RxNode } from "./structs.js";
 
@@ -1109,14 +1109,9 @@ function isStructuralKey(key: string): boolean {
   );
 }
 
-/** Virtual time as seconds. */
-function seconds(ticks: number): string {
-  return `${(ticks / 1e7).toFixed(6)} s`;
-}
-
 /** "thread app, steps[0] t.yaml:6, 0.000000 s" */
 export function whereOf(e: Pick<RefEntry, "thread" | "step" | "time">): string {
-  return `thread ${e.thread}${e.step ? `, ${e.step}` : ""}, ${seconds(e.time)}`;
+  return `thread ${e.thread}${e.step ? `, ${e.step}` : ""}, ${formatTime(e.time)}`;
 }
 
 /** An object's history, one line per change: "+1 → 2  RxReference ← MRxCreate [nulmrx]  (thread app, …)". */

@@ -11,7 +11,7 @@
  */
 
 import { IRP_MJ_NAMES } from "../io/index.js";
-import { type KThread, NT_SUCCESS, type NTSTATUS, statusName } from "../kernel/index.js";
+import { formatTime, type KThread, NT_SUCCESS, type NTSTATUS, statusName } from "../kernel/index.js";
 import { RDBSS_MANAGE } from "./constants.js";
 import type { RX_CONTEXT } from "./context.js";
 import type { RDBSS_DEVICE_OBJECT } from "./device.js";
@@ -89,10 +89,6 @@ interface MrxContextTrap {
   call: string;
   readonly trapped: boolean[];
   reported: boolean;
-}
-
-function seconds(ticks: number): string {
-  return `${(ticks / 1e7).toFixed(6)} s`;
 }
 
 /** A holder of a leaked structure's reference: 0 a mini-redirector's or a test's, 1 another plain one, 2 structural. */
@@ -232,7 +228,7 @@ export class RdbssVerifier {
       "useAfterFree",
       VERIFIER_ASSERT_USE_AFTER_FREE,
       obj,
-      `${what} of ${info.label}, which was freed by ${info.freedBy} on thread "${info.freedThread}" at ${seconds(info.freedTime)}${
+      `${what} of ${info.label}, which was freed by ${info.freedBy} on thread "${info.freedThread}" at ${formatTime(info.freedTime)}${
         info.freedStep ? ` (${info.freedStep})` : ""
       }: a use after free — in Windows this reads or corrupts reused pool. Freed with call chain: ${chain}.${
         node ? this.historyText(node, info.label) : ""
@@ -253,7 +249,7 @@ export class RdbssVerifier {
       "useAfterFree",
       VERIFIER_ASSERT_USE_AFTER_FREE,
       ctx,
-      `${routine} was given ${ctx.label()} (${major}), whose last reference was dropped on thread "${ctx.freedThread}" at ${seconds(ctx.freedTime)}${
+      `${routine} was given ${ctx.label()} (${major}), whose last reference was dropped on thread "${ctx.freedThread}" at ${formatTime(ctx.freedTime)}${
         ctx.freedStep ? ` (${ctx.freedStep})` : ""
       }: its request was completed and RDBSS freed the context, so this is a use after free — in Windows it touches a context back on the lookaside list, perhaps reused for another request. A completion that can race the cancel routine (or anything else that completes the request) must hold a reference from the submit (InterlockedIncrement(&RxContext->ReferenceCount)) and drop it with RxDereferenceAndDeleteRxContext when it is done with the context.`,
       0n,

@@ -60,8 +60,17 @@ export function formatReport(r: ScenarioReport, o: TextOptions = {}): string {
     for (const l of fatal.text.split("\n")) lines.push(`  ${l}`);
     for (const l of fatal.steps) lines.push(`  ${l}`);
   }
-  for (const st of r.stops.filter((x) => !x.fatal))
+  for (const st of r.stops.filter((x) => !x.fatal)) {
     lines.push(`  recorded: ${st.name}${st.check ? ` (${st.check})` : ""}: ${st.reason}`);
+    // Where it happened, as a stop would print it, in one line: a recorded violation does not end the run, so the
+    // thread and call chain are all that ties it to the code that made it.
+    if (st.thread !== null) {
+      const chain = st.callChain.length > 0 ? st.callChain.join(" → ") : "—";
+      const q = st.queuedBy;
+      const queued = q === null ? "" : `; work item queued by thread "${q.thread}"${q.step ? ` (${q.step})` : ""}`;
+      lines.push(`            on thread "${st.thread}": ${chain}${queued}`);
+    }
+  }
   if (!o.quiet && r.faults.length > 0) {
     lines.push("  Faults injected:");
     for (const f of r.faults) lines.push(`    ${formatFaultReport(f)}`);
@@ -116,6 +125,7 @@ export function reportJson(r: ScenarioReport): Record<string, unknown> {
       check: s.check,
       thread: s.thread,
       callChain: s.callChain,
+      queuedBy: s.queuedBy,
       steps: s.steps,
     })),
     leaks: r.leaks,

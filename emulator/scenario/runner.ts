@@ -117,6 +117,16 @@ export interface StopReport {
   readonly thread: string | null;
   readonly callChain: readonly string[];
   /**
+   * The stop came on a worker thread: who queued the work item it ran — the thread, the virtual time (seconds), the
+   * step and the call chain at ExQueueWorkItem. Null otherwise.
+   */
+  readonly queuedBy: {
+    readonly thread: string;
+    readonly time: number;
+    readonly step: string | null;
+    readonly callChain: readonly string[];
+  } | null;
+  /**
    * What each scenario thread was doing when the run stopped; for a stop outside every step (on a worker, at
    * teardown), also the phase and the last step that ran.
    */
@@ -1362,6 +1372,15 @@ function stopReport(
     check: stop.check ?? null,
     thread: stop.thread ? stop.thread.name : null,
     callChain: stop.callChain,
+    queuedBy:
+      stop.queuedBy === null
+        ? null
+        : {
+            thread: stop.queuedBy.thread.name,
+            time: stop.queuedBy.time / 1e7,
+            step: stop.queuedBy.step,
+            callChain: stop.queuedBy.callChain,
+          },
     steps,
     fatal: phase !== null,
     text: stop.format(),

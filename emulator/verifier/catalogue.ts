@@ -566,7 +566,7 @@ export const CATALOGUE: readonly CheckEntry[] = [
     trigger:
       "IoCompleteRequest on a completed IRP; RxLowIoCompletion called again for a finished LowIo request (typically a completion racing a cancel routine that was not disarmed).",
     explanation:
-      "RxLowIoCompletion was called again for RX_CONTEXT#12 (LOWIO_OP_READ), which has already completed: the mini-redirector completed the request twice (often its completion racing its cancel routine without RxSetMinirdrCancelRoutine(RxContext, NULL)).",
+      'RxLowIoCompletion was called again for RX_CONTEXT#12 (LOWIO_OP_READ), which has already completed: the mini-redirector completed the request twice (often its completion racing its cancel routine without RxSetMinirdrCancelRoutine(RxContext, NULL)). RxLowIoCompletion was first called by thread 4 "Critical worker 1" at 0.000000 s (steps[4] t.yaml:21); call chain: worker: RxCancelOperation RX_CONTEXT#12 → MRxCancelRoutine [nulmrx] → RxLowIoCompletion.',
     patterns: [10],
     tests: ["test/verifier/patterns.test.ts › pattern 10"],
     compare: "Windows stops with 0x44 whatever the verifier settings; so does the emulator.",

@@ -254,6 +254,41 @@ test("an exception in a worker routine is bug check 0x7E with the error as cause
   t.deepEqual(stop.callChain, ["worker: crasher"]);
 });
 
+test("a stop in a work item names who queued it: thread, time, step and call chain at ExQueueWorkItem", async (t) => {
+  const k = new Kernel();
+  k.createThread(k.createProcess("app"), "main", async (me) => {
+    await k.KeDelayExecutionThread(-500);
+    me.stepLabel = "steps[2] post.yaml:9";
+    me.frames.push("MRxCleanupFobx [bugrdr]");
+    const item = k.ExInitializeWorkItem(() => k.bugCheck(0xe2, [0n, 0n, 0n, 0n], "manual"), null, "late close");
+    k.ExQueueWorkItem(item, WorkQueueType.DelayedWorkQueue);
+    me.frames.pop();
+    await k.KeDelayExecutionThread(-10);
+  });
+  const stop = stopOf(await k.run());
+  t.is(stop.thread?.name, "Delayed worker 1");
+  t.deepEqual(stop.callChain, ["worker: late close"]);
+  t.deepEqual(stop.queuedBy, {
+    thread: { id: 1, name: "main", process: "app" },
+    time: 500,
+    step: "steps[2] post.yaml:9",
+    callChain: ["MRxCleanupFobx [bugrdr]", "ExQueueWorkItem"],
+  });
+  t.regex(
+    stop.format(),
+    /\nWork item queued by thread 1 "main" at 0\.000050 s \(steps\[2\] post\.yaml:9\), call chain:\n {2}MRxCleanupFobx \[bugrdr\]\n {2}ExQueueWorkItem(\n|$)/,
+  );
+  t.is((stop.toJSON().queuedBy as { step: string }).step, "steps[2] post.yaml:9");
+});
+
+test("a stop on a thread that runs no work item has no queuedBy", async (t) => {
+  const k = new Kernel();
+  k.createThread(k.createProcess("app"), "main", () => k.bugCheck(0xe2, [0n, 0n, 0n, 0n], "manual"));
+  const stop = stopOf(await k.run());
+  t.is(stop.queuedBy, null);
+  t.notRegex(stop.format(), /queued by/);
+});
+
 test("a worker blocked inside its routine keeps the run alive and shows in a deadlock", async (t) => {
   const k = new Kernel();
   const never = k.KeInitializeEvent(EventType.NotificationEvent, false, "never");

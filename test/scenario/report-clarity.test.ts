@@ -132,3 +132,19 @@ test("a leaked reference: the holder that never dropped it leads, each structure
     ],
   );
 });
+
+test("a violation recorded (check in record mode) prints where it happened: the thread and its call chain", async (t) => {
+  const steps = `steps:\n${NET_USE}${create(true)}  - op: close\n    handle: h\n`;
+  const r = await runBug("rdbss.cleanup-bad-node-type", steps, {
+    setup: "  checks: { minirdrContract: record }\n",
+    expect: "  stop: { code: 0x27, parameter1: 0xC1EE0100 }\n  violations: [minirdrContract]\n",
+  });
+  passed(t, r);
+  const recorded = r.stops.find((s) => !s.fatal);
+  t.is(recorded?.thread, "main");
+  const report = formatReport(r);
+  t.regex(
+    report,
+    /^ {2}recorded: RDR_FILE_SYSTEM \(minirdrContract\): RxFinishFcbInitialization\(FCB#\d+ .*\n {12}on thread "main": NtCreateFile → IRP_MJ_CREATE → \\Device\\NulMRx → MRxCreate \[nulmrx\] → RxFinishFcbInitialization$/m,
+  );
+});

@@ -106,6 +106,16 @@ test("pattern 6, RxFinalizeSrvCall's TRUE taken as freed: the context goes befor
   const s = rdbssStop(t, bad, "minirdrContract", A.CONTEXT_FREED_EARLY);
   t.regex(s.reason, /SRV_CALL#1 \\srv's Context was released before MRxFinalizeSrvCall ran/);
   t.is(s.thread, "Delayed worker 1", "MRxFinalizeSrvCall was posted to a delayed worker");
+  // The worker's own chain starts at the worker; the report also names who posted it, from which step and call.
+  t.is(s.queuedBy?.thread, "main");
+  t.regex(s.queuedBy?.step ?? "", /^steps\[1\] /, "the net use /delete step");
+  t.deepEqual(s.queuedBy?.callChain.slice(-4), [
+    "RxDereference",
+    "RxFinalizeSrvCall",
+    "RxDispatchToWorkerThread",
+    "ExQueueWorkItem",
+  ]);
+  t.regex(s.text, /\nWork item queued by thread \d+ "main" at [\d.]+ s \(steps\[1\] [^)]*\), call chain:\n/);
   passed(t, await runBug("none", body));
 });
 
@@ -232,6 +242,11 @@ test("pattern 10, completion racing cancel: completing without disarming the can
   passed(t, bad);
   const s = fatal(bad);
   t.regex(s?.reason ?? "", /RxLowIoCompletion was called again for RX_CONTEXT#\d+ \(LOWIO_OP_READ\)/);
+  // The first completion is named: the cancel routine, on the worker RDBSS cancels from.
+  t.regex(
+    s?.reason ?? "",
+    /RxLowIoCompletion was first called by thread \d+ "[^"]*worker[^"]*" at [\d.]+ s \(steps\[4\][^)]*\); call chain: worker: RxCancelOperation RX_CONTEXT#\d+ → MRxCancelRoutine \[nulmrx\] → RxLowIoCompletion\.$/,
+  );
   t.is(s?.thread, "DPC");
   passed(t, await runBug("pattern.complete-and-cancel-fixed", body));
   // Disarming first without holding a reference: the cancel routine's completion let RDBSS free the context before
