@@ -17,6 +17,8 @@
 //   life    the benchmark lifecycle scenario, start to finish (lifecycleScenariosPerSec's path)
 //   explore one schedule of a random exploration of the bench race fixture (schedulesPerSecRandom's path)
 //   explore-full  the same with leanSearch false: every schedule with the reference ledger
+// Keep a read case's N2 below ≈ 50,000: a read advances the virtual clock by ≈ 4 ms, and past 2^31 ticks (214.7 s)
+// V8 widens the clock's fields to doubles once, deoptimizing for ≈ 0.2 s (docs/PERFORMANCE.md, twelfth pass).
 // N1 and N2 default to 8000 and 20000 operations (life, explore: 1000 and 2000, past the compiler's warm-up; open:
 // 3000 and 9000).
 //
