@@ -1230,7 +1230,19 @@ export class RdbssFsd {
           )
             so = so.nextInFcb;
           if (so) {
+            // The candidate found, RDBSS asks again with it in pRelevantSrvOpen: the mini-redirector may refuse
+            // this SRV_OPEN (its server handle, its oplock) and the open goes to the server instead.
             ctx.pRelevantSrvOpen = so;
+            const found = so;
+            const again = await rx.callMRx(dev, "MRxShouldTryToCollapseThisOpen", found, ctx, () =>
+              should.call(dev.Dispatch, ctx),
+            );
+            if (again !== S.STATUS_SUCCESS) {
+              ctx.pRelevantSrvOpen = null;
+              so = null;
+            }
+          }
+          if (so) {
             const fobx = rx.RxCreateNetFobx(ctx, so);
             // No FOBX for the collapsed open: the create fails and the SRV_OPEN stays as it was (dormant or open).
             if (fobx === null) return S.STATUS_INSUFFICIENT_RESOURCES;
