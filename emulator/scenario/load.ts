@@ -178,14 +178,18 @@ function keysAt(schema: unknown, data: unknown, path: readonly (string | number)
       case "readonly":
       case "catch":
       case "nonoptional":
-        return walk(def.innerType, d, i);
+        walk(def.innerType, d, i);
+        return;
       case "pipe":
-        return walk(def.in, d, i);
+        walk(def.in, d, i);
+        return;
       case "lazy":
-        return walk((def.getter as () => unknown)(), d, i);
+        walk((def.getter as () => unknown)(), d, i);
+        return;
       case "intersection":
         walk(def.left, d, i);
-        return walk(def.right, d, i);
+        walk(def.right, d, i);
+        return;
       case "union": {
         const options = def.options as readonly unknown[];
         const disc = typeof def.discriminator === "string" ? def.discriminator : null;
