@@ -32,6 +32,7 @@ import type {
   SRV_OPEN,
   V_NET_ROOT,
 } from "../../emulator/rdbss/index.js";
+import { type MiniRdrModule, nulmrxModule } from "../../miniredirs/index.js";
 import { type NulExtensions, NulMrx, type NulMrxOptions, NulNetworkProvider } from "../../miniredirs/nulmrx/index.js";
 
 export const enc = new TextEncoder();
@@ -521,3 +522,23 @@ export class RecordingNulMrx extends NulMrx {
 }
 
 export { statusName };
+
+/** A scenario module that loads a NulMrx subclass (`make`) as the built-in nulmrx module loads NulMrx. */
+export function nulmrxSubclassModule(name: string, make: (em: Emulator) => NulMrx): MiniRdrModule {
+  return {
+    ...nulmrxModule,
+    name,
+    async load(em) {
+      const mrx = make(em);
+      const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\NulMRx", (d) => mrx.DriverEntry(d));
+      return {
+        status,
+        driver,
+        provider: new NulNetworkProvider(em),
+        leftAtUnload: () => mrx.leftAtUnload,
+        backendLeaks: () => [],
+        backend: mrx,
+      };
+    },
+  };
+}

@@ -9,8 +9,9 @@ import type { Emulator } from "../../emulator/boot.js";
 import { type NTSTATUS, STATUS } from "../../emulator/kernel/index.js";
 import type { RX_CONTEXT } from "../../emulator/rdbss/index.js";
 import { formatProblem, formatReport, parseScenario, runScenario } from "../../emulator/scenario/index.js";
-import { type MiniRdrModule, nulmrxModule } from "../../miniredirs/index.js";
-import { type NulExtensions, NulMrx, NulNetworkProvider } from "../../miniredirs/nulmrx/index.js";
+import type { MiniRdrModule } from "../../miniredirs/index.js";
+import { type NulExtensions, NulMrx } from "../../miniredirs/nulmrx/index.js";
+import { nulmrxSubclassModule } from "./_helpers.js";
 
 /** nulmrx recording what each MRxShouldTryToCollapseThisOpen saw in pRelevantSrvOpen; refuses candidates if asked. */
 class CandidateNulMrx extends NulMrx {
@@ -30,23 +31,11 @@ class CandidateNulMrx extends NulMrx {
 }
 
 function candidateModule(refuse: boolean, seen: CandidateNulMrx[]): MiniRdrModule {
-  return {
-    ...nulmrxModule,
-    name: "nulmrx judging candidates",
-    async load(em) {
-      const mrx = new CandidateNulMrx(em, refuse);
-      seen.push(mrx);
-      const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\NulMRx", (d) => mrx.DriverEntry(d));
-      return {
-        status,
-        driver,
-        provider: new NulNetworkProvider(em),
-        leftAtUnload: () => mrx.leftAtUnload,
-        backendLeaks: () => [],
-        backend: mrx,
-      };
-    },
-  };
+  return nulmrxSubclassModule("nulmrx judging candidates", (em) => {
+    const mrx = new CandidateNulMrx(em, refuse);
+    seen.push(mrx);
+    return mrx;
+  });
 }
 
 const SCENARIO = `name: collapse onto a candidate

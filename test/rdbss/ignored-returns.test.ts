@@ -17,8 +17,9 @@ import {
   runScenario,
   type ScenarioReport,
 } from "../../emulator/scenario/index.js";
-import { type MiniRdrModule, nulmrxModule } from "../../miniredirs/index.js";
-import { type NulExtensions, NulMrx, NulNetworkProvider } from "../../miniredirs/nulmrx/index.js";
+import type { MiniRdrModule } from "../../miniredirs/index.js";
+import { type NulExtensions, NulMrx } from "../../miniredirs/nulmrx/index.js";
+import { nulmrxSubclassModule } from "./_helpers.js";
 
 const S = STATUS;
 
@@ -65,23 +66,11 @@ class AnsweringNulMrx extends NulMrx {
 }
 
 function answering(answer: NTSTATUS, seen: AnsweringNulMrx[]): MiniRdrModule {
-  return {
-    ...nulmrxModule,
-    name: `nulmrx answering ${statusName(answer)}`,
-    async load(em) {
-      const mrx = new AnsweringNulMrx(em, answer);
-      seen.push(mrx);
-      const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\NulMRx", (d) => mrx.DriverEntry(d));
-      return {
-        status,
-        driver,
-        provider: new NulNetworkProvider(em),
-        leftAtUnload: () => mrx.leftAtUnload,
-        backendLeaks: () => [],
-        backend: mrx,
-      };
-    },
-  };
+  return nulmrxSubclassModule(`nulmrx answering ${statusName(answer)}`, (em) => {
+    const mrx = new AnsweringNulMrx(em, answer);
+    seen.push(mrx);
+    return mrx;
+  });
 }
 
 /**
