@@ -17,7 +17,7 @@ import {
   type NetworkOptions,
   type ServerImage,
 } from "./memsmb/index.js";
-import { IOCTL_NULMRX, loadNulMrx, NULMRX_DEVICE_NAME, NulNetworkProvider } from "./nulmrx/index.js";
+import { IOCTL_NULMRX, loadNulMrx, NULMRX_DEVICE_NAME, NulMrx, NulNetworkProvider } from "./nulmrx/index.js";
 
 /** What a scenario's setup hands to a module's `load`. */
 export interface MiniRdrSetup {
@@ -127,24 +127,32 @@ export const nulmrxModule: MiniRdrModule = {
     reconnect: false,
   },
   usesServers: false,
-  async load(em, setup) {
+  load(em, setup) {
     const o = setup.options ?? {};
-    const { status, driver, mrx } = await loadNulMrx(em, {
-      ...(Array.isArray(o.shares) ? { shares: o.shares.map(String) } : {}),
-      ...(typeof o.closeDelayedFiles === "number" ? { closeDelayedFiles: o.closeDelayedFiles } : {}),
-      ...(typeof o.dpcLatency === "number" ? { dpcLatency: o.dpcLatency } : {}),
-      ...(typeof o.canCompleteAtDpcLevel === "boolean" ? { canCompleteAtDpcLevel: o.canCompleteAtDpcLevel } : {}),
-    });
-    return {
-      status,
-      driver,
-      provider: new NulNetworkProvider(em),
-      leftAtUnload: () => mrx.leftAtUnload,
-      backendLeaks: () => [],
-      backend: mrx,
-    };
+    return loadNulMrxModule(
+      em,
+      new NulMrx(em.rx, {
+        ...(Array.isArray(o.shares) ? { shares: o.shares.map(String) } : {}),
+        ...(typeof o.closeDelayedFiles === "number" ? { closeDelayedFiles: o.closeDelayedFiles } : {}),
+        ...(typeof o.dpcLatency === "number" ? { dpcLatency: o.dpcLatency } : {}),
+        ...(typeof o.canCompleteAtDpcLevel === "boolean" ? { canCompleteAtDpcLevel: o.canCompleteAtDpcLevel } : {}),
+      }),
+    );
   },
 };
+
+/** nulmrx's `load` for a given instance (NulMrx or a subclass): the driver loaded, its provider, its leak hooks. */
+export async function loadNulMrxModule(em: Emulator, mrx: NulMrx): Promise<LoadedMiniRdr> {
+  const { status, driver } = await loadNulMrx(em, {}, mrx);
+  return {
+    status,
+    driver,
+    provider: new NulNetworkProvider(em),
+    leftAtUnload: () => mrx.leftAtUnload,
+    backendLeaks: () => [],
+    backend: mrx,
+  };
+}
 
 /** The built-in modules by name. */
 export const BUILTIN_MINIRDRS: Readonly<Record<string, MiniRdrModule>> = {

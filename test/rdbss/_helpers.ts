@@ -32,7 +32,7 @@ import type {
   SRV_OPEN,
   V_NET_ROOT,
 } from "../../emulator/rdbss/index.js";
-import { type MiniRdrModule, nulmrxModule } from "../../miniredirs/index.js";
+import { loadNulMrxModule, type MiniRdrModule, nulmrxModule } from "../../miniredirs/index.js";
 import { type NulExtensions, NulMrx, type NulMrxOptions, NulNetworkProvider } from "../../miniredirs/nulmrx/index.js";
 
 export const enc = new TextEncoder();
@@ -528,17 +528,6 @@ export function nulmrxSubclassModule(name: string, make: (em: Emulator) => NulMr
   return {
     ...nulmrxModule,
     name,
-    async load(em) {
-      const mrx = make(em);
-      const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\NulMRx", (d) => mrx.DriverEntry(d));
-      return {
-        status,
-        driver,
-        provider: new NulNetworkProvider(em),
-        leftAtUnload: () => mrx.leftAtUnload,
-        backendLeaks: () => [],
-        backend: mrx,
-      };
-    },
+    load: (em) => loadNulMrxModule(em, make(em)),
   };
 }
