@@ -15,7 +15,7 @@ import {
   type SchedulingStrategy,
   type StrategyName,
 } from "./kernel/index.js";
-import { type ProfileName, Rdbss, type RdbssProfile } from "./rdbss/index.js";
+import { type ProfileName, Rdbss, type RdbssOptions, type RdbssProfile } from "./rdbss/index.js";
 
 export interface EmulatorOptions {
   readonly seed?: number | string;
@@ -44,24 +44,28 @@ export interface Emulator {
 }
 
 export function createEmulator(options: EmulatorOptions = {}): Emulator {
-  const k = new Kernel({
-    ...(options.seed !== undefined ? { seed: options.seed } : {}),
-    ...(options.strategy !== undefined ? { strategy: options.strategy } : {}),
-    ...(options.trace !== undefined ? { trace: options.trace } : {}),
-    ...(options.checks !== undefined ? { checks: options.checks } : {}),
-    ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
-    ...(options.maxTime !== undefined ? { maxTime: options.maxTime } : {}),
-    ...(options.workers !== undefined ? { workers: options.workers } : {}),
-  });
+  // The options given, property by property (each `...(x ? { x } : {})` spread was a copy; this runs per scenario run).
+  const ko: Writable<FullKernelOptions> = {};
+  if (options.seed !== undefined) ko.seed = options.seed;
+  if (options.strategy !== undefined) ko.strategy = options.strategy;
+  if (options.trace !== undefined) ko.trace = options.trace;
+  if (options.checks !== undefined) ko.checks = options.checks;
+  if (options.maxSteps !== undefined) ko.maxSteps = options.maxSteps;
+  if (options.maxTime !== undefined) ko.maxTime = options.maxTime;
+  if (options.workers !== undefined) ko.workers = options.workers;
+  const k = new Kernel(ko);
   if (options.faults !== undefined && options.faults.length > 0) new FaultInjector(options.faults, k.seed).attach(k);
   const sys = bootIo(k);
-  const rx = new Rdbss(k, sys, {
-    ...(options.profile !== undefined ? { profile: options.profile } : {}),
-    ...(options.profileOverrides !== undefined ? { profileOverrides: options.profileOverrides } : {}),
-    ...(options.logMrxCalls !== undefined ? { logMrxCalls: options.logMrxCalls } : {}),
-  });
+  const ro: Writable<RdbssOptions> = {};
+  if (options.profile !== undefined) ro.profile = options.profile;
+  if (options.profileOverrides !== undefined) ro.profileOverrides = options.profileOverrides;
+  if (options.logMrxCalls !== undefined) ro.logMrxCalls = options.logMrxCalls;
+  const rx = new Rdbss(k, sys, ro);
   return { k, sys, rx };
 }
+
+/** An options type whose fields can be set one by one. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Start the system: MUP. Returns the run result of the boot. */
 export async function bootEmulator(em: Emulator): Promise<RunResult> {

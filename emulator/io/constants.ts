@@ -1300,6 +1300,12 @@ export function parseFlags(
     }
     return { value: expr >>> 0 };
   }
+  if (typeof expr === "string") {
+    // One name as written (the common case: a scenario's expectation, read at every run): the table's value, as the
+    // general path below would find it.
+    const table = SYMBOLS[group] as Readonly<Record<string, number>>;
+    if (Object.hasOwn(table, expr)) return { value: (table[expr] as number) >>> 0 };
+  }
   const parts = typeof expr === "string" ? [expr] : [...expr];
   const terms = parts.flatMap((p) => p.split("|")).map((t) => t.trim());
   const kind = SYMBOL_GROUP_KIND[group];

@@ -91,6 +91,11 @@ export const IO_DDIS = {
 export class IoManager {
   readonly k: Kernel;
   private readonly namespace = new Map<string, NamespaceEntry>();
+  /**
+   * At least the length of the longest name ever put in `namespace` (never lowered): parseName does not look up
+   * prefixes longer than this, which can name nothing (a file open's path is mostly longer than any object name).
+   */
+  private longestName = 0;
   private readonly drivers = new Map<string, DRIVER_OBJECT>();
   readonly cancelSpinLock: KSPIN_LOCK;
   private irpSerial = 0;
@@ -110,7 +115,8 @@ export class IoManager {
   IoCancelThreadIo(t: KThread): void {
     const irps = this.threadIrps.get(t);
     if (!irps) return;
-    for (const irp of [...irps]) if (!irp.completed) this.IoCancelIrp(irp);
+    // (Copied first: cancelling changes the list. Most threads end with none in flight.)
+    if (irps.size > 0) for (const irp of [...irps]) if (!irp.completed) this.IoCancelIrp(irp);
     this.threadIrps.delete(t);
   }
 
@@ -124,7 +130,7 @@ export class IoManager {
   IoCreateSymbolicLink(link: string, target: string): NTSTATUS {
     const key = IoManager.canon(link);
     if (this.namespace.has(key)) return STATUS.STATUS_OBJECT_NAME_COLLISION;
-    this.namespace.set(key, { kind: "symlink", target });
+    this.setName(key, { kind: "symlink", target });
     return STATUS_SUCCESS;
   }
 
@@ -134,6 +140,12 @@ export class IoManager {
     if (e?.kind !== "symlink") return STATUS.STATUS_OBJECT_NAME_NOT_FOUND;
     this.namespace.delete(key);
     return STATUS_SUCCESS;
+  }
+
+  /** Add a canonical name to the namespace (keeping `longestName`). */
+  private setName(key: string, entry: NamespaceEntry): void {
+    this.namespace.set(key, entry);
+    if (key.length > this.longestName) this.longestName = key.length;
   }
 
   lookupName(name: string): NamespaceEntry | undefined {
@@ -155,12 +167,15 @@ export class IoManager {
       if (!path.startsWith("\\"))
         return { status: STATUS.STATUS_OBJECT_PATH_SYNTAX_BAD, reason: `"${path}" is not absolute` };
       const upper = IoManager.canon(path);
-      // Longest prefix that names an object, cutting at backslashes.
+      // Longest prefix that names an object, cutting at backslashes (a prefix longer than every name is not looked up).
+      const longest = this.longestName;
       let cut = upper.length;
       let found: NamespaceEntry | undefined;
       while (cut > 0) {
-        found = this.namespace.get(upper.slice(0, cut));
-        if (found) break;
+        if (cut <= longest) {
+          found = this.namespace.get(upper.slice(0, cut));
+          if (found) break;
+        }
         cut = upper.lastIndexOf("\\", cut - 1);
       }
       if (!found) {
@@ -255,7 +270,7 @@ export class IoManager {
     const dev = new DEVICE_OBJECT<Ext>(driver, name, deviceType, characteristics, extension);
     dev.Flags = flags;
     driver.devices.push(dev);
-    if (name !== null) this.namespace.set(IoManager.canon(name), { kind: "device", device: dev as DEVICE_OBJECT });
+    if (name !== null) this.setName(IoManager.canon(name), { kind: "device", device: dev as DEVICE_OBJECT });
     return { status: STATUS_SUCCESS, device: dev };
   }
 
@@ -805,21 +820,24 @@ export class IoManager {
     return this.deleteFileObject(fo);
   }
 
-  private async deleteFileObject(fo: FILE_OBJECT): Promise<void> {
-    if (!fo.opened || fo.closeSent) return;
+  private deleteFileObject(fo: FILE_OBJECT): Promise<void> | undefined {
+    if (!fo.opened || fo.closeSent) return undefined;
     fo.closeSent = true;
-    await this.sendCloseLikeIrp(fo, IRP_MJ_CLOSE);
+    return this.sendCloseLikeIrp(fo, IRP_MJ_CLOSE);
   }
 
-  /** IRP_MJ_CLEANUP when the last handle to an opened file object is closed. */
-  async sendCleanup(fo: FILE_OBJECT): Promise<void> {
-    if (!fo.opened || fo.cleanupSent) return;
+  /** IRP_MJ_CLEANUP when the last handle to an opened file object is closed (undefined when nothing waits). */
+  sendCleanup(fo: FILE_OBJECT): Promise<void> | undefined {
+    if (!fo.opened || fo.cleanupSent) return undefined;
     fo.cleanupSent = true;
-    await this.sendCloseLikeIrp(fo, IRP_MJ_CLEANUP);
+    return this.sendCloseLikeIrp(fo, IRP_MJ_CLEANUP);
   }
 
-  /** CLEANUP and CLOSE: synchronous, cannot fail, carry no file-object reference. */
-  private async sendCloseLikeIrp(fo: FILE_OBJECT, major: number): Promise<void> {
+  /**
+   * CLEANUP and CLOSE: synchronous, cannot fail, carry no file-object reference. Returns undefined when the IRP
+   * completed before IoCallDriver returned (no promise to wait for), else the wait for it.
+   */
+  private sendCloseLikeIrp(fo: FILE_OBJECT, major: number): Promise<void> | undefined {
     const top = this.IoGetRelatedDeviceObject(fo);
     const irp = this.IoAllocateIrp(top.StackSize);
     irp.Thread = this.k.current;
@@ -829,14 +847,25 @@ export class IoManager {
     sp.MajorFunction = major;
     sp.FileObject = fo;
     irp.finalizer = this.closeLikeFinalizer;
-    const s = await this.IoCallDriver(top, irp);
+    const s = this.IoCallDriver(top, irp);
+    if (typeof s !== "number") return s.then((status) => this.closeLikeReturned(irp, major, status));
+    return this.closeLikeReturned(irp, major, s);
+  }
+
+  /** A CLEANUP or CLOSE IRP's IoCallDriver returned `s`: the return checks, and the wait if it is not done. */
+  private closeLikeReturned(irp: IRP, major: number, s: NTSTATUS): Promise<void> | undefined {
     this.topLevelReturned(irp, s);
     if (s === STATUS_PENDING || !irp.completed) {
       // The sender waits: the event is made only now (most of these IRPs complete before IoCallDriver returns).
       const ev = new KEVENT(0, irp.completed, `${IRP_MJ_NAMES[major]} ${irp.label()}`);
       irp.finalizerContext = ev;
-      await this.k.KeWaitForSingleObject(ev);
+      return this.waitForCloseLike(ev);
     }
+    return undefined;
+  }
+
+  private async waitForCloseLike(ev: KEVENT): Promise<void> {
+    await this.k.KeWaitForSingleObject(ev);
   }
 
   /** The finalizer of every CLEANUP and CLOSE IRP: wake its sender when it waits (its event is the context). */

@@ -7,6 +7,7 @@
 import {
   BugCheckError,
   IdTable,
+  KERNEL_DDIS,
   KEVENT,
   type KProcess,
   type KThread,
@@ -245,6 +246,17 @@ function completeIoRequest(done: IRP): void {
   (done.finalizerContext as IoRequest).finish(done);
 }
 
+/**
+ * A service's result with the caller's buffer: `{ ...r, Buffer: buffer }` for issue's { Status, Information, request }
+ * (the same keys in the same order), without copying it through an object spread.
+ */
+function withBuffer(r: IoResult, buffer: Uint8Array): IoResult & { Buffer: Uint8Array } {
+  return { Status: r.Status, Information: r.Information, request: r.request, Buffer: buffer };
+}
+
+/** A value, or the promise of one when something waits. */
+type MaybePromise<T> = T | Promise<T>;
+
 /** A service's result; with `Buffer` (the caller's data buffer) when given. */
 function ioResult<R extends IoResult>(
   Status: NTSTATUS,
@@ -397,10 +409,34 @@ export class SystemServices {
 
   // ------------------------------------------------------------ service frame
 
-  private async service<T>(name: string, mode: KPROCESSOR_MODE, body: (t: KThread) => Promise<T>): Promise<T> {
-    const t = this.serviceEnter(name, mode);
+  private service<T>(name: string, mode: KPROCESSOR_MODE, body: (t: KThread) => MaybePromise<T>): Promise<T> {
+    // What an async function would do, without its frame when the body does not wait (NtClose mostly): every throw
+    // is the returned promise's rejection.
+    let t: KThread;
+    let r: MaybePromise<T>;
     try {
-      return await body(t);
+      t = this.serviceEnter(name, mode);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    try {
+      r = body(t);
+    } catch (e) {
+      return this.serviceTail(t, name, mode, Promise.reject(e));
+    }
+    if (r instanceof Promise) return this.serviceTail(t, name, mode, r);
+    try {
+      this.serviceExit(t, name, mode);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return Promise.resolve(r);
+  }
+
+  /** The end of `service` once its body waits. */
+  private async serviceTail<T>(t: KThread, name: string, mode: KPROCESSOR_MODE, r: Promise<T>): Promise<T> {
+    try {
+      return await r;
     } catch (e) {
       this.serviceFailed(t, e);
       throw e;
@@ -521,17 +557,26 @@ export class SystemServices {
       p.EaLength = args.EaBuffer ? args.EaBuffer.length : 0;
       p.AllocationSize = args.AllocationSize ?? 0;
       const iosb = new IO_STATUS_BLOCK();
-      const ev = new KEVENT(0, false, `create ${irp.label()}`);
       // (A local, not `irp.finalizer = (…) => …`: see KernelCore.createThread on V8 pretenuring such closures.)
       const finalizer = (done: IRP): void => {
         iosb.Status = done.IoStatus.Status;
         iosb.Information = done.IoStatus.Information;
-        this.io.k.KeSetEvent(ev);
+        const ev = done.finalizerContext;
+        if (ev instanceof KEVENT) this.io.k.KeSetEvent(ev);
+        else {
+          // Nobody waits yet (the event is made only when the sender waits): KeSetEvent's own checks, without it.
+          const k = this.io.k;
+          k.leave(k.enter("KeSetEvent", KERNEL_DDIS.KeSetEvent));
+        }
       };
       irp.finalizer = finalizer;
-      let status = await this.io.IoCallDriver(top, irp);
+      const called = this.io.IoCallDriver(top, irp);
+      let status = typeof called === "number" ? called : await called;
       this.io.topLevelReturned(irp, status);
       if (status === STATUS_PENDING || !irp.completed) {
+        // The sender waits: the event is made only now (most creates complete before IoCallDriver returns).
+        const ev = new KEVENT(0, irp.completed, `create ${irp.label()}`);
+        irp.finalizerContext = ev;
         await this.io.k.KeWaitForSingleObject(ev);
       }
       status = irp.completed ? iosb.Status : status;
@@ -559,7 +604,8 @@ export class SystemServices {
     return this.service("ZwClose", "KernelMode", (t) => this.close(t, handle, "KernelMode"));
   }
 
-  private async close(t: KThread, handle: number, mode: KPROCESSOR_MODE): Promise<NTSTATUS> {
+  /** NtClose's body: synchronous unless the CLEANUP or the CLOSE waits (then closeWaiting goes on). */
+  private close(t: KThread, handle: number, mode: KPROCESSOR_MODE): MaybePromise<NTSTATUS> {
     const fo = this.tableForHandle(t, handle, mode)?.remove(handle);
     if (fo === undefined) return STATUS_INVALID_HANDLE;
     if (--fo.HandleCount === 0) {
@@ -567,12 +613,38 @@ export class SystemServices {
       const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
       if (sync) {
         const wait = this.lockFile(t, fo);
-        if (wait !== undefined) await wait;
+        if (wait !== undefined) return this.closeWaiting(fo, sync, wait, undefined);
       }
-      await this.io.sendCleanup(fo);
+      const cleanup = this.io.sendCleanup(fo);
+      if (cleanup) return this.closeWaiting(fo, sync, undefined, cleanup);
       if (sync) this.unlockFile(fo);
     }
-    await this.io.ObDereferenceObject(fo);
+    const dereference = this.io.ObDereferenceObject(fo);
+    if (dereference) return this.closeWaiting(fo, false, undefined, undefined, dereference);
+    return STATUS_SUCCESS;
+  }
+
+  /**
+   * The rest of `close` from the step that waits: the file object's lock (`lock`), its CLEANUP (`cleanup`, the lock
+   * held when `sync`), or the CLOSE that dropping the last reference sent (`dereference`).
+   */
+  private async closeWaiting(
+    fo: FILE_OBJECT,
+    sync: boolean,
+    lock: Promise<void> | undefined,
+    cleanup: Promise<void> | undefined,
+    dereference?: Promise<void>,
+  ): Promise<NTSTATUS> {
+    if (dereference === undefined) {
+      if (lock !== undefined) {
+        await lock;
+        cleanup = this.io.sendCleanup(fo);
+      }
+      if (cleanup) await cleanup;
+      if (sync) this.unlockFile(fo);
+      const d = this.io.ObDereferenceObject(fo);
+      if (d) await d;
+    } else await dereference;
     return STATUS_SUCCESS;
   }
 
@@ -943,7 +1015,7 @@ export class SystemServices {
         } else {
           const sysLen = method === METHOD_BUFFERED ? Math.max(inLen, outLen) : inLen;
           const sys = new Uint8Array(sysLen);
-          if (input instanceof Uint8Array) sys.set(input.subarray(0, inLen));
+          if (input instanceof Uint8Array && inLen !== 0) sys.set(input.subarray(0, inLen));
           irp.SystemBuffer = sys;
           irp.Flags |= IRP_BUFFERED_IO;
           if (method === METHOD_BUFFERED) {
@@ -957,7 +1029,8 @@ export class SystemServices {
       opts,
       outLen,
     );
-    return { ...r, OutputBuffer: output };
+    // r is issue's { Status, Information, request }: the same keys in the same order, without an object spread.
+    return { Status: r.Status, Information: r.Information, request: r.request, OutputBuffer: output };
   }
 
   // ------------------------------------------------------------ directories
@@ -998,7 +1071,7 @@ export class SystemServices {
         },
         opts,
       );
-      return { ...r, Buffer: buffer };
+      return withBuffer(r, buffer);
     });
   }
 
@@ -1028,7 +1101,7 @@ export class SystemServices {
         },
         opts,
       );
-      return { ...r, Buffer: buffer };
+      return withBuffer(r, buffer);
     });
   }
 
@@ -1059,7 +1132,7 @@ export class SystemServices {
         opts,
         args.Length,
       );
-      return { ...r, Buffer: buffer };
+      return withBuffer(r, buffer);
     });
   }
 
@@ -1127,7 +1200,7 @@ export class SystemServices {
         opts,
         args.Length,
       );
-      return { ...r, Buffer: buffer };
+      return withBuffer(r, buffer);
     });
   }
 

@@ -529,7 +529,11 @@ export class RdbssFsd {
 
   // ================================================================== CREATE
 
-  private async commonCreate(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+  /**
+   * RxCommonCreate. The checks before the name is looked up (and a device open, which ends there) are synchronous:
+   * only an open by name gets an async frame (createByName).
+   */
+  private commonCreate(ctx: RX_CONTEXT): MaybePromise<NTSTATUS> {
     const irp = ctx.CurrentIrp as IRP;
     const sp = ctx.CurrentIrpSp as IO_STACK_LOCATION;
     const fo = sp.FileObject as FILE_OBJECT;
@@ -571,6 +575,18 @@ export class RdbssFsd {
     const canonical = this.canonicalize(ctx, name);
     if (canonical === null) return S.STATUS_OBJECT_NAME_INVALID;
     ctx.Create.CanonicalName = canonical;
+    return this.createByName(ctx, irp, fo, dev, canonical);
+  }
+
+  /** The rest of RxCommonCreate for an open by name: V_NET_ROOT, then FCB, SRV_OPEN and FOBX. */
+  private async createByName(
+    ctx: RX_CONTEXT,
+    irp: IRP,
+    fo: FILE_OBJECT,
+    dev: RDBSS_DEVICE_OBJECT,
+    canonical: string,
+  ): Promise<NTSTATUS> {
+    const params = ctx.Create.NtCreateParameters;
     try {
       let status = await this.findOrConstructVNetRoot(ctx, canonical);
       if (!NT_SUCCESS(status)) return status;
@@ -596,7 +612,8 @@ export class RdbssFsd {
         status = S.STATUS_OBJECT_NAME_COLLISION;
       return status;
     } finally {
-      await this.releaseCreateReferences(ctx);
+      const w = this.releaseCreateReferences(ctx);
+      if (w) await w;
     }
   }
 
@@ -633,7 +650,7 @@ export class RdbssFsd {
   }
 
   /** Drop what RxFindOrConstructVirtualNetRoot and the FCB lookup referenced (RxpPrepareCreateContextForReuse). */
-  private async releaseCreateReferences(ctx: RX_CONTEXT): Promise<void> {
+  private releaseCreateReferences(ctx: RX_CONTEXT): Promise<void> | undefined {
     const vnr = ctx.Create.pVNetRoot;
     const sc = ctx.Create.pSrvCall;
     ctx.Create.pVNetRoot = null;
@@ -641,12 +658,17 @@ export class RdbssFsd {
     ctx.Create.pSrvCall = null;
     if (vnr && !vnr.freed) {
       this.rx.verifier.drop(vnr, "create context (Create.pVNetRoot)", "RxFindOrConstructVirtualNetRoot");
-      await this.rx.RxDereference(vnr, LockHoldingState.LHS_LockNotHeld);
+      const w = this.rx.dereferenceNow(vnr, LockHoldingState.LHS_LockNotHeld);
+      if (w) return w.then(() => this.releaseCreateSrvCall(sc));
     }
-    if (sc && !sc.freed) {
-      this.rx.verifier.drop(sc, "create context (Create.pSrvCall)");
-      await this.rx.RxDereference(sc, LockHoldingState.LHS_LockNotHeld);
-    }
+    return this.releaseCreateSrvCall(sc);
+  }
+
+  /** The end of releaseCreateReferences: the SRV_CALL reference (undefined when dropping it waits for nothing). */
+  private releaseCreateSrvCall(sc: SRV_CALL | null): Promise<void> | undefined {
+    if (!sc || sc.freed) return undefined;
+    this.rx.verifier.drop(sc, "create context (Create.pSrvCall)");
+    return this.rx.dereferenceNow(sc, LockHoldingState.LHS_LockNotHeld);
   }
 
   /**
@@ -670,20 +692,23 @@ export class RdbssFsd {
       const hit = table.lookup(canonical, connectionId);
       if (hit?.entry.ContainingRecord.kind !== "V_NET_ROOT") return null;
       const first = hit.entry.ContainingRecord;
-      // Matching credentials: a LogonId mismatch falls through to other V_NET_ROOTs of the same NET_ROOT.
-      for (const vnr of [first, ...first.pNetRoot.VirtualNetRoots.filter((v) => v !== first)]) {
-        if (vnr.PrefixName.toUpperCase() !== first.PrefixName.toUpperCase()) continue;
-        const nr = vnr.pNetRoot;
-        if (nr.Condition !== Condition.Condition_Good && nr.Condition !== Condition.Condition_InTransition) {
-          return S.STATUS_BAD_NETWORK_PATH;
-        }
-        const c = this.checkCredentials(ctx, vnr);
-        if (c === S.STATUS_SUCCESS) return { vnr, remaining: hit.remaining };
-        if (c === S.STATUS_NETWORK_CREDENTIAL_CONFLICT) return c;
+      // Matching credentials: a LogonId mismatch falls through to other V_NET_ROOTs of the same NET_ROOT (the hit
+      // first, then the others in list order; walked in place, no array per create).
+      const r = this.vnrCandidate(ctx, first, null, hit.remaining);
+      if (r !== null) return r;
+      const others = first.pNetRoot.VirtualNetRoots;
+      let prefix: string | null = null;
+      for (let i = 0; i < others.length; i++) {
+        const vnr = others[i] as V_NET_ROOT;
+        if (vnr === first) continue;
+        if (prefix === null) prefix = first.PrefixName.toUpperCase();
+        const o = this.vnrCandidate(ctx, vnr, prefix, hit.remaining);
+        if (o !== null) return o;
       }
       return null;
     };
-    await this.rx.acquire(table.TableLock, false);
+    const shared = this.rx.acquireNow(table.TableLock, false);
+    if (shared) await shared;
     let found = lookupVnr();
     if (found !== null && typeof found === "object")
       this.rx.referenceInternal(found.vnr, "RxFindOrConstructVirtualNetRoot");
@@ -715,12 +740,33 @@ export class RdbssFsd {
     const vnr = found.vnr;
     ctx.Create.pVNetRoot = vnr;
     ctx.Create.pNetRoot = vnr.pNetRoot;
-    await this.waitForStable(vnr);
+    if (!StableCondition(vnr.Condition) && !vnr.freed) await this.waitForStable(vnr);
     if (vnr.Condition !== Condition.Condition_Good) {
       return NT_SUCCESS(vnr.ConstructionStatus) ? S.STATUS_BAD_NETWORK_PATH : vnr.ConstructionStatus;
     }
     ctx.Create.RemainingName = vnr.NamePrefix + found.remaining;
     return NT_SUCCESS(status) ? S.STATUS_SUCCESS : status;
+  }
+
+  /**
+   * One V_NET_ROOT of the lookup in findOrConstructVNetRoot: the match, a status that ends the lookup, or null to try
+   * the next. `prefix` is the hit's PrefixName upper-cased (null for the hit itself, which matches its own name).
+   */
+  private vnrCandidate(
+    ctx: RX_CONTEXT,
+    vnr: V_NET_ROOT,
+    prefix: string | null,
+    remaining: string,
+  ): { vnr: V_NET_ROOT; remaining: string } | NTSTATUS | null {
+    if (prefix !== null && vnr.PrefixName.toUpperCase() !== prefix) return null;
+    const nr = vnr.pNetRoot;
+    if (nr.Condition !== Condition.Condition_Good && nr.Condition !== Condition.Condition_InTransition) {
+      return S.STATUS_BAD_NETWORK_PATH;
+    }
+    const c = this.checkCredentials(ctx, vnr);
+    if (c === S.STATUS_SUCCESS) return { vnr, remaining };
+    if (c === S.STATUS_NETWORK_CREDENTIAL_CONFLICT) return c;
+    return null;
   }
 
   /** RxCheckVNetRootCredentials */
@@ -1098,7 +1144,8 @@ export class RdbssFsd {
     const table = rx.fcbTableOf(netRoot);
     const path = ctx.Create.RemainingName === "\\" ? "" : ctx.Create.RemainingName;
     const params = ctx.Create.NtCreateParameters;
-    await rx.acquire(table.TableLock, false);
+    const shared = rx.acquireNow(table.TableLock, false);
+    if (shared) await shared;
     let fcb = table.lookup(path) ?? null;
     if (fcb) fcb.NodeReferenceCount++;
     rx.release(table.TableLock);
@@ -1120,7 +1167,8 @@ export class RdbssFsd {
       if (fcb === null) return S.STATUS_INSUFFICIENT_RESOURCES;
     }
     if (fcb.Condition === Condition.Condition_InTransition && fcb.OpenCount > 0) await this.waitForStable(fcb);
-    const acq = await rx.RxAcquireExclusiveFcb(ctx, fcb);
+    const acquiring = rx.acquireExclusiveFcbNow(ctx, fcb);
+    const acq = typeof acquiring === "number" ? acquiring : await acquiring;
     if (acq !== S.STATUS_SUCCESS) {
       await this.dropFcbAfterCreate(ctx, fcb, false);
       return acq;
@@ -1129,7 +1177,8 @@ export class RdbssFsd {
     if (fcb.OpenCount > 0) {
       const st = this.io.IoCheckShareAccess(params.DesiredAccess, params.ShareAccess, fo, fcb.ShareAccess, false);
       if (st !== S.STATUS_SUCCESS) {
-        await this.dropFcbAfterCreate(ctx, fcb, true);
+        const w = this.dropFcbAfterCreate(ctx, fcb, true);
+        if (w) await w;
         return st;
       }
     }
@@ -1159,21 +1208,37 @@ export class RdbssFsd {
         ctx.InformationToReturn = fromMini;
       }
     }
-    await this.dropFcbAfterCreate(ctx, fcb, true);
+    const w = this.dropFcbAfterCreate(ctx, fcb, true);
+    if (w) await w;
     return status;
   }
 
   /** The end of RxCreateFromNetRoot: drop the lookup reference; an FCB nobody opened is finalized. */
-  private async dropFcbAfterCreate(ctx: RX_CONTEXT, fcb: FCB, held: boolean): Promise<void> {
-    if (!held) await this.rx.acquire(fcb.Header.Resource, true);
+  private dropFcbAfterCreate(ctx: RX_CONTEXT, fcb: FCB, held: boolean): Promise<void> | undefined {
+    if (!held) {
+      const w = this.rx.acquireNow(fcb.Header.Resource, true);
+      if (w) return w.then(() => this.dropHeldFcbAfterCreate(ctx, fcb));
+    }
+    return this.dropHeldFcbAfterCreate(ctx, fcb);
+  }
+
+  /** dropFcbAfterCreate with the FCB held (undefined when nothing waits). */
+  private dropHeldFcbAfterCreate(ctx: RX_CONTEXT, fcb: FCB): Promise<void> | undefined {
     if (fcb.OpenCount === 0) {
       if (fcb.Condition === Condition.Condition_InTransition) fcb.Condition = Condition.Condition_Bad;
-      const freed = await this.rx.RxpDereferenceAndFinalizeNetFcb(fcb, ctx, false, false);
-      if (!freed) this.rx.release(fcb.Header.Resource);
+      const freed = this.rx.dereferenceAndFinalizeNetFcbNow(fcb, ctx, false, false);
+      if (typeof freed !== "boolean") return freed.then((f) => this.releaseUnlessFreed(fcb, f));
+      this.releaseUnlessFreed(fcb, freed);
     } else {
       fcb.NodeReferenceCount--;
       this.rx.release(fcb.Header.Resource);
     }
+    return undefined;
+  }
+
+  /** After RxpDereferenceAndFinalizeNetFcb: release the FCB unless it was freed. */
+  private releaseUnlessFreed(fcb: FCB, freed: boolean): void {
+    if (!freed) this.rx.release(fcb.Header.Resource);
   }
 
   /** Undo a successful MRxCreate whose open cannot be kept (FCB held exclusive). */
@@ -1205,9 +1270,8 @@ export class RdbssFsd {
         should &&
         fcb.srvOpenFirst !== null
       ) {
-        const st = await rx.callMRx(dev, "MRxShouldTryToCollapseThisOpen", fcb, ctx, () =>
-          should.call(dev.Dispatch, ctx),
-        );
+        const asked = rx.callMRx(dev, "MRxShouldTryToCollapseThisOpen", fcb, ctx, () => should.call(dev.Dispatch, ctx));
+        const st = asked instanceof Promise ? await asked : asked;
         if (st === S.STATUS_SUCCESS) {
           const blocked =
             SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSED |
@@ -1234,9 +1298,10 @@ export class RdbssFsd {
             // this SRV_OPEN (its server handle, its oplock) and the open goes to the server instead.
             ctx.pRelevantSrvOpen = so;
             const found = so;
-            const again = await rx.callMRx(dev, "MRxShouldTryToCollapseThisOpen", found, ctx, () =>
+            const askedAgain = rx.callMRx(dev, "MRxShouldTryToCollapseThisOpen", found, ctx, () =>
               should.call(dev.Dispatch, ctx),
             );
+            const again = askedAgain instanceof Promise ? await askedAgain : askedAgain;
             if (again !== S.STATUS_SUCCESS) {
               ctx.pRelevantSrvOpen = null;
               so = null;
@@ -1252,9 +1317,10 @@ export class RdbssFsd {
             }
             ctx.pFobx = fobx;
             const collapse = dev.Dispatch.MRxCollapseOpen;
-            const cst = collapse
-              ? await rx.callMRx(dev, "MRxCollapseOpen", so, ctx, () => collapse.call(dev.Dispatch, ctx))
+            const collapsing = collapse
+              ? rx.callMRx(dev, "MRxCollapseOpen", so, ctx, () => collapse.call(dev.Dispatch, ctx))
               : S.STATUS_SUCCESS;
+            const cst = collapsing instanceof Promise ? await collapsing : collapsing;
             if (cst === S.STATUS_SUCCESS) {
               ctx.Create.ReturnedCreateInformation = FILE_OPENED;
               return S.STATUS_SUCCESS;
@@ -1280,7 +1346,8 @@ export class RdbssFsd {
       ctx.pFobx = null;
       const canary = rx.profile.createInformation === "canary";
       irp.IoStatus.Information = CREATE_INFORMATION_CANARY;
-      let status = (await rx.callMRx(dev, "MRxCreate", so, ctx, () => dev.Dispatch.MRxCreate(ctx))) as NTSTATUS;
+      const creating = rx.callMRx(dev, "MRxCreate", so, ctx, () => dev.Dispatch.MRxCreate(ctx));
+      let status = (creating instanceof Promise ? await creating : creating) as NTSTATUS;
       if (canary && irp.IoStatus.Information !== CREATE_INFORMATION_CANARY) {
         rx.rdbssViolation(
           "minirdrContract",
@@ -1337,8 +1404,11 @@ export class RdbssFsd {
     );
   }
 
-  /** RxCommonCleanup: the last handle to a file object is closed. */
-  private async commonCleanup(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+  /**
+   * RxCommonCleanup: the last handle to a file object is closed. A device handle's, or a handle without a FOBX,
+   * ends at once (no async frame); a file's goes on in cleanupFobx.
+   */
+  private commonCleanup(ctx: RX_CONTEXT): MaybePromise<NTSTATUS> {
     const rx = this.rx;
     const sp = ctx.CurrentIrpSp as IO_STACK_LOCATION;
     const fo = sp.FileObject as FILE_OBJECT;
@@ -1357,9 +1427,22 @@ export class RdbssFsd {
       return S.STATUS_SUCCESS;
     }
     rx.checkAlive(fobx, "RxCommonCleanup");
+    return this.cleanupFobx(ctx, dev, fo, fcb, fobx);
+  }
+
+  /** RxCommonCleanup of a file's handle. */
+  private async cleanupFobx(
+    ctx: RX_CONTEXT,
+    dev: RDBSS_DEVICE_OBJECT,
+    fo: FILE_OBJECT,
+    fcb: FCB,
+    fobx: FOBX,
+  ): Promise<NTSTATUS> {
+    const rx = this.rx;
     const so = fobx.pSrvOpen;
     if (Rdbss_NodeType(fcb) === NodeType.RDBSS_NTC_STORAGE_TYPE_FILE) this.markFobxOnCleanup(dev, fobx);
-    await rx.acquire(fcb.Header.Resource, true);
+    const acquiring = rx.acquireNow(fcb.Header.Resource, true);
+    if (acquiring) await acquiring;
     const mrxCleanup = dev.Dispatch.MRxCleanupFobx;
     if (fcb.FcbState & FCB_STATE.FCB_STATE_ORPHANED) {
       fcb.UncleanCount--;
@@ -1371,7 +1454,8 @@ export class RdbssFsd {
       return S.STATUS_SUCCESS;
     }
     if (fobx.Flags & FOBX_FLAG.FOBX_FLAG_DELETE_ON_CLOSE) fcb.FcbState |= FCB_STATE.FCB_STATE_DELETE_ON_CLOSE;
-    await rx.cancelNotifyForFobx(fobx);
+    const cancelling = rx.cancelNotifyForFobx(fobx);
+    if (cancelling) await cancelling;
     const last = fcb.UncleanCount === 1;
     const deleting = last && (fcb.FcbState & FCB_STATE.FCB_STATE_DELETE_ON_CLOSE) !== 0;
     const table = rx.fcbTableOf(fcb.pNetRoot);
@@ -1385,7 +1469,7 @@ export class RdbssFsd {
       }
       tookTable = true;
     }
-    const mine = fcb.FileLocks.filter((l) => l.fobx === fobx);
+    const mine = fcb.FileLocks.length === 0 ? fcb.FileLocks : fcb.FileLocks.filter((l) => l.fobx === fobx);
     if (mine.length > 0) {
       const p = ctx.LowIoContext.ParamsFor.Locks;
       p.LockList = mine.map((l) => ({ ByteOffset: l.offset, Length: l.length, Key: l.key }));
@@ -1395,14 +1479,20 @@ export class RdbssFsd {
       for (const l of mine) fcb.removeFileLock(l);
     }
     const atCleanup = dev.Dispatch.MRxSetFileInfoAtCleanup;
-    if (atCleanup) await rx.callMRx(dev, "MRxSetFileInfoAtCleanup", fobx, ctx, () => atCleanup.call(dev.Dispatch, ctx));
+    if (atCleanup) {
+      const w = rx.callMRx(dev, "MRxSetFileInfoAtCleanup", fobx, ctx, () => atCleanup.call(dev.Dispatch, ctx));
+      if (w instanceof Promise) await w;
+    }
     if (last && fcb.FcbState & FCB_STATE.FCB_STATE_TRUNCATE_ON_CLOSE && dev.Dispatch.MRxTruncate) {
       const trunc = dev.Dispatch.MRxTruncate;
       await rx.callMRx(dev, "MRxTruncate", fcb, ctx, () => trunc.call(dev.Dispatch, ctx));
     }
     fcb.UncleanCount--;
     if (fo.Flags & 0x8 && fcb.UncachedUncleanCount > 0) fcb.UncachedUncleanCount--;
-    if (mrxCleanup) await rx.callMRx(dev, "MRxCleanupFobx", fobx, ctx, () => mrxCleanup.call(dev.Dispatch, ctx));
+    if (mrxCleanup) {
+      const w = rx.callMRx(dev, "MRxCleanupFobx", fobx, ctx, () => mrxCleanup.call(dev.Dispatch, ctx));
+      if (w instanceof Promise) await w;
+    }
     so.UncleanFobxCount--;
     if (deleting) {
       if (table.remove(fcb)) fcb.FcbState |= FCB_STATE.FCB_STATE_NAME_ALREADY_REMOVED;
@@ -1426,8 +1516,11 @@ export class RdbssFsd {
     }
   }
 
-  /** RxCommonClose: the last reference to a file object is gone. */
-  private async commonClose(ctx: RX_CONTEXT): Promise<NTSTATUS> {
+  /**
+   * RxCommonClose: the last reference to a file object is gone. Synchronous unless something waits (a contended
+   * FCB, a mini-redirector call that pends): each step that may wait hands the rest to the next helper, in order.
+   */
+  private commonClose(ctx: RX_CONTEXT): MaybePromise<NTSTATUS> {
     const rx = this.rx;
     const sp = ctx.CurrentIrpSp as IO_STACK_LOCATION;
     const fo = sp.FileObject as FILE_OBJECT;
@@ -1435,13 +1528,7 @@ export class RdbssFsd {
     if (fo.FsContext instanceof RX_DEVICE_FCB) {
       dev.DeviceFcb.OpenCount--;
       const vnr = fo.FsContext2;
-      if (vnr instanceof V_NET_ROOT) {
-        // RxCommonDevFCBClose: a tree-connect handle drops its V_NET_ROOT reference under the netname table.
-        await rx.acquire(dev.pRxNetNameTable.TableLock, true);
-        vnr.NumberOfOpens--;
-        if (!vnr.freed) await rx.RxDereference(vnr, LockHoldingState.LHS_ExclusiveLockHeld);
-        rx.release(dev.pRxNetNameTable.TableLock);
-      }
+      if (vnr instanceof V_NET_ROOT) return this.closeTreeConnect(dev, fo, vnr);
       fo.FsContext = null;
       fo.FsContext2 = null;
       return S.STATUS_SUCCESS;
@@ -1450,8 +1537,34 @@ export class RdbssFsd {
     if (!this.fcbTypeCheck(fcb, "CLOSE")) return S.STATUS_INVALID_PARAMETER;
     rx.checkAlive(fcb, "RxCommonClose");
     const fobx = fo.FsContext2 instanceof FOBX ? fo.FsContext2 : null;
-    await rx.acquire(fcb.Header.Resource, true);
+    const acquiring = rx.acquireNow(fcb.Header.Resource, true);
+    if (acquiring) return acquiring.then(() => this.closeHeldFcb(ctx, dev, fo, fcb, fobx));
+    return this.closeHeldFcb(ctx, dev, fo, fcb, fobx);
+  }
+
+  /** RxCommonDevFCBClose: a tree-connect handle drops its V_NET_ROOT reference under the netname table. */
+  private async closeTreeConnect(dev: RDBSS_DEVICE_OBJECT, fo: FILE_OBJECT, vnr: V_NET_ROOT): Promise<NTSTATUS> {
+    const rx = this.rx;
+    await rx.acquire(dev.pRxNetNameTable.TableLock, true);
+    vnr.NumberOfOpens--;
+    if (!vnr.freed) await rx.RxDereference(vnr, LockHoldingState.LHS_ExclusiveLockHeld);
+    rx.release(dev.pRxNetNameTable.TableLock);
+    fo.FsContext = null;
+    fo.FsContext2 = null;
+    return S.STATUS_SUCCESS;
+  }
+
+  /** RxCommonClose with the FCB held exclusive: the FOBX's close (delayed or not), then the FCB's dereference. */
+  private closeHeldFcb(
+    ctx: RX_CONTEXT,
+    dev: RDBSS_DEVICE_OBJECT,
+    fo: FILE_OBJECT,
+    fcb: FCB,
+    fobx: FOBX | null,
+  ): MaybePromise<NTSTATUS> {
+    const rx = this.rx;
     fcb.NodeReferenceCount++;
+    let wait: Promise<unknown> | undefined;
     if (fobx) {
       rx.checkAlive(fobx, "RxCommonClose");
       const so = fobx.pSrvOpen;
@@ -1483,16 +1596,30 @@ export class RdbssFsd {
       fobx.CloseTime = this.k.now;
       if (delay) {
         so.Flags |= SRVOPEN_FLAG.SRVOPEN_FLAG_CLOSE_DELAYED;
-        await rx.RxDereference(fobx, LockHoldingState.LHS_SharedLockHeld);
+        wait = rx.dereferenceNow(fobx, LockHoldingState.LHS_SharedLockHeld);
       } else {
-        await rx.closeAssociatedSrvOpen(fobx, ctx);
-        await rx.RxDereference(fobx, LockHoldingState.LHS_ExclusiveLockHeld);
+        const closing = rx.closeAssociatedSrvOpen(fobx, ctx);
+        wait =
+          closing instanceof Promise
+            ? closing.then(() => rx.dereferenceNow(fobx, LockHoldingState.LHS_ExclusiveLockHeld))
+            : rx.dereferenceNow(fobx, LockHoldingState.LHS_ExclusiveLockHeld);
       }
     } else {
       fcb.OpenCount--;
     }
-    const freed = await rx.RxpDereferenceAndFinalizeNetFcb(fcb, ctx, false, false);
-    if (!freed) rx.release(fcb.Header.Resource);
+    if (wait) return wait.then(() => this.closeDereferenceFcb(ctx, fo, fcb));
+    return this.closeDereferenceFcb(ctx, fo, fcb);
+  }
+
+  /** The end of RxCommonClose: drop the FCB reference taken for the close (which may finalize the FCB). */
+  private closeDereferenceFcb(ctx: RX_CONTEXT, fo: FILE_OBJECT, fcb: FCB): MaybePromise<NTSTATUS> {
+    const finalizing = this.rx.dereferenceAndFinalizeNetFcbNow(fcb, ctx, false, false);
+    if (typeof finalizing !== "boolean") return finalizing.then((freed) => this.closeDone(fo, fcb, freed));
+    return this.closeDone(fo, fcb, finalizing);
+  }
+
+  private closeDone(fo: FILE_OBJECT, fcb: FCB, freed: boolean): NTSTATUS {
+    if (!freed) this.rx.release(fcb.Header.Resource);
     fo.FsContext = null;
     fo.FsContext2 = null;
     return S.STATUS_SUCCESS;

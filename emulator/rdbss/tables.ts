@@ -88,9 +88,18 @@ export class RX_PREFIX_TABLE {
 
   /** The entry whose name equals `name` under its case rule and whose connection id matches. */
   find(name: string, connectionId: string): RX_PREFIX_ENTRY | undefined {
-    const list = this.buckets.get(name.toUpperCase());
+    return this.findIn(this.buckets.get(name.toUpperCase()), name, connectionId);
+  }
+
+  /** `find` in the bucket already looked up for `name`. */
+  private findIn(
+    list: readonly RX_PREFIX_ENTRY[] | undefined,
+    name: string,
+    connectionId: string,
+  ): RX_PREFIX_ENTRY | undefined {
     if (!list) return undefined;
-    return list.find((e) => e.ConnectionId === connectionId && matches(e, name));
+    for (const e of list) if (e.ConnectionId === connectionId && matches(e, name)) return e;
+    return undefined;
   }
 
   /**
@@ -98,12 +107,16 @@ export class RX_PREFIX_TABLE {
    * hit keeps scanning; the first NET_ROOT or V_NET_ROOT hit stops. Returns the hit and the unmatched rest.
    */
   lookup(name: string, connectionId: string): { entry: RX_PREFIX_ENTRY; remaining: string } | undefined {
+    // The name is upper-cased once when it is ASCII (each prefix's bucket key is then a slice of it); otherwise
+    // each prefix is upper-cased on its own, since toUpperCase may change the length of other characters.
+    const upper = isAscii(name) ? name.toUpperCase() : null;
     let best: { entry: RX_PREFIX_ENTRY; remaining: string } | undefined;
     for (let i = 1; i <= name.length; i++) {
-      const atCut = i === name.length || name[i] === "\\" || name[i] === ":";
+      const atCut = i === name.length || name.charCodeAt(i) === BACKSLASH || name.charCodeAt(i) === COLON;
       if (!atCut) continue;
-      const prefix = name.slice(0, i);
-      const e = this.find(prefix, connectionId);
+      const list = this.buckets.get(upper === null ? name.slice(0, i).toUpperCase() : upper.slice(0, i));
+      if (list === undefined) continue;
+      const e = this.findIn(list, name.slice(0, i), connectionId);
       if (!e) continue;
       best = { entry: e, remaining: name.slice(i) };
       if (e.ContainingRecord.kind !== "SRV_CALL") return best;
@@ -125,11 +138,23 @@ export class RX_PREFIX_TABLE {
   }
 }
 
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+/** Whether `name` is the entry's name; called only for entries of `name`'s bucket (same upper-cased name). */
 function matches(e: RX_PREFIX_ENTRY, name: string): boolean {
   if (name.length !== e.Prefix.length) return false;
-  const cil = Math.min(e.CaseInsensitiveLength, name.length);
+  // The whole name compares case-insensitively (the usual rule): the bucket already matched it.
+  if (e.CaseInsensitiveLength >= name.length) return true;
+  const cil = e.CaseInsensitiveLength;
   if (name.slice(0, cil).toUpperCase() !== e.Prefix.slice(0, cil).toUpperCase()) return false;
   return name.slice(cil) === e.Prefix.slice(cil);
+}
+
+/** Whether every character of `s` is ASCII (then `s.toUpperCase()` keeps each character's position). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** RX_FCB_TABLE: the FCBs of one NET_ROOT by path; the share root ("") is TableEntryForNull. */

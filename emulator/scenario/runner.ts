@@ -61,7 +61,6 @@ import {
   FOBX,
   FOBX_FLAG,
   LockHoldingState,
-  type MrxCallRecord,
   type NET_ROOT,
   NETROOT_FLAG,
   type RDBSS_DEVICE_OBJECT,
@@ -532,7 +531,8 @@ class ScenarioRun {
 
   // -------------------------------------------------------------- expectations
 
-  check(ps: PlacedStep, got: StepGot & { mrx: string[] }): string[] {
+  /** A step's expectations against what it got, and its MRx calls (`mrx`, as the step's report lists them). */
+  check(ps: PlacedStep, got: StepGot, mrx: readonly string[]): string[] {
     const e = ("expect" in ps.step ? ps.step.expect : undefined) as Partial<ExpectValue> | undefined;
     const out: string[] = [];
     if (e?.status !== undefined && got.status !== null) {
@@ -615,11 +615,11 @@ class ScenarioRun {
       // The expected calls must appear in this order among the step's MRx calls (others may interleave). An
       // expectation without arguments ("MRxFinalizeSrvCall") matches any; "MRxFinalizeSrvCall(TRUE)" only those.
       let i = 0;
-      for (const call of got.mrx)
+      for (const call of mrx)
         if (i < e.mrx.length && mrxCallMatches(call, e.mrx[i] as string, this.em.k.current?.name ?? ps.thread)) i++;
       if (i < e.mrx.length)
         out.push(
-          `MRx calls were [${got.mrx.join(", ")}], expected [${e.mrx.join(", ")}] in this order (missing from ${e.mrx[i]})`,
+          `MRx calls were [${mrx.join(", ")}], expected [${e.mrx.join(", ")}] in this order (missing from ${e.mrx[i]})`,
         );
     }
     return out;
@@ -681,7 +681,10 @@ class ScenarioRun {
       if (r.skipCheck) failures = r.extraFailures ?? [];
       else {
         mrx = this.mrxCallsSince(logStart, me);
-        failures = [...(r.extraFailures ?? []), ...this.check(ps, { ...r.got, mrx })];
+        // (`got` and the calls apart: a copy of `got` with them added is a megamorphic object spread, one per step.)
+        const checked = this.check(ps, r.got, mrx);
+        failures =
+          r.extraFailures !== undefined && r.extraFailures.length > 0 ? [...r.extraFailures, ...checked] : checked;
       }
     } catch (e) {
       if (e instanceof StepFailed) {
@@ -722,11 +725,14 @@ class ScenarioRun {
     const log = this.em.rx.mrxLog;
     const device = this.dev === null ? null : this.dev.MiniRdrName;
     const out: string[] = [];
+    // Read through the log's columns: no MrxCallRecord per call.
     for (let i = logStart; i < log.length; i++) {
-      const r = log.at(i) as MrxCallRecord;
-      if (device !== null && r.device !== device) continue;
-      const call = r.args !== undefined ? `${r.name}(${r.args})` : r.name;
-      out.push(r.thread === me ? call : `${call} @ ${r.thread}`);
+      if (device !== null && log.deviceAt(i) !== device) continue;
+      const name = log.nameAt(i) as string;
+      const args = log.argsAt(i);
+      const thread = log.threadAt(i) as string;
+      const call = args !== undefined ? `${name}(${args})` : name;
+      out.push(thread === me ? call : `${call} @ ${thread}`);
     }
     return out;
   }

@@ -180,13 +180,14 @@ export function normalizeImage(image: ServerImage): NormalizedImage {
     const permissions = new Map<string, SharePermission>();
     const declaredPermissions: Record<string, SharePermission> = {};
     for (const [user, perm] of Object.entries(s.permissions)) {
-      const pat = `${at}.permissions[${JSON.stringify(user)}]`;
+      // Where a failure is (built only for one: every run of a scenario normalizes its images).
+      const pat = (): string => `${at}.permissions[${JSON.stringify(user)}]`;
       const ukey = user === "*" ? "*" : upcaseName(user);
-      if (ukey !== "*" && !userKeys.has(ukey)) fail(pat, `unknown user "${user}"`);
+      if (ukey !== "*" && !userKeys.has(ukey)) fail(pat(), `unknown user "${user}"`);
       if (typeof perm !== "string" || !PERMISSIONS.includes(perm as SharePermission)) {
-        fail(pat, `permission must be "read", "change" or "full", not ${JSON.stringify(perm)}`);
+        fail(pat(), `permission must be "read", "change" or "full", not ${JSON.stringify(perm)}`);
       }
-      if (permissions.has(ukey)) fail(pat, `user "${user}" is listed twice (names ignore case)`);
+      if (permissions.has(ukey)) fail(pat(), `user "${user}" is listed twice (names ignore case)`);
       permissions.set(ukey, perm as SharePermission);
       declaredPermissions[user] = perm as SharePermission;
     }
