@@ -20,6 +20,7 @@ import {
   replayFaults,
   replayRun,
   type ShrinkResult,
+  scenarioContentHash,
   sha256,
   shrinkFailure,
   writeReplayFile,
@@ -593,25 +594,39 @@ export async function cmdReplay(
     io.err(`rdbss: ${file}: the scenario ${r.scenarioFile} does not exist any more; nothing was run.`);
     return 2;
   }
-  const hash = sha256(readFileSync(r.scenarioFile));
-  if (hash !== replay.scenario.sha256) {
-    io.err(
-      `rdbss: ${file}: the scenario ${r.scenarioFile} changed since this replay was recorded (sha256 ${hash.slice(0, 12)}…, recorded ${replay.scenario.sha256.slice(0, 12)}…): its schedule would not mean the same run. Run \`rdbss explore\` again. Nothing was run.`,
-    );
-    return 2;
-  }
   const m = replay.scenario.minirdr;
   // A recording made with a module of one's own: replay it from the sources (scripts/sources.ts), before any note.
   if (m && RUNNING_BUILT) return rerunFromSourcesIfNeeded(null) as number;
-  if (m && existsSync(m.file) && sha256(readFileSync(m.file)) !== m.sha256) {
-    io.err(`rdbss: note: the mini-redirector ${m.file} changed since the recording (a fix?): the run may differ.`);
-  }
   // Load it under the same name as when it was recorded, so messages compare equal.
   const sameName = resolve(replay.scenario.loadedAs) === resolve(r.scenarioFile);
   const l = loadScenarioFile(sameName ? replay.scenario.loadedAs : r.scenarioFile);
+  const changed = (what: string, now: string, then: string): number => {
+    io.err(
+      `rdbss: ${file}: the scenario ${r.scenarioFile} changed since this replay was recorded (${what} ${now.slice(0, 12)}…, recorded ${then.slice(0, 12)}…): its schedule would not mean the same run. Run \`rdbss explore\` again. Nothing was run.`,
+    );
+    return 2;
+  };
+  const textHash = sha256(readFileSync(r.scenarioFile));
+  const recordedContent = replay.scenario.contentSha256;
+  // Recorded before content hashes: any edit of the file refuses the replay.
+  if (recordedContent === undefined && textHash !== replay.scenario.sha256) {
+    return changed("sha256", textHash, replay.scenario.sha256);
+  }
   if (!l.ok) {
     for (const p of l.problems) io.err(formatProblem(p));
     return 2;
+  }
+  if (recordedContent !== undefined) {
+    const contentHash = scenarioContentHash(l.loaded);
+    if (contentHash !== recordedContent) return changed("content sha256", contentHash, recordedContent);
+    if (textHash !== replay.scenario.sha256) {
+      io.err(
+        `rdbss: note: the scenario ${r.scenarioFile} was edited since the recording (comments, layout or key order only: its steps, setup and server images are the same); replaying.`,
+      );
+    }
+  }
+  if (m && existsSync(m.file) && sha256(readFileSync(m.file)) !== m.sha256) {
+    io.err(`rdbss: note: the mini-redirector ${m.file} changed since the recording (a fix?): the run may differ.`);
   }
   const bad = await checkScenarioModule(l.loaded);
   if (bad !== null) return badInput(io, [bad]);

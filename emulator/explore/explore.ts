@@ -15,6 +15,7 @@ import {
   REPLAY_VERSION,
   type ReplayFile,
   type ReplayStrategyInfo,
+  scenarioContentHash,
   scenarioHash,
   stopSummary,
 } from "./replay.js";
@@ -222,6 +223,7 @@ export async function explore(loaded: LoadedScenario, options: ExploreOptions = 
       : Promise.resolve(found);
   // What was explored: the scenario's text (and a module file's) as it is now.
   const hash = scenarioHash(loaded);
+  const contentHash = scenarioContentHash(loaded);
   const moduleFile = minirdrFile(loaded);
 
   let steps: number | undefined;
@@ -280,6 +282,7 @@ export async function explore(loaded: LoadedScenario, options: ExploreOptions = 
             file: loaded.file,
             loadedAs: loaded.file,
             sha256: hash,
+            contentSha256: contentHash,
             name: loaded.scenario.name,
             ...(moduleFile ? { minirdr: moduleFile } : {}),
           },

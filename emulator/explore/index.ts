@@ -28,6 +28,7 @@ export {
   readReplayFile,
   replayFaults,
   replayRun,
+  scenarioContentHash,
   scenarioHash,
   sha256,
   writeReplayFile,

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
 import { z } from "zod";
 import { BUILTIN_MINIRDRS } from "../../miniredirs/index.js";
 import type { Emulator } from "../boot.js";
@@ -66,8 +66,17 @@ export const ReplayFileSchema = z
         file: z.string(),
         /** The path the scenario was loaded as (messages name it); replay loads it the same way when it can. */
         loadedAs: z.string(),
-        /** sha256 of the scenario file's text: a replay refuses to run a changed scenario. */
+        /** sha256 of the scenario file's text. */
         sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        /**
+         * sha256 of what the run is made of: the validated scenario and its server images (`scenarioContentHash`).
+         * A replay refuses to run when it changed; an edit of comments or layout alone is only noted. Absent in
+         * replays recorded before it existed: the text's hash decides then.
+         */
+        contentSha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/)
+          .optional(),
         name: z.string(),
         /** A mini-redirector module given by path, and its hash (a changed module is reported, not refused). */
         minirdr: z.object({ file: z.string(), sha256: z.string() }).strict().optional(),
@@ -120,6 +129,26 @@ export function scenarioHash(loaded: LoadedScenario): string {
   const p = resolve(loaded.file);
   if (existsSync(p)) return sha256(readFileSync(p));
   return sha256(JSON.stringify(loaded.scenario, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : v)));
+}
+
+/**
+ * The hash of what a run of the scenario is made of: its validated content and its server images (fixtures
+ * resolved), as JSON with each mapping's keys sorted and bytes as hex. Comments, layout, quoting and key order do
+ * not change it; a step, a setting or a server image's file does.
+ */
+export function scenarioContentHash(loaded: LoadedScenario): string {
+  const canonical = (_k: string, v: unknown): unknown => {
+    if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex");
+    if (v instanceof Map) return { map: [...v.entries()] };
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      const sorted: Record<string, unknown> = {};
+      for (const key of Object.keys(o).sort()) sorted[key] = o[key];
+      return sorted;
+    }
+    return v;
+  };
+  return sha256(JSON.stringify({ scenario: loaded.scenario, servers: loaded.servers }, canonical));
 }
 
 /** A mini-redirector named by path, with its file's hash; undefined for built-in and caller-given modules. */
@@ -201,6 +230,17 @@ export function normalizeFailures(failures: readonly string[], file: string): st
   return failures.map((f) => f.split(file).join("<scenario>"));
 }
 
+/**
+ * Failures as a replay compares them: normalized, and without their places in the scenario file
+ * ("callback-twice.yaml:9", "<scenario>:12:5"). Lines move with an edit of comments or layout, which does not change
+ * the run (the content hash says so).
+ */
+function comparable(failures: readonly string[], file: string): string[] {
+  const name = basename(file).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const at = new RegExp(`(<scenario>|${name})(?::\\d+){1,2}`, "g");
+  return normalizeFailures(failures, file).map((f) => f.replace(at, "$1"));
+}
+
 export interface ReplayOutcome {
   readonly report: ScenarioReport;
   /** The run failed with the same failures (same words, same order) and the same stop as recorded. */
@@ -229,6 +269,31 @@ export function replayFaults(replay: ReplayFile): FaultSpec[] {
   return out;
 }
 
+/**
+ * How a replayed run's stop differs from the recorded one, in words (null: the same, locations in the scenario file
+ * aside): the stop's name when that differs, else the first field that does.
+ */
+function describeStopDifference(
+  recorded: StopSummary | null,
+  recordedFile: string,
+  got: StopSummary | null,
+  gotFile: string,
+): string | null {
+  if (recorded === null || got === null) {
+    return recorded === got ? null : `stop differs: recorded ${recorded?.name ?? "none"}, got ${got?.name ?? "none"}`;
+  }
+  if (recorded.name !== got.name) return `stop differs: recorded ${recorded.name}, got ${got.name}`;
+  const fields = ["kind", "code", "check", "thread", "reason"] as const;
+  for (const f of fields) {
+    const a = f === "reason" ? comparable([recorded.reason], recordedFile)[0] : recorded[f];
+    const b = f === "reason" ? comparable([got.reason], gotFile)[0] : got[f];
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      return `stop ${got.name} differs in its ${f}: recorded ${JSON.stringify(recorded[f])}, got ${JSON.stringify(got[f])}`;
+    }
+  }
+  return null;
+}
+
 /** Run the recorded schedule again and compare. */
 export async function replayRun(
   loaded: LoadedScenario,
@@ -250,23 +315,24 @@ export async function replayRun(
   if (report.passed) differences.push("the run passed: the recorded failure did not happen");
   const got = normalizeFailures(report.failures, loaded.file);
   const want = normalizeFailures(replay.failure.failures, replay.scenario.loadedAs);
+  const gotAsCompared = comparable(report.failures, loaded.file);
+  const wantAsCompared = comparable(replay.failure.failures, replay.scenario.loadedAs);
   if (options.shrunk) {
     const sig = failureSignature(report);
     if (!report.passed && sig !== replay.failure.signature)
       differences.push(`fails differently: ${sig}, recorded ${replay.failure.signature}`);
   } else {
-    if (JSON.stringify(got) !== JSON.stringify(want)) {
+    if (JSON.stringify(gotAsCompared) !== JSON.stringify(wantAsCompared)) {
       // The first failure that differs, each side in words ("none" where that side has fewer), and the counts.
       let i = 0;
-      while (i < want.length && i < got.length && want[i] === got[i]) i++;
+      while (i < want.length && i < got.length && wantAsCompared[i] === gotAsCompared[i]) i++;
       const say = (f: string | undefined): string => (f === undefined ? "none" : JSON.stringify(f));
       const counts = want.length === got.length ? "" : ` (${got.length} failure(s), recorded ${want.length})`;
       differences.push(`failure ${i + 1} differs: recorded ${say(want[i])}, got ${say(got[i])}${counts}`);
     }
     const stop = stopSummary(report);
-    if (JSON.stringify(stop) !== JSON.stringify(replay.failure.stop)) {
-      differences.push(`stop differs: recorded ${replay.failure.stop?.name ?? "none"}, got ${stop?.name ?? "none"}`);
-    }
+    const stopDifference = describeStopDifference(replay.failure.stop, replay.scenario.loadedAs, stop, loaded.file);
+    if (stopDifference !== null) differences.push(stopDifference);
   }
   return { report, reproduced: differences.length === 0, divergence: strategy.divergence, differences };
 }

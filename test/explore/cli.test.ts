@@ -233,18 +233,64 @@ test.serial("bad input exits 2 and runs nothing", async (t) => {
   t.regex(err.join("\n"), /not a valid replay file; nothing was run/);
 });
 
-test.serial("replay refuses a scenario that changed since the recording (exit 2)", async (t) => {
+test.serial("replay refuses a scenario whose content changed since the recording (exit 2)", async (t) => {
   const { dir, file } = copyRace("callback-twice");
   const r = await rdbss("explore", file, "--no-shrink", "--out", dir);
   t.is(r.code, 1, r.stderr);
   const replay = join(dir, "callback-twice.replay");
   t.is((await rdbss("replay", replay)).code, 1);
-  writeFileSync(file, `${readFileSync(file, "utf8")}# edited\n`);
+  writeFileSync(file, readFileSync(file, "utf8").replace("Y:\\notes.txt", "Y:\\other.txt"));
   const changed = await rdbss("replay", replay);
   t.is(changed.code, 2);
-  t.regex(changed.stderr, /changed since this replay was recorded .*Run `rdbss explore` again\. Nothing was run\./);
+  t.regex(
+    changed.stderr,
+    /changed since this replay was recorded \(content sha256 [0-9a-f]{12}…, recorded [0-9a-f]{12}…\).*Run `rdbss explore` again\. Nothing was run\./,
+  );
   t.is(changed.stdout, "");
 });
+
+test.serial(
+  "replay runs a scenario edited in its comments, layout and key order only, with a note; an older replay without a content hash refuses any edit",
+  async (t) => {
+    const { dir, file } = copyRace("callback-twice");
+    const r = await rdbss("explore", file, "--no-shrink", "--out", dir);
+    t.is(r.code, 1, r.stderr);
+    const replayFile = join(dir, "callback-twice.replay");
+    const recorded = JSON.parse(readFileSync(replayFile, "utf8")) as { scenario: Record<string, unknown> };
+    t.regex(String(recorded.scenario.contentSha256), /^[0-9a-f]{64}$/);
+    const before = await rdbss("replay", replayFile);
+    t.is(before.code, 1);
+    // A comment, a key moved ahead of its siblings, a flow mapping written as a block: the same scenario.
+    const text = readFileSync(file, "utf8")
+      .replace("steps:\n", "# the steps, unchanged\nsteps:\n")
+      .replace(
+        "  - op: create\n    path: Y:\\notes.txt\n    as: h\n",
+        "  - as: h\n    path: Y:\\notes.txt\n    op: create\n",
+      )
+      .replace("  options: { unreachable: [down] }\n", "  options:\n    unreachable:\n      - down\n");
+    t.not(text, readFileSync(file, "utf8"));
+    writeFileSync(file, text);
+    const edited = await rdbss("replay", replayFile);
+    t.is(edited.code, 1, edited.stderr);
+    t.regex(
+      edited.stderr,
+      /note: the scenario .*callback-twice\.yaml was edited since the recording \(comments, layout or key order only/,
+    );
+    t.regex(edited.stdout, /Reproduced exactly from \d+ recorded choices/);
+    // The same run, reported the same way, but for where its steps now are in the file.
+    const unlocated = (out: string): string =>
+      out.replace(/\.yaml:\d+(?::\d+)?/g, ".yaml").replace(/^( +\S) \d+ +/gm, "$1 <line> ");
+    t.is(unlocated(edited.stdout), unlocated(before.stdout));
+    t.not(edited.stdout, before.stdout, "the locations follow the edited file");
+    // The same replay without its content hash (as recorded before it existed): the text's hash decides.
+    delete recorded.scenario.contentSha256;
+    writeFileSync(replayFile, JSON.stringify(recorded));
+    const old = await rdbss("replay", replayFile);
+    t.is(old.code, 2);
+    t.regex(old.stderr, /changed since this replay was recorded \(sha256 [0-9a-f]{12}…/);
+    t.is(old.stdout, "");
+  },
+);
 
 test.serial("a module file that no longer loads: replay exits 2 at setup.minirdr and runs nothing", async (t) => {
   const { dir, file } = copyRace("callback-twice");

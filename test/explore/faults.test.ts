@@ -70,6 +70,29 @@ test("varySeed: each iteration runs with its own kernel seed, and the replay fil
   t.not(r.replay.seed, loaded.scenario.setup.seed);
   const again = await replayRun(loaded, r.replay);
   t.true(again.reproduced, again.differences.join("; "));
+  // A stop that differs in its words alone is named with the field that differs; its places in the scenario file
+  // (which move with a comment) are not compared.
+  const stop = r.replay.failure.stop;
+  if (stop === null) return t.fail("the race stops the run");
+  const told = await replayRun(loaded, {
+    ...r.replay,
+    failure: { ...r.replay.failure, stop: { ...stop, reason: "x" } },
+  });
+  t.deepEqual(told.differences, [
+    `stop ${stop.name} differs in its reason: recorded "x", got ${JSON.stringify(again.report.stops.find((s) => s.fatal)?.reason)}`,
+  ]);
+  const moved = (text: string): string =>
+    text.replace(/notify-cancel\.yaml:(\d+)/g, (_m, n) => `notify-cancel.yaml:${Number(n) + 3}`);
+  t.regex(stop.reason + r.replay.failure.failures.join(""), /notify-cancel\.yaml:\d+/, "the texts name places");
+  const shifted = await replayRun(loaded, {
+    ...r.replay,
+    failure: {
+      ...r.replay.failure,
+      failures: r.replay.failure.failures.map(moved),
+      stop: { ...stop, reason: moved(stop.reason) },
+    },
+  });
+  t.true(shifted.reproduced, shifted.differences.join("; "));
   // The minimal scenario carries the failing run's seed, so a plain run is that run.
   const dir = mkdtempSync(join(tmpdir(), "rdbss-explore-seed-"));
   const min = await shrinkFailure(loaded, r.replay.choices, { runSeed: r.replay.seed, outputDir: dir });
