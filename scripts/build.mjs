@@ -6,12 +6,17 @@
 //   dist/kernel.mjs, io.mjs, rdbss.mjs  the rooms' DDI surfaces (`rdbss-emulator/kernel`, `/io`, `/rdbss`), for a
 //                   mini-redirector's flat imports (CTL_CODE, STATUS, RX_CONTEXT …), as the sources import them
 //   dist/cli.mjs    the `rdbss` command (scripts/rdbss.mjs runs it when it is newer than every source file)
+//   dist/types/     declaration files of emulator/ and miniredirs/ (tsconfig.types.json), which the package's
+//                   `types` conditions name: a user's project type-checks against them under its own compiler
+//                   options, never against this repository's sources
 // built by esbuild as ES modules with shared chunks, so they all load one copy of the emulator; dependencies stay
 // in node_modules. The sources run as they are under tsx (tests, development); dist/ is what a user's process
 // loads without tsx: docs/PERFORMANCE.md "Cold start".
 //
 //   node scripts/build.mjs [--outdir DIR]
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -64,6 +69,7 @@ export async function build(outdir = join(ROOT, "dist")) {
     renameSync(tmp, f.path);
     keep.add(f.path);
   }
+  buildTypes(outdir);
   // Last: what the build was made from and when. scripts/rdbss.mjs runs the build only while every one of these
   // files is older than it (a build without this file is incomplete: not run).
   const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith("node_modules/"));
@@ -71,6 +77,34 @@ export async function build(outdir = join(ROOT, "dist")) {
   writeFileSync(`${manifest}.${process.pid}.tmp`, `${JSON.stringify({ builtAt, inputs }, null, 1)}\n`);
   renameSync(`${manifest}.${process.pid}.tmp`, manifest);
   return { outdir, files: [...keep] };
+}
+
+/**
+ * The declaration files, into `outdir/types` (emitted beside it, then swapped in). `--noCheck`: declarations only,
+ * in well under a second; `npm run typecheck` is what checks the sources. tsc's own errors fail the build.
+ */
+function buildTypes(outdir) {
+  let tsc;
+  try {
+    tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin/tsc");
+  } catch {
+    // An install without devDependencies: the package runs; a TypeScript user of it has no declarations.
+    process.stderr.write("rdbss-emulator: typescript is not installed; dist/types not built\n");
+    return;
+  }
+  const dest = join(outdir, "types");
+  const tmp = `${dest}.${process.pid}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    execFileSync(process.execPath, [tsc, "-p", join(ROOT, "tsconfig.types.json"), "--noCheck", "--outDir", tmp], {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    rmSync(dest, { recursive: true, force: true });
+    renameSync(tmp, dest);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /**

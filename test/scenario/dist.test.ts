@@ -112,3 +112,44 @@ console.log(JSON.stringify({ passed: report.passed, from: import.meta.resolve("r
   t.true(result.passed, result.text);
   t.is(result.from, pathToFileURL(join(out, "io.mjs")).href, "the built entry, not the sources");
 });
+
+test("a user's TypeScript project type-checks against the built declarations under its own compiler options", (t) => {
+  // The package as npm installs it: package.json and dist/ (this build, with dist/types), no sources. The user's
+  // options differ from the repository's: no exactOptionalPropertyTypes, index signatures read with brackets, an
+  // older lib. Against the sources (the package's `types` before dist/types existed) this project had errors in
+  // the emulator's own files; against the declarations it has none.
+  const pkg = mkdtempSync(join(ROOT, "node_modules/.cache/rdbss-dist-test-types-"));
+  t.teardown(() => rmSync(pkg, { recursive: true, force: true }));
+  copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+  symlinkSync(out, join(pkg, "dist"), "dir");
+  const dir = makeUserProject("module", pkg);
+  const options = {
+    target: "es2022",
+    lib: ["es2022"],
+    module: "nodenext",
+    moduleResolution: "nodenext",
+    strict: true,
+    noPropertyAccessFromIndexSignature: true,
+    noImplicitReturns: true,
+    noEmit: true,
+    types: ["node"],
+    typeRoots: [join(ROOT, "node_modules/@types")],
+  };
+  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: options, include: ["hello.ts"] }));
+  const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", dir], { cwd: dir, encoding: "utf8" });
+  t.is(r.status, 0, r.stdout + r.stderr);
+  // The declarations are what it read: a type error in the user's own file is still reported, located there.
+  writeFileSync(
+    join(dir, "wrong.ts"),
+    'import { FILE_OPEN } from "rdbss-emulator/io";\nexport const s: string = FILE_OPEN;\n',
+  );
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify({ compilerOptions: options, include: ["hello.ts", "wrong.ts"] }),
+  );
+  const wrong = spawnSync(process.execPath, [tsc, "-p", dir], { cwd: dir, encoding: "utf8" });
+  t.not(wrong.status, 0);
+  t.regex(wrong.stdout, /wrong\.ts\(2,14\): error TS2322/);
+  t.notRegex(wrong.stdout, /dist\/types|emulator\//, "no error inside the package");
+});
