@@ -61,6 +61,9 @@ function fold(a: number, b: number): number {
   return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
 }
 
+/** hashString of each scheduling point's label, computed once per process. */
+const POINT_HASHES = new Map<string, number>();
+
 /**
  * Wraps a strategy and records each decision. The state fingerprint at a decision is the scheduling point plus,
  * for each candidate thread, its id and the point where it last gave up the processor: a cheap abstraction of
@@ -75,7 +78,6 @@ export class RecordingStrategy implements SchedulingStrategy {
   private readonly chosen: number[] = [];
   private readonly states: number[] = [];
   private readonly lastPoint = new Map<number, number>();
-  private readonly pointHash = new Map<string, number>();
   private scheduleA = FNV_OFFSET;
   private scheduleB = 0x01234567;
 
@@ -90,10 +92,13 @@ export class RecordingStrategy implements SchedulingStrategy {
   }
 
   private hashPoint(label: string): number {
-    let h = this.pointHash.get(label);
+    let h = POINT_HASHES.get(label);
     if (h === undefined) {
+      // Labels are the code's scheduling points and the scenarios' yield labels: a bounded set, shared by every
+      // schedule of every exploration in the process (a recording strategy is made per schedule).
+      if (POINT_HASHES.size >= 4096) POINT_HASHES.clear();
       h = hashString(label);
-      this.pointHash.set(label, h);
+      POINT_HASHES.set(label, h);
     }
     return h;
   }
