@@ -140,6 +140,11 @@ export class KernelCore {
   private nextThreadId = 1;
   private nextProcessId = 8;
   private stopInfo: KernelStop | null = null;
+  /**
+   * Called with an exception that nothing handled, before its bug check (0x1E / 0x7E): a checker above the kernel
+   * (RDBSS's verifier) may name the rule it breaks. A violation it raises in stop mode becomes the stop instead.
+   */
+  unhandledExceptionObserver: ((t: KThread, error: unknown) => void) | null = null;
   private runState: "idle" | "running" | "stopped" = "idle";
   private runToken = 0;
   private resolveRun: ((r: RunResult) => void) | null = null;
@@ -256,6 +261,14 @@ export class KernelCore {
   /** Stop for an exception thrown by driver code running in kernel mode. */
   exceptionStop(t: KThread, error: unknown): void {
     if (this.stopInfo !== null) return;
+    if (this.unhandledExceptionObserver !== null) {
+      try {
+        this.unhandledExceptionObserver(t, error);
+      } catch (e) {
+        if (!(e instanceof BugCheckError)) throw e;
+      }
+      if (this.stopInfo !== null) return;
+    }
     const code =
       t.process.isSystem || t.isDpcContext
         ? BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED

@@ -182,6 +182,8 @@ export class Kernel extends KernelCore {
 
   /** Pool allocations (ExAllocatePoolWithTag …): tracking, special pool, leaks. */
   readonly pool: Pool;
+  /** Called for each work item queued (its `queuedBy` set), with the queuing thread: for a checker above the kernel. */
+  workItemObserver: ((item: WORK_QUEUE_ITEM, by: KThread) => void) | null = null;
 
   constructor(options: FullKernelOptions = {}) {
     super(options);
@@ -1333,6 +1335,7 @@ export class Kernel extends KernelCore {
     }
     item.queuedOn = queueType;
     item.queuedBy = this.witness(t);
+    if (this.workItemObserver !== null) this.workItemObserver(item, t);
     if (this.trace.active) this.emit("work.queue", item.name, { queue: WORK_QUEUE_NAMES[queueType] });
     const idle = q.idle.shift();
     if (idle) {

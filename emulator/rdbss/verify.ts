@@ -11,7 +11,15 @@
  */
 
 import { IRP_MJ_NAMES } from "../io/index.js";
-import { formatTime, type KThread, NT_SUCCESS, type NTSTATUS, statusName } from "../kernel/index.js";
+import {
+  formatTime,
+  type KThread,
+  NT_SUCCESS,
+  type NTSTATUS,
+  statusName,
+  type Witness,
+  type WORK_QUEUE_ITEM,
+} from "../kernel/index.js";
 import { RDBSS_MANAGE } from "./constants.js";
 import type { RX_CONTEXT } from "./context.js";
 import type { RDBSS_DEVICE_OBJECT } from "./device.js";
@@ -104,6 +112,17 @@ function leakRank(r: LiveObjectReport | null): number {
   return rank;
 }
 
+/** A call of MRxFinalizeNetRoot / MRxFinalizeVNetRoot, which get ForceDisconnect as NULL. */
+interface ForceCall {
+  readonly name: string;
+  readonly node: RxNode;
+}
+
+/** A JavaScript TypeError about null: the emulated dereference of a NULL pointer. */
+function isNullFault(e: unknown): e is TypeError {
+  return e instanceof TypeError && /\bnull\b/.test(e.message);
+}
+
 export class RdbssVerifier {
   private readonly rx: Rdbss;
   /** The reference ledger (null when check "ledger" is off). */
@@ -117,6 +136,12 @@ export class RdbssVerifier {
   /** Reports made at unload and at quiescence points, oldest first. */
   readonly leakReports: LeakReport[] = [];
   private readonly postedContext = new WeakMap<SRV_CALL, { readonly Context: unknown; readonly Context2: unknown }>();
+  /** Threads inside MRxFinalizeNetRoot / MRxFinalizeVNetRoot (pattern 15), and the call each is in. */
+  private readonly forceCalls = new Map<KThread, ForceCall>();
+  /** Work items queued from such a call, by their `queuedBy` record. */
+  private readonly forceWork = new WeakMap<Witness, ForceCall>();
+  /** NULL faults already reported as pattern 15 (the exception goes on to its 0x7E in record mode). */
+  private readonly forceFaults = new WeakSet<object>();
 
   constructor(rx: Rdbss) {
     this.rx = rx;
@@ -137,6 +162,10 @@ export class RdbssVerifier {
         : null;
     this.mrxContextTraps = k.checkMode("minirdrContract") !== "off";
     this.hooks = { traceKernel: k, ledger: this.ledger, guard: this.tombs };
+    if (this.mrxContextTraps) {
+      k.workItemObserver = (item, by) => this.workItemQueued(item, by);
+      k.unhandledExceptionObserver = (t, e) => this.unhandledException(t, e);
+    }
   }
 
   // ================================================================== ledger and tombstones
@@ -468,11 +497,16 @@ export class RdbssVerifier {
    * in record mode, as the fault would in Windows.
    */
   async guardForceNull<T>(name: string, node: RxNode, fn: () => MaybePromise<T>): Promise<T> {
+    const t = this.rx.k.current;
+    const outer = t !== null ? this.forceCalls.get(t) : undefined;
+    const call: ForceCall = { name, node };
+    if (t !== null) this.forceCalls.set(t, call);
     try {
       const v = fn();
       return v instanceof Promise ? await v : v;
     } catch (e) {
-      if (e instanceof TypeError && /\bnull\b/.test(e.message)) {
+      if (isNullFault(e)) {
+        this.forceFaults.add(e);
         this.rx.rdbssViolation(
           "minirdrContract",
           VERIFIER_ASSERT.FORCE_DEREFERENCED,
@@ -481,7 +515,39 @@ export class RdbssVerifier {
         );
       }
       throw e;
+    } finally {
+      if (t !== null) {
+        if (outer !== undefined) this.forceCalls.set(t, outer);
+        else this.forceCalls.delete(t);
+      }
     }
+  }
+
+  /**
+   * A work item queued from inside MRxFinalizeNetRoot / MRxFinalizeVNetRoot (or from work that one queued) carries
+   * that call: the ForceDisconnect pointer it captured is still NULL when the worker reads it.
+   */
+  private workItemQueued(item: WORK_QUEUE_ITEM, by: KThread): void {
+    if (item.queuedBy === null) return;
+    const call = this.forceCalls.get(by) ?? (by.queuedBy !== null ? this.forceWork.get(by.queuedBy) : undefined);
+    if (call !== undefined) this.forceWork.set(item.queuedBy, call);
+  }
+
+  /**
+   * An exception nothing handled, about to be a 0x7E: a NULL fault in work that MRxFinalize(V)NetRoot queued is
+   * pattern 15 one step removed — the routine handed the NULL ForceDisconnect to a worker.
+   */
+  private unhandledException(t: KThread, error: unknown): void {
+    if (!isNullFault(error) || this.forceFaults.has(error) || t.queuedBy === null) return;
+    const call = this.forceWork.get(t.queuedBy);
+    if (call === undefined) return;
+    this.forceFaults.add(error);
+    this.rx.rdbssViolation(
+      "minirdrContract",
+      VERIFIER_ASSERT.FORCE_DEREFERENCED,
+      call.node,
+      `Work that ${call.name}(${call.node.label()}, ForceDisconnect) queued faulted on a NULL pointer on thread "${t.name}" (${error.message}): RDBSS passes ForceDisconnect as NULL — a PBOOLEAN that must not be dereferenced or relied on, also not later by the work the routine posts with it (rdbss-semantics §9, pattern 15). Decide from your own state whether to tear the connection down. (If the NULL was another pointer, the fault is still the driver's: in Windows, 0x7E.)`,
+    );
   }
 
   // ================================================================== SRV_CALL contexts (patterns 6 and 7)

@@ -984,11 +984,14 @@ export const CATALOGUE: readonly CheckEntry[] = [
     p1: rdbss(RDBSS_ASSERT.FORCE_DEREFERENCED),
     params: P_27,
     trigger:
-      "MRxFinalizeNetRoot(NetRoot, ForceDisconnect) / MRxFinalizeVNetRoot faulting on a NULL pointer: RDBSS passes ForceDisconnect as NULL.",
+      "MRxFinalizeNetRoot(NetRoot, ForceDisconnect) / MRxFinalizeVNetRoot faulting on a NULL pointer, or work it queued (directly or through further work items) faulting on one on its worker: RDBSS passes ForceDisconnect as NULL.",
     explanation:
       "MRxFinalizeVNetRoot(V_NET_ROOT#3 …, ForceDisconnect) faulted on a NULL pointer (Cannot read properties of null …): RDBSS passes ForceDisconnect as NULL — a PBOOLEAN that must not be dereferenced or relied on.",
     patterns: [15],
-    tests: ["test/verifier/patterns.test.ts › pattern 15"],
+    tests: [
+      "test/verifier/patterns.test.ts › pattern 15",
+      "test/verifier/patterns.test.ts › pattern 15 one step removed",
+    ],
   }),
   entry({
     id: "minirdrContract.context-freed-early",

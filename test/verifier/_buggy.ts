@@ -724,6 +724,22 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       return f.value ? S.STATUS_SUCCESS : S.STATUS_SUCCESS;
     },
   },
+  "minirdrContract.force-dereferenced-in-worker": {
+    // Pattern 15 one step removed: the teardown is posted to a worker, which reads the captured ForceDisconnect.
+    finalizeVNetRoot: (m, _vnr, force) => {
+      const f = force as unknown as { readonly value: boolean };
+      m.rx.RxDispatchToWorkerThread(
+        m.device as unknown as RDBSS_DEVICE_OBJECT,
+        WorkQueueType.DelayedWorkQueue,
+        () => {
+          if (f.value) m.rx.k.KeQuerySystemTime();
+        },
+        null,
+        "buggy: tear the tree connection down",
+      );
+      return S.STATUS_SUCCESS;
+    },
+  },
   "minirdrContract.context-freed-early": {
     // Pattern 6: RxFinalizeSrvCall's TRUE taken as "freed" — the connection state goes before MRxFinalizeSrvCall.
     control: async (m, ctx, next) => {

@@ -7,6 +7,7 @@
 import test, { type ExecutionContext } from "ava";
 import { createEmulator } from "../../emulator/boot.js";
 import { RDBSS_ASSERT, validateDispatch } from "../../emulator/rdbss/index.js";
+import { formatReport } from "../../emulator/scenario/index.js";
 import { NulMrx } from "../../miniredirs/nulmrx/index.js";
 import { fatal, NET_USE, passed, rdbssStop, runBug } from "./_run.js";
 
@@ -319,6 +320,37 @@ test("pattern 15, the NULL ForceDisconnect pointer dereferenced in MRxFinalizeVN
   passed(t, rec);
   t.regex(fatal(rec)?.name ?? "", /EXCEPTION_NOT_HANDLED/);
   passed(t, await runBug("none", `steps:\n${NET_USE}${DELETE("FALSE")}`));
+});
+
+test("pattern 15 one step removed: work that MRxFinalizeVNetRoot posted reads the NULL ForceDisconnect (minirdrContract)", async (t) => {
+  const body = `steps:\n${NET_USE}${DELETE("FALSE")}`;
+  const bad = await runBug("minirdrContract.force-dereferenced-in-worker", body, { expect: "  stop: any\n" });
+  const s = rdbssStop(t, bad, "minirdrContract", A.FORCE_DEREFERENCED);
+  t.regex(
+    s.reason,
+    /^Work that MRxFinalizeVNetRoot\(V_NET_ROOT#3 .*, ForceDisconnect\) queued faulted on a NULL pointer on thread ".*worker.*" \(Cannot read properties of null/,
+  );
+  // The stop is on the worker, and names who queued the work: the mini-redirector inside MRxFinalizeVNetRoot.
+  t.regex(s.thread ?? "", /worker/);
+  t.regex(
+    formatReport(bad),
+    /Work item queued by thread .*call chain:[\s\S]*MRxFinalizeVNetRoot \[nulmrx\][\s\S]*RxDispatchToWorkerThread/,
+  );
+  // Record mode: the violation is kept once, and the fault is still the worker's 0x7E, as in Windows.
+  const rec = await runBug("minirdrContract.force-dereferenced-in-worker", body, {
+    setup: "  checks: { minirdrContract: record }\n",
+    expect: "  stop: any\n  violations: [minirdrContract]\n",
+  });
+  passed(t, rec);
+  t.is(fatal(rec)?.name, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED");
+  t.is(rec.stops.filter((x) => !x.fatal).length, 1, "one recorded violation");
+  // With the check off the same fault is the plain 0x7E, without the explanation.
+  const off = await runBug("minirdrContract.force-dereferenced-in-worker", body, {
+    setup: "  checks: { minirdrContract: off }\n",
+    expect: "  stop: any\n",
+  });
+  t.is(fatal(off)?.name, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED");
+  t.notRegex(fatal(off)?.reason ?? "", /ForceDisconnect/);
 });
 
 test("pattern 16, a missing mandatory dispatch entry: RxRegisterMinirdr's validation names it", (t) => {
