@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { makeUserProject } from "./_user-project.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -89,14 +89,19 @@ test("the benchmark suite's cold-start program runs on the built package", (t) =
   ]);
 });
 
-test("a user's process on the built package runs a .ts mini-redirector module from a CommonJS project", (t) => {
-  // The package as npm installs it: package.json with its exports, dist/ (this build); no TypeScript loader in
-  // the process until the scenario names a .ts module.
+/** The package as npm installs it: package.json with its exports and dist/ (this build), no sources. */
+function installedPackage(t: ExecutionContext): string {
   const pkg = mkdtempSync(join(ROOT, "node_modules/.cache/rdbss-dist-test-pkg-"));
   t.teardown(() => rmSync(pkg, { recursive: true, force: true }));
   copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
   symlinkSync(out, join(pkg, "dist"), "dir");
-  const dir = makeUserProject("commonjs", pkg);
+  return pkg;
+}
+
+test("a user's process on the built package runs a .ts mini-redirector module from a CommonJS project", (t) => {
+  // The package as npm installs it: package.json with its exports, dist/ (this build); no TypeScript loader in
+  // the process until the scenario names a .ts module.
+  const dir = makeUserProject("commonjs", installedPackage(t));
   writeFileSync(
     join(dir, "main.mjs"),
     `import { formatReport, loadScenarioFile, runScenario } from "rdbss-emulator";
@@ -118,11 +123,7 @@ test("a user's TypeScript project type-checks against the built declarations und
   // options differ from the repository's: no exactOptionalPropertyTypes, index signatures read with brackets, an
   // older lib. Against the sources (the package's `types` before dist/types existed) this project had errors in
   // the emulator's own files; against the declarations it has none.
-  const pkg = mkdtempSync(join(ROOT, "node_modules/.cache/rdbss-dist-test-types-"));
-  t.teardown(() => rmSync(pkg, { recursive: true, force: true }));
-  copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
-  symlinkSync(out, join(pkg, "dist"), "dir");
-  const dir = makeUserProject("module", pkg);
+  const dir = makeUserProject("module", installedPackage(t));
   const options = {
     target: "es2022",
     lib: ["es2022"],
