@@ -11,6 +11,7 @@ import {
   KEVENT,
   type KProcess,
   type KThread,
+  type MaybePromise,
   type NTSTATUS,
   PASSIVE_LEVEL,
   STATUS,
@@ -253,9 +254,6 @@ function completeIoRequest(done: IRP): void {
 function withBuffer(r: IoResult, buffer: Uint8Array): IoResult & { Buffer: Uint8Array } {
   return { Status: r.Status, Information: r.Information, request: r.request, Buffer: buffer };
 }
-
-/** A value, or the promise of one when something waits. */
-type MaybePromise<T> = T | Promise<T>;
 
 /** A service's result; with `Buffer` (the caller's data buffer) when given. */
 function ioResult<R extends IoResult>(

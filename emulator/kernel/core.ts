@@ -69,6 +69,9 @@ export interface RunResult {
 }
 
 /** A deferred procedure call (KDPC). The routine runs at DISPATCH_LEVEL and must not wait. */
+/** A value, or the promise of one when something waits (routines that are synchronous unless they block). */
+export type MaybePromise<T> = T | Promise<T>;
+
 export class KDPC {
   readonly name: string;
   readonly routine: (dpc: KDPC, context: unknown, arg1: unknown, arg2: unknown) => void;

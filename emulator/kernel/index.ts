@@ -11,7 +11,14 @@ export {
   VERIFIER_C9,
   WORKER_INVALID_CODES,
 } from "./bugcodes.js";
-export { type CheckMode, KDPC, KERNEL_CHECKS, type KernelOptions, type RunResult } from "./core.js";
+export {
+  type CheckMode,
+  KDPC,
+  KERNEL_CHECKS,
+  type KernelOptions,
+  type MaybePromise,
+  type RunResult,
+} from "./core.js";
 export { IdTable } from "./idtable.js";
 export { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, Irql, irqlName, type KIRQL, PASSIVE_LEVEL } from "./irql.js";
 export {

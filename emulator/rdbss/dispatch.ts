@@ -6,7 +6,7 @@
  * Every entry may be synchronous or return a promise (a mini-redirector waits on its transport). Extension
  * state is created by factories (`MRxFcbExtension` …) rather than sized allocations.
  */
-import type { NTSTATUS } from "../kernel/index.js";
+import type { MaybePromise, NTSTATUS } from "../kernel/index.js";
 import type {
   MRX_CALLDOWN_CANCEL,
   MRX_CREATENETROOT_CONTEXT,
@@ -23,7 +23,8 @@ import type {
   MRX_V_NET_ROOT,
 } from "./structs.js";
 
-export type MaybePromise<T> = T | Promise<T>;
+export type { MaybePromise } from "../kernel/index.js";
+
 type Ctx<X extends MiniRdrExtensions> = RX_CONTEXT<X>;
 
 export type MRX_CALLDOWN<X extends MiniRdrExtensions> = (RxContext: Ctx<X>) => MaybePromise<NTSTATUS>;

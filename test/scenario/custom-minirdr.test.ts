@@ -62,12 +62,15 @@ const steps = [
   { op: "net-use-delete", drive: "H", force: "FALSE" },
 ] as const;
 
+/** The steps above as a scenario on HelloMrx, passed to the runner by name. */
+function helloScenario() {
+  return scenarioFromObject({ name: "hello", setup: { minirdr: "hello" }, steps: [...steps] }, "hello-scenario", {
+    modules: { hello: helloModule((rx) => new HelloMrx(rx)) },
+  });
+}
+
 test("HelloMrx, a user's own module, runs a scenario from an object and passes", async (t) => {
-  const loaded = scenarioFromObject(
-    { name: "hello", setup: { minirdr: "hello" }, steps: [...steps] },
-    "hello-scenario",
-    { modules: { hello: helloModule((rx) => new HelloMrx(rx)) } },
-  );
+  const loaded = helloScenario();
   if (!loaded.ok) return t.fail(loaded.problems.map(formatProblem).join("\n"));
   const report = await runScenario(loaded.loaded);
   t.true(report.passed, formatReport(report));
@@ -76,11 +79,7 @@ test("HelloMrx, a user's own module, runs a scenario from an object and passes",
 });
 
 test("HelloMrx, the docs' section 11 sample, passes under the reactos profile too (it sets the IRP's Information only where the profile asks)", async (t) => {
-  const loaded = scenarioFromObject(
-    { name: "hello", setup: { minirdr: "hello" }, steps: [...steps] },
-    "hello-scenario",
-    { modules: { hello: helloModule((rx) => new HelloMrx(rx)) } },
-  );
+  const loaded = helloScenario();
   if (!loaded.ok) return t.fail(loaded.problems.map(formatProblem).join("\n"));
   const report = await runScenario(loaded.loaded, { profile: "reactos" });
   t.true(report.passed, formatReport(report));
