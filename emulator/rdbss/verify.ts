@@ -93,11 +93,37 @@ export interface LeakReport {
 }
 
 interface MrxContextTrap {
+  readonly verifier: RdbssVerifier;
+  readonly ctx: RX_CONTEXT;
   /** The MRx call running now on this context. */
   call: string;
   readonly trapped: boolean[];
+  /** For each trapped slot, the call that wrote it (null: not known). */
+  readonly writers: (string | null)[];
   reported: boolean;
 }
+
+/** An RX_CONTEXT's MRxContext[] with a slot trapped: the accessors find their trap here. */
+interface TrappedMrxContext extends Array<unknown> {
+  mrxTrap?: MrxContextTrap;
+}
+
+/**
+ * The accessors of a trapped MRxContext[] slot: one pair per slot for the process, reading their state through the
+ * array they are called on. Not closures made per trap: defining an accessor allocates its AccessorPair in V8's old
+ * generation, and closures over the run in it would keep every finished run alive across young collections.
+ */
+const MRX_SLOT_ACCESSORS = [0, 1, 2, 3].map((slot) => ({
+  get(this: TrappedMrxContext): null {
+    const t = this.mrxTrap as MrxContextTrap;
+    t.verifier.staleMrxContext(t.ctx, slot, t.writers[slot] ?? null, t);
+    return null;
+  },
+  set(this: TrappedMrxContext, nv: unknown): void {
+    Object.defineProperty(this, slot, { value: nv, writable: true, configurable: true, enumerable: true });
+    (this.mrxTrap as MrxContextTrap).trapped[slot] = false;
+  },
+}));
 
 /** A holder of a leaked structure's reference: 0 a mini-redirector's or a test's, 1 another plain one, 2 structural. */
 function holderRank(g: HolderGroup): number {
@@ -460,28 +486,26 @@ export class RdbssVerifier {
         continue;
       }
       if (trap === null) {
-        trap = { call: name, trapped: [false, false, false, false], reported: false };
+        trap = {
+          verifier: this,
+          ctx,
+          call: name,
+          trapped: [false, false, false, false],
+          writers: [null, null, null, null],
+          reported: false,
+        };
         ctx.mrxTrap = trap;
+        (a as TrappedMrxContext).mrxTrap = trap;
       }
-      const t = trap;
-      const slot = i;
-      Object.defineProperty(a, i, {
-        configurable: true,
-        enumerable: true,
-        get: () => {
-          this.staleMrxContext(ctx, slot, prev, t);
-          return null;
-        },
-        set: (nv: unknown) => {
-          Object.defineProperty(a, slot, { value: nv, writable: true, configurable: true, enumerable: true });
-          t.trapped[slot] = false;
-        },
-      });
-      t.trapped[i] = true;
+      trap.writers[i] = prev;
+      const { get, set } = MRX_SLOT_ACCESSORS[i] as (typeof MRX_SLOT_ACCESSORS)[number];
+      Object.defineProperty(a, i, { configurable: true, enumerable: true, get, set });
+      trap.trapped[i] = true;
     }
   }
 
-  private staleMrxContext(ctx: RX_CONTEXT, slot: number, writer: string | null, trap: MrxContextTrap): void {
+  /** A trapped MRxContext[] slot was read (MRX_SLOT_ACCESSORS). */
+  staleMrxContext(ctx: RX_CONTEXT, slot: number, writer: string | null, trap: MrxContextTrap): void {
     if (trap.reported) return;
     trap.reported = true;
     this.rx.rdbssViolation(

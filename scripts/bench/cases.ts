@@ -15,7 +15,7 @@ import {
   SYNCHRONIZE,
 } from "../../emulator/io/index.js";
 import { STATUS } from "../../emulator/kernel/index.js";
-import type { LoadedScenario } from "../../emulator/scenario/index.js";
+import { formatProblems, type LoadedScenario } from "../../emulator/scenario/index.js";
 import { lib } from "./lib.js";
 import { allChecksOff, benchServer, elapsedNs, memsmbWorld, must, onThread } from "./world.js";
 
@@ -112,7 +112,7 @@ export function loadFixture(path: string): LoadedScenario {
   let s = scenarios.get(path);
   if (!s) {
     const r = loadScenarioFile(path);
-    if (!r.ok) throw new Error(`cannot load ${path}`);
+    if (!r.ok) throw new Error(`cannot load ${path}:\n${formatProblems(r.problems).join("\n")}`);
     s = r.loaded;
     scenarios.set(path, s);
   }

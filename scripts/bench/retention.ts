@@ -2,7 +2,11 @@
  * What a finished run still pins: old-space bytes per whole run that young-generation collections could not free.
  *
  *   node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 --import=tsx scripts/bench/retention.ts \
- *     [life|explore] [--runs 20] [--rounds 5] [--warm 200]
+ *     [life | explore | SCENARIO.yaml] [--runs 20] [--rounds 5] [--warm 200]
+ *
+ * `life` is the benchmark lifecycle, `explore` one random schedule of the benchmark race, and a scenario file is that
+ * scenario run start to finish (it must pass): how a mini-redirector's author checks that their own driver does not
+ * pin its runs (docs/WRITING-A-MINIRDR.md, "Keeping finished runs collectable").
  *
  * Every run builds a fresh emulator and drops it. Nothing of it should outlive the run, so a young collection should
  * free all of it. When something the old generation holds points into the run (V8 pretenures a function literal
@@ -25,47 +29,57 @@ import { median } from "./world.js";
 // The built package unless RDBSS_BENCH_SOURCE=1 (scripts/bench/lib.ts).
 const { explore, runScenario } = lib;
 
-const { values, positionals } = parseArgs({
-  options: { runs: { type: "string" }, rounds: { type: "string" }, warm: { type: "string" } },
-  allowPositionals: true,
-  strict: true,
-});
-const which = positionals[0] ?? "life";
-if (which !== "life" && which !== "explore") throw new Error(`retention: unknown case "${which}" (life | explore)`);
-const runs = Number(values.runs ?? 20);
-const rounds = Number(values.rounds ?? 5);
-const warm = Number(values.warm ?? 200);
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    options: { runs: { type: "string" }, rounds: { type: "string" }, warm: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const which = positionals[0] ?? "life";
+  const scenarioFile = which === "life" ? LIFECYCLE : which === "explore" ? null : which;
+  if (scenarioFile !== null && !/\.ya?ml$/.test(scenarioFile))
+    throw new Error(`retention: "${which}" is neither life, explore nor a scenario file (.yaml)`);
+  const runs = Number(values.runs ?? 20);
+  const rounds = Number(values.rounds ?? 5);
+  const warm = Number(values.warm ?? 200);
 
-const collect = (globalThis as { gc?: (o?: { type: "minor" | "major" }) => void }).gc;
-if (collect === undefined) throw new Error("retention: run with --expose-gc");
+  const collect = (globalThis as { gc?: (o?: { type: "minor" | "major" }) => void }).gc;
+  if (collect === undefined) throw new Error("retention: run with --expose-gc");
 
-async function batch(n: number): Promise<void> {
-  if (which === "life") {
-    const loaded = loadFixture(LIFECYCLE);
-    for (let i = 0; i < n; i++) {
-      const report = await runScenario(loaded);
-      if (!report.passed) throw new Error(`${LIFECYCLE} failed: ${report.failures.join("; ")}`);
+  async function batch(n: number): Promise<void> {
+    if (scenarioFile !== null) {
+      const loaded = loadFixture(scenarioFile);
+      for (let i = 0; i < n; i++) {
+        const report = await runScenario(loaded);
+        if (!report.passed) throw new Error(`${scenarioFile} failed: ${report.failures.join("; ")}`);
+      }
+    } else {
+      const r = await explore(loadFixture(RACE3), { strategy: "random", iterations: n, seed: 1 });
+      if (r.found || r.iterations !== n) throw new Error(`${RACE3}: explore ended ${r.ended}`);
     }
-  } else {
-    const r = await explore(loadFixture(RACE3), { strategy: "random", iterations: n, seed: 1 });
-    if (r.found || r.iterations !== n) throw new Error(`${RACE3}: explore ended ${r.ended}`);
   }
+
+  const oldSpace = (): number =>
+    getHeapSpaceStatistics().find((s) => s.space_name === "old_space")?.space_used_size ?? 0;
+  const minor = (): void => {
+    collect({ type: "minor" });
+    collect({ type: "minor" });
+  };
+
+  await batch(warm);
+  collect({ type: "major" });
+  const perRun: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    minor();
+    const before = oldSpace();
+    await batch(runs);
+    minor();
+    perRun.push(Math.round((oldSpace() - before) / runs));
+  }
+  console.log(JSON.stringify({ case: which, runs, medianBytesPerRun: median(perRun), bytesPerRun: perRun }));
 }
 
-const oldSpace = (): number => getHeapSpaceStatistics().find((s) => s.space_name === "old_space")?.space_used_size ?? 0;
-const minor = (): void => {
-  collect({ type: "minor" });
-  collect({ type: "minor" });
-};
-
-await batch(warm);
-collect({ type: "major" });
-const perRun: number[] = [];
-for (let r = 0; r < rounds; r++) {
-  minor();
-  const before = oldSpace();
-  await batch(runs);
-  minor();
-  perRun.push(Math.round((oldSpace() - before) / runs));
-}
-console.log(JSON.stringify({ case: which, runs, medianBytesPerRun: median(perRun), bytesPerRun: perRun }));
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -918,13 +918,18 @@ export class BuggyMrx extends NulMrx {
     const lowio = this.MRxLowIOSubmit as unknown as ((ctx: Ctx) => NTSTATUS)[];
     const read = lowio[0] as (ctx: Ctx) => NTSTATUS;
     const notify = lowio[8] as (ctx: Ctx) => NTSTATUS;
+    // Through locals, not `lowio[0] = (ctx) => …`: V8 pretenures a function literal assigned straight to an element,
+    // and every finished run would be promoted through it (docs/WRITING-A-MINIRDR.md, "Keeping finished runs
+    // collectable").
     if (bug.read) {
       const r = bug.read;
-      lowio[0] = (ctx) => r(this, ctx, () => read(ctx));
+      const wrapped = (ctx: Ctx): NTSTATUS => r(this, ctx, () => read(ctx));
+      lowio[0] = wrapped;
     }
     if (bug.notify) {
       const n = bug.notify;
-      lowio[8] = (ctx) => n(this, ctx, () => notify(ctx));
+      const wrapped = (ctx: Ctx): NTSTATUS => n(this, ctx, () => notify(ctx));
+      lowio[8] = wrapped;
     }
   }
 

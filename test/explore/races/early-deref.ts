@@ -27,7 +27,9 @@ export class EarlyDerefMrx extends NulMrx {
     super(...args);
     const lowio = this.MRxLowIOSubmit as ((ctx: RX_CONTEXT<NulExtensions>) => NTSTATUS)[];
     const read = lowio[0] as (ctx: RX_CONTEXT<NulExtensions>) => NTSTATUS;
-    lowio[0] = (ctx) => this.readAsync(ctx, read);
+    // Through a local (a literal assigned straight to an element is pretenured: docs/WRITING-A-MINIRDR.md).
+    const submit = (ctx: RX_CONTEXT<NulExtensions>): NTSTATUS => this.readAsync(ctx, read);
+    lowio[0] = submit;
   }
 
   private readAsync(ctx: RX_CONTEXT<NulExtensions>, read: (ctx: RX_CONTEXT<NulExtensions>) => NTSTATUS): NTSTATUS {

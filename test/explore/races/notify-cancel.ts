@@ -30,8 +30,10 @@ export class NotifyCancelRaceMrx extends NulMrx {
 
   constructor(...args: ConstructorParameters<typeof NulMrx>) {
     super(...args);
-    (this.MRxLowIOSubmit as ((ctx: RX_CONTEXT<NulExtensions>) => NTSTATUS)[])[8] = (ctx) =>
-      this.submitNotify(ctx as RX_CONTEXT);
+    // Through a local: a function literal assigned straight to an element is pretenured, and would keep every
+    // finished schedule's emulator alive across young collections (docs/WRITING-A-MINIRDR.md).
+    const submit = (ctx: RX_CONTEXT<NulExtensions>): NTSTATUS => this.submitNotify(ctx as RX_CONTEXT);
+    (this.MRxLowIOSubmit as ((ctx: RX_CONTEXT<NulExtensions>) => NTSTATUS)[])[8] = submit;
   }
 
   private submitNotify(ctx: RX_CONTEXT): NTSTATUS {
