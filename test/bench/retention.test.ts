@@ -11,6 +11,9 @@
  * AccessorPair in the old generation.
  */
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 
@@ -64,3 +67,39 @@ for (const [which, what] of CASES) {
     );
   });
 }
+
+// The same rule, before anything runs: scripts/lint/pretenured-closure.grit (a Biome plugin listed in biome.json, so
+// `npm test`'s lint step fails on it) flags the literal in the emulator's and the mini-redirectors' code, with its
+// place, and lets the local form through.
+test("the lint plugin flags a function literal assigned straight to a property, and only there", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "pretenured-"));
+  try {
+    const plugin = join(ROOT, "scripts", "lint", "pretenured-closure.grit");
+    writeFileSync(join(dir, "biome.json"), JSON.stringify({ plugins: [plugin] }));
+    const literal =
+      "export function f(o: { g: unknown }, a: unknown[]): void {\n  o.g = () => 1;\n  a[0] = function () {};\n}\n";
+    const local = "export function f(o: { g: unknown }): void {\n  const g = (): number => 1;\n  o.g = g;\n}\n";
+    for (const room of ["emulator", "miniredirs", "test"]) mkdirSync(join(dir, room));
+    writeFileSync(join(dir, "emulator", "literal.ts"), literal);
+    writeFileSync(join(dir, "miniredirs", "literal.ts"), literal);
+    writeFileSync(join(dir, "emulator", "local.ts"), local);
+    writeFileSync(join(dir, "test", "literal.ts"), literal);
+    const r = spawnSync(join(ROOT, "node_modules", ".bin", "biome"), ["lint", "--max-diagnostics=50", "."], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    const out = `${r.stdout}${r.stderr}`;
+    const flagged = [...out.matchAll(/^(\S+\.ts):(\d+):(\d+) plugin/gm)].map((m) => `${m[1]}:${m[2]}:${m[3]}`).sort();
+    t.deepEqual(flagged, [
+      "emulator/literal.ts:2:9",
+      "emulator/literal.ts:3:10",
+      "miniredirs/literal.ts:2:9",
+      "miniredirs/literal.ts:3:10",
+    ]);
+    t.regex(out, /pretenured by V8/);
+    t.not(r.status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
