@@ -103,25 +103,32 @@ interface MrxContextTrap {
   reported: boolean;
 }
 
+/** Where a trapped MRxContext[] keeps its trap: a symbol, not enumerable (Object.keys, inspect and deepEqual on the
+ * array see the four slots only). */
+const MRX_TRAP: unique symbol = Symbol("MRxContext trap");
+
 /** An RX_CONTEXT's MRxContext[] with a slot trapped: the accessors find their trap here. */
 interface TrappedMrxContext extends Array<unknown> {
-  mrxTrap?: MrxContextTrap;
+  [MRX_TRAP]?: MrxContextTrap;
 }
 
 /**
  * The accessors of a trapped MRxContext[] slot: one pair per slot for the process, reading their state through the
  * array they are called on. Not closures made per trap: defining an accessor allocates its AccessorPair in V8's old
  * generation, and closures over the run in it would keep every finished run alive across young collections.
+ * They assume `this` is the trapped array itself, as it is for `a[i]` and `a[i] = v` (a mini-redirector's reads and
+ * writes); an accessor called on another receiver (pulled out of its descriptor, or through an object whose prototype
+ * is the array) is outside what the trap models.
  */
 const MRX_SLOT_ACCESSORS = [0, 1, 2, 3].map((slot) => ({
   get(this: TrappedMrxContext): null {
-    const t = this.mrxTrap as MrxContextTrap;
+    const t = this[MRX_TRAP] as MrxContextTrap;
     t.verifier.staleMrxContext(t.ctx, slot, t.writers[slot] ?? null, t);
     return null;
   },
   set(this: TrappedMrxContext, nv: unknown): void {
     Object.defineProperty(this, slot, { value: nv, writable: true, configurable: true, enumerable: true });
-    (this.mrxTrap as MrxContextTrap).trapped[slot] = false;
+    (this[MRX_TRAP] as MrxContextTrap).trapped[slot] = false;
   },
 }));
 
@@ -495,7 +502,7 @@ export class RdbssVerifier {
           reported: false,
         };
         ctx.mrxTrap = trap;
-        (a as TrappedMrxContext).mrxTrap = trap;
+        Object.defineProperty(a, MRX_TRAP, { value: trap, enumerable: false, configurable: true, writable: false });
       }
       trap.writers[i] = prev;
       const { get, set } = MRX_SLOT_ACCESSORS[i] as (typeof MRX_SLOT_ACCESSORS)[number];

@@ -6,7 +6,7 @@
  * The failure this guards against is silent everywhere else: a function literal assigned straight to a property of a
  * long-lived object (`k.workItemObserver = (…) => this.…`) is pretenured by V8, and through its context every run's
  * emulator is promoted. Every report stays correct; the lifecycle costs 29 % more instructions. Measured: ≈ 70 KB per
- * lifecycle and ≈ 85 KB per schedule with such a closure, under 5 KB without. The bound sits far from both. The same
+ * lifecycle and ≈ 85 KB per schedule with such a closure, under 10 KB without. The bound sits far from both. The same
  * goes for accessors defined per run (`Object.defineProperty(o, k, { get: () => … })`): V8 allocates the
  * AccessorPair in the old generation.
  */
