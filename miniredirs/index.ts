@@ -14,6 +14,7 @@ import {
   MEMSMB_CAPABILITIES,
   MEMSMB_DEVICE_NAME,
   MemSmbNetworkProvider,
+  MemSmbRedirector,
   type NetworkOptions,
   type ServerImage,
 } from "./memsmb/index.js";
@@ -83,32 +84,43 @@ export const memsmbModule: MiniRdrModule = {
   ioctls: IOCTL_MEMSMB,
   capabilities: MEMSMB_CAPABILITIES,
   usesServers: true,
-  async load(em, setup) {
-    const closeDelayedFiles = setup.options?.closeDelayedFiles;
-    const { status, driver, memsmb } = await loadMemSmb(em, {
-      servers: setup.servers && setup.servers.length > 0 ? setup.servers : [DEFAULT_SERVER],
-      ...(setup.network ? { network: setup.network } : {}),
-      ...(typeof closeDelayedFiles === "number" ? { closeDelayedFiles } : {}),
-    });
-    const { world, network, redirector } = memsmb;
-    return {
-      status,
-      driver,
-      provider: new MemSmbNetworkProvider(em),
-      leftAtUnload: () => redirector.leftAtUnload,
-      backendLeaks: () => {
-        const out: string[] = [];
-        for (const s of world.servers) {
-          for (const [k, v] of Object.entries(s.stats)) if (v !== 0) out.push(`server \\\\${s.name}: ${v} ${k}`);
-          for (const p of s.audit()) out.push(`server \\\\${s.name}: ${p}`);
-        }
-        return out;
-      },
-      dropConnections: (server) => network.dropConnections(server),
-      backend: memsmb,
-    };
-  },
+  load: (em, setup) => loadMemSmbModule(em, setup),
 };
+
+/**
+ * memsmb's `load`, with the redirector of a given class (MemSmbRedirector or a subclass, as a test's variant of
+ * memsmb has): the servers, the network, the driver loaded, its provider, its leak hooks.
+ */
+export async function loadMemSmbModule(
+  em: Emulator,
+  setup: MiniRdrSetup,
+  redirectorClass: typeof MemSmbRedirector = MemSmbRedirector,
+): Promise<LoadedMiniRdr> {
+  const closeDelayedFiles = setup.options?.closeDelayedFiles;
+  const options = {
+    servers: setup.servers && setup.servers.length > 0 ? setup.servers : [DEFAULT_SERVER],
+    ...(setup.network ? { network: setup.network } : {}),
+    ...(typeof closeDelayedFiles === "number" ? { closeDelayedFiles } : {}),
+  };
+  const { status, driver, memsmb } = await loadMemSmb(em, options, redirectorClass);
+  const { world, network, redirector } = memsmb;
+  return {
+    status,
+    driver,
+    provider: new MemSmbNetworkProvider(em),
+    leftAtUnload: () => redirector.leftAtUnload,
+    backendLeaks: () => {
+      const out: string[] = [];
+      for (const s of world.servers) {
+        for (const [k, v] of Object.entries(s.stats)) if (v !== 0) out.push(`server \\\\${s.name}: ${v} ${k}`);
+        for (const p of s.audit()) out.push(`server \\\\${s.name}: ${p}`);
+      }
+      return out;
+    },
+    dropConnections: (server) => network.dropConnections(server),
+    backend: memsmb,
+  };
+}
 
 export const nulmrxModule: MiniRdrModule = {
   name: "nulmrx",

@@ -209,9 +209,9 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   freedStep: string | null = null;
   /** Free slot for the mini-redirector (e.g. its transport request). */
   MRxContextPointer: unknown = null;
-  /** The verifier's MRxContext[] check: the MRx routine last called with this context, and its slot traps. */
+  /** The verifier's MRxContext[] check: the MRx routine last called with this context (its slot traps are kept on
+   * MRxContext[] itself). */
   mrxLastCall: string | null = null;
-  mrxTrap: unknown = null;
   /** @internal The links of RDBSS's list of active contexts (Rdbss.ActiveContexts). */
   dPrev: RX_CONTEXT | null = null;
   /** @internal */ dNext: RX_CONTEXT | null = null;

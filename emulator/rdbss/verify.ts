@@ -481,7 +481,7 @@ export class RdbssVerifier {
     const a = ctx.MRxContext;
     const prev = ctx.mrxLastCall;
     ctx.mrxLastCall = name;
-    let trap = ctx.mrxTrap as MrxContextTrap | null;
+    let trap = (a as TrappedMrxContext)[MRX_TRAP] ?? null;
     if (trap === null && a[0] === null && a[1] === null && a[2] === null && a[3] === null) return;
     if (trap !== null) trap.call = name;
     for (let i = 0; i < 4; i++) {
@@ -501,7 +501,6 @@ export class RdbssVerifier {
           writers: [null, null, null, null],
           reported: false,
         };
-        ctx.mrxTrap = trap;
         Object.defineProperty(a, MRX_TRAP, { value: trap, enumerable: false, configurable: true, writable: false });
       }
       trap.writers[i] = prev;

@@ -55,11 +55,12 @@ export interface MemSmb {
 export async function loadMemSmb(
   em: Emulator,
   options: MemSmbOptions,
+  redirectorClass: typeof MemSmbRedirector = MemSmbRedirector,
 ): Promise<{ status: NTSTATUS; memsmb: MemSmb; driver: DRIVER_OBJECT }> {
   const world = new MemSmbWorld();
   for (const image of options.servers) world.add(image);
   const network = new SmbNetwork(em.k, world, options.network ?? {});
-  const redirector = new MemSmbRedirector(em.rx, network, IOCTL_MEMSMB, options);
+  const redirector = new redirectorClass(em.rx, network, IOCTL_MEMSMB, options);
   const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\MemSmb", (d) => redirector.DriverEntry(d));
   return { status, memsmb: { world, network, redirector }, driver };
 }

@@ -4,20 +4,11 @@
  * unloads (0xC4 / 0x62). The allocation failure is fixtures/faults/srvcall-state-pool-failure.yaml.
  */
 import test from "ava";
-import type { Emulator } from "../../emulator/boot.js";
 import { VERIFIER_C4 } from "../../emulator/kernel/index.js";
 import type { MRX_SRV_CALL } from "../../emulator/rdbss/index.js";
 import { formatReport, parseScenario, runScenario, type ScenarioReport } from "../../emulator/scenario/index.js";
-import { DEFAULT_SERVER, type MiniRdrModule, memsmbModule } from "../../miniredirs/index.js";
-import {
-  IOCTL_MEMSMB,
-  MEMSMB_SRVCALL_TAG,
-  type MemSmbExtensions,
-  MemSmbNetworkProvider,
-  MemSmbRedirector,
-  MemSmbWorld,
-  SmbNetwork,
-} from "../../miniredirs/memsmb/index.js";
+import { loadMemSmbModule, type MiniRdrModule, memsmbModule } from "../../miniredirs/index.js";
+import { MEMSMB_SRVCALL_TAG, type MemSmbExtensions, MemSmbRedirector } from "../../miniredirs/memsmb/index.js";
 
 /** memsmb with MRxFinalizeSrvCall disconnecting but not freeing the state (the pointer is cleared all the same). */
 class ForgetfulMemSmb extends MemSmbRedirector {
@@ -31,21 +22,7 @@ class ForgetfulMemSmb extends MemSmbRedirector {
 const forgetful: MiniRdrModule = {
   ...memsmbModule,
   name: "forgetful-memsmb",
-  async load(em: Emulator) {
-    const world = new MemSmbWorld();
-    world.add(DEFAULT_SERVER);
-    const network = new SmbNetwork(em.k, world, {});
-    const mrx = new ForgetfulMemSmb(em.rx, network, IOCTL_MEMSMB, {});
-    const { status, driver } = await em.sys.io.IoCreateDriver("\\FileSystem\\MemSmb", (d) => mrx.DriverEntry(d));
-    return {
-      status,
-      driver,
-      provider: new MemSmbNetworkProvider(em),
-      leftAtUnload: () => mrx.leftAtUnload,
-      backendLeaks: () => [],
-      backend: mrx,
-    };
-  },
+  load: (em, setup) => loadMemSmbModule(em, setup, ForgetfulMemSmb),
 };
 
 const STEPS = `steps:
