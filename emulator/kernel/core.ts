@@ -28,7 +28,7 @@ export type CheckMode = "stop" | "record" | "off";
 
 /** Kernel-level checks; higher layers (RDBSS, the verifier) register more names. */
 export const KERNEL_CHECKS = {
-  irql: "A DDI called above its maximum IRQL, a wait at DISPATCH_LEVEL or above, IRQL raise/lower misuse.",
+  irql: "A DDI called above its maximum IRQL, a wait at DISPATCH_LEVEL or above, IRQL raise/lower misuse, pool and pageable memory touched above their IRQL.",
   locks: "Lock ownership and mode rules: non-owner release, recursive non-recursive locks, self-deadlock.",
   deadlock: "Every live thread blocked with nothing that can wake one of them.",
   threadExit: "A thread ending at raised IRQL, inside a critical region, or holding locks.",

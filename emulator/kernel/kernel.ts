@@ -213,6 +213,34 @@ export class Kernel extends KernelCore {
     return this.thread("KeGetCurrentIrql").irql;
   }
 
+  /**
+   * PAGED_CODE(): the first statement of a routine whose code is pageable (`#pragma alloc_text(PAGE, …)` in C). Run
+   * above APC_LEVEL, that code may not be resident and the page fault cannot be served: 0xD1 with 8 (execute) in
+   * parameter 3, in Windows only when the page happens to be out (or Driver Verifier's force IRQL checking paged it
+   * out); here on every call. `routine` names the routine in the report; by default the innermost frame of the call
+   * chain (the MRx routine RDBSS called, "MRxCreate [memsmb]"). Switch "irql".
+   */
+  PAGED_CODE(routine?: string): void {
+    const t = this.current;
+    if (t === null || t.irql <= APC_LEVEL || !this.checkIrql) return;
+    const name = routine ?? t.frames[t.frames.length - 1] ?? t.name;
+    if (this.pageableCode === null) this.pageableCode = new Map();
+    let code = this.pageableCode.get(name);
+    if (code === undefined) {
+      code = { routine: name };
+      this.pageableCode.set(name, code);
+    } else if (this.checkMode("irql") === "record") return;
+    this.violation(
+      "irql",
+      BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
+      [this.addressOf(code), BigInt(t.irql), 8n, 0n],
+      `The pageable routine ${name} (it begins with PAGED_CODE()) ran at ${irqlName(t.irql)}${t.isDpcContext ? " (in a DPC)" : ""} on thread "${t.name}": pageable code may run only at APC_LEVEL or below — above it a page fault cannot be served, and Windows stops with 0xD1 whenever the code's page happens to be out. Post the work to a worker thread, or make the routine non-pageable.`,
+    );
+  }
+
+  /** The routines PAGED_CODE() reported, by name: a stable fake code address for each (parameter 1); made on first use. */
+  private pageableCode: Map<string, { readonly routine: string }> | null = null;
+
   /** Raise the IRQL; returns the previous one (the OldIrql out-parameter). */
   KeRaiseIrql(newIrql: KIRQL): KIRQL {
     const t = this.thread("KeRaiseIrql");

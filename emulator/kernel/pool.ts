@@ -8,7 +8,9 @@
  * The checks (switch "pool"): freeing a block twice (0xC4 / 0x13), freeing what no allocation returned (0xC4 / 0x10),
  * freeing with another tag than the allocation's (0xC2 / 0x0A), a zero-byte allocation (0xC4 / 0x00), and a use after
  * free (0xD5). The IRQL rules — paged pool at most APC_LEVEL, nonpaged at most DISPATCH_LEVEL, for allocations
- * (0xC4 / 0x01, 0x02) and frees (0xC4 / 0x11, 0x12) — belong to the "irql" switch. Blocks still allocated when a
+ * (0xC4 / 0x01, 0x02) and frees (0xC4 / 0x11, 0x12), and a read or write of a paged block at DISPATCH_LEVEL or above
+ * (0xD1, what Driver Verifier's force-IRQL-checking makes certain by paging pageable memory out at every raise; here
+ * every access is checked, so the bug does not depend on what happened to be resident) — belong to the "irql" switch. Blocks still allocated when a
  * scenario ends are listed among its leaks (`outstanding`). Pool tracking charges each block to the driver whose
  * code allocated it (KThread.driver); when that driver unloads with blocks still allocated, the stop is 0xC4 / 0x62.
  */
@@ -46,6 +48,8 @@ export interface PoolBlockInfo {
   readonly bytes: number;
   readonly allocated: PoolEvent;
   freed: PoolEvent | null;
+  /** A paged block touched at DISPATCH_LEVEL or above was reported (once per block, so `record` mode lists it once). */
+  touchedAtDispatch: boolean;
 }
 
 /** "NulC" for 'NulC', or the ULONG as four characters when printable (little-endian, as !pool shows it). */
@@ -135,23 +139,38 @@ export class Pool {
       bytes,
       allocated: this.event("ExAllocatePoolWithTag"),
       freed: null,
+      touchedAtDispatch: false,
     };
     const pool = this;
+    // A freed block traps every access (special pool); a live paged one traps an access at DISPATCH_LEVEL or above.
+    const paged = poolType === POOL_TYPE.PagedPool;
     const block = new Proxy(target, {
       get(o, key, receiver) {
-        if (info.freed !== null && typeof key === "string" && key !== "then") pool.used(block, info, key, "read");
+        if (typeof key === "string" && key !== "then") {
+          if (info.freed !== null) pool.used(block, info, key, "read");
+          else if (paged) pool.touchPaged(block, info, key, "read");
+        }
         return Reflect.get(o, key, receiver);
       },
       set(o, key, value, receiver) {
-        if (info.freed !== null && typeof key === "string") pool.used(block, info, key, "write");
+        if (typeof key === "string") {
+          if (info.freed !== null) pool.used(block, info, key, "write");
+          else if (paged) pool.touchPaged(block, info, key, "write");
+        }
         return Reflect.set(o, key, value, receiver);
       },
       has(o, key) {
-        if (info.freed !== null && typeof key === "string") pool.used(block, info, key, "read");
+        if (typeof key === "string") {
+          if (info.freed !== null) pool.used(block, info, key, "read");
+          else if (paged) pool.touchPaged(block, info, key, "read");
+        }
         return Reflect.has(o, key);
       },
       deleteProperty(o, key) {
-        if (info.freed !== null && typeof key === "string") pool.used(block, info, key, "write");
+        if (typeof key === "string") {
+          if (info.freed !== null) pool.used(block, info, key, "write");
+          else if (paged) pool.touchPaged(block, info, key, "write");
+        }
         return Reflect.deleteProperty(o, key);
       },
     });
@@ -224,6 +243,22 @@ export class Pool {
       BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
       [this.k.addressOf(block), use === "write" ? 1n : 0n, 0n, 0n],
       `A ${use} of ${field} of ${this.describe(info)} after it was freed: a use after free — in Windows this reads or corrupts reused pool. Allocated ${this.where(info.allocated)}; freed by ${freed.by} ${this.where(freed)}.`,
+    );
+  }
+
+  /**
+   * A live paged block read or written: at DISPATCH_LEVEL or above its page may not be resident, and the page fault
+   * cannot be served there — 0xD1 DRIVER_IRQL_NOT_LESS_OR_EQUAL in Windows, when the page happens to be out.
+   */
+  touchPaged(block: object, info: PoolBlockInfo, field: string, use: "read" | "write"): void {
+    const t = this.k.current;
+    if (t === null || t.irql < DISPATCH_LEVEL || info.touchedAtDispatch || !this.k.checkIrql) return;
+    info.touchedAtDispatch = true;
+    this.k.violation(
+      "irql",
+      BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
+      [this.k.addressOf(block), BigInt(t.irql), use === "write" ? 1n : 0n, 0n],
+      `A ${use} of ${field} of ${this.describe(info)} at ${irqlName(t.irql)}${t.isDpcContext ? " (in a DPC)" : ""}: paged pool may be touched only at APC_LEVEL or below — above it a page fault cannot be served, and Windows stops with 0xD1 whenever the page happens to be paged out. Allocate what DISPATCH_LEVEL code reads from NonPagedPool. The block was allocated ${this.where(info.allocated)}.`,
     );
   }
 

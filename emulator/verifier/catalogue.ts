@@ -206,6 +206,32 @@ export const CATALOGUE: readonly CheckEntry[] = [
     compare:
       "Driver Verifier's IRQL checking raises the same 0xC4 sub-codes; here the block's tag and the call chain are in the report.",
   }),
+  entry({
+    id: "irql.paged-pool-at-dispatch",
+    check: "irql",
+    title: "Paged pool read or written at DISPATCH_LEVEL",
+    code: BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
+    params: ["the block", "the IRQL", "0 = read, 1 = write", "0"],
+    trigger:
+      "A read or write of a live PagedPool block (from ExAllocatePoolWithTag) at DISPATCH_LEVEL or above — e.g. a DPC-level completion reading request state kept in paged pool. Reported once per block.",
+    explanation:
+      "A read of <field> of pool block '<tag>' (PagedPool, <n> bytes) at DISPATCH_LEVEL (in a DPC): paged pool may be touched only at APC_LEVEL or below … The block was allocated on thread … call chain ….",
+    compare:
+      "In Windows this faults only when the page happens to be paged out at that moment; Driver Verifier's force IRQL checking pages pageable memory out at every raise to make it likely. Here every access is checked, so the bug shows on the first run, with where the block was allocated.",
+  }),
+  entry({
+    id: "irql.paged-code-at-dispatch",
+    check: "irql",
+    title: "Pageable code run at DISPATCH_LEVEL",
+    code: BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
+    params: ["the routine (fake code address)", "the IRQL", "8 (execute)", "0"],
+    trigger:
+      "PAGED_CODE() (Kernel.PAGED_CODE, the first statement of a pageable routine) reached above APC_LEVEL. memsmb and nulmrx begin their pageable MRx routines with it, as the WDK's nulmrx does.",
+    explanation:
+      "The pageable routine <name> (it begins with PAGED_CODE()) ran at DISPATCH_LEVEL (in a DPC) on thread …: pageable code may run only at APC_LEVEL or below …",
+    compare:
+      "A checked build's PAGED_CODE() asserts; a free build faults only when the code's page is out (0xD1 with 8 in parameter 3). Here the rule is checked on every call.",
+  }),
   // ------------------------------------------------------------------ locks
   entry({
     id: "locks.non-owner-release",

@@ -324,14 +324,17 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   }
 
   MRxStart(): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
   MRxStop(): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
   async MRxDevFcbXXXControlFile(ctx: Ctx): Promise<NTSTATUS> {
+    this.rx.k.PAGED_CODE();
     return (await this.control.handle(ctx as RX_CONTEXT)) ?? S.STATUS_INVALID_DEVICE_REQUEST;
   }
 
@@ -342,6 +345,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
     srvCall: MRX_SRV_CALL<MemSmbExtensions>,
     cb: MRX_SRVCALL_CALLBACK_CONTEXT<MemSmbExtensions>,
   ): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const serverName = srvCall.pSrvCallName.replace(/^\\/, "");
     const st = this.rx.RxDispatchToWorkerThread(
       this.device as unknown as RDBSS_DEVICE_OBJECT,
@@ -382,6 +386,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
 
   /** Disconnect: the server logs off what the connection still had. The state is freed; Context and Context2 cleared. */
   MRxFinalizeSrvCall(srvCall: MRX_SRV_CALL<MemSmbExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const state = srvCall.Context;
     if (state !== null) {
       state.connection.drop("redirector disconnected (MRxFinalizeSrvCall)");
@@ -402,6 +407,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
    * V_NET_ROOT.
    */
   MRxCreateVNetRoot(cnc: MRX_CREATENETROOT_CONTEXT<MemSmbExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const vnr = cnc.pVNetRoot;
     const netRoot = vnr.pNetRoot;
     const srvCall = netRoot.pSrvCall;
@@ -474,11 +480,13 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   }
 
   MRxFinalizeNetRoot(_netRoot: MRX_NET_ROOT<MemSmbExtensions>, _force: null): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
   /** Tree-disconnect and log off what MRxCreateVNetRoot set up (nothing else). */
   MRxFinalizeVNetRoot(vnr: MRX_V_NET_ROOT<MemSmbExtensions>, _force: null): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const ext = vnr.Context as MemSmbExtensions["VNetRoot"] | null;
     const c = ext?.connection;
     if (ext && c && ext.treeId !== 0 && !c.dropped) {
@@ -542,6 +550,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
 
   /** CREATE on the server; on the first open of the FCB, set its type and sizes. */
   MRxCreate(ctx: Ctx): Promise<NTSTATUS> {
+    this.rx.k.PAGED_CODE();
     return this.withTree(ctx, async (conn, treeId) => {
       const fcb = ctx.pFcb as MRX_FCB<MemSmbExtensions>;
       const srvOpen = ctx.pRelevantSrvOpen;
@@ -625,6 +634,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   }
 
   MRxCleanupFobx(): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
@@ -633,6 +643,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
    * dropped, or the server disconnected its tree or session) is closed as far as anyone can tell: success.
    */
   async MRxCloseSrvOpen(ctx: Ctx): Promise<NTSTATUS> {
+    this.rx.k.PAGED_CODE();
     const o = this.openOf(ctx);
     if (!o?.connection || o.fileId === 0) return S.STATUS_SUCCESS;
     const { connection, fileId } = o;
@@ -829,6 +840,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   }
 
   async MRxQueryDirectory(ctx: Ctx): Promise<NTSTATUS> {
+    this.rx.k.PAGED_CODE();
     const o = this.openOf(ctx);
     const fobx = ctx.pFobx;
     const buf = ctx.Info.Buffer;
@@ -882,6 +894,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   }
 
   async MRxQueryFileInfo(ctx: Ctx): Promise<NTSTATUS> {
+    this.rx.k.PAGED_CODE();
     const buf = ctx.Info.Buffer;
     if (!buf) return S.STATUS_INVALID_PARAMETER;
     const r = await this.queryInfo(ctx);
@@ -941,6 +954,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   }
 
   async MRxSetFileInfo(ctx: Ctx): Promise<NTSTATUS> {
+    this.rx.k.PAGED_CODE();
     const o = this.openOf(ctx);
     const buf = ctx.Info.Buffer;
     if (!o?.connection || !buf) return S.STATUS_INVALID_PARAMETER;
@@ -1003,6 +1017,7 @@ export class MemSmbRedirector implements MINIRDR_DISPATCH<MemSmbExtensions> {
   }
 
   async MRxQueryVolumeInfo(ctx: Ctx): Promise<NTSTATUS> {
+    this.rx.k.PAGED_CODE();
     const buf = ctx.Info.Buffer;
     if (!buf) return S.STATUS_INVALID_PARAMETER;
     const v = this.vnrOf(ctx);

@@ -194,15 +194,18 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   // ================================================================== start / stop and the control plane
 
   MRxStart(): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
   MRxStop(): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
   /** IOCTLs on the device FCB: the shared control plane (START, STOP, ADDCONN, DELCONN, GETLIST, GETCONN). */
   async MRxDevFcbXXXControlFile(ctx: RX_CONTEXT<NulExtensions>): Promise<NTSTATUS> {
+    this.rx.k.PAGED_CODE();
     return (await this.control.handle(ctx as RX_CONTEXT)) ?? S.STATUS_INVALID_DEVICE_REQUEST;
   }
 
@@ -210,6 +213,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
 
   /** Build the SRV_CALL: always STATUS_PENDING, the result through the callback, in the RDBSS process. */
   MRxCreateSrvCall(srvCall: MRX_SRV_CALL<NulExtensions>, cb: MRX_SRVCALL_CALLBACK_CONTEXT<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const finish = (): void => {
       cb.Status = S.STATUS_SUCCESS;
       cb.RecommunicateContext = { server: srvCall.pSrvCallName };
@@ -241,6 +245,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   }
 
   MRxFinalizeSrvCall(srvCall: MRX_SRV_CALL<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     srvCall.Context = null;
     srvCall.Context2 = null;
     return S.STATUS_SUCCESS;
@@ -253,6 +258,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
 
   /** Attach the share (unknown share: STATUS_BAD_NETWORK_NAME); always STATUS_PENDING and the callback once. */
   MRxCreateVNetRoot(cnc: MRX_CREATENETROOT_CONTEXT<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const netRoot = cnc.pVNetRoot.pNetRoot;
     const shareName = netRoot.pNetRootName.slice(netRoot.pNetRootName.lastIndexOf("\\") + 1);
     const share = this.shares.get(shareName.toUpperCase());
@@ -270,10 +276,12 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   }
 
   MRxFinalizeNetRoot(): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
   MRxFinalizeVNetRoot(): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
@@ -292,6 +300,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
 
   /** Open or create the file; on the first open of the FCB, tell RDBSS its type. */
   MRxCreate(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const rx = this.rx;
     const fcb = ctx.pFcb as MRX_FCB<NulExtensions>;
     const srvOpen = ctx.pRelevantSrvOpen;
@@ -367,6 +376,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
 
   /** Last handle: a delete-on-close file goes now (the store's "server" deletes at last cleanup). */
   MRxCleanupFobx(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const fcb = ctx.pFcb;
     if (!fcb) return S.STATUS_SUCCESS;
     const node = (fcb.Context as NulExtensions["Fcb"]).node;
@@ -378,6 +388,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   }
 
   MRxCloseSrvOpen(): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     return S.STATUS_SUCCESS;
   }
 
@@ -525,6 +536,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   // ================================================================== queries and sets
 
   MRxQueryDirectory(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const node = this.nodeOf(ctx);
     const fobx = ctx.pFobx;
     const buf = ctx.Info.Buffer;
@@ -567,6 +579,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   }
 
   MRxQueryFileInfo(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const node = this.nodeOf(ctx);
     const buf = ctx.Info.Buffer;
     const cls = ctx.Info.FileInformationClass;
@@ -623,6 +636,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   }
 
   MRxSetFileInfo(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const node = this.nodeOf(ctx);
     const share = this.shareOf(ctx);
     const buf = ctx.Info.Buffer;
@@ -681,6 +695,7 @@ export class NulMrx implements MINIRDR_DISPATCH<NulExtensions> {
   }
 
   MRxQueryVolumeInfo(ctx: RX_CONTEXT<NulExtensions>): NTSTATUS {
+    this.rx.k.PAGED_CODE();
     const buf = ctx.Info.Buffer;
     if (!buf) return S.STATUS_INVALID_PARAMETER;
     const out = buf.subarray(0, ctx.Info.Length);

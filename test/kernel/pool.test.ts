@@ -6,11 +6,13 @@
 import test from "ava";
 import { FaultInjector } from "../../emulator/faults/index.js";
 import {
+  APC_LEVEL,
   BAD_POOL_CALLER_CODES,
   BUGCHECK,
   DISPATCH_LEVEL,
   HIGH_LEVEL,
   Kernel,
+  PASSIVE_LEVEL,
   POOL_TYPE,
   tagText,
   VERIFIER_C4,
@@ -196,4 +198,150 @@ test("the fault site ExAllocatePoolWithTag: that allocation returns NULL, the ne
     [["ExAllocatePoolWithTag", "Flt1"]],
   );
   t.is(k.pool.outstanding().length, 1, "only the allocation that succeeded is outstanding");
+});
+
+// ------------------------------------------------------------------ paged memory at DISPATCH_LEVEL (0xD1)
+
+test("a paged block read at DISPATCH_LEVEL: 0xD1 naming the field and the allocation; at APC_LEVEL it is fine", async (t) => {
+  let block: object | null = null;
+  const { k, r } = await runThread((k) => {
+    const b = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 16, "Page", { n: 1 });
+    if (b === null) throw new Error("no block");
+    block = b;
+    k.KeRaiseIrql(APC_LEVEL);
+    b.n += 1;
+    k.KeRaiseIrql(DISPATCH_LEVEL);
+    void b.n;
+  });
+  const s = stopOf(r);
+  t.is(s.code, BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL);
+  t.is(s.check, "irql");
+  t.deepEqual(s.params, [k.addressOf(block as unknown as object), BigInt(DISPATCH_LEVEL), 0n, 0n]);
+  t.regex(
+    s.reason,
+    /^A read of n of pool block 'Page' \(PagedPool, 16 bytes\) at DISPATCH_LEVEL: .*allocated on thread "main"/,
+  );
+});
+
+test("a paged block written, or asked `in`, at DISPATCH_LEVEL: 0xD1 with 1 (write) or 0 (read) in parameter 3", async (t) => {
+  for (const [what, touch, p3] of [
+    [
+      "write",
+      (b: Record<string, unknown>) => {
+        b.n = 2;
+      },
+      1n,
+    ],
+    ["delete", (b: Record<string, unknown>) => void delete b.n, 1n],
+    ["in", (b: Record<string, unknown>) => void ("n" in b), 0n],
+  ] as const) {
+    const { r } = await runThread((k) => {
+      const b = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 16, "Page", { n: 1 });
+      if (b === null) throw new Error("no block");
+      k.KeRaiseIrql(DISPATCH_LEVEL);
+      touch(b);
+    });
+    t.is(stopOf(r).params[2], p3, what);
+  }
+});
+
+test("nonpaged pool at DISPATCH_LEVEL, and paged pool touched from a DPC when the irql check is off, run on", async (t) => {
+  const { r } = await runThread((k) => {
+    const b = k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 16, "NonP", { n: 1 });
+    if (b === null) throw new Error("no block");
+    k.KeRaiseIrql(DISPATCH_LEVEL);
+    b.n += 1;
+    k.KeLowerIrql(PASSIVE_LEVEL);
+    k.ExFreePoolWithTag(b, "NonP");
+  });
+  t.is(r.stop, null);
+  const off = await runThread(
+    async (k) => {
+      const b = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 16, "Page", { n: 1 });
+      if (b === null) throw new Error("no block");
+      k.KeSetTimer(
+        k.KeInitializeTimer(),
+        -10,
+        k.KeInitializeDpc(
+          () => {
+            b.n += 1;
+          },
+          null,
+          "touch",
+        ),
+      );
+      await k.KeDelayExecutionThread(-100);
+      t.is(b.n, 2, "the DPC ran");
+      k.ExFreePool(b);
+    },
+    { checks: { irql: "off" } },
+  );
+  t.is(off.r.stop, null);
+});
+
+test("in record mode a paged block touched at DISPATCH_LEVEL is listed once, however often it is touched", async (t) => {
+  const { k, r } = await runThread(
+    (k) => {
+      const b = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 16, "Page", { n: 1 });
+      const c = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 16, "Pag2", { n: 1 });
+      if (b === null || c === null) throw new Error("no block");
+      k.KeRaiseIrql(DISPATCH_LEVEL);
+      for (let i = 0; i < 5; i++) b.n += 1;
+      void c.n;
+      k.KeLowerIrql(PASSIVE_LEVEL);
+      k.ExFreePool(b);
+      k.ExFreePool(c);
+    },
+    { checks: { irql: "record" } },
+  );
+  t.is(r.stop, null);
+  const d1 = k.violations.filter((v) => v.code === BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL);
+  t.deepEqual(
+    d1.map((v) => /pool block '(\w+)'/.exec(v.reason)?.[1]),
+    ["Page", "Pag2"],
+  );
+});
+
+test("PAGED_CODE(): nothing at PASSIVE_LEVEL or APC_LEVEL; above, 0xD1 with 8 (execute) naming the routine from the call chain", async (t) => {
+  const { k, r } = await runThread(async (k) => {
+    k.PAGED_CODE();
+    k.KeRaiseIrql(APC_LEVEL);
+    k.PAGED_CODE("MyPageableRoutine");
+    k.KeLowerIrql(PASSIVE_LEVEL);
+    // A DPC whose routine calls pageable code.
+    k.KeSetTimer(
+      k.KeInitializeTimer(),
+      -10,
+      k.KeInitializeDpc(() => k.PAGED_CODE(), null, "completion"),
+    );
+    await k.KeDelayExecutionThread(-100);
+  });
+  const s = stopOf(r);
+  t.is(s.code, BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL);
+  t.is(s.check, "irql");
+  t.deepEqual(s.params.slice(1), [BigInt(DISPATCH_LEVEL), 8n, 0n]);
+  t.true(s.params[0] > 0n, "a fake code address");
+  t.regex(
+    s.reason,
+    /^The pageable routine DPC completion \(it begins with PAGED_CODE\(\)\) ran at DISPATCH_LEVEL \(in a DPC\)/,
+  );
+  t.is(k.violations.length, 0);
+});
+
+test("PAGED_CODE() in record mode: one violation per routine, each with its own code address", async (t) => {
+  const { k, r } = await runThread(
+    (k) => {
+      k.KeRaiseIrql(DISPATCH_LEVEL);
+      for (let i = 0; i < 3; i++) k.PAGED_CODE("A");
+      k.PAGED_CODE("B");
+      k.KeLowerIrql(PASSIVE_LEVEL);
+    },
+    { checks: { irql: "record" } },
+  );
+  t.is(r.stop, null);
+  t.deepEqual(
+    k.violations.map((v) => /routine (\w+)/.exec(v.reason)?.[1]),
+    ["A", "B"],
+  );
+  t.not(k.violations[0]?.params[0], k.violations[1]?.params[0]);
 });

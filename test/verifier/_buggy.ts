@@ -126,7 +126,6 @@ async function readHelper(m: BuggyMrx): Promise<void> {
   await nt.ZwClose(f.FileHandle);
 }
 
-/** Complete an IRP with a status (the dispatch-routine idiom). */
 /** Run `completion` from a DPC 1 ms of virtual time from now (a read the mini-redirector completes later). */
 function laterFromDpc(m: BuggyMrx, completion: () => void): void {
   const k = m.rx.k;
@@ -137,6 +136,7 @@ function laterFromDpc(m: BuggyMrx, completion: () => void): void {
   );
 }
 
+/** Complete an IRP with a status (the dispatch-routine idiom). */
 function complete(io: Emulator["sys"]["io"], irp: IRP, status: NTSTATUS): NTSTATUS {
   irp.IoStatus.Status = status;
   irp.IoStatus.Information = 0;
@@ -629,6 +629,33 @@ export const BUGS: Readonly<Record<string, Bug>> = {
         ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
         m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
       });
+      return S.STATUS_PENDING;
+    },
+  },
+  "irql.paged-pool-at-dispatch": {
+    // The read's bookkeeping kept in PagedPool, and read by the DPC that completes the read.
+    read: (m, ctx) => {
+      const k = m.rx.k;
+      const req = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 32, "BugQ", { length: 4 });
+      if (req === null) return S.STATUS_INSUFFICIENT_RESOURCES;
+      laterFromDpc(m, () => {
+        ctx.IoStatusBlock.Information = req.length;
+        k.ExFreePoolWithTag(req, "BugQ");
+        ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      });
+      return S.STATUS_PENDING;
+    },
+  },
+  "irql.paged-code-at-dispatch": {
+    // The DPC that completes a read calls a helper whose code is pageable (it begins with PAGED_CODE()).
+    read: (m, ctx) => {
+      const finishRead = (): void => {
+        m.rx.k.PAGED_CODE("BugFinishRead");
+        ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      };
+      laterFromDpc(m, finishRead);
       return S.STATUS_PENDING;
     },
   },
