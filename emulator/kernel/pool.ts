@@ -74,6 +74,12 @@ export class Pool {
   /** Blocks not yet freed, in allocation order (for the leak report). */
   private readonly live = new Set<object>();
 
+  /**
+   * Told of every block freed, after the checks passed (RDBSS's verifier: a SRV_CALL's state freed by another
+   * SRV_CALL's MRxFinalizeSrvCall). Assign it through a local, not a function literal (KernelCore.createThread).
+   */
+  freeObserver: ((block: object, info: PoolBlockInfo) => void) | null = null;
+
   constructor(kernel: KernelCore) {
     this.k = kernel;
   }
@@ -216,6 +222,7 @@ export class Pool {
     }
     info.freed = this.event(ddi);
     this.live.delete(block);
+    if (this.freeObserver !== null) this.freeObserver(block, info);
   }
 
   /** A driver's image unloads: its blocks still allocated are pool tracking's 0xC4 / 0x62. */

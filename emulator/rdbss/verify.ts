@@ -16,6 +16,7 @@ import {
   type KThread,
   NT_SUCCESS,
   type NTSTATUS,
+  type PoolBlockInfo,
   statusName,
   type Witness,
   type WORK_QUEUE_ITEM,
@@ -169,6 +170,8 @@ export class RdbssVerifier {
   /** Reports made at unload and at quiescence points, oldest first. */
   readonly leakReports: LeakReport[] = [];
   private readonly postedContext = new WeakMap<SRV_CALL, { readonly Context: unknown; readonly Context2: unknown }>();
+  /** The SRV_CALLs whose MRxFinalizeSrvCall is running, by the thread running it (pattern 7 at the free); lazy. */
+  private finalizing: Map<KThread, SRV_CALL> | null = null;
   /** Threads inside MRxFinalizeNetRoot / MRxFinalizeVNetRoot (pattern 15), and the call each is in. */
   private readonly forceCalls = new Map<KThread, ForceCall>();
   /** Work items queued from such a call, by their `queuedBy` record. */
@@ -200,8 +203,10 @@ export class RdbssVerifier {
       // two kept every finished run's emulator alive into the old generation, +29 % instructions per lifecycle).
       const queued = (item: WORK_QUEUE_ITEM, by: KThread): void => this.workItemQueued(item, by);
       const unhandled = (t: KThread, e: unknown): void => this.unhandledException(t, e);
+      const freed = (block: object, info: PoolBlockInfo): void => this.poolFreed(block, info);
       k.workItemObserver = queued;
       k.unhandledExceptionObserver = unhandled;
+      k.pool.freeObserver = freed;
     }
   }
 
@@ -630,6 +635,48 @@ export class RdbssVerifier {
         VERIFIER_ASSERT.SHARED_CONTEXT,
         srvCall,
         `MRxFinalizeSrvCall is about to run for ${srvCall.label()}, whose ${field} is also the ${field} of the live ${other.label()}: the mini-redirector keys its connection state by server name, and a new SRV_CALL for the same server was built before the old one's (posted) finalization ran. Finalizing the old one now tears down the state the new one uses (rdbss-semantics §8, pattern 7). Give each SRV_CALL its own state.`,
+        this.rx.k.addressOf(other),
+      );
+      return;
+    }
+  }
+
+  /** MRxFinalizeSrvCall(srvCall) starts on the running thread; returns the thread, for `finalizedSrvCall`. */
+  finalizingSrvCall(srvCall: SRV_CALL): KThread | null {
+    const t = this.rx.k.current;
+    if (!this.mrxContextTraps || t === null) return null;
+    if (this.finalizing === null) this.finalizing = new Map();
+    this.finalizing.set(t, srvCall);
+    return t;
+  }
+
+  /** MRxFinalizeSrvCall returned (or threw) on thread `t`. */
+  finalizedSrvCall(t: KThread | null): void {
+    if (t !== null && this.finalizing !== null) this.finalizing.delete(t);
+  }
+
+  /**
+   * A pool block was freed. From inside one SRV_CALL's MRxFinalizeSrvCall, freeing the Context or Context2 of another
+   * live SRV_CALL is pattern 7 with separate states: the mini-redirector found "the state of \\srv" by name, and the
+   * name now leads to the new SRV_CALL's state, built before the old one's posted finalization ran.
+   */
+  private poolFreed(block: object, info: PoolBlockInfo): void {
+    const finalizing = this.finalizing;
+    if (finalizing === null || finalizing.size === 0) return;
+    const t = this.rx.k.current;
+    const srvCall = t !== null ? finalizing.get(t) : undefined;
+    if (srvCall === undefined) return;
+    for (const other of this.rx.live) {
+      if (other === srvCall || other.kind !== "SRV_CALL" || other.miniFinalized) continue;
+      const dev = other.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+      const managed = (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
+      const field = !managed && other.Context === block ? "Context" : other.Context2 === block ? "Context2" : null;
+      if (field === null) continue;
+      this.rx.rdbssViolation(
+        "minirdrContract",
+        VERIFIER_ASSERT.SHARED_CONTEXT,
+        srvCall,
+        `MRxFinalizeSrvCall for ${srvCall.label()} freed pool block '${info.tag}', the ${field} of the live ${other.label()}: the mini-redirector looks its connection state up by server name, and a new SRV_CALL for the same server was built (with its own state, under the same name) before the old one's posted finalization ran. The old one's finalization has just freed the new one's state (rdbss-semantics §8, pattern 7). Keep the state on the SRV_CALL (Context) and free what the SRV_CALL being finalized points to, not what the name leads to now.`,
         this.rx.k.addressOf(other),
       );
       return;

@@ -1041,11 +1041,16 @@ export const CATALOGUE: readonly CheckEntry[] = [
     p1: rdbss(RDBSS_ASSERT.SHARED_CONTEXT),
     params: ["RDBSS_BUG_CHECK_ASSERT | 0x1F", "the SRV_CALL being finalized", "the other SRV_CALL", "0"],
     trigger:
-      "MRxFinalizeSrvCall about to run for a SRV_CALL whose Context is also the Context of another live SRV_CALL (state keyed by server name; a new SRV_CALL was built before the old one's posted finalization ran).",
+      "State keyed by server name, when a new SRV_CALL was built before the old one's posted finalization ran: MRxFinalizeSrvCall about to run for a SRV_CALL whose Context (or Context2) is also that of another live SRV_CALL; or, with a state per SRV_CALL, MRxFinalizeSrvCall freeing (ExFreePool…) a pool block that is the Context or Context2 of another live SRV_CALL.",
     explanation:
-      "MRxFinalizeSrvCall is about to run for SRV_CALL#1 \\srv, whose Context is also the Context of the live SRV_CALL#5 \\srv …",
+      "MRxFinalizeSrvCall is about to run for SRV_CALL#1 \\srv, whose Context is also the Context of the live SRV_CALL#5 \\srv … / MRxFinalizeSrvCall for SRV_CALL#1 \\srv freed pool block 'BugK', the Context2 of the live SRV_CALL#5 \\srv …",
     patterns: [7],
-    tests: ["test/verifier/patterns.test.ts › pattern 7"],
+    tests: [
+      "test/verifier/patterns.test.ts › pattern 7",
+      "test/verifier/patterns.test.ts › pattern 7 with separate states",
+    ],
+    compare:
+      "With a state per SRV_CALL and no check, pool tracking only notices at unload, as a leak of the old SRV_CALL's block, a teardown away from the cause.",
   }),
   entry({
     id: "orphanedHandles.forced-delete",

@@ -782,6 +782,30 @@ export const BUGS: Readonly<Record<string, Bug>> = {
   // Context2 (nulmrx keeps its own state in Context).
   "minirdrContract.shared-context": nameKeyedState("Context"),
   "minirdrContract.shared-context2": nameKeyedState("Context2"),
+  "minirdrContract.shared-context-freed": {
+    // Pattern 7 with separate states: each SRV_CALL gets its own pool block, but the finalization finds "the state of
+    // \\srv" by name, which by then leads to the new SRV_CALL's block.
+    createSrvCall: (m, srvCall, _cb, next) => {
+      const state = m.rx.k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 32, "BugK", {
+        server: srvCall.pSrvCallName,
+        open: true,
+      });
+      if (state === null) return S.STATUS_INSUFFICIENT_RESOURCES;
+      m.connections.set(srvCall.pSrvCallName.toUpperCase(), state);
+      srvCall.Context2 = state;
+      return next();
+    },
+    finalizeSrvCall: (m, srvCall, next) => {
+      const name = srvCall.pSrvCallName.toUpperCase();
+      const state = m.connections.get(name);
+      if (state !== undefined) {
+        m.connections.delete(name);
+        m.rx.k.ExFreePoolWithTag(state, "BugK");
+      }
+      srvCall.Context2 = null;
+      return next();
+    },
+  },
   "orphanedHandles.forced-delete": {
     // Pattern 2: the delete ignores the level the user asked for and always forces.
     control: async (_m, ctx, next) => {

@@ -183,6 +183,33 @@ test("pattern 7, finalize/create race on one server name: the new SRV_CALL share
   t.is(fatal(good), null);
 });
 
+test("pattern 7 with separate states: the old SRV_CALL's MRxFinalizeSrvCall frees the new one's state, found by name", async (t) => {
+  const body = `steps:\n${NET_USE}  - op: call\n    routine: RxFinalizeConnection\n    object: "V_NET_ROOT X:"\n    level: TRUE\n  - op: net-use\n    drive: Y\n    remote: \\\\srv\\share\n`;
+  const bad = await runBug("minirdrContract.shared-context-freed", body, { expect: "  stop: any\n  leaks: allowed\n" });
+  const s = rdbssStop(t, bad, "minirdrContract", A.SHARED_CONTEXT);
+  t.regex(
+    s.reason,
+    /^MRxFinalizeSrvCall for SRV_CALL#1 \\srv freed pool block 'BugK', the Context2 of the live SRV_CALL#\d+ \\srv:/,
+  );
+  t.is(s.thread, "Delayed worker 1", "the posted finalization, on the delayed worker");
+  // Each SRV_CALL's Context2 differs, so the check before MRxFinalizeSrvCall (shared pointers) cannot see this one.
+  t.notRegex(s.reason, /whose Context2 is also/);
+  // Unchecked, the run goes on with the new SRV_CALL's state freed under it; only the unload notices, as a leak of
+  // the old SRV_CALL's block (its own finalization freed the other one), 25 s and a teardown away from the cause.
+  const unchecked = await runBug("minirdrContract.shared-context-freed", body, {
+    setup: "  checks: { minirdrContract: off }\n",
+    expect: "  stop: any\n  leaks: allowed\n",
+  });
+  const leak = fatal(unchecked);
+  t.is(leak?.check, "pool");
+  t.regex(leak?.reason ?? "", /unloaded without freeing 1 pool allocation: pool block 'BugK'/);
+  // Without the race (the old finalization has run before the server is used again) the same driver is clean.
+  const apart = `steps:\n${NET_USE}  - op: call\n    routine: RxFinalizeConnection\n    object: "V_NET_ROOT X:"\n    level: TRUE\n  - op: advance\n    by: 1s\n  - op: net-use\n    drive: Y\n    remote: \\\\srv\\share\n`;
+  const clean = await runBug("minirdrContract.shared-context-freed", apart, { expect: "  leaks: allowed\n" });
+  passed(t, clean);
+  t.is(fatal(clean), null);
+});
+
 test("pattern 8, broken two-phase construction: not STATUS_PENDING, two callbacks, none, and the context touched after", async (t) => {
   const cases = [
     ["minirdrContract.not-pending", A.NOT_PENDING, /must return STATUS_PENDING/],
