@@ -152,31 +152,19 @@ export class Pool {
     const paged = poolType === POOL_TYPE.PagedPool;
     const block = new Proxy(target, {
       get(o, key, receiver) {
-        if (typeof key === "string" && key !== "then") {
-          if (info.freed !== null) pool.used(block, info, key, "read");
-          else if (paged) pool.touchPaged(block, info, key, "read");
-        }
+        if ((info.freed !== null || paged) && key !== "then") pool.touched(block, info, key, "read");
         return Reflect.get(o, key, receiver);
       },
       set(o, key, value, receiver) {
-        if (typeof key === "string") {
-          if (info.freed !== null) pool.used(block, info, key, "write");
-          else if (paged) pool.touchPaged(block, info, key, "write");
-        }
+        if (info.freed !== null || paged) pool.touched(block, info, key, "write");
         return Reflect.set(o, key, value, receiver);
       },
       has(o, key) {
-        if (typeof key === "string") {
-          if (info.freed !== null) pool.used(block, info, key, "read");
-          else if (paged) pool.touchPaged(block, info, key, "read");
-        }
+        if (info.freed !== null || paged) pool.touched(block, info, key, "read");
         return Reflect.has(o, key);
       },
       deleteProperty(o, key) {
-        if (typeof key === "string") {
-          if (info.freed !== null) pool.used(block, info, key, "write");
-          else if (paged) pool.touchPaged(block, info, key, "write");
-        }
+        if (info.freed !== null || paged) pool.touched(block, info, key, "write");
         return Reflect.deleteProperty(o, key);
       },
     });
@@ -251,6 +239,13 @@ export class Pool {
       [this.k.addressOf(block), use === "write" ? 1n : 0n, 0n, 0n],
       `A ${use} of ${field} of ${this.describe(info)} after it was freed: a use after free — in Windows this reads or corrupts reused pool. Allocated ${this.where(info.allocated)}; freed by ${freed.by} ${this.where(freed)}.`,
     );
+  }
+
+  /** A field of a freed block, or of a paged one, was used (symbols are not fields: inspection, iteration). */
+  touched(block: object, info: PoolBlockInfo, key: string | symbol, use: "read" | "write"): void {
+    if (typeof key !== "string") return;
+    if (info.freed !== null) this.used(block, info, key, use);
+    else this.touchPaged(block, info, key, use);
   }
 
   /**
