@@ -7,10 +7,10 @@
  *
  * The checks (switch "pool"): freeing a block twice (0xC4 / 0x13), freeing what no allocation returned (0xC4 / 0x10),
  * freeing with another tag than the allocation's (0xC2 / 0x0A), a zero-byte allocation (0xC4 / 0x00), and a use after
- * free (0xD5). The IRQL rules — paged pool at most APC_LEVEL, nonpaged at most DISPATCH_LEVEL, for allocations
- * (0xC4 / 0x01, 0x02) and frees (0xC4 / 0x11, 0x12), and a read or write of a paged block at DISPATCH_LEVEL or above
- * (0xD1, what Driver Verifier's force-IRQL-checking makes certain by paging pageable memory out at every raise; here
- * every access is checked, so the bug does not depend on what happened to be resident) — belong to the "irql" switch. Blocks still allocated when a
+ * free (0xD5). The IRQL rules belong to the "irql" switch: paged pool at most APC_LEVEL, nonpaged at most
+ * DISPATCH_LEVEL, for allocations (0xC4 / 0x01, 0x02) and frees (0xC4 / 0x11, 0x12); and a read or write of a paged
+ * block at DISPATCH_LEVEL or above (0xD1, which Driver Verifier's force IRQL checking makes likely by paging pageable
+ * memory out at every raise; here every access is checked, whatever happened to be resident). Blocks still allocated when a
  * scenario ends are listed among its leaks (`outstanding`). Pool tracking charges each block to the driver whose
  * code allocated it (KThread.driver); when that driver unloads with blocks still allocated, the stop is 0xC4 / 0x62.
  */
@@ -48,8 +48,8 @@ export interface PoolBlockInfo {
   readonly bytes: number;
   readonly allocated: PoolEvent;
   freed: PoolEvent | null;
-  /** A paged block touched at DISPATCH_LEVEL or above was reported (once per block, so `record` mode lists it once). */
-  touchedAtDispatch: boolean;
+  /** Its use at DISPATCH_LEVEL or above (paged pool) was reported: once per block, so `record` mode lists it once. */
+  pagedFaultReported: boolean;
 }
 
 /** "NulC" for 'NulC', or the ULONG as four characters when printable (little-endian, as !pool shows it). */
@@ -145,7 +145,7 @@ export class Pool {
       bytes,
       allocated: this.event("ExAllocatePoolWithTag"),
       freed: null,
-      touchedAtDispatch: false,
+      pagedFaultReported: false,
     };
     const pool = this;
     // A freed block traps every access (special pool); a live paged one traps an access at DISPATCH_LEVEL or above.
@@ -241,9 +241,12 @@ export class Pool {
     );
   }
 
-  /** A field of a freed block, or of a paged one, was used (symbols are not fields: inspection, iteration). */
-  touched(block: object, info: PoolBlockInfo, key: string | symbol, use: "read" | "write"): void {
-    if (typeof key !== "string") return;
+  /**
+   * A field of a freed block, or of a paged one, was used (symbols are not fields: inspection, iteration). After a
+   * stop nothing is driver code any more (a test or the report looking at the state).
+   */
+  private touched(block: object, info: PoolBlockInfo, key: string | symbol, use: "read" | "write"): void {
+    if (typeof key !== "string" || this.k.stopped !== null) return;
     if (info.freed !== null) this.used(block, info, key, use);
     else this.touchPaged(block, info, key, use);
   }
@@ -252,10 +255,10 @@ export class Pool {
    * A live paged block read or written: at DISPATCH_LEVEL or above its page may not be resident, and the page fault
    * cannot be served there — 0xD1 DRIVER_IRQL_NOT_LESS_OR_EQUAL in Windows, when the page happens to be out.
    */
-  touchPaged(block: object, info: PoolBlockInfo, field: string, use: "read" | "write"): void {
+  private touchPaged(block: object, info: PoolBlockInfo, field: string, use: "read" | "write"): void {
     const t = this.k.current;
-    if (t === null || t.irql < DISPATCH_LEVEL || info.touchedAtDispatch || !this.k.checkIrql) return;
-    info.touchedAtDispatch = true;
+    if (t === null || t.irql < DISPATCH_LEVEL || info.pagedFaultReported || !this.k.checkIrql) return;
+    info.pagedFaultReported = true;
     this.k.violation(
       "irql",
       BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,

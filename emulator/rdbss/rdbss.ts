@@ -1056,10 +1056,9 @@ export class Rdbss {
     const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     const mrx = dev.Dispatch.MRxFinalizeSrvCall;
     this.verifier.beforeFinalizeSrvCall(srvCall);
-    if (mrx) {
-      const t = this.verifier.finalizingSrvCall(srvCall);
-      try {
-        await this.callMRx(
+    if (mrx)
+      await this.verifier.finalizingSrvCall(srvCall, () =>
+        this.callMRx(
           dev,
           "MRxFinalizeSrvCall",
           srvCall,
@@ -1067,11 +1066,8 @@ export class Rdbss {
           () => mrx.call(dev.Dispatch, srvCall, force),
           true,
           force ? "TRUE" : "FALSE",
-        );
-      } finally {
-        this.verifier.finalizedSrvCall(t);
-      }
-    }
+        ),
+      );
     const managed = (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
     if ((!managed && srvCall.Context !== null) || srvCall.Context2 !== null) {
       this.rdbssViolation(

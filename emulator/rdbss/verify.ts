@@ -172,6 +172,8 @@ export class RdbssVerifier {
   private readonly postedContext = new WeakMap<SRV_CALL, { readonly Context: unknown; readonly Context2: unknown }>();
   /** The SRV_CALLs whose MRxFinalizeSrvCall is running, by the thread running it (pattern 7 at the free); lazy. */
   private finalizing: Map<KThread, SRV_CALL> | null = null;
+  /** The same for work items queued from inside MRxFinalizeSrvCall (or from work those queued); lazy. */
+  private finalizingWork: WeakMap<Witness, SRV_CALL> | null = null;
   /** Threads inside MRxFinalizeNetRoot / MRxFinalizeVNetRoot (pattern 15), and the call each is in. */
   private readonly forceCalls = new Map<KThread, ForceCall>();
   /** Work items queued from such a call, by their `queuedBy` record. */
@@ -570,6 +572,11 @@ export class RdbssVerifier {
     if (item.queuedBy === null) return;
     const call = this.forceCalls.get(by) ?? (by.queuedBy !== null ? this.forceWork.get(by.queuedBy) : undefined);
     if (call !== undefined) this.forceWork.set(item.queuedBy, call);
+    const srvCall = this.finalizingOn(by);
+    if (srvCall !== undefined) {
+      if (this.finalizingWork === null) this.finalizingWork = new WeakMap();
+      this.finalizingWork.set(item.queuedBy, srvCall);
+    }
   }
 
   /**
@@ -598,8 +605,7 @@ export class RdbssVerifier {
 
   /** Right before MRxFinalizeSrvCall: the mini-redirector's state must still be there, and be this SRV_CALL's own. */
   beforeFinalizeSrvCall(srvCall: SRV_CALL): void {
-    const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
-    const managed = (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
+    const managed = managesSrvCallExtension(srvCall);
     const posted = this.postedContext.get(srvCall);
     if (posted !== undefined) {
       this.postedContext.delete(srvCall);
@@ -617,70 +623,80 @@ export class RdbssVerifier {
     }
     // Context (unless RDBSS manages the extension) and Context2 (always the mini-redirector's own): either one shared
     // with another live SRV_CALL is state keyed by server name.
-    const mine = managed ? null : srvCall.Context;
-    const mine2 = srvCall.Context2;
-    const isState = (v: unknown): boolean => v !== null && typeof v === "object";
-    if (!isState(mine) && !isState(mine2)) return;
-    for (const other of this.rx.live) {
-      if (other === srvCall || other.kind !== "SRV_CALL") continue;
-      const field =
-        isState(mine) && other.Context === mine
-          ? "Context"
-          : isState(mine2) && other.Context2 === mine2
-            ? "Context2"
-            : null;
-      if (field === null) continue;
+    for (const mine of managed ? (["Context2"] as const) : (["Context", "Context2"] as const)) {
+      const value = srvCall[mine];
+      if (value === null || typeof value !== "object") continue;
+      const held = this.srvCallHolding(value, srvCall);
+      if (held === null) continue;
       this.rx.rdbssViolation(
         "minirdrContract",
         VERIFIER_ASSERT.SHARED_CONTEXT,
         srvCall,
-        `MRxFinalizeSrvCall is about to run for ${srvCall.label()}, whose ${field} is also the ${field} of the live ${other.label()}: the mini-redirector keys its connection state by server name, and a new SRV_CALL for the same server was built before the old one's (posted) finalization ran. Finalizing the old one now tears down the state the new one uses (rdbss-semantics §8, pattern 7). Give each SRV_CALL its own state.`,
-        this.rx.k.addressOf(other),
+        `MRxFinalizeSrvCall is about to run for ${srvCall.label()}, whose ${mine} is also the ${held.field} of the live ${held.other.label()}: the mini-redirector keys its connection state by server name, and a new SRV_CALL for the same server was built before the old one's (posted) finalization ran. Finalizing the old one now tears down the state the new one uses (rdbss-semantics §8, pattern 7). Give each SRV_CALL its own state.`,
+        this.rx.k.addressOf(held.other),
       );
       return;
     }
-  }
-
-  /** MRxFinalizeSrvCall(srvCall) starts on the running thread; returns the thread, for `finalizedSrvCall`. */
-  finalizingSrvCall(srvCall: SRV_CALL): KThread | null {
-    const t = this.rx.k.current;
-    if (!this.mrxContextTraps || t === null) return null;
-    if (this.finalizing === null) this.finalizing = new Map();
-    this.finalizing.set(t, srvCall);
-    return t;
-  }
-
-  /** MRxFinalizeSrvCall returned (or threw) on thread `t`. */
-  finalizedSrvCall(t: KThread | null): void {
-    if (t !== null && this.finalizing !== null) this.finalizing.delete(t);
   }
 
   /**
-   * A pool block was freed. From inside one SRV_CALL's MRxFinalizeSrvCall, freeing the Context or Context2 of another
-   * live SRV_CALL is pattern 7 with separate states: the mini-redirector found "the state of \\srv" by name, and the
-   * name now leads to the new SRV_CALL's state, built before the old one's posted finalization ran.
+   * The live SRV_CALL other than `except`, whose MRxFinalizeSrvCall has not run, that holds `value` as its Context
+   * (when the mini-redirector owns it: no RDBSS_MANAGE_SRV_CALL_EXTENSION) or its Context2; null when none does.
+   */
+  private srvCallHolding(value: object, except: SRV_CALL): { other: SRV_CALL; field: "Context" | "Context2" } | null {
+    for (const other of this.rx.live) {
+      if (other === except || other.kind !== "SRV_CALL" || other.miniFinalized) continue;
+      if (other.Context === value && !managesSrvCallExtension(other)) return { other, field: "Context" };
+      if (other.Context2 === value) return { other, field: "Context2" };
+    }
+    return null;
+  }
+
+  /**
+   * Run MRxFinalizeSrvCall(srvCall) as `fn`, known as the running thread's finalization (and, through workItemQueued,
+   * of the work it queues) while it runs, so that `poolFreed` can tell whose finalization freed a block.
+   */
+  async finalizingSrvCall<T>(srvCall: SRV_CALL, fn: () => MaybePromise<T>): Promise<T> {
+    const t = this.rx.k.current;
+    if (!this.mrxContextTraps || t === null) return fn();
+    if (this.finalizing === null) this.finalizing = new Map();
+    const outer = this.finalizing.get(t);
+    this.finalizing.set(t, srvCall);
+    try {
+      return await fn();
+    } finally {
+      if (outer !== undefined) this.finalizing.set(t, outer);
+      else this.finalizing.delete(t);
+    }
+  }
+
+  /** The SRV_CALL whose MRxFinalizeSrvCall thread `t` is running, directly or in work queued from it. */
+  private finalizingOn(t: KThread): SRV_CALL | undefined {
+    const direct = this.finalizing !== null ? this.finalizing.get(t) : undefined;
+    if (direct !== undefined || t.queuedBy === null || this.finalizingWork === null) return direct;
+    return this.finalizingWork.get(t.queuedBy);
+  }
+
+  /**
+   * A pool block was freed. From inside one SRV_CALL's MRxFinalizeSrvCall (or work it queued), freeing the Context or
+   * Context2 of another live SRV_CALL is pattern 7 with separate states: most likely the mini-redirector found "the
+   * state of \\srv" by name, and the name now leads to the state of a new SRV_CALL, built before the old one's
+   * posted finalization ran.
    */
   private poolFreed(block: object, info: PoolBlockInfo): void {
-    const finalizing = this.finalizing;
-    if (finalizing === null || finalizing.size === 0) return;
+    if (this.finalizing === null) return;
     const t = this.rx.k.current;
-    const srvCall = t !== null ? finalizing.get(t) : undefined;
+    const srvCall = t !== null ? this.finalizingOn(t) : undefined;
     if (srvCall === undefined) return;
-    for (const other of this.rx.live) {
-      if (other === srvCall || other.kind !== "SRV_CALL" || other.miniFinalized) continue;
-      const dev = other.RxDeviceObject as RDBSS_DEVICE_OBJECT;
-      const managed = (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
-      const field = !managed && other.Context === block ? "Context" : other.Context2 === block ? "Context2" : null;
-      if (field === null) continue;
-      this.rx.rdbssViolation(
-        "minirdrContract",
-        VERIFIER_ASSERT.SHARED_CONTEXT,
-        srvCall,
-        `MRxFinalizeSrvCall for ${srvCall.label()} freed pool block '${info.tag}', the ${field} of the live ${other.label()}: the mini-redirector looks its connection state up by server name, and a new SRV_CALL for the same server was built (with its own state, under the same name) before the old one's posted finalization ran. The old one's finalization has just freed the new one's state (rdbss-semantics §8, pattern 7). Keep the state on the SRV_CALL (Context) and free what the SRV_CALL being finalized points to, not what the name leads to now.`,
-        this.rx.k.addressOf(other),
-      );
-      return;
-    }
+    const held = this.srvCallHolding(block, srvCall);
+    if (held === null) return;
+    this.rx.rdbssViolation(
+      "minirdrContract",
+      VERIFIER_ASSERT.SHARED_CONTEXT,
+      srvCall,
+      `MRxFinalizeSrvCall for ${srvCall.label()} freed pool block '${info.tag}', the ${held.field} of the live ${held.other.label()}${t !== null && this.finalizing.get(t) !== srvCall ? ` (in work it queued, on thread "${t.name}")` : ""}. A new SRV_CALL for the same server was built before the old one's posted finalization ran, and the old one's finalization has just freed the new one's state — most likely because the mini-redirector looks its connection state up by server name (rdbss-semantics §8, pattern 7). Free what the SRV_CALL being finalized points to (its Context), not what the name leads to now.`,
+      this.rx.k.addressOf(held.other),
+    );
   }
 
   // ================================================================== forced finalization, premature finalization
@@ -764,4 +780,10 @@ function isRxNode(o: object): o is AnyRxNode {
 /** A leak report as text: each object with its holders. */
 export function formatLeak(r: LeakReport): string {
   return r.objects.flatMap((o) => formatLiveObject(o).map((l) => `  ${l}`)).join("\n");
+}
+
+/** RDBSS allocates and owns the SRV_CALL's Context (the mini-redirector's extension) for this device. */
+function managesSrvCallExtension(srvCall: SRV_CALL): boolean {
+  const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+  return (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
 }

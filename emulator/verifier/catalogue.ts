@@ -218,19 +218,32 @@ export const CATALOGUE: readonly CheckEntry[] = [
       "A read of <field> of pool block '<tag>' (PagedPool, <n> bytes) at DISPATCH_LEVEL (in a DPC): paged pool may be touched only at APC_LEVEL or below … The block was allocated on thread … call chain ….",
     compare:
       "In Windows this faults only when the page happens to be paged out at that moment; Driver Verifier's force IRQL checking pages pageable memory out at every raise to make it likely. Here every access is checked, so the bug shows on the first run, with where the block was allocated.",
+    tests: [
+      "test/kernel/pool.test.ts › a paged block read at DISPATCH_LEVEL: 0xD1 naming the field and the allocation; at APC_LEVEL it is fine",
+      "test/kernel/pool.test.ts › in record mode a paged block touched at DISPATCH_LEVEL is listed once, however often it is touched",
+    ],
   }),
   entry({
     id: "irql.paged-code-at-dispatch",
     check: "irql",
     title: "Pageable code run at DISPATCH_LEVEL",
     code: BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
-    params: ["the routine (fake code address)", "the IRQL", "8 (execute)", "0"],
+    params: [
+      "the routine (fake code address)",
+      "the IRQL",
+      "8 (execute)",
+      "the routine again (the faulting instruction)",
+    ],
     trigger:
       "PAGED_CODE() (Kernel.PAGED_CODE, the first statement of a pageable routine) reached above APC_LEVEL. memsmb and nulmrx begin their pageable MRx routines with it, as the WDK's nulmrx does.",
     explanation:
       "The pageable routine <name> (it begins with PAGED_CODE()) ran at DISPATCH_LEVEL (in a DPC) on thread …: pageable code may run only at APC_LEVEL or below …",
     compare:
       "A checked build's PAGED_CODE() asserts; a free build faults only when the code's page is out (0xD1 with 8 in parameter 3). Here the rule is checked on every call.",
+    tests: [
+      "test/kernel/pool.test.ts › PAGED_CODE(): nothing at PASSIVE_LEVEL or APC_LEVEL; above, 0xD1 with 8 (execute) naming the routine from the call chain",
+      "test/kernel/pool.test.ts › PAGED_CODE() in record mode: one violation per routine, each with its own code address",
+    ],
   }),
   // ------------------------------------------------------------------ locks
   entry({

@@ -240,9 +240,31 @@ test("a paged block written, or asked `in`, at DISPATCH_LEVEL: 0xD1 with 1 (writ
       if (b === null) throw new Error("no block");
       k.KeRaiseIrql(DISPATCH_LEVEL);
       touch(b);
+      k.KeLowerIrql(PASSIVE_LEVEL);
     });
-    t.is(stopOf(r).params[2], p3, what);
+    const s = stopOf(r);
+    t.is(s.code, BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL, what);
+    t.is(s.check, "irql", what);
+    t.is(s.params[2], p3, what);
   }
+});
+
+test("a freed paged block touched at DISPATCH_LEVEL is a use after free (0xD5), not 0xD1; after the stop, reading it is the test's business", async (t) => {
+  let block: { n: number } | null = null;
+  const { r } = await runThread((k) => {
+    const b = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 16, "Page", { n: 1 });
+    if (b === null) throw new Error("no block");
+    block = b;
+    k.ExFreePool(b);
+    k.KeRaiseIrql(DISPATCH_LEVEL);
+    void b.n;
+  });
+  t.is(stopOf(r).code, BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL);
+  t.is(
+    (block as { n: number } | null)?.n,
+    1,
+    "the stopped run's thread is still current at DISPATCH_LEVEL; no new stop",
+  );
 });
 
 test("nonpaged pool at DISPATCH_LEVEL, and paged pool touched from a DPC when the irql check is off, run on", async (t) => {
@@ -319,8 +341,9 @@ test("PAGED_CODE(): nothing at PASSIVE_LEVEL or APC_LEVEL; above, 0xD1 with 8 (e
   const s = stopOf(r);
   t.is(s.code, BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL);
   t.is(s.check, "irql");
-  t.deepEqual(s.params.slice(1), [BigInt(DISPATCH_LEVEL), 8n, 0n]);
+  t.deepEqual(s.params.slice(1, 3), [BigInt(DISPATCH_LEVEL), 8n]);
   t.true(s.params[0] > 0n, "a fake code address");
+  t.is(s.params[3], s.params[0], "an execute fault: the faulting instruction is the address referenced");
   t.regex(
     s.reason,
     /^The pageable routine DPC completion \(it begins with PAGED_CODE\(\)\) ran at DISPATCH_LEVEL \(in a DPC\)/,

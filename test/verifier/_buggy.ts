@@ -190,6 +190,41 @@ function nameKeyedState(field: "Context" | "Context2"): Bug {
   };
 }
 
+/**
+ * Pattern 7 with separate states: each SRV_CALL gets its own pool block in Context2, but the finalization finds "the
+ * state of \\srv" by name, which by then leads to the new SRV_CALL's block. `posted`: the finalization frees it from a
+ * work item it queues (a redirector that posts its disconnect).
+ */
+function nameFoundState(posted: boolean): Bug {
+  return {
+    createSrvCall: (m, srvCall, _cb, next) => {
+      const state = m.rx.k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 32, "BugK", {
+        server: srvCall.pSrvCallName,
+        open: true,
+      });
+      if (state === null) return S.STATUS_INSUFFICIENT_RESOURCES;
+      m.connections.set(srvCall.pSrvCallName.toUpperCase(), state);
+      srvCall.Context2 = state;
+      return next();
+    },
+    finalizeSrvCall: (m, srvCall, next) => {
+      const k = m.rx.k;
+      const name = srvCall.pSrvCallName.toUpperCase();
+      const disconnect = (): void => {
+        const state = m.connections.get(name);
+        if (state === undefined) return;
+        m.connections.delete(name);
+        k.ExFreePoolWithTag(state, "BugK");
+      };
+      if (posted)
+        k.ExQueueWorkItem(k.ExInitializeWorkItem(disconnect, null, "BugK disconnect"), WorkQueueType.DelayedWorkQueue);
+      else disconnect();
+      srvCall.Context2 = null;
+      return next();
+    },
+  };
+}
+
 export const BUGS: Readonly<Record<string, Bug>> = {
   none: {},
   // ---------------------------------------------------------------- IRQL
@@ -633,7 +668,8 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     },
   },
   "irql.paged-pool-at-dispatch": {
-    // The read's bookkeeping kept in PagedPool, and read by the DPC that completes the read.
+    // The read's bookkeeping kept in PagedPool, and read by the DPC that completes the read (which also frees it there:
+    // in record mode that is a second irql violation, 0xC4 / 0x11).
     read: (m, ctx) => {
       const k = m.rx.k;
       const req = k.ExAllocatePoolWithTag(POOL_TYPE.PagedPool, 32, "BugQ", { length: 4 });
@@ -782,30 +818,8 @@ export const BUGS: Readonly<Record<string, Bug>> = {
   // Context2 (nulmrx keeps its own state in Context).
   "minirdrContract.shared-context": nameKeyedState("Context"),
   "minirdrContract.shared-context2": nameKeyedState("Context2"),
-  "minirdrContract.shared-context-freed": {
-    // Pattern 7 with separate states: each SRV_CALL gets its own pool block, but the finalization finds "the state of
-    // \\srv" by name, which by then leads to the new SRV_CALL's block.
-    createSrvCall: (m, srvCall, _cb, next) => {
-      const state = m.rx.k.ExAllocatePoolWithTag(POOL_TYPE.NonPagedPool, 32, "BugK", {
-        server: srvCall.pSrvCallName,
-        open: true,
-      });
-      if (state === null) return S.STATUS_INSUFFICIENT_RESOURCES;
-      m.connections.set(srvCall.pSrvCallName.toUpperCase(), state);
-      srvCall.Context2 = state;
-      return next();
-    },
-    finalizeSrvCall: (m, srvCall, next) => {
-      const name = srvCall.pSrvCallName.toUpperCase();
-      const state = m.connections.get(name);
-      if (state !== undefined) {
-        m.connections.delete(name);
-        m.rx.k.ExFreePoolWithTag(state, "BugK");
-      }
-      srvCall.Context2 = null;
-      return next();
-    },
-  },
+  "minirdrContract.shared-context-freed": nameFoundState(false),
+  "minirdrContract.shared-context-freed-posted": nameFoundState(true),
   "orphanedHandles.forced-delete": {
     // Pattern 2: the delete ignores the level the user asked for and always forces.
     control: async (_m, ctx, next) => {

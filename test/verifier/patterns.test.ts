@@ -189,11 +189,20 @@ test("pattern 7 with separate states: the old SRV_CALL's MRxFinalizeSrvCall free
   const s = rdbssStop(t, bad, "minirdrContract", A.SHARED_CONTEXT);
   t.regex(
     s.reason,
-    /^MRxFinalizeSrvCall for SRV_CALL#1 \\srv freed pool block 'BugK', the Context2 of the live SRV_CALL#\d+ \\srv:/,
+    /^MRxFinalizeSrvCall for SRV_CALL#1 \\srv freed pool block 'BugK', the Context2 of the live SRV_CALL#\d+ \\srv\. A new SRV_CALL/,
   );
   t.is(s.thread, "Delayed worker 1", "the posted finalization, on the delayed worker");
   // Each SRV_CALL's Context2 differs, so the check before MRxFinalizeSrvCall (shared pointers) cannot see this one.
   t.notRegex(s.reason, /whose Context2 is also/);
+  // The same free posted by MRxFinalizeSrvCall to a work item: found on the worker, naming the finalization.
+  const posted = await runBug("minirdrContract.shared-context-freed-posted", body, {
+    expect: "  stop: any\n  leaks: allowed\n",
+  });
+  const p = rdbssStop(t, posted, "minirdrContract", A.SHARED_CONTEXT);
+  t.regex(
+    p.reason,
+    /^MRxFinalizeSrvCall for SRV_CALL#1 \\srv freed pool block 'BugK', the Context2 of the live SRV_CALL#\d+ \\srv \(in work it queued, on thread "Delayed worker \d+"\)/,
+  );
   // Unchecked, the run goes on with the new SRV_CALL's state freed under it; only the unload notices, as a leak of
   // the old SRV_CALL's block (its own finalization freed the other one), 25 s and a teardown away from the cause.
   const unchecked = await runBug("minirdrContract.shared-context-freed", body, {
