@@ -216,6 +216,28 @@ export class KernelCore {
     this.raiseStop(stop);
   }
 
+  /**
+   * Pageable memory touched above APC_LEVEL (switch "irql"): 0xD1 DRIVER_IRQL_NOT_LESS_OR_EQUAL for `address`, with
+   * `access` 0 (read), 1 (write) or 8 (execute: the faulting instruction is then the address itself). The reason is
+   * `subject` at the IRQL, `where`, then `rule` (what may run or be touched only at APC_LEVEL or below) and `advice`.
+   */
+  pageableAtRaisedIrql(
+    t: KThread,
+    address: bigint,
+    access: 0n | 1n | 8n,
+    subject: string,
+    where: string,
+    rule: string,
+    advice: string,
+  ): void {
+    this.violation(
+      "irql",
+      BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
+      [address, BigInt(t.irql), access, access === 8n ? address : 0n],
+      `${subject} at ${irqlName(t.irql)}${t.isDpcContext ? " (in a DPC)" : ""}${where}: ${rule} only at APC_LEVEL or below — above it a page fault cannot be served, and Windows stops with 0xD1 whenever the page happens to be out. ${advice}`,
+    );
+  }
+
   /** KeBugCheckEx: stop the run. Never returns. */
   bugCheck(code: number, params: readonly [bigint, bigint, bigint, bigint], reason: string, check?: string): never {
     this.raiseStop(this.makeStop("bugcheck", code, params, reason, check));

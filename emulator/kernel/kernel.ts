@@ -230,12 +230,14 @@ export class Kernel extends KernelCore {
       code = { routine: name };
       this.pageableCode.set(name, code);
     } else if (this.checkMode("irql") === "record") return;
-    this.violation(
-      "irql",
-      BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
-      // An execute fault: the referencing instruction is the address referenced.
-      [this.addressOf(code), BigInt(t.irql), 8n, this.addressOf(code)],
-      `The pageable routine ${name} (it begins with PAGED_CODE()) ran at ${irqlName(t.irql)}${t.isDpcContext ? " (in a DPC)" : ""} on thread "${t.name}": pageable code may run only at APC_LEVEL or below — above it a page fault cannot be served, and Windows stops with 0xD1 whenever the code's page happens to be out. Post the work to a worker thread, or make the routine non-pageable.`,
+    this.pageableAtRaisedIrql(
+      t,
+      this.addressOf(code),
+      8n,
+      `The pageable routine ${name} (it begins with PAGED_CODE()) ran`,
+      ` on thread "${t.name}"`,
+      "pageable code may run",
+      "Post the work to a worker thread, or make the routine non-pageable.",
     );
   }
 

@@ -259,11 +259,14 @@ export class Pool {
     const t = this.k.current;
     if (t === null || t.irql < DISPATCH_LEVEL || info.pagedFaultReported || !this.k.checkIrql) return;
     info.pagedFaultReported = true;
-    this.k.violation(
-      "irql",
-      BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
-      [this.k.addressOf(block), BigInt(t.irql), use === "write" ? 1n : 0n, 0n],
-      `A ${use} of ${field} of ${this.describe(info)} at ${irqlName(t.irql)}${t.isDpcContext ? " (in a DPC)" : ""}: paged pool may be touched only at APC_LEVEL or below — above it a page fault cannot be served, and Windows stops with 0xD1 whenever the page happens to be paged out. Allocate what DISPATCH_LEVEL code reads from NonPagedPool. The block was allocated ${this.where(info.allocated)}.`,
+    this.k.pageableAtRaisedIrql(
+      t,
+      this.k.addressOf(block),
+      use === "write" ? 1n : 0n,
+      `A ${use} of ${field} of ${this.describe(info)}`,
+      "",
+      "paged pool may be touched",
+      `Allocate what DISPATCH_LEVEL code reads from NonPagedPool. The block was allocated ${this.where(info.allocated)}.`,
     );
   }
 

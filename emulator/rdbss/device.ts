@@ -4,7 +4,7 @@
  */
 import type { DEVICE_OBJECT } from "../io/index.js";
 import type { KEVENT } from "../kernel/index.js";
-import { NodeType, type RDBSS_STATE, RdbssState } from "./constants.js";
+import { NodeType, RDBSS_MANAGE, type RDBSS_STATE, RdbssState } from "./constants.js";
 import type { RX_CONTEXT } from "./context.js";
 import type { MINIRDR_DISPATCH } from "./dispatch.js";
 import type { FOBX, MiniRdrExtensions, NET_ROOT, SRV_CALL, V_NET_ROOT } from "./structs.js";
@@ -140,4 +140,10 @@ export class RDBSS_DEVICE_OBJECT<X extends MiniRdrExtensions = MiniRdrExtensions
   label(): string {
     return this.DeviceName;
   }
+}
+
+/** RDBSS allocates and owns the SRV_CALL's Context (the mini-redirector's extension) for the SRV_CALL's device. */
+export function managesSrvCallExtension(srvCall: SRV_CALL): boolean {
+  const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
+  return (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
 }

@@ -49,7 +49,7 @@ import {
   VALID_FCB_FILE_TYPES,
 } from "./constants.js";
 import { type MRX_CALLDOWN_CANCEL, RX_CONTEXT } from "./context.js";
-import { type MrxRoutine, RDBSS_DEVICE_OBJECT, ScavengerState } from "./device.js";
+import { type MrxRoutine, managesSrvCallExtension, RDBSS_DEVICE_OBJECT, ScavengerState } from "./device.js";
 import { type MaybePromise, type MINIRDR_DISPATCH, validateDispatch } from "./dispatch.js";
 import { RdbssFsd } from "./fsd.js";
 import { ADD_CONNECTION_REFERENCE, childKey } from "./ledger.js";
@@ -1068,8 +1068,7 @@ export class Rdbss {
           force ? "TRUE" : "FALSE",
         ),
       );
-    const managed = (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
-    if ((!managed && srvCall.Context !== null) || srvCall.Context2 !== null) {
+    if ((!managesSrvCallExtension(srvCall) && srvCall.Context !== null) || srvCall.Context2 !== null) {
       this.rdbssViolation(
         "minirdrContract",
         RDBSS_ASSERT.CONTEXT_NOT_CLEARED,

@@ -21,9 +21,8 @@ import {
   type Witness,
   type WORK_QUEUE_ITEM,
 } from "../kernel/index.js";
-import { RDBSS_MANAGE } from "./constants.js";
 import type { RX_CONTEXT } from "./context.js";
-import type { RDBSS_DEVICE_OBJECT } from "./device.js";
+import { managesSrvCallExtension, type RDBSS_DEVICE_OBJECT } from "./device.js";
 import type { MaybePromise } from "./dispatch.js";
 import {
   formatHistory,
@@ -146,10 +145,15 @@ function leakRank(r: LiveObjectReport | null): number {
   return rank;
 }
 
-/** A call of MRxFinalizeNetRoot / MRxFinalizeVNetRoot, which get ForceDisconnect as NULL. */
-interface ForceCall {
+/**
+ * An MRx finalization routine running: MRxFinalizeSrvCall (pattern 7 at a free), or MRxFinalizeNetRoot /
+ * MRxFinalizeVNetRoot, which get ForceDisconnect as NULL (`forceNull`, pattern 15). Its thread, and work queued from
+ * it, are inside it.
+ */
+interface FinalizeCall {
   readonly name: string;
   readonly node: RxNode;
+  readonly forceNull: boolean;
 }
 
 /** A JavaScript TypeError about null: the emulated dereference of a NULL pointer. */
@@ -170,14 +174,10 @@ export class RdbssVerifier {
   /** Reports made at unload and at quiescence points, oldest first. */
   readonly leakReports: LeakReport[] = [];
   private readonly postedContext = new WeakMap<SRV_CALL, { readonly Context: unknown; readonly Context2: unknown }>();
-  /** The SRV_CALLs whose MRxFinalizeSrvCall is running, by the thread running it (pattern 7 at the free); lazy. */
-  private finalizing: Map<KThread, SRV_CALL> | null = null;
-  /** The same for work items queued from inside MRxFinalizeSrvCall (or from work those queued); lazy. */
-  private finalizingWork: WeakMap<Witness, SRV_CALL> | null = null;
-  /** Threads inside MRxFinalizeNetRoot / MRxFinalizeVNetRoot (pattern 15), and the call each is in. */
-  private readonly forceCalls = new Map<KThread, ForceCall>();
-  /** Work items queued from such a call, by their `queuedBy` record. */
-  private readonly forceWork = new WeakMap<Witness, ForceCall>();
+  /** Threads inside an MRx finalization routine, and the call each is in (innermost); made on first use. */
+  private finalizeCalls: Map<KThread, FinalizeCall> | null = null;
+  /** Work items queued from inside such a call (or from work those queued), by their `queuedBy` record; lazy. */
+  private finalizeWork: WeakMap<Witness, FinalizeCall> | null = null;
   /** NULL faults already reported as pattern 15 (the exception goes on to its 0x7E in record mode). */
   private readonly forceFaults = new WeakSet<object>();
 
@@ -538,13 +538,8 @@ export class RdbssVerifier {
    * in record mode, as the fault would in Windows.
    */
   async guardForceNull<T>(name: string, node: RxNode, fn: () => MaybePromise<T>): Promise<T> {
-    const t = this.rx.k.current;
-    const outer = t !== null ? this.forceCalls.get(t) : undefined;
-    const call: ForceCall = { name, node };
-    if (t !== null) this.forceCalls.set(t, call);
     try {
-      const v = fn();
-      return v instanceof Promise ? await v : v;
+      return await this.inFinalizeCall(name, node, true, fn);
     } catch (e) {
       if (isNullFault(e)) {
         this.forceFaults.add(e);
@@ -556,27 +551,50 @@ export class RdbssVerifier {
         );
       }
       throw e;
-    } finally {
-      if (t !== null) {
-        if (outer !== undefined) this.forceCalls.set(t, outer);
-        else this.forceCalls.delete(t);
-      }
     }
   }
 
   /**
-   * A work item queued from inside MRxFinalizeNetRoot / MRxFinalizeVNetRoot (or from work that one queued) carries
-   * that call: the ForceDisconnect pointer it captured is still NULL when the worker reads it.
+   * Run `fn`, the MRx finalization routine `name` on `node`, as the running thread's current finalization call (an
+   * outer one is restored after). Only while minirdrContract is on: its observers are what read the calls.
+   */
+  private async inFinalizeCall<T>(
+    name: string,
+    node: RxNode,
+    forceNull: boolean,
+    fn: () => MaybePromise<T>,
+  ): Promise<T> {
+    const t = this.rx.k.current;
+    if (!this.mrxContextTraps || t === null) return fn();
+    if (this.finalizeCalls === null) this.finalizeCalls = new Map();
+    const outer = this.finalizeCalls.get(t);
+    this.finalizeCalls.set(t, { name, node, forceNull });
+    try {
+      return await fn();
+    } finally {
+      if (outer !== undefined) this.finalizeCalls.set(t, outer);
+      else this.finalizeCalls.delete(t);
+    }
+  }
+
+  /** The finalization call thread `t` is in: its own, or the one that queued the work it runs. */
+  private finalizeCallOn(t: KThread): FinalizeCall | undefined {
+    const direct = this.finalizeCalls !== null ? this.finalizeCalls.get(t) : undefined;
+    if (direct !== undefined || t.queuedBy === null || this.finalizeWork === null) return direct;
+    return this.finalizeWork.get(t.queuedBy);
+  }
+
+  /**
+   * A work item queued from inside a finalization call (or from work that one queued) carries that call: the
+   * ForceDisconnect pointer it captured is still NULL when the worker reads it, and a SRV_CALL's state it frees is
+   * still freed by that MRxFinalizeSrvCall.
    */
   private workItemQueued(item: WORK_QUEUE_ITEM, by: KThread): void {
     if (item.queuedBy === null) return;
-    const call = this.forceCalls.get(by) ?? (by.queuedBy !== null ? this.forceWork.get(by.queuedBy) : undefined);
-    if (call !== undefined) this.forceWork.set(item.queuedBy, call);
-    const srvCall = this.finalizingOn(by);
-    if (srvCall !== undefined) {
-      if (this.finalizingWork === null) this.finalizingWork = new WeakMap();
-      this.finalizingWork.set(item.queuedBy, srvCall);
-    }
+    const call = this.finalizeCallOn(by);
+    if (call === undefined) return;
+    if (this.finalizeWork === null) this.finalizeWork = new WeakMap();
+    this.finalizeWork.set(item.queuedBy, call);
   }
 
   /**
@@ -584,9 +602,9 @@ export class RdbssVerifier {
    * pattern 15 one step removed — the routine handed the NULL ForceDisconnect to a worker.
    */
   private unhandledException(t: KThread, error: unknown): void {
-    if (!isNullFault(error) || this.forceFaults.has(error) || t.queuedBy === null) return;
-    const call = this.forceWork.get(t.queuedBy);
-    if (call === undefined) return;
+    if (!isNullFault(error) || this.forceFaults.has(error) || t.queuedBy === null || this.finalizeWork === null) return;
+    const call = this.finalizeWork.get(t.queuedBy);
+    if (call === undefined || !call.forceNull) return;
     this.forceFaults.add(error);
     this.rx.rdbssViolation(
       "minirdrContract",
@@ -656,25 +674,8 @@ export class RdbssVerifier {
    * Run MRxFinalizeSrvCall(srvCall) as `fn`, known as the running thread's finalization (and, through workItemQueued,
    * of the work it queues) while it runs, so that `poolFreed` can tell whose finalization freed a block.
    */
-  async finalizingSrvCall<T>(srvCall: SRV_CALL, fn: () => MaybePromise<T>): Promise<T> {
-    const t = this.rx.k.current;
-    if (!this.mrxContextTraps || t === null) return fn();
-    if (this.finalizing === null) this.finalizing = new Map();
-    const outer = this.finalizing.get(t);
-    this.finalizing.set(t, srvCall);
-    try {
-      return await fn();
-    } finally {
-      if (outer !== undefined) this.finalizing.set(t, outer);
-      else this.finalizing.delete(t);
-    }
-  }
-
-  /** The SRV_CALL whose MRxFinalizeSrvCall thread `t` is running, directly or in work queued from it. */
-  private finalizingOn(t: KThread): SRV_CALL | undefined {
-    const direct = this.finalizing !== null ? this.finalizing.get(t) : undefined;
-    if (direct !== undefined || t.queuedBy === null || this.finalizingWork === null) return direct;
-    return this.finalizingWork.get(t.queuedBy);
+  finalizingSrvCall<T>(srvCall: SRV_CALL, fn: () => MaybePromise<T>): Promise<T> {
+    return this.inFinalizeCall("MRxFinalizeSrvCall", srvCall, false, fn);
   }
 
   /**
@@ -684,17 +685,19 @@ export class RdbssVerifier {
    * posted finalization ran.
    */
   private poolFreed(block: object, info: PoolBlockInfo): void {
-    if (this.finalizing === null) return;
+    const calls = this.finalizeCalls;
     const t = this.rx.k.current;
-    const srvCall = t !== null ? this.finalizingOn(t) : undefined;
-    if (srvCall === undefined) return;
+    if (calls === null || t === null) return;
+    const call = this.finalizeCallOn(t);
+    if (call === undefined || call.node.kind !== "SRV_CALL") return;
+    const srvCall = call.node as SRV_CALL;
     const held = this.srvCallHolding(block, srvCall);
     if (held === null) return;
     this.rx.rdbssViolation(
       "minirdrContract",
       VERIFIER_ASSERT.SHARED_CONTEXT,
       srvCall,
-      `MRxFinalizeSrvCall for ${srvCall.label()} freed pool block '${info.tag}', the ${held.field} of the live ${held.other.label()}${t !== null && this.finalizing.get(t) !== srvCall ? ` (in work it queued, on thread "${t.name}")` : ""}. A new SRV_CALL for the same server was built before the old one's posted finalization ran, and the old one's finalization has just freed the new one's state — most likely because the mini-redirector looks its connection state up by server name (rdbss-semantics §8, pattern 7). Free what the SRV_CALL being finalized points to (its Context), not what the name leads to now.`,
+      `MRxFinalizeSrvCall for ${srvCall.label()} freed pool block '${info.tag}', the ${held.field} of the live ${held.other.label()}${calls.get(t) !== call ? ` (in work it queued, on thread "${t.name}")` : ""}. A new SRV_CALL for the same server was built before the old one's posted finalization ran, and the old one's finalization has just freed the new one's state — most likely because the mini-redirector looks its connection state up by server name (rdbss-semantics §8, pattern 7). Free what the SRV_CALL being finalized points to (its Context), not what the name leads to now.`,
       this.rx.k.addressOf(held.other),
     );
   }
@@ -780,10 +783,4 @@ function isRxNode(o: object): o is AnyRxNode {
 /** A leak report as text: each object with its holders. */
 export function formatLeak(r: LeakReport): string {
   return r.objects.flatMap((o) => formatLiveObject(o).map((l) => `  ${l}`)).join("\n");
-}
-
-/** RDBSS allocates and owns the SRV_CALL's Context (the mini-redirector's extension) for this device. */
-function managesSrvCallExtension(srvCall: SRV_CALL): boolean {
-  const dev = srvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
-  return (dev.Dispatch.MRxFlags & RDBSS_MANAGE.RDBSS_MANAGE_SRV_CALL_EXTENSION) !== 0;
 }
