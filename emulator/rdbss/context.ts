@@ -147,32 +147,52 @@ export interface NT_CREATE_PARAMETERS {
   EaBuffer: readonly { EaName: string; EaValue: Uint8Array }[] | null;
 }
 
+/**
+ * Reports a driver's use of a freed RX_CONTEXT's field (RdbssVerifier.contextFieldUsedAfterFree): set on the context
+ * when RDBSS drops its last reference with the `useAfterFree` check on.
+ */
+export type RxContextAfterFree = (ctx: RX_CONTEXT, field: string, use: RxContextFieldUse) => void;
+
+/**
+ * How a freed RX_CONTEXT's field was used: read, written, or (a member structure: IoStatusBlock, LowIoContext,
+ * MRxContext[], Info …) reached, to read or write what it holds.
+ */
+export type RxContextFieldUse = "read" | "write" | "member";
+
+/**
+ * RX_CONTEXT. The fields a mini-redirector reaches are getter / setter pairs over private slots, each first testing
+ * `afterFree`: null while the context lives, so a live access costs a load and a compare once V8 inlines the
+ * accessor; set when RDBSS frees the context, so that a driver reading or writing a field afterwards (a late
+ * completion, a timer, a cancel routine that lost the race) is reported, naming the field. Not a tombstone prototype
+ * swap as for the six structures (tombstone.ts): every request frees a context, and a swap costs ≈ 0.8 µs.
+ */
 export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   readonly NodeTypeCode = NodeType.RDBSS_NTC_RX_CONTEXT;
-  ReferenceCount = 1;
   readonly SerialNumber: number;
-  MajorFunction = 0;
-  MinorFunction = 0;
-  CurrentIrp: IRP | null = null;
-  CurrentIrpSp: IO_STACK_LOCATION | null = null;
-  pFcb: FCB<X> | null = null;
-  pFobx: FOBX<X> | null = null;
-  pRelevantSrvOpen: SRV_OPEN<X> | null = null;
-  /** The RDBSS device object of the mini-redirector. */
-  RxDeviceObject: unknown;
+  /**
+   * @internal Null while the context lives; RDBSS's `useAfterFree` hook once its last reference is dropped (null
+   * again once a use was reported: one report per context).
+   */
+  afterFree: RxContextAfterFree | null = null;
+  private referenceCount = 1;
+  private majorFunction = 0;
+  private minorFunction = 0;
+  private currentIrp: IRP | null = null;
+  private currentIrpSp: IO_STACK_LOCATION | null = null;
+  private fcb: FCB<X> | null = null;
+  private fobx: FOBX<X> | null = null;
+  private relevantSrvOpen: SRV_OPEN<X> | null = null;
+  private rxDeviceObject: unknown;
   OriginalThread: KThread | null = null;
   LastExecutionThread: KThread | null = null;
-  Flags = 0;
-  /** IoStatusBlock: StoredStatus / InformationToReturn alias its fields. */
-  readonly IoStatusBlock = { Status: 0, Information: 0 };
-  /** Scratch space for the mini-redirector; zeroed before every MINIRDR_CALL. */
-  readonly MRxContext: unknown[] = [null, null, null, null];
-  MRxCancelRoutine: MRX_CALLDOWN_CANCEL | null = null;
+  private flags = 0;
+  private readonly ioStatusBlock = { Status: 0, Information: 0 };
+  private readonly mrxContext: unknown[] = [null, null, null, null];
+  private mrxCancelRoutine: MRX_CALLDOWN_CANCEL | null = null;
   /** The common routine to re-run when the context is posted or resumed. */
   ResumeRoutine: ((ctx: RX_CONTEXT) => NTSTATUS | Promise<NTSTATUS>) | null = null;
   private syncEvent: KEVENT | null;
-  /** Set by the mini-redirector to ask RDBSS to re-run the request in the file-system process. */
-  PostRequest = false;
+  private postRequest = false;
   PendingReturned = false;
   // The union members of RDBSS's RX_CONTEXT (Create, Info, QueryDirectory …) are made on first use: an IRP touches
   // one of them at most, and a read none.
@@ -182,7 +202,7 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   private notifyChange: { pVNetRoot: V_NET_ROOT<X> | null } | null = null;
   private prefixClaim: { SuppliedPathName: string } | null = null;
 
-  readonly LowIoContext = new LOWIO_CONTEXT();
+  private readonly lowIoContext = new LOWIO_CONTEXT();
   /** The emulator's bookkeeping: the IRP was completed (RxCompleteRequest ran). */
   completed = false;
   /** Who ran RxCompleteRequest on a context without an IRP (else IRP.completion has it), for a second completion's report. */
@@ -207,8 +227,7 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   freedThread: string | null = null;
   freedTime = 0;
   freedStep: string | null = null;
-  /** Free slot for the mini-redirector (e.g. its transport request). */
-  MRxContextPointer: unknown = null;
+  private mrxContextPointer: unknown = null;
   /** The verifier's MRxContext[] check: the MRx routine last called with this context (its slot traps are kept on
    * MRxContext[] itself). */
   mrxLastCall: string | null = null;
@@ -220,8 +239,132 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   /** `event` is the SyncEvent; without one, a notification event is made on first use. */
   constructor(serialNumber: number, device: unknown, event: KEVENT | null = null) {
     this.SerialNumber = serialNumber;
-    this.RxDeviceObject = device;
+    this.rxDeviceObject = device;
     this.syncEvent = event;
+  }
+
+  // The trapped fields. Each accessor tests `afterFree` itself, the field's name a constant: small enough for V8 to
+  // inline at every call site (test/verifier/rx-context-fields.test.ts checks the list against the class).
+  get ReferenceCount(): number {
+    if (this.afterFree !== null) this.afterFree(this, "ReferenceCount", "read");
+    return this.referenceCount;
+  }
+  set ReferenceCount(v: number) {
+    if (this.afterFree !== null) this.afterFree(this, "ReferenceCount", "write");
+    this.referenceCount = v;
+  }
+  get MajorFunction(): number {
+    if (this.afterFree !== null) this.afterFree(this, "MajorFunction", "read");
+    return this.majorFunction;
+  }
+  set MajorFunction(v: number) {
+    if (this.afterFree !== null) this.afterFree(this, "MajorFunction", "write");
+    this.majorFunction = v;
+  }
+  get MinorFunction(): number {
+    if (this.afterFree !== null) this.afterFree(this, "MinorFunction", "read");
+    return this.minorFunction;
+  }
+  set MinorFunction(v: number) {
+    if (this.afterFree !== null) this.afterFree(this, "MinorFunction", "write");
+    this.minorFunction = v;
+  }
+  get CurrentIrp(): IRP | null {
+    if (this.afterFree !== null) this.afterFree(this, "CurrentIrp", "read");
+    return this.currentIrp;
+  }
+  set CurrentIrp(v: IRP | null) {
+    if (this.afterFree !== null) this.afterFree(this, "CurrentIrp", "write");
+    this.currentIrp = v;
+  }
+  get CurrentIrpSp(): IO_STACK_LOCATION | null {
+    if (this.afterFree !== null) this.afterFree(this, "CurrentIrpSp", "read");
+    return this.currentIrpSp;
+  }
+  set CurrentIrpSp(v: IO_STACK_LOCATION | null) {
+    if (this.afterFree !== null) this.afterFree(this, "CurrentIrpSp", "write");
+    this.currentIrpSp = v;
+  }
+  get pFcb(): FCB<X> | null {
+    if (this.afterFree !== null) this.afterFree(this, "pFcb", "read");
+    return this.fcb;
+  }
+  set pFcb(v: FCB<X> | null) {
+    if (this.afterFree !== null) this.afterFree(this, "pFcb", "write");
+    this.fcb = v;
+  }
+  get pFobx(): FOBX<X> | null {
+    if (this.afterFree !== null) this.afterFree(this, "pFobx", "read");
+    return this.fobx;
+  }
+  set pFobx(v: FOBX<X> | null) {
+    if (this.afterFree !== null) this.afterFree(this, "pFobx", "write");
+    this.fobx = v;
+  }
+  get pRelevantSrvOpen(): SRV_OPEN<X> | null {
+    if (this.afterFree !== null) this.afterFree(this, "pRelevantSrvOpen", "read");
+    return this.relevantSrvOpen;
+  }
+  set pRelevantSrvOpen(v: SRV_OPEN<X> | null) {
+    if (this.afterFree !== null) this.afterFree(this, "pRelevantSrvOpen", "write");
+    this.relevantSrvOpen = v;
+  }
+  /** The RDBSS device object of the mini-redirector. */
+  get RxDeviceObject(): unknown {
+    if (this.afterFree !== null) this.afterFree(this, "RxDeviceObject", "read");
+    return this.rxDeviceObject;
+  }
+  set RxDeviceObject(v: unknown) {
+    if (this.afterFree !== null) this.afterFree(this, "RxDeviceObject", "write");
+    this.rxDeviceObject = v;
+  }
+  get Flags(): number {
+    if (this.afterFree !== null) this.afterFree(this, "Flags", "read");
+    return this.flags;
+  }
+  set Flags(v: number) {
+    if (this.afterFree !== null) this.afterFree(this, "Flags", "write");
+    this.flags = v;
+  }
+  /** IoStatusBlock: StoredStatus / InformationToReturn alias its fields. */
+  get IoStatusBlock(): { Status: NTSTATUS; Information: number } {
+    if (this.afterFree !== null) this.afterFree(this, "IoStatusBlock", "member");
+    return this.ioStatusBlock;
+  }
+  /** Scratch space for the mini-redirector; zeroed before every MINIRDR_CALL. */
+  get MRxContext(): unknown[] {
+    if (this.afterFree !== null) this.afterFree(this, "MRxContext", "member");
+    return this.mrxContext;
+  }
+  get MRxCancelRoutine(): MRX_CALLDOWN_CANCEL | null {
+    if (this.afterFree !== null) this.afterFree(this, "MRxCancelRoutine", "read");
+    return this.mrxCancelRoutine;
+  }
+  set MRxCancelRoutine(v: MRX_CALLDOWN_CANCEL | null) {
+    if (this.afterFree !== null) this.afterFree(this, "MRxCancelRoutine", "write");
+    this.mrxCancelRoutine = v;
+  }
+  /** Set by the mini-redirector to ask RDBSS to re-run the request in the file-system process. */
+  get PostRequest(): boolean {
+    if (this.afterFree !== null) this.afterFree(this, "PostRequest", "read");
+    return this.postRequest;
+  }
+  set PostRequest(v: boolean) {
+    if (this.afterFree !== null) this.afterFree(this, "PostRequest", "write");
+    this.postRequest = v;
+  }
+  get LowIoContext(): LOWIO_CONTEXT {
+    if (this.afterFree !== null) this.afterFree(this, "LowIoContext", "member");
+    return this.lowIoContext;
+  }
+  /** Free slot for the mini-redirector (e.g. its transport request). */
+  get MRxContextPointer(): unknown {
+    if (this.afterFree !== null) this.afterFree(this, "MRxContextPointer", "read");
+    return this.mrxContextPointer;
+  }
+  set MRxContextPointer(v: unknown) {
+    if (this.afterFree !== null) this.afterFree(this, "MRxContextPointer", "write");
+    this.mrxContextPointer = v;
   }
 
   /** Whether SyncEvent has been made (a context nobody waited on has none). */
@@ -230,12 +373,14 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get SyncEvent(): KEVENT {
+    if (this.afterFree !== null) this.afterFree(this, "SyncEvent", "member");
     if (this.syncEvent === null) this.syncEvent = new KEVENT(0, false, "RX_CONTEXT SyncEvent", this);
     return this.syncEvent;
   }
 
   /** Query / set information. */
   get Info(): RX_CONTEXT_INFO {
+    if (this.afterFree !== null) this.afterFree(this, "Info", "member");
     if (this.info === null)
       this.info = {
         FileInformationClass: 0,
@@ -249,6 +394,7 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get Create(): RX_CONTEXT_CREATE<X> {
+    if (this.afterFree !== null) this.afterFree(this, "Create", "member");
     if (this.create === null)
       this.create = {
         NtCreateParameters: {
@@ -277,6 +423,7 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get QueryDirectory(): RX_CONTEXT_QUERY_DIRECTORY {
+    if (this.afterFree !== null) this.afterFree(this, "QueryDirectory", "member");
     if (this.queryDirectory === null)
       this.queryDirectory = {
         FileIndex: 0,
@@ -290,26 +437,32 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get NotifyChangeDirectory(): { pVNetRoot: V_NET_ROOT<X> | null } {
+    if (this.afterFree !== null) this.afterFree(this, "NotifyChangeDirectory", "member");
     if (this.notifyChange === null) this.notifyChange = { pVNetRoot: null };
     return this.notifyChange;
   }
 
   get PrefixClaim(): { SuppliedPathName: string } {
+    if (this.afterFree !== null) this.afterFree(this, "PrefixClaim", "member");
     if (this.prefixClaim === null) this.prefixClaim = { SuppliedPathName: "" };
     return this.prefixClaim;
   }
 
   get StoredStatus(): NTSTATUS {
-    return this.IoStatusBlock.Status;
+    if (this.afterFree !== null) this.afterFree(this, "StoredStatus", "read");
+    return this.ioStatusBlock.Status;
   }
   set StoredStatus(s: NTSTATUS) {
-    this.IoStatusBlock.Status = s;
+    if (this.afterFree !== null) this.afterFree(this, "StoredStatus", "write");
+    this.ioStatusBlock.Status = s;
   }
   get InformationToReturn(): number {
-    return this.IoStatusBlock.Information;
+    if (this.afterFree !== null) this.afterFree(this, "InformationToReturn", "read");
+    return this.ioStatusBlock.Information;
   }
   set InformationToReturn(n: number) {
-    this.IoStatusBlock.Information = n;
+    if (this.afterFree !== null) this.afterFree(this, "InformationToReturn", "write");
+    this.ioStatusBlock.Information = n;
   }
 
   label(): string {
@@ -322,11 +475,13 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
    * RxLowIoCompletion". Built only when a report asks.
    */
   describeActivity(): string {
-    const irp = this.CurrentIrp === null ? "" : `${irpMajorName(this.MajorFunction)}, `;
-    const dev = (this.RxDeviceObject as { readonly MiniRdrName?: string } | null)?.MiniRdrName;
+    // The slots, not the trapped accessors: a report may describe a context that is already freed.
+    const irp = this.currentIrp === null ? "" : `${irpMajorName(this.majorFunction)}, `;
+    const dev = (this.rxDeviceObject as { readonly MiniRdrName?: string } | null)?.MiniRdrName;
     const mini = dev === undefined ? "" : ` [${dev}]`;
     if (this.submittedToMiniRdr && !this.lowIoDone) {
-      const op = LOWIO_OP_NAMES[this.LowIoContext.Operation] ?? `LowIo operation ${this.LowIoContext.Operation}`;
+      const operation = this.lowIoContext.Operation;
+      const op = LOWIO_OP_NAMES[operation] ?? `LowIo operation ${operation}`;
       return `${irp}${op} pended by MRxLowIOSubmit[${op}]${mini}, which has not called RxLowIoCompletion`;
     }
     if (this.mrxLastCall !== null) return `${irp}last called ${this.mrxLastCall}${mini}`;

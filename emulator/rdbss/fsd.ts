@@ -346,6 +346,8 @@ export class RdbssFsd {
     dev.NumberOfActiveContexts--;
     const stop = dev.StartStopContext.pStopContext;
     if (stop && stop !== ctx && dev.NumberOfActiveContexts <= 1) this.k.KeSetEvent(stop.SyncEvent);
+    // From here on, a driver's use of its fields is a use after free (null when the check is off).
+    ctx.afterFree = this.rx.verifier.contextAfterFree;
   }
 
   /**
@@ -1786,10 +1788,12 @@ export class RdbssFsd {
    */
   lowIoCompletion(ctx: RX_CONTEXT): NTSTATUS {
     if (ctx.lowIoDone || ctx.completed) {
+      // RDBSS's own look at a context that may be freed already (its first completion let it go): not the driver's.
+      const [irp, op] = this.rx.verifier.look(() => [ctx.CurrentIrp, ctx.LowIoContext.Operation] as const);
       this.k.bugCheck(
         BUGCHECK.MULTIPLE_IRP_COMPLETE_REQUESTS,
-        [ctx.CurrentIrp ? this.k.addressOf(ctx.CurrentIrp) : 0n, this.k.addressOf(ctx), 0n, 0n],
-        `RxLowIoCompletion was called again for ${ctx.label()} (${LOWIO_OP_NAMES[ctx.LowIoContext.Operation]}), which has already completed: the mini-redirector completed the request twice (often its completion racing its cancel routine without RxSetMinirdrCancelRoutine(RxContext, NULL)).${this.firstCompletionText(ctx)}`,
+        [irp ? this.k.addressOf(irp) : 0n, this.k.addressOf(ctx), 0n, 0n],
+        `RxLowIoCompletion was called again for ${ctx.label()} (${LOWIO_OP_NAMES[op]}), which has already completed: the mini-redirector completed the request twice (often its completion racing its cancel routine without RxSetMinirdrCancelRoutine(RxContext, NULL)).${this.firstCompletionText(ctx)}`,
       );
     }
     ctx.lowIoDone = true;

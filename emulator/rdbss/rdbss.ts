@@ -146,7 +146,7 @@ export const RDBSS_CHECKS = {
   rdbssLocks: "An RDBSS routine called without the lock its documentation requires, or with a lying LockHoldingState.",
   references: "Reference-count underflow on one of the six structures; referencing a type RxReference does not take.",
   useAfterFree:
-    "A SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN or FOBX used after its memory was released: given to an RDBSS routine, or (tombstones) a field read or written, or its resource locked, by driver code; an RX_CONTEXT given to an RDBSS routine after its last reference was dropped.",
+    "A SRV_CALL, NET_ROOT, V_NET_ROOT, FCB, SRV_OPEN or FOBX used after its memory was released: given to an RDBSS routine, or (tombstones) a field read or written, or its resource locked, by driver code; an RX_CONTEXT given to an RDBSS routine, or a field of it read or written by driver code, after its last reference was dropped.",
   minirdrContract:
     "Mini-redirector contracts: two-phase construction (STATUS_PENDING, exactly one callback, the context left alone after), MRxFinalizeSrvCall clears Context, fMiniInited cleared, valid FileType, pending notifications armed with a cancel routine, MRxContext[] not kept across calls, the NULL Force pointer not dereferenced, SRV_CALL state neither released early nor shared.",
   ...VERIFIER_RDBSS_CHECKS,
@@ -277,6 +277,14 @@ export class Rdbss {
       [this.k.addressOf(obj), 0n, 0n, 0n],
       `${routine} was given ${obj.label()}, whose memory was released by ${f.by} on thread "${f.thread}" at ${(f.time / 1e7).toFixed(6)} s (call chain: ${f.callChain.join(" → ") || "—"}).${this.verifier.historyText(obj, obj.label())}`,
     );
+  }
+
+  /**
+   * Use after free: an RDBSS routine given an RX_CONTEXT whose last reference was dropped. Checked before the
+   * routine reads any of its fields, so the report names the routine rather than the first field it reads.
+   */
+  checkContext(ctx: RX_CONTEXT, routine: string): void {
+    if (ctx.freedThread !== null) this.verifier.contextUsedAfterFree(ctx, routine);
   }
 
   /**
@@ -541,6 +549,7 @@ export class Rdbss {
 
   private async doAcquireExclusiveFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
     this.checkAlive(fcb, "RxAcquireExclusiveFcb");
+    if (ctx !== null) this.checkContext(ctx, "RxAcquireExclusiveFcb");
     if (ctx && ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
     await this.acquire(fcb.Header.Resource, true);
     return STATUS_SUCCESS;
@@ -563,6 +572,7 @@ export class Rdbss {
 
   private async doAcquireSharedFcb(ctx: RX_CONTEXT | null, fcb: FCB): Promise<NTSTATUS> {
     this.checkAlive(fcb, "RxAcquireSharedFcb");
+    if (ctx !== null) this.checkContext(ctx, "RxAcquireSharedFcb");
     if (ctx && ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
     await this.acquire(fcb.Header.Resource, false);
     return STATUS_SUCCESS;
@@ -717,6 +727,7 @@ export class Rdbss {
   RxCreateNetFcb(ctx: RX_CONTEXT | null, vNetRoot: V_NET_ROOT, name: string): FCB | null {
     const t = this.enterDdi("RxCreateNetFcb", RDBSS_DDIS.RxCreateNetFcb.maxIrql);
     this.checkAlive(vNetRoot, "RxCreateNetFcb");
+    if (ctx !== null) this.checkContext(ctx, "RxCreateNetFcb");
     const netRoot = vNetRoot.pNetRoot;
     const dev = netRoot.pSrvCall.RxDeviceObject as RDBSS_DEVICE_OBJECT;
     const table = this.fcbTableOf(netRoot);
@@ -791,6 +802,7 @@ export class Rdbss {
   RxCreateNetFobx(ctx: RX_CONTEXT, srvOpen: SRV_OPEN): FOBX | null {
     const t = this.enterDdi("RxCreateNetFobx", RDBSS_DDIS.RxCreateNetFobx.maxIrql);
     this.checkAlive(srvOpen, "RxCreateNetFobx");
+    this.checkContext(ctx, "RxCreateNetFobx");
     const fcb = srvOpen.pFcb;
     this.requireLock("RxCreateNetFobx", fcb.Header.Resource, true, fcb);
     if (this.k.faults !== null && this.k.faults.hit("RxCreateNetFobx", srvOpen.label()) !== null) {
@@ -1967,7 +1979,7 @@ export class Rdbss {
     const t = this.enterDdi("RxSetMinirdrCancelRoutine", RDBSS_DDIS.RxSetMinirdrCancelRoutine.maxIrql);
     try {
       this.requireDocsRoutine("RxSetMinirdrCancelRoutine");
-      if (ctx.freedThread !== null) this.verifier.contextUsedAfterFree(ctx, "RxSetMinirdrCancelRoutine");
+      this.checkContext(ctx, "RxSetMinirdrCancelRoutine");
       if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
       ctx.MRxCancelRoutine = routine;
       return STATUS_SUCCESS;

@@ -21,7 +21,7 @@ import {
   type Witness,
   type WORK_QUEUE_ITEM,
 } from "../kernel/index.js";
-import type { RX_CONTEXT } from "./context.js";
+import type { RX_CONTEXT, RxContextAfterFree, RxContextFieldUse } from "./context.js";
 import { managesSrvCallExtension, type RDBSS_DEVICE_OBJECT } from "./device.js";
 import type { MaybePromise } from "./dispatch.js";
 import {
@@ -167,6 +167,8 @@ export class RdbssVerifier {
   readonly ledger: RefLedger | null;
   /** Tombstones for freed structures (null when check "useAfterFree" is off). */
   readonly tombs: Tombstones | null;
+  /** What a freed RX_CONTEXT reports a driver's use of its fields to (null when check "useAfterFree" is off). */
+  readonly contextAfterFree: RxContextAfterFree | null;
   /** MRxContext[] traps (part of "minirdrContract"). */
   readonly mrxContextTraps: boolean;
   /** What every structure of this RDBSS reports its reference changes to (set on each by `track`). */
@@ -185,19 +187,15 @@ export class RdbssVerifier {
     this.rx = rx;
     const k = rx.k;
     this.ledger = k.checkMode("ledger") !== "off" ? new RefLedger(k) : null;
-    this.tombs =
-      k.checkMode("useAfterFree") !== "off"
-        ? new Tombstones(
-            (obj, info, field, use) => this.tombstoneUsed(obj, info, field, use),
-            () => {
-              // Driver code runs on a thread in kernel mode: a system thread, a DPC, or a user thread inside a system
-              // service. User-mode code cannot touch pool at all, so a read from it is a test looking at the state.
-              const t = k.current;
-              if (t === null || k.stopped !== null) return false;
-              return t.kernelDepth > 0 || t.process.isSystem || t.isDpcContext;
-            },
-          )
-        : null;
+    const uaf = k.checkMode("useAfterFree") !== "off";
+    this.tombs = uaf
+      ? new Tombstones(
+          (obj, info, field, use) => this.tombstoneUsed(obj, info, field, use),
+          () => this.driverRunning(),
+        )
+      : null;
+    const afterFree: RxContextAfterFree = (ctx, field, use) => this.contextFieldUsedAfterFree(ctx, field, use);
+    this.contextAfterFree = uaf ? afterFree : null;
     this.mrxContextTraps = k.checkMode("minirdrContract") !== "off";
     this.hooks = { traceKernel: k, ledger: this.ledger, guard: this.tombs };
     if (this.mrxContextTraps) {
@@ -227,6 +225,18 @@ export class RdbssVerifier {
   /** The next decrement of `node` drops the reference with one of these keys. */
   drop(node: RxNode, ...keys: string[]): void {
     if (this.ledger !== null) this.ledger.drop(node, ...keys);
+  }
+
+  /**
+   * Whether driver code is running: a thread in kernel mode (a system thread, a DPC, or a user thread inside a
+   * system service), before any stop. User-mode code cannot touch pool at all, so a read from it is a test looking
+   * at the state.
+   */
+  private driverRunning(): boolean {
+    const k = this.rx.k;
+    const t = k.current;
+    if (t === null || k.stopped !== null) return false;
+    return t.kernelDepth > 0 || t.process.isSystem || t.isDpcContext;
   }
 
   /** Run `fn` with the tombstones silent (RDBSS's own bookkeeping looking at freed structures). */
@@ -317,6 +327,7 @@ export class RdbssVerifier {
    * mini-redirector calls on it check it.
    */
   contextUsedAfterFree(ctx: RX_CONTEXT, routine: string): void {
+    ctx.afterFree = null; // one report per context; and the report reads its fields
     const major = IRP_MJ_NAMES[ctx.MajorFunction] ?? String(ctx.MajorFunction);
     this.rx.rdbssViolation(
       "useAfterFree",
@@ -326,6 +337,31 @@ export class RdbssVerifier {
         ctx.freedStep ? ` (${ctx.freedStep})` : ""
       }: its request was completed and RDBSS freed the context, so this is a use after free — in Windows it touches a context back on the lookaside list, perhaps reused for another request. A completion that can race the cancel routine (or anything else that completes the request) must hold a reference from the submit (InterlockedIncrement(&RxContext->ReferenceCount)) and drop it with RxDereferenceAndDeleteRxContext when it is done with the context.`,
       0n,
+    );
+  }
+
+  /**
+   * A field of an RX_CONTEXT read or written by driver code after RDBSS dropped the context's last reference (the
+   * accessors of a freed context call this): a late completion, a timer or a cancel routine that lost the race,
+   * looking at a request that is over. RDBSS's own looks at freed contexts (reports) read the slots, not the fields.
+   */
+  private contextFieldUsedAfterFree(ctx: RX_CONTEXT, field: string, use: RxContextFieldUse): void {
+    if ((this.tombs as Tombstones).peek > 0 || !this.driverRunning()) return;
+    ctx.afterFree = null; // one report per context; and the report reads its fields
+    const major = IRP_MJ_NAMES[ctx.MajorFunction] ?? String(ctx.MajorFunction);
+    const what =
+      use === "member"
+        ? `A use of RxContext->${field} (reaching the member to read or write what it holds)`
+        : `A ${use} of RxContext->${field}`;
+    const does = use === "read" ? "reads" : use === "write" ? "writes into" : "reads or writes";
+    this.rx.rdbssViolation(
+      "useAfterFree",
+      VERIFIER_ASSERT_USE_AFTER_FREE,
+      ctx,
+      `${what} of ${ctx.label()} (${major}), whose last reference was dropped on thread "${ctx.freedThread}" at ${formatTime(ctx.freedTime)}${
+        ctx.freedStep ? ` (${ctx.freedStep})` : ""
+      }: its request was completed and RDBSS freed the context, so this is a use after free — in Windows the context is back on RDBSS's lookaside list, perhaps already another request's, and this ${does} that request's state. Whatever outlives the request's completion (a transport's pending exchange, a timer, a cancel routine) must hold a reference on the context (InterlockedIncrement(&RxContext->ReferenceCount) before the submit returns, dropped with RxDereferenceAndDeleteRxContext when done), or must not look at it once the request may have completed.`,
+      use === "read" ? 0n : use === "write" ? 1n : 2n,
     );
   }
 

@@ -849,6 +849,22 @@ export const CATALOGUE: readonly CheckEntry[] = [
       "Special pool catches the access to the freed context only if the lookaside list is disabled (RX_CONTEXTs come from one); with it, the disarm silently writes into another request's context.",
   }),
   entry({
+    id: "useAfterFree.rx-context-field",
+    check: "useAfterFree",
+    title: "A field of an RX_CONTEXT read or written after its last reference was dropped",
+    code: BUGCHECK.RDR_FILE_SYSTEM,
+    p1: rdbss(RDBSS_ASSERT.USE_AFTER_FREE),
+    params: ["RDBSS_BUG_CHECK_ASSERT | 0x05", "the RX_CONTEXT", "0 read, 1 write, 2 a member structure reached", "0"],
+    trigger:
+      "Driver code reading or writing a field of an RX_CONTEXT (Flags, IoStatusBlock, StoredStatus, LowIoContext, pFcb, MRxContext[] …) after RDBSS freed it — a late transport completion, a timer or a cancel routine that lost the race, looking at a request that is over without holding a reference on its context. Reported at the first such access, once per context.",
+    explanation:
+      "A read of RxContext->Flags of RX_CONTEXT#13 (IRP_MJ_READ), whose last reference was dropped on thread \"Critical worker 1\" at 0.000000 s …: its request was completed and RDBSS freed the context, so this is a use after free — in Windows the context is back on RDBSS's lookaside list, perhaps already another request's … must hold a reference on the context (InterlockedIncrement(&RxContext->ReferenceCount) …",
+    patterns: [10, 5],
+    tests: ["test/verifier/rx-context-fields.test.ts"],
+    compare:
+      "Special pool catches the access only with RDBSS's lookaside list out of the way; with it, as shipped, the read sees whichever request the context now belongs to, and a test of its Flags can pass on one run and complete another request on the next.",
+  }),
+  entry({
     id: "useAfterFree.calldown",
     check: "useAfterFree",
     title: "A construction calldown context touched after RDBSS consumed it",

@@ -49,6 +49,7 @@ import {
   type MRX_V_NET_ROOT,
   type RDBSS_DEVICE_OBJECT,
   type RX_CONTEXT,
+  RX_CONTEXT_FLAG,
   type SRV_CALL,
 } from "../../emulator/rdbss/index.js";
 import { armCancelRoutine } from "../../miniredirs/common/control.js";
@@ -905,13 +906,52 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     },
   },
   "pattern.complete-and-cancel": {
-    // Pattern 10: a read completed from a DPC without disarming its cancel routine, which completes it too.
+    // Pattern 10: a read completed from a DPC without disarming its cancel routine, which completes it too. The DPC
+    // holds a reference from the submit, so the context outlives the cancel routine's completion: what goes wrong is
+    // the second completion alone (without the reference, its first write is a use after free:
+    // "useAfterFree.rx-context-field-write").
+    read: (m, ctx) => {
+      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
+        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
+        return m.rx.RxLowIoCompletion(c);
+      });
+      ctx.ReferenceCount++;
+      laterFromDpc(m, () => {
+        ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+        m.rx.RxDereferenceAndDeleteRxContext(ctx as RX_CONTEXT);
+      });
+      return S.STATUS_PENDING;
+    },
+  },
+  "useAfterFree.rx-context-field-write": {
+    // The same completion without the reference: when the cancel routine wins, RDBSS frees the context, and the DPC's
+    // first statement writes into it.
     read: (m, ctx) => {
       armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
         c.IoStatusBlock.Status = S.STATUS_CANCELLED;
         return m.rx.RxLowIoCompletion(c);
       });
       laterFromDpc(m, () => {
+        ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      });
+      return S.STATUS_PENDING;
+    },
+  },
+  "useAfterFree.rx-context-field": {
+    // A completion that asks the context whether it was cancelled, instead of disarming the cancel routine: when the
+    // cancel routine won, the request is over and RDBSS freed the context, so the test reads freed memory. Here the
+    // freed context still says CANCELLED and the DPC returns, so without the trap the run passes; in Windows the
+    // context may already be another request's, whose flags say otherwise, and the DPC completes that request.
+    read: (m, ctx) => {
+      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
+        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
+        return m.rx.RxLowIoCompletion(c);
+      });
+      laterFromDpc(m, () => {
+        if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return;
+        if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) return;
         ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
         m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
       });
@@ -950,6 +990,21 @@ export const BUGS: Readonly<Record<string, Bug>> = {
         if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) return;
         ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
         m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      });
+      return S.STATUS_PENDING;
+    },
+  },
+  "useAfterFree.rx-context-acquire": {
+    // A late completion that takes the FCB for the request whose context it still holds: RxAcquireSharedFcb is given
+    // the freed context (the FCB it kept from the submit is alive: the handle is open).
+    read: (m, ctx) => {
+      const fcb = ctx.pFcb as unknown as FCB;
+      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
+        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
+        return m.rx.RxLowIoCompletion(c);
+      });
+      laterFromDpc(m, () => {
+        m.rx.RxAcquireSharedFcb(ctx as RX_CONTEXT, fcb).catch(() => {});
       });
       return S.STATUS_PENDING;
     },
