@@ -160,11 +160,50 @@ export type RxContextAfterFree = (ctx: RX_CONTEXT, field: string, use: RxContext
 export type RxContextFieldUse = "read" | "write" | "member";
 
 /**
+ * The trapped fields of RX_CONTEXT, by the index its accessors pass to `freedUse` (index × 4 + use: 0 read, 1 write,
+ * 2 a member structure reached). A number rather than the name and the use: it keeps each accessor within the
+ * bytecode V8 always inlines (27 bytes), so that a live context's field costs RDBSS's own paths a load and a compare.
+ */
+const TRAPPED_FIELDS: readonly string[] = [
+  "ReferenceCount",
+  "MajorFunction",
+  "MinorFunction",
+  "CurrentIrp",
+  "CurrentIrpSp",
+  "pFcb",
+  "pFobx",
+  "pRelevantSrvOpen",
+  "RxDeviceObject",
+  "Flags",
+  "IoStatusBlock",
+  "MRxContext",
+  "MRxCancelRoutine",
+  "PostRequest",
+  "LowIoContext",
+  "MRxContextPointer",
+  "SyncEvent",
+  "Info",
+  "Create",
+  "QueryDirectory",
+  "NotifyChangeDirectory",
+  "PrefixClaim",
+];
+const USES: readonly RxContextFieldUse[] = ["read", "write", "member"];
+
+/** A freed context's field was used: report it through the context's `afterFree`. */
+function freedUse(ctx: RX_CONTEXT, id: number): void {
+  const report = ctx.afterFree as RxContextAfterFree;
+  report(ctx, TRAPPED_FIELDS[id >> 2] as string, USES[id & 3] as RxContextFieldUse);
+}
+
+/**
  * RX_CONTEXT. The fields a mini-redirector reaches are getter / setter pairs over private slots, each first testing
- * `afterFree`: null while the context lives, so a live access costs a load and a compare once V8 inlines the
- * accessor; set when RDBSS frees the context, so that a driver reading or writing a field afterwards (a late
- * completion, a timer, a cancel routine that lost the race) is reported, naming the field. Not a tombstone prototype
- * swap as for the six structures (tombstone.ts): every request frees a context, and a swap costs ≈ 0.8 µs.
+ * `afterFree`: null while the context lives, so a live access costs a load and a compare (the accessors stay within
+ * the bytecode V8 always inlines); set when RDBSS frees the context, so that driver code reading or writing a field
+ * afterwards (a late completion, a timer, a cancel routine that lost the race) is reported, naming the field. Not a
+ * prototype swap at the free as for the six structures' tombstones (tombstone.ts): every request frees a context,
+ * and a swap measured + 20 % of a nulmrx read's instructions, the accessors' tests ≈ + 3 %. A member structure the
+ * driver kept a pointer to (`ctx.LowIoContext`, `ctx.IoStatusBlock`) is reached without the context and not trapped.
  */
 export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   readonly NodeTypeCode = NodeType.RDBSS_NTC_RX_CONTEXT;
@@ -243,127 +282,127 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
     this.syncEvent = event;
   }
 
-  // The trapped fields. Each accessor tests `afterFree` itself, the field's name a constant: small enough for V8 to
-  // inline at every call site (test/verifier/rx-context-fields.test.ts checks the list against the class).
+  // The trapped fields. Each accessor tests `afterFree` itself and passes its entry of TRAPPED_FIELDS as a number
+  // (test/verifier/rx-context-fields.test.ts checks that every accessor reports its own name and use).
   get ReferenceCount(): number {
-    if (this.afterFree !== null) this.afterFree(this, "ReferenceCount", "read");
+    if (this.afterFree !== null) freedUse(this, 0); // ReferenceCount, read
     return this.referenceCount;
   }
   set ReferenceCount(v: number) {
-    if (this.afterFree !== null) this.afterFree(this, "ReferenceCount", "write");
+    if (this.afterFree !== null) freedUse(this, 1); // ReferenceCount, write
     this.referenceCount = v;
   }
   get MajorFunction(): number {
-    if (this.afterFree !== null) this.afterFree(this, "MajorFunction", "read");
+    if (this.afterFree !== null) freedUse(this, 4); // MajorFunction, read
     return this.majorFunction;
   }
   set MajorFunction(v: number) {
-    if (this.afterFree !== null) this.afterFree(this, "MajorFunction", "write");
+    if (this.afterFree !== null) freedUse(this, 5); // MajorFunction, write
     this.majorFunction = v;
   }
   get MinorFunction(): number {
-    if (this.afterFree !== null) this.afterFree(this, "MinorFunction", "read");
+    if (this.afterFree !== null) freedUse(this, 8); // MinorFunction, read
     return this.minorFunction;
   }
   set MinorFunction(v: number) {
-    if (this.afterFree !== null) this.afterFree(this, "MinorFunction", "write");
+    if (this.afterFree !== null) freedUse(this, 9); // MinorFunction, write
     this.minorFunction = v;
   }
   get CurrentIrp(): IRP | null {
-    if (this.afterFree !== null) this.afterFree(this, "CurrentIrp", "read");
+    if (this.afterFree !== null) freedUse(this, 12); // CurrentIrp, read
     return this.currentIrp;
   }
   set CurrentIrp(v: IRP | null) {
-    if (this.afterFree !== null) this.afterFree(this, "CurrentIrp", "write");
+    if (this.afterFree !== null) freedUse(this, 13); // CurrentIrp, write
     this.currentIrp = v;
   }
   get CurrentIrpSp(): IO_STACK_LOCATION | null {
-    if (this.afterFree !== null) this.afterFree(this, "CurrentIrpSp", "read");
+    if (this.afterFree !== null) freedUse(this, 16); // CurrentIrpSp, read
     return this.currentIrpSp;
   }
   set CurrentIrpSp(v: IO_STACK_LOCATION | null) {
-    if (this.afterFree !== null) this.afterFree(this, "CurrentIrpSp", "write");
+    if (this.afterFree !== null) freedUse(this, 17); // CurrentIrpSp, write
     this.currentIrpSp = v;
   }
   get pFcb(): FCB<X> | null {
-    if (this.afterFree !== null) this.afterFree(this, "pFcb", "read");
+    if (this.afterFree !== null) freedUse(this, 20); // pFcb, read
     return this.fcb;
   }
   set pFcb(v: FCB<X> | null) {
-    if (this.afterFree !== null) this.afterFree(this, "pFcb", "write");
+    if (this.afterFree !== null) freedUse(this, 21); // pFcb, write
     this.fcb = v;
   }
   get pFobx(): FOBX<X> | null {
-    if (this.afterFree !== null) this.afterFree(this, "pFobx", "read");
+    if (this.afterFree !== null) freedUse(this, 24); // pFobx, read
     return this.fobx;
   }
   set pFobx(v: FOBX<X> | null) {
-    if (this.afterFree !== null) this.afterFree(this, "pFobx", "write");
+    if (this.afterFree !== null) freedUse(this, 25); // pFobx, write
     this.fobx = v;
   }
   get pRelevantSrvOpen(): SRV_OPEN<X> | null {
-    if (this.afterFree !== null) this.afterFree(this, "pRelevantSrvOpen", "read");
+    if (this.afterFree !== null) freedUse(this, 28); // pRelevantSrvOpen, read
     return this.relevantSrvOpen;
   }
   set pRelevantSrvOpen(v: SRV_OPEN<X> | null) {
-    if (this.afterFree !== null) this.afterFree(this, "pRelevantSrvOpen", "write");
+    if (this.afterFree !== null) freedUse(this, 29); // pRelevantSrvOpen, write
     this.relevantSrvOpen = v;
   }
   /** The RDBSS device object of the mini-redirector. */
   get RxDeviceObject(): unknown {
-    if (this.afterFree !== null) this.afterFree(this, "RxDeviceObject", "read");
+    if (this.afterFree !== null) freedUse(this, 32); // RxDeviceObject, read
     return this.rxDeviceObject;
   }
   set RxDeviceObject(v: unknown) {
-    if (this.afterFree !== null) this.afterFree(this, "RxDeviceObject", "write");
+    if (this.afterFree !== null) freedUse(this, 33); // RxDeviceObject, write
     this.rxDeviceObject = v;
   }
   get Flags(): number {
-    if (this.afterFree !== null) this.afterFree(this, "Flags", "read");
+    if (this.afterFree !== null) freedUse(this, 36); // Flags, read
     return this.flags;
   }
   set Flags(v: number) {
-    if (this.afterFree !== null) this.afterFree(this, "Flags", "write");
+    if (this.afterFree !== null) freedUse(this, 37); // Flags, write
     this.flags = v;
   }
   /** IoStatusBlock: StoredStatus / InformationToReturn alias its fields. */
   get IoStatusBlock(): { Status: NTSTATUS; Information: number } {
-    if (this.afterFree !== null) this.afterFree(this, "IoStatusBlock", "member");
+    if (this.afterFree !== null) freedUse(this, 42); // IoStatusBlock, member
     return this.ioStatusBlock;
   }
   /** Scratch space for the mini-redirector; zeroed before every MINIRDR_CALL. */
   get MRxContext(): unknown[] {
-    if (this.afterFree !== null) this.afterFree(this, "MRxContext", "member");
+    if (this.afterFree !== null) freedUse(this, 46); // MRxContext, member
     return this.mrxContext;
   }
   get MRxCancelRoutine(): MRX_CALLDOWN_CANCEL | null {
-    if (this.afterFree !== null) this.afterFree(this, "MRxCancelRoutine", "read");
+    if (this.afterFree !== null) freedUse(this, 48); // MRxCancelRoutine, read
     return this.mrxCancelRoutine;
   }
   set MRxCancelRoutine(v: MRX_CALLDOWN_CANCEL | null) {
-    if (this.afterFree !== null) this.afterFree(this, "MRxCancelRoutine", "write");
+    if (this.afterFree !== null) freedUse(this, 49); // MRxCancelRoutine, write
     this.mrxCancelRoutine = v;
   }
   /** Set by the mini-redirector to ask RDBSS to re-run the request in the file-system process. */
   get PostRequest(): boolean {
-    if (this.afterFree !== null) this.afterFree(this, "PostRequest", "read");
+    if (this.afterFree !== null) freedUse(this, 52); // PostRequest, read
     return this.postRequest;
   }
   set PostRequest(v: boolean) {
-    if (this.afterFree !== null) this.afterFree(this, "PostRequest", "write");
+    if (this.afterFree !== null) freedUse(this, 53); // PostRequest, write
     this.postRequest = v;
   }
   get LowIoContext(): LOWIO_CONTEXT {
-    if (this.afterFree !== null) this.afterFree(this, "LowIoContext", "member");
+    if (this.afterFree !== null) freedUse(this, 58); // LowIoContext, member
     return this.lowIoContext;
   }
   /** Free slot for the mini-redirector (e.g. its transport request). */
   get MRxContextPointer(): unknown {
-    if (this.afterFree !== null) this.afterFree(this, "MRxContextPointer", "read");
+    if (this.afterFree !== null) freedUse(this, 60); // MRxContextPointer, read
     return this.mrxContextPointer;
   }
   set MRxContextPointer(v: unknown) {
-    if (this.afterFree !== null) this.afterFree(this, "MRxContextPointer", "write");
+    if (this.afterFree !== null) freedUse(this, 61); // MRxContextPointer, write
     this.mrxContextPointer = v;
   }
 
@@ -373,14 +412,24 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get SyncEvent(): KEVENT {
-    if (this.afterFree !== null) this.afterFree(this, "SyncEvent", "member");
+    const made = this.syncEvent;
+    return made !== null && this.afterFree === null ? made : this.makeSyncEvent();
+  }
+  /** SyncEvent, made on first use; a freed context's use of it reported. */
+  private makeSyncEvent(): KEVENT {
+    if (this.afterFree !== null) freedUse(this, 66); // SyncEvent, member
     if (this.syncEvent === null) this.syncEvent = new KEVENT(0, false, "RX_CONTEXT SyncEvent", this);
     return this.syncEvent;
   }
 
   /** Query / set information. */
   get Info(): RX_CONTEXT_INFO {
-    if (this.afterFree !== null) this.afterFree(this, "Info", "member");
+    const made = this.info;
+    return made !== null && this.afterFree === null ? made : this.makeInfo();
+  }
+  /** Info, made on first use; a freed context's use of it reported. */
+  private makeInfo(): RX_CONTEXT_INFO {
+    if (this.afterFree !== null) freedUse(this, 70); // Info, member
     if (this.info === null)
       this.info = {
         FileInformationClass: 0,
@@ -394,7 +443,12 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get Create(): RX_CONTEXT_CREATE<X> {
-    if (this.afterFree !== null) this.afterFree(this, "Create", "member");
+    const made = this.create;
+    return made !== null && this.afterFree === null ? made : this.makeCreate();
+  }
+  /** Create, made on first use; a freed context's use of it reported. */
+  private makeCreate(): RX_CONTEXT_CREATE<X> {
+    if (this.afterFree !== null) freedUse(this, 74); // Create, member
     if (this.create === null)
       this.create = {
         NtCreateParameters: {
@@ -423,7 +477,12 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get QueryDirectory(): RX_CONTEXT_QUERY_DIRECTORY {
-    if (this.afterFree !== null) this.afterFree(this, "QueryDirectory", "member");
+    const made = this.queryDirectory;
+    return made !== null && this.afterFree === null ? made : this.makeQueryDirectory();
+  }
+  /** QueryDirectory, made on first use; a freed context's use of it reported. */
+  private makeQueryDirectory(): RX_CONTEXT_QUERY_DIRECTORY {
+    if (this.afterFree !== null) freedUse(this, 78); // QueryDirectory, member
     if (this.queryDirectory === null)
       this.queryDirectory = {
         FileIndex: 0,
@@ -437,32 +496,40 @@ export class RX_CONTEXT<X extends MiniRdrExtensions = MiniRdrExtensions> {
   }
 
   get NotifyChangeDirectory(): { pVNetRoot: V_NET_ROOT<X> | null } {
-    if (this.afterFree !== null) this.afterFree(this, "NotifyChangeDirectory", "member");
+    const made = this.notifyChange;
+    return made !== null && this.afterFree === null ? made : this.makeNotifyChangeDirectory();
+  }
+  /** NotifyChangeDirectory, made on first use; a freed context's use of it reported. */
+  private makeNotifyChangeDirectory(): { pVNetRoot: V_NET_ROOT<X> | null } {
+    if (this.afterFree !== null) freedUse(this, 82); // NotifyChangeDirectory, member
     if (this.notifyChange === null) this.notifyChange = { pVNetRoot: null };
     return this.notifyChange;
   }
 
   get PrefixClaim(): { SuppliedPathName: string } {
-    if (this.afterFree !== null) this.afterFree(this, "PrefixClaim", "member");
+    const made = this.prefixClaim;
+    return made !== null && this.afterFree === null ? made : this.makePrefixClaim();
+  }
+  /** PrefixClaim, made on first use; a freed context's use of it reported. */
+  private makePrefixClaim(): { SuppliedPathName: string } {
+    if (this.afterFree !== null) freedUse(this, 86); // PrefixClaim, member
     if (this.prefixClaim === null) this.prefixClaim = { SuppliedPathName: "" };
     return this.prefixClaim;
   }
 
+  // StoredStatus and InformationToReturn are rxcontx.h's macros over IoStatusBlock: a freed context reports them as
+  // a use of IoStatusBlock, through its accessor.
   get StoredStatus(): NTSTATUS {
-    if (this.afterFree !== null) this.afterFree(this, "StoredStatus", "read");
-    return this.ioStatusBlock.Status;
+    return this.IoStatusBlock.Status;
   }
   set StoredStatus(s: NTSTATUS) {
-    if (this.afterFree !== null) this.afterFree(this, "StoredStatus", "write");
-    this.ioStatusBlock.Status = s;
+    this.IoStatusBlock.Status = s;
   }
   get InformationToReturn(): number {
-    if (this.afterFree !== null) this.afterFree(this, "InformationToReturn", "read");
-    return this.ioStatusBlock.Information;
+    return this.IoStatusBlock.Information;
   }
   set InformationToReturn(n: number) {
-    if (this.afterFree !== null) this.afterFree(this, "InformationToReturn", "write");
-    this.ioStatusBlock.Information = n;
+    this.IoStatusBlock.Information = n;
   }
 
   label(): string {

@@ -384,16 +384,21 @@ export class RdbssFsd {
 
   /** RxCompleteRequest: clear the cancel routine, complete the IRP with the status and InformationToReturn. */
   completeRequest(ctx: RX_CONTEXT, status: NTSTATUS): void {
-    const irp = ctx.CurrentIrp;
     if (ctx.completed) {
+      // RDBSS's own look at a context that may be freed already: not the driver's.
+      const [done, major, first] = this.rx.verifier.look(
+        () => [ctx.CurrentIrp, ctx.MajorFunction, this.firstCompletionText(ctx)] as const,
+      );
       this.k.bugCheck(
         BUGCHECK.MULTIPLE_IRP_COMPLETE_REQUESTS,
-        [irp ? this.k.addressOf(irp) : 0n, this.k.addressOf(ctx), 0n, 0n],
-        `${ctx.label()} (${IRP_MJ_NAMES[ctx.MajorFunction] ?? ctx.MajorFunction}) was completed twice: the mini-redirector completed the same request twice (for example from its completion path and from its cancel routine without disarming it with RxSetMinirdrCancelRoutine(RxContext, NULL)).${this.firstCompletionText(ctx)}`,
+        [done ? this.k.addressOf(done) : 0n, this.k.addressOf(ctx), 0n, 0n],
+        `${ctx.label()} (${IRP_MJ_NAMES[major] ?? major}) was completed twice: the mini-redirector completed the same request twice (for example from its completion path and from its cancel routine without disarming it with RxSetMinirdrCancelRoutine(RxContext, NULL)).${first}`,
       );
     }
+    const irp = ctx.CurrentIrp;
     ctx.completed = true;
-    ctx.StoredStatus = status;
+    const iosb = ctx.IoStatusBlock;
+    iosb.Status = status;
     if (irp === null) {
       // With an IRP, IoCompleteRequest records who completed it (IRP.completion); without one, RDBSS does.
       ctx.completion = this.k.witness(this.k.current as KThread);
@@ -401,7 +406,7 @@ export class RdbssFsd {
     }
     this.io.IoSetCancelRoutine(irp, null);
     irp.IoStatus.Status = status;
-    irp.IoStatus.Information = NT_SUCCESS(status) || status === S.STATUS_BUFFER_OVERFLOW ? ctx.InformationToReturn : 0;
+    irp.IoStatus.Information = NT_SUCCESS(status) || status === S.STATUS_BUFFER_OVERFLOW ? iosb.Information : 0;
     this.io.IoCompleteRequest(irp);
   }
 
@@ -1789,11 +1794,13 @@ export class RdbssFsd {
   lowIoCompletion(ctx: RX_CONTEXT): NTSTATUS {
     if (ctx.lowIoDone || ctx.completed) {
       // RDBSS's own look at a context that may be freed already (its first completion let it go): not the driver's.
-      const [irp, op] = this.rx.verifier.look(() => [ctx.CurrentIrp, ctx.LowIoContext.Operation] as const);
+      const [irp, op, first] = this.rx.verifier.look(
+        () => [ctx.CurrentIrp, ctx.LowIoContext.Operation, this.firstCompletionText(ctx)] as const,
+      );
       this.k.bugCheck(
         BUGCHECK.MULTIPLE_IRP_COMPLETE_REQUESTS,
         [irp ? this.k.addressOf(irp) : 0n, this.k.addressOf(ctx), 0n, 0n],
-        `RxLowIoCompletion was called again for ${ctx.label()} (${LOWIO_OP_NAMES[op]}), which has already completed: the mini-redirector completed the request twice (often its completion racing its cancel routine without RxSetMinirdrCancelRoutine(RxContext, NULL)).${this.firstCompletionText(ctx)}`,
+        `RxLowIoCompletion was called again for ${ctx.label()} (${LOWIO_OP_NAMES[op]}), which has already completed: the mini-redirector completed the request twice (often its completion racing its cancel routine without RxSetMinirdrCancelRoutine(RxContext, NULL)).${first}`,
       );
     }
     ctx.lowIoDone = true;

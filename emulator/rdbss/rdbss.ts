@@ -1819,16 +1819,11 @@ export class Rdbss {
         }
       }
     }
-    let status: NTSTATUS = STATUS_SUCCESS;
-    for (const c of found) {
-      const s = await this.cancelContext(c);
-      if (!NT_SUCCESS(s)) status = s;
-    }
-    return status;
+    return this.cancelContexts(found);
   }
 
   /** RxCancelNotifyChangeDirectoryRequestsForFobx (cleanup): cancel this FOBX's pending notifications. */
-  cancelNotifyForFobx(fobx: FOBX): Promise<void> | undefined {
+  cancelNotifyForFobx(fobx: FOBX): Promise<NTSTATUS> | undefined {
     // Collected first (cancelling changes the set); most cleanups find none, allocate nothing and return undefined
     // (no promise to wait for).
     let found: RX_CONTEXT[] | null = null;
@@ -1847,8 +1842,24 @@ export class Rdbss {
     return found === null ? undefined : this.cancelContexts(found);
   }
 
-  private async cancelContexts(found: readonly RX_CONTEXT[]): Promise<void> {
-    for (const c of found) await this.cancelContext(c);
+  /**
+   * Cancel each context in turn; the first failure is the result. Each is referenced while collected, as RDBSS does
+   * (InterlockedIncrement of its ReferenceCount), and released after its cancel routine returns: a cancel routine
+   * that waits lets the others complete meanwhile, and their contexts must not be freed before their turn.
+   */
+  private async cancelContexts(found: readonly RX_CONTEXT[]): Promise<NTSTATUS> {
+    for (const c of found) c.ReferenceCount++;
+    let status: NTSTATUS = STATUS_SUCCESS;
+    for (const c of found) {
+      try {
+        const s = await this.cancelContext(c);
+        if (!NT_SUCCESS(s)) status = s;
+      } finally {
+        // After a stop inside a cancel routine the run is over: the rest stay referenced.
+        if (this.k.stopped === null) this.fsd.dereferenceContext(c);
+      }
+    }
+    return status;
   }
 
   /** Mark a context cancelled and call its mini-redirector cancel routine (once). */
@@ -2222,6 +2233,7 @@ export class Rdbss {
   private async doStartMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
     const t = this.enterDdi("RxStartMinirdr", RDBSS_DDIS.RxStartMinirdr.maxIrql);
     try {
+      this.checkContext(ctx, "RxStartMinirdr");
       const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
       if (!(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_IN_FSP)) {
         ctx.PostRequest = true;
@@ -2273,6 +2285,7 @@ export class Rdbss {
   private async doStopMinirdr(ctx: RX_CONTEXT): Promise<NTSTATUS> {
     const t = this.enterDdi("RxStopMinirdr", RDBSS_DDIS.RxStopMinirdr.maxIrql);
     try {
+      this.checkContext(ctx, "RxStopMinirdr");
       const dev = ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT;
       if (!(ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_IN_FSP)) {
         ctx.PostRequest = true;

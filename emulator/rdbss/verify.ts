@@ -328,27 +328,39 @@ export class RdbssVerifier {
    */
   contextUsedAfterFree(ctx: RX_CONTEXT, routine: string): void {
     ctx.afterFree = null; // one report per context; and the report reads its fields
-    const major = IRP_MJ_NAMES[ctx.MajorFunction] ?? String(ctx.MajorFunction);
     this.rx.rdbssViolation(
       "useAfterFree",
       VERIFIER_ASSERT_USE_AFTER_FREE,
       ctx,
-      `${routine} was given ${ctx.label()} (${major}), whose last reference was dropped on thread "${ctx.freedThread}" at ${formatTime(ctx.freedTime)}${
-        ctx.freedStep ? ` (${ctx.freedStep})` : ""
-      }: its request was completed and RDBSS freed the context, so this is a use after free — in Windows it touches a context back on the lookaside list, perhaps reused for another request. A completion that can race the cancel routine (or anything else that completes the request) must hold a reference from the submit (InterlockedIncrement(&RxContext->ReferenceCount)) and drop it with RxDereferenceAndDeleteRxContext when it is done with the context.`,
+      `${routine} was given ${this.freedContextText(ctx)}, so this is a use after free — in Windows it touches a context back on the lookaside list, perhaps reused for another request. A completion that can race the cancel routine (or anything else that completes the request) must hold a reference from the submit (InterlockedIncrement(&RxContext->ReferenceCount)) and drop it with RxDereferenceAndDeleteRxContext when it is done with the context.`,
       0n,
     );
   }
 
   /**
+   * "RX_CONTEXT#13 (IRP_MJ_READ), whose last reference was dropped on thread … at …: its request was completed and
+   * RDBSS freed the context" — or, when the request had not completed, that a reference was released that was never
+   * taken. Read with the context's `afterFree` cleared.
+   */
+  private freedContextText(ctx: RX_CONTEXT): string {
+    const major = IRP_MJ_NAMES[ctx.MajorFunction] ?? String(ctx.MajorFunction);
+    const where = `whose last reference was dropped on thread "${ctx.freedThread}" at ${formatTime(ctx.freedTime)}${
+      ctx.freedStep ? ` (${ctx.freedStep})` : ""
+    }`;
+    return ctx.completed
+      ? `${ctx.label()} (${major}), ${where}: its request was completed and RDBSS freed the context`
+      : `${ctx.label()} (${major}), ${where} before its request completed: RxDereferenceAndDeleteRxContext released a reference that was never taken (one call too many), and RDBSS freed the context under the request`;
+  }
+
+  /**
    * A field of an RX_CONTEXT read or written by driver code after RDBSS dropped the context's last reference (the
    * accessors of a freed context call this): a late completion, a timer or a cancel routine that lost the race,
-   * looking at a request that is over. RDBSS's own looks at freed contexts (reports) read the slots, not the fields.
+   * looking at a request that is over. RDBSS's own looks at a context that may be freed (its double-completion
+   * reports) run inside `look()`; the context's `describeActivity` reads its private slots.
    */
   private contextFieldUsedAfterFree(ctx: RX_CONTEXT, field: string, use: RxContextFieldUse): void {
     if ((this.tombs as Tombstones).peek > 0 || !this.driverRunning()) return;
     ctx.afterFree = null; // one report per context; and the report reads its fields
-    const major = IRP_MJ_NAMES[ctx.MajorFunction] ?? String(ctx.MajorFunction);
     const what =
       use === "member"
         ? `A use of RxContext->${field} (reaching the member to read or write what it holds)`
@@ -358,9 +370,7 @@ export class RdbssVerifier {
       "useAfterFree",
       VERIFIER_ASSERT_USE_AFTER_FREE,
       ctx,
-      `${what} of ${ctx.label()} (${major}), whose last reference was dropped on thread "${ctx.freedThread}" at ${formatTime(ctx.freedTime)}${
-        ctx.freedStep ? ` (${ctx.freedStep})` : ""
-      }: its request was completed and RDBSS freed the context, so this is a use after free — in Windows the context is back on RDBSS's lookaside list, perhaps already another request's, and this ${does} that request's state. Whatever outlives the request's completion (a transport's pending exchange, a timer, a cancel routine) must hold a reference on the context (InterlockedIncrement(&RxContext->ReferenceCount) before the submit returns, dropped with RxDereferenceAndDeleteRxContext when done), or must not look at it once the request may have completed.`,
+      `${what} of ${this.freedContextText(ctx)}, so this is a use after free — in Windows the context is back on RDBSS's lookaside list, perhaps already another request's, and this ${does} that request's state. Whatever outlives the request's completion (a transport's pending exchange, a timer, a cancel routine) must hold a reference on the context (InterlockedIncrement(&RxContext->ReferenceCount) before the submit returns, dropped with RxDereferenceAndDeleteRxContext when done), or must not look at it once the request may have completed.`,
       use === "read" ? 0n : use === "write" ? 1n : 2n,
     );
   }

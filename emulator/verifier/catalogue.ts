@@ -840,11 +840,14 @@ export const CATALOGUE: readonly CheckEntry[] = [
     p1: rdbss(RDBSS_ASSERT.USE_AFTER_FREE),
     params: ["RDBSS_BUG_CHECK_ASSERT | 0x05", "the RX_CONTEXT", "0", "0"],
     trigger:
-      "RxSetMinirdrCancelRoutine or RxDereferenceAndDeleteRxContext on an RX_CONTEXT that RDBSS already freed — typically a transport's completion disarming the cancel routine of a request that the cancel routine completed first, without holding a reference on the context (pattern 10's other half).",
+      "RxSetMinirdrCancelRoutine, RxDereferenceAndDeleteRxContext, RxAcquireExclusiveFcb / RxAcquireSharedFcb, RxCreateNetFcb, RxCreateNetFobx, RxStartMinirdr or RxStopMinirdr on an RX_CONTEXT that RDBSS already freed — typically a transport's completion disarming the cancel routine of a request that the cancel routine completed first, without holding a reference on the context (pattern 10's other half).",
     explanation:
       'RxSetMinirdrCancelRoutine was given RX_CONTEXT#13 (IRP_MJ_READ), whose last reference was dropped on thread "Critical worker 1" at 0.000000 s …: its request was completed and RDBSS freed the context, so this is a use after free … must hold a reference from the submit (InterlockedIncrement(&RxContext->ReferenceCount)) and drop it with RxDereferenceAndDeleteRxContext …',
     patterns: [10, 5],
-    tests: ["test/verifier/patterns.test.ts › pattern 10"],
+    tests: [
+      "test/verifier/patterns.test.ts › pattern 10",
+      "test/verifier/rx-context-fields.test.ts › an RDBSS routine given a freed context names the routine, not the first field it reads",
+    ],
     compare:
       "Special pool catches the access to the freed context only if the lookaside list is disabled (RX_CONTEXTs come from one); with it, the disarm silently writes into another request's context.",
   }),

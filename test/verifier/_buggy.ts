@@ -1009,6 +1009,47 @@ export const BUGS: Readonly<Record<string, Bug>> = {
       return S.STATUS_PENDING;
     },
   },
+  "pattern.returned-then-completed": {
+    // MRxLowIOSubmit[LOWIO_OP_READ] returns its final status, and a DPC later calls RxLowIoCompletion as well: the
+    // second completion is the 0x44, whatever RDBSS must read of the (by then freed) context to say so.
+    read: (m, ctx) => {
+      laterFromDpc(m, () => {
+        m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+      });
+      return S.STATUS_SUCCESS;
+    },
+  },
+  "useAfterFree.rx-context-over-release": {
+    // MRxLowIOSubmit drops a reference it never took: RDBSS frees the context under its own request.
+    read: (m, ctx) => {
+      m.rx.RxDereferenceAndDeleteRxContext(ctx as RX_CONTEXT);
+      return S.STATUS_SUCCESS;
+    },
+  },
+  "notify.slow-cancel": {
+    // A correct driver: notifications pend with a cancel routine that waits (it runs at PASSIVE_LEVEL) before it
+    // completes; the server answers the second notification 2 ms after it pends, disarming first. Closing the handle
+    // cancels both in turn, and the second completes while the first's cancel routine waits.
+    notify: (m, ctx) => {
+      const k = m.rx.k;
+      const cancel = async (c: RX_CONTEXT): Promise<NTSTATUS> => {
+        await k.KeDelayExecutionThread(-50_000);
+        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
+        return m.rx.RxLowIoCompletion(c);
+      };
+      if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, cancel) !== S.STATUS_SUCCESS) return S.STATUS_CANCELLED;
+      m.notifyCount++;
+      if (m.notifyCount === 2) {
+        const answer = (): void => {
+          if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) return;
+          ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
+          m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
+        };
+        k.KeSetTimer(k.KeInitializeTimer(undefined, "server"), -20_000, k.KeInitializeDpc(answer, null, "answer"));
+      }
+      return S.STATUS_PENDING;
+    },
+  },
   "pattern.missing-dispatch-entry": {},
   // ---------------------------------------------------------------- reports only (test/scenario/report-clarity.test.ts)
   "report.read-never-completes": {
@@ -1027,6 +1068,8 @@ export class BuggyMrx extends NulMrx {
   kept: FCB | null = null;
   keptResource: ERESOURCE | null = null;
   keptCnc: MRX_CREATENETROOT_CONTEXT<NulExtensions> | null = null;
+  /** Notifications submitted so far ("notify.slow-cancel"). */
+  notifyCount = 0;
   helper: DEVICE_OBJECT | null = null;
 
   constructor(em: Emulator, bugName: string) {
