@@ -137,6 +137,14 @@ function laterFromDpc(m: BuggyMrx, completion: () => void): void {
   );
 }
 
+/** Arm a cancel routine that completes the request with STATUS_CANCELLED (the pattern-10 drivers' cancel side). */
+function armCancellingRoutine(m: BuggyMrx, ctx: Ctx): void {
+  armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
+    c.IoStatusBlock.Status = S.STATUS_CANCELLED;
+    return m.rx.RxLowIoCompletion(c);
+  });
+}
+
 /** Complete an IRP with a status (the dispatch-routine idiom). */
 function complete(io: Emulator["sys"]["io"], irp: IRP, status: NTSTATUS): NTSTATUS {
   irp.IoStatus.Status = status;
@@ -911,10 +919,7 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     // the second completion alone (without the reference, its first write is a use after free:
     // "useAfterFree.rx-context-field-write").
     read: (m, ctx) => {
-      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
-        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
-        return m.rx.RxLowIoCompletion(c);
-      });
+      armCancellingRoutine(m, ctx);
       ctx.ReferenceCount++;
       laterFromDpc(m, () => {
         ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
@@ -928,10 +933,7 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     // The same completion without the reference: when the cancel routine wins, RDBSS frees the context, and the DPC's
     // first statement writes into it.
     read: (m, ctx) => {
-      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
-        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
-        return m.rx.RxLowIoCompletion(c);
-      });
+      armCancellingRoutine(m, ctx);
       laterFromDpc(m, () => {
         ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
         m.rx.RxLowIoCompletion(ctx as RX_CONTEXT);
@@ -945,10 +947,7 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     // freed context still says CANCELLED and the DPC returns, so without the trap the run passes; in Windows the
     // context may already be another request's, whose flags say otherwise, and the DPC completes that request.
     read: (m, ctx) => {
-      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
-        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
-        return m.rx.RxLowIoCompletion(c);
-      });
+      armCancellingRoutine(m, ctx);
       laterFromDpc(m, () => {
         if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return;
         if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) return;
@@ -963,10 +962,7 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     // reference on the context from the submit, so its disarm never touches a context the cancel routine's
     // completion let RDBSS free.
     read: (m, ctx) => {
-      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
-        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
-        return m.rx.RxLowIoCompletion(c);
-      });
+      armCancellingRoutine(m, ctx);
       ctx.ReferenceCount++;
       laterFromDpc(m, () => {
         if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) === S.STATUS_SUCCESS) {
@@ -982,10 +978,7 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     // Disarming first, as the docs say, but without a reference: when the cancel routine wins, RDBSS completes the
     // request and frees the context before the DPC's disarm touches it.
     read: (m, ctx) => {
-      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
-        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
-        return m.rx.RxLowIoCompletion(c);
-      });
+      armCancellingRoutine(m, ctx);
       laterFromDpc(m, () => {
         if (armCancelRoutine(m.rx, ctx as RX_CONTEXT, null) !== S.STATUS_SUCCESS) return;
         ctx.IoStatusBlock.Status = S.STATUS_SUCCESS;
@@ -999,10 +992,7 @@ export const BUGS: Readonly<Record<string, Bug>> = {
     // the freed context (the FCB it kept from the submit is alive: the handle is open).
     read: (m, ctx) => {
       const fcb = ctx.pFcb as unknown as FCB;
-      armCancelRoutine(m.rx, ctx as RX_CONTEXT, (c) => {
-        c.IoStatusBlock.Status = S.STATUS_CANCELLED;
-        return m.rx.RxLowIoCompletion(c);
-      });
+      armCancellingRoutine(m, ctx);
       laterFromDpc(m, () => {
         m.rx.RxAcquireSharedFcb(ctx as RX_CONTEXT, fcb).catch(() => {});
       });
