@@ -4,7 +4,7 @@
 // ± 20 % between runs (docs/PERFORMANCE.md "Sixth pass"). Needs valgrind (Debian: apt-get install valgrind); not run
 // by the tests or CI.
 //
-//   node scripts/bench/instructions.mjs [mem|nul|direct|open|life ...] [--n1 N] [--n2 N]
+//   node scripts/bench/instructions.mjs [mem|nul|direct|open|life|explore|FILE.yaml ...] [--n1 N] [--n2 N]
 //
 // Each case runs in two child processes under valgrind, N1 and N2 operations after the same set-up; the difference
 // of the two instruction totals divided by N2 − N1 is the cost of one operation once warm (start-up and set-up
@@ -17,13 +17,19 @@
 //   life    the benchmark lifecycle scenario, start to finish (lifecycleScenariosPerSec's path)
 //   explore one schedule of a random exploration of the bench race fixture (schedulesPerSecRandom's path)
 //   explore-full  the same with leanSearch false: every schedule with the reference ledger
+//   FILE.yaml  (or .yml, .json) one runScenario of that scenario, start to finish (it must pass): a part of a
+//           lifecycle on its own (fixtures/bench/parts, docs/PERFORMANCE.md "Seventeenth pass")
 // Keep a read case's N2 below ≈ 50,000: a read advances the virtual clock by ≈ 4 ms, and past 2^31 ticks (214.7 s)
 // V8 widens the clock's fields to doubles once, deoptimizing for ≈ 0.2 s (docs/PERFORMANCE.md, twelfth pass).
-// N1 and N2 default to 8000 and 20000 operations (life, explore: 1000 and 2000, past the compiler's warm-up; open:
-// 3000 and 9000).
+// N1 and N2 default to 8000 and 20000 operations (open: 3000 and 9000; life, explore and scenario files: 1000 and
+// 2000, as earlier passes counted them). A whole run's count keeps falling for thousands of runs (most of its
+// thousand-odd functions run once or twice per run, so V8 optimizes them late), so it depends on N (life: ≈ 5.1 M
+// at 500 / 1,000, ≈ 2.1–2.9 M at 1,000–1,500 / 2,000–3,000, ≈ 1.6 M at 3,000 / 6,000): compare counts taken at the
+// same N, and take a run's parts at 3,000 / 6,000 (docs/PERFORMANCE.md, seventeenth pass).
 //
 // Internal: `--child CASE N` runs N operations of CASE and exits.
 import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -38,7 +44,8 @@ if (values.child) {
 } else {
   const { builtIsFresh, build } = await import("../build.mjs");
   if (!builtIsFresh()) await build();
-  const DEFAULT_N = { life: [1000, 2000], explore: [1000, 2000], "explore-full": [1000, 2000], open: [3000, 9000] };
+  const WHOLE = [1000, 2000];
+  const DEFAULT_N = { life: WHOLE, explore: WHOLE, "explore-full": WHOLE, open: [3000, 9000] };
   const cases = positionals.length > 0 ? positionals : ["mem", "nul", "direct"];
   const self = fileURLToPath(import.meta.url);
   const count = (which, n) => {
@@ -63,7 +70,7 @@ if (values.child) {
     return Number(m[1].replaceAll(",", ""));
   };
   for (const which of cases) {
-    const [d1, d2] = DEFAULT_N[which] ?? [8000, 20000];
+    const [d1, d2] = DEFAULT_N[which] ?? (isScenarioFile(which) ? WHOLE : [8000, 20000]);
     const n1 = Number(values.n1 ?? d1);
     const n2 = Number(values.n2 ?? d2);
     const per = (count(which, n2) - count(which, n1)) / (n2 - n1);
@@ -71,6 +78,10 @@ if (values.child) {
       `${which.padEnd(12)} ${Math.round(per).toLocaleString("en-US").padStart(8)} instructions per operation`,
     );
   }
+}
+
+function isScenarioFile(which) {
+  return /\.(ya?ml|json)$/i.test(which);
 }
 
 async function child(which, n) {
@@ -106,18 +117,22 @@ async function child(which, n) {
     for (let i = 0; i < n; i++) buf.set(wire.subarray(0, server.readInto(open.fileId, 0, 4096, i, wire).count));
     return;
   }
-  /** A bench fixture, loaded through the package (with the package's scenario and exploration entry points). */
-  const benchFixture = async (name) => {
+  /** A scenario file, loaded through the package (with the package's scenario and exploration entry points). */
+  const scenarioFile = async (file) => {
     const lib = await import("../../dist/index.mjs");
-    const file = fileURLToPath(new URL(`../../fixtures/bench/${name}`, import.meta.url));
-    const { loaded } = lib.loadScenarioFile(file);
-    if (!loaded) throw new Error(`${file} does not load`);
-    return { lib, loaded };
+    const r = lib.loadScenarioFile(file);
+    if (!r.ok) throw new Error(`${file} does not load:\n${r.problems.map(lib.formatProblem).join("\n")}`);
+    return { lib, loaded: r.loaded };
   };
-  if (which === "life") {
-    const { lib, loaded } = await benchFixture("lifecycle.yaml");
+  const benchFixture = (name) => scenarioFile(fileURLToPath(new URL(`../../fixtures/bench/${name}`, import.meta.url)));
+  if (which === "life" || isScenarioFile(which)) {
+    const { lib, loaded } =
+      which === "life" ? await benchFixture("lifecycle.yaml") : await scenarioFile(resolve(process.cwd(), which));
     const { runScenario } = lib;
-    for (let i = 0; i < n; i++) if (!(await runScenario(loaded)).passed) throw new Error(`lifecycle ${i} failed`);
+    for (let i = 0; i < n; i++) {
+      const r = await runScenario(loaded);
+      if (!r.passed) throw new Error(`${which}: run ${i} failed: ${r.failures.join("; ")}`);
+    }
     return;
   }
   if (which === "explore" || which === "explore-full") {
@@ -132,7 +147,8 @@ async function child(which, n) {
     return;
   }
   const mod = which === "mem" || which === "open" ? memsmbModule : which === "nul" ? nulmrxModule : null;
-  if (mod === null) throw new Error(`unknown case ${which} (mem, nul, direct, open, life, explore, explore-full)`);
+  if (mod === null)
+    throw new Error(`unknown case ${which} (mem, nul, direct, open, life, explore, explore-full, FILE.yaml)`);
   const em = createEmulator({ seed: 1, maxSteps: Number.MAX_SAFE_INTEGER });
   await bootEmulator(em);
   const mrx = (await inSystemThread(em, "DriverEntry", () => mod.load(em, { servers: [image] }))).value;

@@ -1,6 +1,7 @@
 /**
- * Every scenario fixture passes (fixtures/scenarios, fixtures/checks, fixtures/faults): the library `npm start`
- * runs, the check fixtures of docs/CHECKS.md and the fault fixtures of docs/FAULTS.md.
+ * Every scenario fixture passes (fixtures/scenarios, fixtures/checks, fixtures/faults, fixtures/bench and its parts):
+ * the library `npm start` runs, the check fixtures of docs/CHECKS.md, the fault fixtures of docs/FAULTS.md, and what
+ * the benchmarks time or count (a bench fixture that stopped passing would make the suite throw, or count a failure).
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -13,7 +14,7 @@ import {
   runScenario,
 } from "../../emulator/scenario/index.js";
 
-for (const folder of ["scenarios", "checks", "faults"]) {
+for (const folder of ["scenarios", "checks", "faults", "bench", "bench/parts"]) {
   const dir = join(FIXTURES_DIR, folder);
   const files = readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
