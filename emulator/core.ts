@@ -2,7 +2,7 @@
  * rdbss-emulator's light entry (`rdbss-emulator/core`): boot an emulator, load a mini-redirector, drive the Nt*
  * services and read the objects — without the scenario format. Nothing here loads zod, yaml or pino, so a process
  * that only embeds the emulator (a unit test of a mini-redirector, a tool) starts in a few tens of milliseconds from
- * the built package (`npm run build`, docs/PERFORMANCE.md "Cold start"). The full API is `rdbss-emulator`
+ * the built package (`npm run build`, docs/PERFORMANCE.md, "Third pass: cold start"). The full API is `rdbss-emulator`
  * (emulator/index.ts), a superset of this one.
  */
 

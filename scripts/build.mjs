@@ -11,7 +11,7 @@
 //                   options, never against this repository's sources
 // built by esbuild as ES modules with shared chunks, so they all load one copy of the emulator; dependencies stay
 // in node_modules. The sources run as they are under tsx (tests, development); dist/ is what a user's process
-// loads without tsx: docs/PERFORMANCE.md "Cold start".
+// loads without tsx: docs/PERFORMANCE.md, "Third pass: cold start".
 //
 //   node scripts/build.mjs [--outdir DIR]
 import { execFileSync } from "node:child_process";

@@ -4,7 +4,7 @@
 // ± 20 % between runs (docs/PERFORMANCE.md "Sixth pass"). Needs valgrind (Debian: apt-get install valgrind); not run
 // by the tests or CI.
 //
-//   node scripts/bench/instructions.mjs [mem|nul|direct|open|life|explore|FILE.yaml ...] [--n1 N] [--n2 N]
+//   node scripts/bench/instructions.mjs [mem|nul|direct|open|life|explore|explore-full|FILE.yaml ...] [--n1 N] [--n2 N]
 //
 // Each case runs in two child processes under valgrind, N1 and N2 operations after the same set-up; the difference
 // of the two instruction totals divided by N2 − N1 is the cost of one operation once warm (start-up and set-up
@@ -21,11 +21,12 @@
 //           lifecycle on its own (fixtures/bench/parts, docs/PERFORMANCE.md "Seventeenth pass")
 // Keep a read case's N2 below ≈ 50,000: a read advances the virtual clock by ≈ 4 ms, and past 2^31 ticks (214.7 s)
 // V8 widens the clock's fields to doubles once, deoptimizing for ≈ 0.2 s (docs/PERFORMANCE.md, twelfth pass).
-// N1 and N2 default to 8000 and 20000 operations (open: 3000 and 9000; life, explore and scenario files: 1000 and
-// 2000, as earlier passes counted them). A whole run's count keeps falling for thousands of runs (most of its
-// thousand-odd functions run once or twice per run, so V8 optimizes them late), so it depends on N (life: ≈ 5.1 M
-// at 500 / 1,000, ≈ 2.1–2.9 M at 1,000–1,500 / 2,000–3,000, ≈ 1.6 M at 3,000 / 6,000): compare counts taken at the
-// same N, and take a run's parts at 3,000 / 6,000 (docs/PERFORMANCE.md, seventeenth pass).
+// N1 and N2 default to 8000 and 20000 operations (open: 3000 and 9000; life and explore: 1000 and 2000, as earlier
+// passes counted them; scenario files: 3000 and 6000, as the seventeenth pass counted a run's parts). A whole run's
+// count keeps falling for thousands of runs (most of its thousand-odd functions run once or twice per run, so V8
+// optimizes them late), so it depends on N (life: ≈ 5.1 M at 500 / 1,000, ≈ 2.1–2.9 M at 1,000–1,500 /
+// 2,000–3,000, ≈ 1.6 M at 3,000 / 6,000): compare counts taken at the same N (docs/PERFORMANCE.md, seventeenth
+// pass).
 //
 // Internal: `--child CASE N` runs N operations of CASE and exits.
 import { spawnSync } from "node:child_process";
@@ -70,7 +71,7 @@ if (values.child) {
     return Number(m[1].replaceAll(",", ""));
   };
   for (const which of cases) {
-    const [d1, d2] = DEFAULT_N[which] ?? (isScenarioFile(which) ? WHOLE : [8000, 20000]);
+    const [d1, d2] = DEFAULT_N[which] ?? (isScenarioFile(which) ? [3000, 6000] : [8000, 20000]);
     const n1 = Number(values.n1 ?? d1);
     const n2 = Number(values.n2 ?? d2);
     const per = (count(which, n2) - count(which, n1)) / (n2 - n1);
