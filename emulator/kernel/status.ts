@@ -478,9 +478,17 @@ export function statusHex(s: NTSTATUS): string {
   return `0x${u32(s).toString(16).toUpperCase().padStart(8, "0")}`;
 }
 
+/** statusName's last answer: step reports and MRx records name the same few statuses in runs (mostly success). */
+let lastStatus = Number.NaN;
+let lastStatusName = "";
+
 /** The canonical name ("STATUS_FILES_OPEN"), or the hex form ("0xC0001234") for a value not in the table. */
 export function statusName(s: NTSTATUS): string {
-  return NAME_BY_VALUE.get(s) ?? NAME_BY_VALUE.get(u32(s)) ?? statusHex(s);
+  if (s === lastStatus) return lastStatusName;
+  const name = NAME_BY_VALUE.get(s) ?? NAME_BY_VALUE.get(u32(s)) ?? statusHex(s);
+  lastStatus = s;
+  lastStatusName = name;
+  return name;
 }
 
 /** "STATUS_FILES_OPEN (0xC0000107)"; an unknown value prints as its hex form alone. */

@@ -111,6 +111,17 @@ type CommonRoutine = (ctx: RX_CONTEXT) => MaybePromise<NTSTATUS>;
 /** "MRxLowIOSubmit[LOWIO_OP_READ]" … built once per operation (the MRx call's name, a Map key on every call). */
 const LOWIO_SUBMIT_NAMES: string[] = [];
 
+/**
+ * The MRx call of RxLowIoSubmit: MRxLowIOSubmit[op] read from the dispatch table when called, as MINIRDR_CALL
+ * does. A function of the context, not a closure per request (a new closure's first call goes through V8's
+ * CompileLazy builtin: docs/PERFORMANCE.md, eighteenth pass).
+ */
+function submitToMiniRdr(ctx: RX_CONTEXT): MaybePromise<NTSTATUS> {
+  ctx.submittedToMiniRdr = true;
+  const table = (ctx.RxDeviceObject as RDBSS_DEVICE_OBJECT).Dispatch.MRxLowIOSubmit;
+  return (table[ctx.LowIoContext.Operation] as (c: RX_CONTEXT) => MaybePromise<NTSTATUS>).call(table, ctx);
+}
+
 export class RdbssFsd {
   readonly rx: Rdbss;
   /** Per-object transition events (RxWaitForStableCondition). */
@@ -1676,10 +1687,7 @@ export class RdbssFsd {
       name = `MRxLowIOSubmit[${LOWIO_OP_NAMES[op]}]`;
       LOWIO_SUBMIT_NAMES[op] = name;
     }
-    const r = rx.callMRx(dev, name, target, ctx, () => {
-      ctx.submittedToMiniRdr = true;
-      return mrx.call(dev.Dispatch.MRxLowIOSubmit, ctx);
-    });
+    const r = rx.callMRx(dev, name, target, ctx, submitToMiniRdr, false, undefined, ctx);
     if (typeof r !== "number") return r.then((st) => this.lowIoSubmitted(ctx, op, async, st as NTSTATUS, deferWait));
     return this.lowIoSubmitted(ctx, op, async, r, deferWait);
   }

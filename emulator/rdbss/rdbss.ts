@@ -366,33 +366,36 @@ export class Rdbss {
    * is bracketed by scheduling points and recorded. `through` gives MINIRDR_CALL_THROUGH (no cancel check, no
    * zeroing).
    */
-  callMRx<T>(
+  callMRx<T, A = undefined>(
     dev: RDBSS_DEVICE_OBJECT,
     name: string,
     target: { label(): string } | null,
     ctx: RX_CONTEXT | null,
-    fn: () => MaybePromise<T>,
+    fn: (arg: A) => MaybePromise<T>,
     through = false,
     args?: string,
+    fnArg?: A,
   ): MaybePromise<T | NTSTATUS> {
     // Synchronous unless something makes it wait (a scheduling point that switches threads, an asynchronous MRx
-    // routine): an MRx call that returns at once costs no promise.
+    // routine): an MRx call that returns at once costs no promise. `fn` gets `fnArg`: a hot caller passes a function
+    // and its argument rather than a closure per call (RxLowIoSubmit).
     const labels = this.mrxRoutine(dev, name);
     const before = this.k.schedulePoint(labels.before);
     if (before !== undefined)
-      return before.then(() => this.enterMRx(dev, name, labels, target, ctx, fn, through, args));
-    return this.enterMRx(dev, name, labels, target, ctx, fn, through, args);
+      return before.then(() => this.enterMRx(dev, name, labels, target, ctx, fn, through, args, fnArg as A));
+    return this.enterMRx(dev, name, labels, target, ctx, fn, through, args, fnArg as A);
   }
 
-  private enterMRx<T>(
+  private enterMRx<T, A>(
     dev: RDBSS_DEVICE_OBJECT,
     name: string,
     labels: MrxRoutine,
     target: { label(): string } | null,
     ctx: RX_CONTEXT | null,
-    fn: () => MaybePromise<T>,
+    fn: (arg: A) => MaybePromise<T>,
     through: boolean,
     args: string | undefined,
+    fnArg: A,
   ): MaybePromise<T | NTSTATUS> {
     if (ctx !== null && !through) {
       if (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_CANCELLED) return STATUS_CANCELLED;
@@ -409,7 +412,7 @@ export class Rdbss {
             labels.nameId,
             labels.deviceId,
             target ? target.label() : "",
-            log.intern(t.name),
+            this.threadNameId(log, t),
             this.k.now,
             args === undefined ? -1 : log.intern(args),
           );
@@ -425,7 +428,7 @@ export class Rdbss {
     t.driver = labels.driver;
     let v: MaybePromise<T>;
     try {
-      v = fn();
+      v = fn(fnArg);
     } catch (e) {
       if (this.k.stopped === null) {
         t.frames.pop();
@@ -466,19 +469,41 @@ export class Rdbss {
     return r;
   }
 
-  /** The MRx log's interned id of a status name, cached per status. */
+  /** The MRx log's interned id of a status name, cached per status (and the last one on its own: no Map lookup). */
   private readonly statusIds = new Map<number, number>();
+  private lastStatus = -1;
+  private lastStatusId = -1;
   private statusId(log: MrxLog, status: number): number {
+    if (status === this.lastStatus) return this.lastStatusId;
     let id = this.statusIds.get(status);
     if (id === undefined) {
       id = log.intern(statusName(status));
       this.statusIds.set(status, id);
     }
+    this.lastStatus = status;
+    this.lastStatusId = id;
     return id;
   }
 
+  /** The MRx log's interned id of a thread's name; the last thread's is kept (calls come in runs from one thread). */
+  private lastLogThread: KThread | null = null;
+  private lastLogThreadId = -1;
+  private threadNameId(log: MrxLog, t: KThread): number {
+    if (t !== this.lastLogThread) {
+      this.lastLogThreadId = log.intern(t.name);
+      this.lastLogThread = t;
+    }
+    return this.lastLogThreadId;
+  }
+
+  /** The last routine `mrxRoutine` answered: a read or write loop calls one routine over and over. */
+  private lastRoutineDev: RDBSS_DEVICE_OBJECT | null = null;
+  private lastRoutineName = "";
+  private lastRoutine: MrxRoutine | null = null;
+
   /** An MRx routine's labels, frame, log ids and call count on a device, built on its first call there. */
   mrxRoutine(dev: RDBSS_DEVICE_OBJECT, name: string): MrxRoutine {
+    if (name === this.lastRoutineName && dev === this.lastRoutineDev) return this.lastRoutine as MrxRoutine;
     let l = dev.mrxRoutines.get(name);
     if (l === undefined) {
       l = {
@@ -492,6 +517,9 @@ export class Rdbss {
       };
       dev.mrxRoutines.set(name, l);
     }
+    this.lastRoutineDev = dev;
+    this.lastRoutineName = name;
+    this.lastRoutine = l;
     return l;
   }
 

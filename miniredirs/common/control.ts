@@ -24,6 +24,10 @@ import { RX_CONTEXT_FLAG } from "../../emulator/rdbss/index.js";
 
 const S = STATUS;
 
+/** The input of an IOCTL that has none (only ever read). */
+const NO_INPUT = new Uint8Array(0);
+const UTF8 = new TextEncoder();
+
 export interface ControlCodes {
   readonly START: number;
   readonly STOP: number;
@@ -68,8 +72,15 @@ export class ConnectionControlPlane {
   /** Handle a device-FCB IOCTL; returns undefined for codes that are not part of the control plane. */
   async handle(ctx: RX_CONTEXT): Promise<NTSTATUS | undefined> {
     const p = ctx.LowIoContext.ParamsFor.IoCtl;
+    // A view only when the buffer is longer than its data: subarray is a typed array made through the species
+    // constructor, ≈ 0.3 µs (docs/PERFORMANCE.md, eighteenth pass).
+    const buffer = p.pInputBuffer;
     const input =
-      p.pInputBuffer instanceof Uint8Array ? p.pInputBuffer.subarray(0, p.InputBufferLength) : new Uint8Array(0);
+      buffer instanceof Uint8Array
+        ? buffer.length === p.InputBufferLength
+          ? buffer
+          : buffer.subarray(0, p.InputBufferLength)
+        : NO_INPUT;
     const canWait = (ctx.Flags & RX_CONTEXT_FLAG.RX_CONTEXT_FLAG_WAIT) !== 0;
     const c = this.codes;
     switch (p.FsControlCode) {
@@ -90,11 +101,10 @@ export class ConnectionControlPlane {
         }
         const [name = "", user, password] = fromUtf16(input).split("\0");
         if (!name.startsWith("\\;") || name.indexOf("\\", 2) < 0) return S.STATUS_BAD_NETWORK_NAME;
-        const enc = new TextEncoder();
         const eas = user
           ? [
-              { EaName: "UserName", EaValue: enc.encode(user) },
-              { EaName: "Password", EaValue: enc.encode(password ?? "") },
+              { EaName: "UserName", EaValue: UTF8.encode(user) },
+              { EaName: "Password", EaValue: UTF8.encode(password ?? "") },
             ]
           : undefined;
         const r = await this.openTreeConnect(name, eas);
