@@ -330,22 +330,24 @@ const NO_OPTIONS: CallOptions = Object.freeze({});
 /** Fills the stack location of an IRP `issue` builds; a status rejects the request before it is sent. */
 type IrpSetup<A> = (sp: IO_STACK_LOCATION, irp: IRP, fo: FILE_OBJECT, arg: A) => NTSTATUS | undefined;
 
-/** ReadWriteArgs with the buffer the request reads into or writes from. */
-type BufferedReadWriteArgs = ReadWriteArgs & { readonly Buffer: Uint8Array };
+/**
+ * What the read and write setup needs: the caller's arguments (ByteOffset and Key are read when the IRP is built, after
+ * a synchronous handle's lock is had) and the buffer and length fixed at the call, as the closure it replaces held them.
+ */
+interface ReadWriteSetup {
+  readonly args: ReadWriteArgs;
+  readonly buffer: Uint8Array;
+  readonly length: number;
+}
 
 /** The stack location of a read or write (NtReadFile, NtWriteFile and their Zw forms). */
-function setupReadWrite(
-  sp: IO_STACK_LOCATION,
-  irp: IRP,
-  fo: FILE_OBJECT,
-  args: BufferedReadWriteArgs,
-): NTSTATUS | undefined {
+function setupReadWrite(sp: IO_STACK_LOCATION, irp: IRP, fo: FILE_OBJECT, rw: ReadWriteSetup): NTSTATUS | undefined {
+  const args = rw.args;
   const sync = (fo.Flags & FO_SYNCHRONOUS_IO) !== 0;
   if (args.ByteOffset === undefined && !sync) return STATUS_INVALID_PARAMETER;
   let offset = args.ByteOffset ?? fo.CurrentByteOffset;
   if (offset === -1) offset = Number.MAX_SAFE_INTEGER; // FILE_WRITE_TO_END_OF_FILE
-  const buffer = args.Buffer;
-  const length = args.Length ?? buffer.length;
+  const { buffer, length } = rw;
   sp.Parameters.Length = length;
   sp.Parameters.ByteOffset = offset;
   sp.Parameters.Key = args.Key ?? 0;
@@ -709,9 +711,9 @@ export class SystemServices {
    * take over, a small one, since an async function's frame holds every register of its body and is copied at each
    * await.
    *
-   * `setup` gets `setupArg` as its fourth argument: the read and write path passes a module-level function and the
-   * caller's arguments there, instead of a closure per call (a new closure's first call goes through V8's CompileLazy
-   * builtin: eighteenth pass).
+   * `setup` gets `setupArg` as its fourth argument: the read and write path passes a module-level function and what
+   * it needs there, instead of a closure per call (a new closure's first call goes through V8's CompileLazy builtin:
+   * docs/PERFORMANCE.md, eighteenth pass).
    */
   private issue<R extends IoResult = IoResult, A = undefined>(
     caller: KThread | null,
@@ -945,11 +947,9 @@ export class SystemServices {
     major: number,
   ): Promise<IoResult & { Buffer: Uint8Array }> {
     const length = args.Length ?? args.Buffer?.length ?? 0;
-    // Without a buffer, the request gets one of its length (the result carries it).
-    const a: BufferedReadWriteArgs =
-      args.Buffer === undefined ? { ...args, Buffer: new Uint8Array(length) } : (args as BufferedReadWriteArgs);
+    const buffer = args.Buffer ?? new Uint8Array(length);
     const required = major === IRP_MJ_READ ? FILE_READ_DATA : FILE_WRITE_DATA | FILE_APPEND_DATA;
-    return this.issue<IoResult & { Buffer: Uint8Array }, BufferedReadWriteArgs>(
+    return this.issue<IoResult & { Buffer: Uint8Array }, ReadWriteSetup>(
       null,
       handle,
       mode,
@@ -959,10 +959,10 @@ export class SystemServices {
       setupReadWrite,
       opts ?? NO_OPTIONS,
       0,
-      a.Buffer,
+      buffer,
       service,
-      length > a.Buffer.length ? STATUS.STATUS_INVALID_USER_BUFFER : undefined,
-      a,
+      length > buffer.length ? STATUS.STATUS_INVALID_USER_BUFFER : undefined,
+      { args, buffer, length },
     );
   }
 

@@ -478,7 +478,7 @@ export function statusHex(s: NTSTATUS): string {
   return `0x${u32(s).toString(16).toUpperCase().padStart(8, "0")}`;
 }
 
-/** statusName's last answer: step reports and MRx records name the same few statuses in runs (mostly success). */
+/** statusName's last answer: step reports and trace events name the same few statuses in runs (mostly success). */
 let lastStatus = Number.NaN;
 let lastStatusName = "";
 

@@ -471,7 +471,7 @@ export class Rdbss {
 
   /** The MRx log's interned id of a status name, cached per status (and the last one on its own: no Map lookup). */
   private readonly statusIds = new Map<number, number>();
-  private lastStatus = -1;
+  private lastStatus = Number.NaN;
   private lastStatusId = -1;
   private statusId(log: MrxLog, status: number): number {
     if (status === this.lastStatus) return this.lastStatusId;

@@ -72,8 +72,8 @@ export class ConnectionControlPlane {
   /** Handle a device-FCB IOCTL; returns undefined for codes that are not part of the control plane. */
   async handle(ctx: RX_CONTEXT): Promise<NTSTATUS | undefined> {
     const p = ctx.LowIoContext.ParamsFor.IoCtl;
-    // A view only when the buffer is longer than its data: subarray is a typed array made through the species
-    // constructor, ≈ 0.3 µs (docs/PERFORMANCE.md, eighteenth pass).
+    // A view unless the buffer is exactly the input: subarray makes a typed array through the species constructor
+    // (docs/PERFORMANCE.md, item 63).
     const buffer = p.pInputBuffer;
     const input =
       buffer instanceof Uint8Array

@@ -12,9 +12,9 @@
 // cancel out). `node --single-threaded` keeps V8's compiler on the main thread, so the count includes it and does not
 // depend on timing. V8's hash seed and random seed are fixed (`--hash-seed`, `--random-seed`; `--seeds` lists them,
 // default 1): with a fresh seed per process, every hash table's layout differed from run to run and so did the count,
-// by ± 3–5 % per operation; with fixed seeds two counts agree within ± 0.3 % (docs/PERFORMANCE.md, eighteenth
-// pass). One layout can favour one side of an A/B by chance: with several seeds the count is their mean, and each
-// seed's is printed. The cases:
+// by ± 2 % per read; with fixed seeds a read's count repeats within ± 0.2 % and a whole run's within ± 0.3 %
+// (docs/PERFORMANCE.md, eighteenth pass). One layout can favour one side of an A/B by chance: with several seeds the
+// count is their mean, and each seed's is printed. The cases:
 //   mem     4 KiB NtReadFile on a synchronous handle through RDBSS and memsmb (readIrpsPerSec's path)
 //   nul     the same through nulmrx (LowIo completed in place: the I/O manager and RDBSS floor)
 //   direct  MemSmbServer.readInto a transport buffer plus the copy into the caller's buffer (directReadsPerSec's path)

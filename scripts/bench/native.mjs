@@ -8,11 +8,11 @@
 //   node scripts/bench/native.mjs [mem|nul|direct|open|life|explore|FILE.yaml ...] [--warm N] [--n N] [--top K]
 //
 // Each case runs in a child (`instructions.mjs --child`, the same workloads) under `perf record` with sampling off:
-// WARM operations first, so that V8 has optimized what it will (a whole run's functions keep tiering up for ≈ 5,000
-// runs), then sampling goes on for N more. Only the main thread is counted (V8's background compiler and GC helpers are not). Prints the
+// WARM operations first, so that V8 has optimized what it will (a whole run's functions keep tiering up for ≈ 6,500
+// runs: docs/PERFORMANCE.md, eighteenth pass), then sampling goes on for N more. Only the main thread is counted (V8's background compiler and GC helpers are not). Prints the
 // share of each category and the top K symbols.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
 import { open, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,8 +44,13 @@ const CATEGORIES = [
   ["kernel", (d) => d.startsWith("[kernel"), null],
   ["libc (malloc, free, memcpy)", (d) => d.startsWith("libc"), null],
   ["JS, optimized (TurboFan)", null, /^JS:\*/],
+  ["JS, optimized (Maglev)", null, /^JS:\+/],
   ["JS, baseline (Sparkplug)", null, /^JS:\^/],
-  ["JS, interpreted (Ignition)", null, /^JS:~|^Builtins_(InterpreterEntryTrampoline|.*Handler$)/],
+  [
+    "JS, interpreted (Ignition, or code V8 will not optimize)",
+    null,
+    /^JS:|^Builtins_(InterpreterEntryTrampoline|.*Handler$)/,
+  ],
   ["promises and async functions", null, /^Builtins_.*(Promise|Microtask|AsyncFunction|Generator|Await)/],
   ["property access not inlined (IC builtins)", null, /^Builtins_(.*IC(_|$|Trampoline)|GetProperty|SetProperty)/],
   ["Map and Set", null, /^Builtins_(.*Ordered(Hash|Map|Set)|Map|Set|WeakMap|WeakSet)|OrderedHash/],
@@ -85,7 +90,8 @@ const run = (cmd, args, opts = {}) => {
   return r;
 };
 
-if (run("perf", ["--version"]).status !== 0)
+const perfVersion = spawnSync("perf", ["--version"], { encoding: "utf8" });
+if (perfVersion.error || perfVersion.status !== 0)
   throw new Error("perf is not available (Debian: apt-get install linux-perf)");
 const { builtIsFresh, build } = await import("../build.mjs");
 if (!builtIsFresh()) await build();
@@ -96,6 +102,9 @@ for (const which of positionals.length > 0 ? positionals : ["mem", "life"]) {
   const [w, n] = SIZES[which] ?? SCENARIO_SIZES;
   const warm = Number(values.warm ?? w);
   const count = Number(values.n ?? n);
+  // The child signals after `warm` operations, so both must be whole and at least 1 (else it never would).
+  if (!Number.isInteger(warm) || warm < 1 || !Number.isInteger(count) || count < 1)
+    throw new Error(`--warm and --n: whole numbers of at least 1 (got ${values.warm ?? w}, ${values.n ?? n})`);
   const dir = mkdtempSync(join(tmpdir(), "rdbss-native-"));
   let pid = 0;
   try {
@@ -125,8 +134,27 @@ for (const which of positionals.length > 0 ? positionals : ["mem", "life"]) {
       },
     );
     const exited = new Promise((resolve) => perf.once("exit", resolve));
-    const [control, acks] = await Promise.all([open(ctl, "w"), open(ack, "r")]);
-    pid = Number((await readFile(join(dir, "warm"), "utf8")).trim());
+    // Opening a fifo and reading `warm` wait for the other side: if perf or the child ends first (perf refused by
+    // perf_event_paranoid, a failing child), nothing would ever write, so the wait is raced against perf's exit.
+    const early = exited.then((code) => {
+      // A fifo open waits in a thread of Node's pool until the other side opens: open the other sides here (without
+      // waiting), so that those opens end and the process can exit.
+      for (const [f, flags] of [
+        [ctl, constants.O_RDONLY | constants.O_NONBLOCK],
+        [ack, constants.O_WRONLY | constants.O_NONBLOCK],
+        [join(dir, "warm"), constants.O_WRONLY | constants.O_NONBLOCK],
+      ]) {
+        try {
+          closeSync(openSync(f, flags));
+        } catch {
+          // no one waits on this one (a write-only open without a reader fails with ENXIO)
+        }
+      }
+      throw new Error(`${which}: perf record exited (${code}) before the child's warm-up ended`);
+    });
+    early.catch(() => {}); // after the handshake, perf's exit is awaited below
+    const [control, acks] = await Promise.race([Promise.all([open(ctl, "w"), open(ack, "r")]), early]);
+    pid = Number((await Promise.race([readFile(join(dir, "warm"), "utf8"), early])).trim());
     await control.write("enable\n");
     const reply = Buffer.alloc(16);
     await acks.read(reply, 0, 16);
