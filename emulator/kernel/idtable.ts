@@ -12,9 +12,12 @@ const CHUNK_BITS = 5;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
 
+/** A new chunk's slots, copied: `slice` of a packed array is a copy, where `new Array(n).fill` runs in C++. */
+const EMPTY_SLOTS: readonly unknown[] = Array.from({ length: 2 * CHUNK }, () => undefined);
+
 /** A chunk's slots: value, tag, value, tag … (one array: a typed array for the tags would cost more per chunk). */
 class Chunk {
-  readonly slots: unknown[] = new Array<unknown>(2 * CHUNK).fill(undefined);
+  readonly slots: unknown[] = EMPTY_SLOTS.slice();
   live = 0;
 }
 

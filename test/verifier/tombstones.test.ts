@@ -337,3 +337,20 @@ test("a freed FCB's paging-I/O resource, made or not, traps like its other field
   t.is(s2.check, "useAfterFree");
   t.regex(s2.reason, /^A lock on its resource \(ExAcquireResourceSharedLite\) of FCB#/);
 });
+
+test("a tombstone adds no key a test or a driver enumerates: Object.keys and for…in see what the live structure had", async (t) => {
+  const w = await H.makeWorld();
+  const g = await H.handConnection(w);
+  const fcb = await H.handFcb(w, g.vNetRoot);
+  const keysBefore = Object.keys(fcb);
+  const inBefore: string[] = [];
+  for (const k in fcb) inBefore.push(k);
+  if (!(await H.freeHandFcb(w, fcb))) throw new Error("not freed");
+  t.truthy(fcb.freed, "freed");
+  // Read from the test (outside every emulated thread): plain reads, no report.
+  t.deepEqual(Object.keys(fcb), keysBefore);
+  const inAfter: string[] = [];
+  for (const k in fcb) inAfter.push(k);
+  t.deepEqual(inAfter, inBefore);
+  t.is(w.em.k.stopped, null);
+});
