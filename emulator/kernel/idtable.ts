@@ -12,7 +12,10 @@ const CHUNK_BITS = 5;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
 
-/** A new chunk's slots, copied: `slice` of a packed array is a copy, where `new Array(n).fill` runs in C++. */
+/**
+ * A new chunk's slots, copied from this template: `slice` copies in generated code, where `fill` on a new array calls
+ * into C++ (docs/PERFORMANCE.md, item 66). Never written.
+ */
 const EMPTY_SLOTS: readonly unknown[] = Array.from({ length: 2 * CHUNK }, () => undefined);
 
 /** A chunk's slots: value, tag, value, tag … (one array: a typed array for the tags would cost more per chunk). */

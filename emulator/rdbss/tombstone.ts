@@ -162,16 +162,36 @@ interface Grave {
   reported: boolean;
 }
 
+/** Returns the object it is given from its constructor, so that a subclass's private field lands on that object. */
+class Stamp {
+  constructor(obj: object) {
+    // biome-ignore lint/correctness/noConstructorReturn: the private-field stamp below needs the returned object
+    return obj as Stamp;
+  }
+}
+
 /**
- * Where a buried object keeps its grave: a symbol property of the object itself, so the accessors
- * below are the same functions for every emulator of the process, built once, and a free does not build any.
+ * Where a buried object keeps its grave: a private field stamped on the object itself (`new GraveStamp(obj, g)`, through
+ * Stamp's constructor), so the accessors below are the same functions for every emulator of the process, built once,
+ * and a free does not build any. A private field is invisible to everything outside this class: Object.keys, for…in,
+ * Object.getOwnPropertySymbols, spread, Object.assign, util.inspect, deepEqual and JSON see the structure as before.
  * Not a WeakMap keyed by the object: V8's young-generation collector keeps an ephemeron's value alive while it
  * cannot tell whether the key is, which kept each freed structure's graph of dead objects alive into the old
- * generation.
+ * generation. Not `Object.defineProperty` with a symbol key (as before item 65): that goes through V8's runtime and
+ * costs twice as much. Nor a plain symbol-keyed store: it costs more than the stamp, and it is enumerable, so a spread
+ * would copy the grave and inspect would print it.
  */
-const GRAVE: unique symbol = Symbol("rdbss tombstone");
-type Buried = { [GRAVE]?: Grave };
-const graveOf = (obj: object): Grave | undefined => (obj as Buried)[GRAVE];
+class GraveStamp extends Stamp {
+  #grave: Grave;
+  constructor(obj: object, grave: Grave) {
+    super(obj);
+    this.#grave = grave;
+  }
+  static of(obj: object): Grave | undefined {
+    return #grave in obj ? (obj as GraveStamp).#grave : undefined;
+  }
+}
+const graveOf = GraveStamp.of;
 
 /** The accessor pair `key` has on `proto`'s chain, if any. */
 function inheritedAccessor(proto: object | null, key: string): PropertyDescriptor | undefined {
@@ -249,18 +269,16 @@ export class Tombstones {
    * Turn `obj` into a tombstone: the fields named in `fields` — `accessor` fields of its class (a TypeError
    * otherwise) — trap on read and write; the rest stays plain.
    *
-   * It gets a grave (a symbol property) and its kind's tombstone prototype, whose accessor pair for each field traps
-   * first and then calls the class's: ≈ 0.7–0.9 µs. (Redefining each field as an own accessor, as this did first,
+   * It gets a grave (a private field stamped on it) and its kind's tombstone prototype, whose accessor pair for each
+   * field traps first and then calls the class's (docs/PERFORMANCE.md, items 39, 41 and 65). (Redefining each field as an own accessor, as this did first,
    * cost ≈ 0.25 µs per field and ≈ 5 µs per structure; moving plain fields into the grave, as it did next for the
    * calldowns and FCB headers, ≈ 3–4 µs per object.)
    */
   bury(obj: object, info: TombstoneInfo, fields: readonly string[]): void {
     if (graveOf(obj) !== undefined) return;
     const proto = tombProtoOf(fields, Object.getPrototypeOf(obj) as object | null);
-    // A plain store, then the prototype: half the cost of Object.defineProperty with a descriptor (≈ 0.55 → 0.28 µs
-    // a structure across the six kinds; docs/PERFORMANCE.md, item 65). A symbol property is skipped by Object.keys,
-    // for…in and JSON, and only this module holds the symbol. The store before the swap: after it, it measured slower.
-    (obj as Buried)[GRAVE] = { tombs: this, info, reported: false };
+    // The grave is stamped first, then the prototype swapped (the other order measured slower).
+    new GraveStamp(obj, { tombs: this, info, reported: false });
     Object.setPrototypeOf(obj, proto);
   }
 

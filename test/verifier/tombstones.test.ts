@@ -3,6 +3,7 @@
  * read or write, a lock on its resource, passing it to a routine — naming where it was freed and its reference
  * history. RDBSS's own bookkeeping, and a test looking at the state from outside the kernel, read it plainly.
  */
+import { inspect } from "node:util";
 import test from "ava";
 import { KEVENT } from "../../emulator/kernel/index.js";
 import { CreateNetRootContext, SrvCallCallbackContext, SrvCalldownStructure } from "../../emulator/rdbss/calldown.js";
@@ -338,19 +339,33 @@ test("a freed FCB's paging-I/O resource, made or not, traps like its other field
   t.regex(s2.reason, /^A lock on its resource \(ExAcquireResourceSharedLite\) of FCB#/);
 });
 
-test("a tombstone adds no key a test or a driver enumerates: Object.keys and for…in see what the live structure had", async (t) => {
+test("a tombstone adds nothing a test or a driver can see: keys, symbols, a spread and inspect show the structure as before", async (t) => {
   const w = await H.makeWorld();
   const g = await H.handConnection(w);
   const fcb = await H.handFcb(w, g.vNetRoot);
-  const keysBefore = Object.keys(fcb);
-  const inBefore: string[] = [];
-  for (const k in fcb) inBefore.push(k);
+  const keys = (o: object): string[] => {
+    const out: string[] = [];
+    for (const k in o) out.push(k);
+    return out;
+  };
+  const before = {
+    keys: Object.keys(fcb),
+    forIn: keys(fcb),
+    symbols: Object.getOwnPropertySymbols(fcb),
+    spread: Object.keys({ ...fcb }),
+    spreadSymbols: Object.getOwnPropertySymbols({ ...fcb }),
+  };
   if (!(await H.freeHandFcb(w, fcb))) throw new Error("not freed");
-  t.truthy(fcb.freed, "freed");
-  // Read from the test (outside every emulated thread): plain reads, no report.
-  t.deepEqual(Object.keys(fcb), keysBefore);
-  const inAfter: string[] = [];
-  for (const k in fcb) inAfter.push(k);
-  t.deepEqual(inAfter, inBefore);
+  // It is a tombstone: the verifier finds its grave.
+  t.truthy(w.em.rx.verifier.tombs?.infoOf(fcb));
+  // Looked at from the test (outside every emulated thread): plain reads, no report.
+  t.deepEqual(Object.keys(fcb), before.keys);
+  t.deepEqual(keys(fcb), before.forIn);
+  t.deepEqual(Object.getOwnPropertySymbols(fcb), before.symbols);
+  t.deepEqual(Object.keys({ ...fcb }), before.spread);
+  t.deepEqual(Object.getOwnPropertySymbols({ ...fcb }), before.spreadSymbols);
+  t.false(inspect(fcb, { showHidden: true, depth: 1 }).includes("tombs"), "inspect shows no grave");
+  // A copy is not a tombstone.
+  t.is(w.em.rx.verifier.tombs?.infoOf({ ...fcb }), undefined);
   t.is(w.em.k.stopped, null);
 });
