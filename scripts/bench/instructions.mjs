@@ -59,6 +59,8 @@ function tick(i) {
 }
 
 if (values.child) {
+  // native.mjs removes this process's /tmp/perf-PID.map afterwards: it learns the pid here, before anything can fail.
+  if (process.env.RDBSS_BENCH_SYNC) writeFileSync(join(process.env.RDBSS_BENCH_SYNC, "pid"), `${process.pid}\n`);
   await child(values.child, Number(positionals[0]));
 } else {
   const { builtIsFresh, build } = await import("../build.mjs");

@@ -12,7 +12,7 @@
 // runs: docs/PERFORMANCE.md, eighteenth pass), then sampling goes on for N more. Only the main thread is counted (V8's background compiler and GC helpers are not). Prints the
 // share of each category and the top K symbols.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { open, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -201,6 +201,14 @@ for (const which of positionals.length > 0 ? positionals : ["mem", "life"]) {
     for (const r of rows.slice(0, top))
       console.log(`  ${r.share.toFixed(2).padStart(6)} %  ${r.symbol.replace(/ file:\/\/\S*\//, " ").slice(0, 110)}`);
   } finally {
+    // The child names itself in DIR/pid as it starts, so its map is found even when it ended before its warm-up.
+    if (pid === 0) {
+      try {
+        pid = Number(readFileSync(join(dir, "pid"), "utf8").trim()) || 0;
+      } catch {
+        // the child never started
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
     // The map V8 wrote for perf (its code's addresses and names), read by perf report above.
     if (pid > 0) rmSync(`/tmp/perf-${pid}.map`, { force: true });
